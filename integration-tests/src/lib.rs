@@ -1,0 +1,1 @@
+//! Cross-crate tests of accrete: whole-system scenarios across every backend, with real processes and injected faults.

@@ -1,0 +1,1 @@
+//! Datalog query, pull and rules over accrete database values and plain collections.
