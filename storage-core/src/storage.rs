@@ -1,0 +1,200 @@
+//! The storage trait every backend implements, and the conveniences every
+//! caller uses.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt};
+
+use crate::codec::{self, Frame};
+use crate::error::{Error, Result, RevisionText};
+use crate::root::{CasOutcome, Revision, Root, RootName, RootValue};
+use crate::segment::SegmentId;
+
+/// The most segment ids one [`Storage::list_segments`] call may ask for.
+pub const MAX_LIST_LIMIT: usize = 10_000;
+
+/// An opaque position in a segment listing, produced by the backend that
+/// listed and only meaningful to it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct PageToken(pub String);
+
+/// One page of a segment listing.
+#[derive(Clone, Debug, Default)]
+pub struct SegmentPage {
+    /// The ids on this page, in the backend's listing order.
+    pub ids: Vec<SegmentId>,
+    /// Where the next page starts; `None` when this was the last.
+    pub next: Option<PageToken>,
+}
+
+/// Rejects a listing `limit` of 0 or above [`MAX_LIST_LIMIT`].
+pub fn check_list_limit(limit: usize) -> Result<()> {
+    if limit == 0 || limit > MAX_LIST_LIMIT {
+        return Err(Error::invalid(format!(
+            "segment listing limit {limit} is outside 1..={MAX_LIST_LIMIT}"
+        )));
+    }
+    Ok(())
+}
+
+/// A storage: immutable segments named by their content hash, and a few
+/// small root records changed only by compare-and-swap.
+///
+/// # Contract
+///
+/// Segments:
+/// - [`put_segment`](Storage::put_segment) returns `Ok` only once the bytes
+///   are durable by the backend's own standard (file: file and directory
+///   fsynced; Postgres: committed; Cassandra: acknowledged at QUORUM or
+///   LOCAL_QUORUM). It rejects bytes over [`crate::MAX_SEGMENT_BYTES`] and
+///   bytes that do not hash to `id` with [`Error::InvalidInput`]
+///   ([`SegmentId::check_put`]). Putting an existing id is a success and
+///   changes nothing.
+/// - [`get_segment`](Storage::get_segment) of a missing id is `Ok(None)`,
+///   never an error. Bytes that do not hash to the id are
+///   [`Error::Corruption`] naming the id ([`SegmentId::verify`]).
+/// - [`delete_segment`](Storage::delete_segment) of a missing id is `Ok`.
+///   Deleting is for garbage collection and excision only; the layer above
+///   guarantees no root still reaches the segment.
+/// - [`list_segments`](Storage::list_segments) pages through every stored
+///   id exactly once (when nothing changes meanwhile), in an order of the
+///   backend's choosing.
+///
+/// Roots:
+/// - [`read_root`](Storage::read_root) is linearizable: it sees every CAS
+///   applied before it began (Cassandra: a SERIAL read).
+/// - [`cas_root`](Storage::cas_root) with `expected = None` creates the root
+///   at [`Revision::FIRST`] if it does not exist; with `Some(r)` it replaces
+///   the value if the root is at revision `r`, making it `r + 1`. Exactly one
+///   writer wins each revision, across tasks, processes and machines.
+/// - A write whose outcome is ambiguous (a timeout after the request was
+///   sent, a connection lost mid-commit) is resolved inside the backend with
+///   [`crate::cas_resolving_ambiguity`], which re-reads the root and compares
+///   the writer nonce of [`RootValue`]. Only if that fails too does the
+///   caller get [`Error::OutcomeUnknown`], and must then re-read before
+///   acting.
+/// - Roots are never written any other way and never deleted.
+///
+/// Errors: [`Error::Unavailable`] and [`Error::Timeout`] mean nothing was
+/// changed and the same call may be repeated; everything is described in
+/// [`Error`].
+#[async_trait]
+pub trait Storage: Send + Sync + fmt::Debug + 'static {
+    /// The backend's scheme (`mem`, `file`, `postgres`, `cassandra`), for
+    /// messages and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Stores `bytes` under `id` durably.
+    async fn put_segment(&self, id: SegmentId, bytes: Bytes) -> Result<()>;
+
+    /// The bytes stored under `id`, verified against it, or `None`.
+    async fn get_segment(&self, id: SegmentId) -> Result<Option<Bytes>>;
+
+    /// Removes the segment `id`, if present.
+    async fn delete_segment(&self, id: SegmentId) -> Result<()>;
+
+    /// Up to `limit` (1..=[`MAX_LIST_LIMIT`]) stored ids, starting at `from`
+    /// (`None` for the first page).
+    async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage>;
+
+    /// The root `name` as of now, or `None` if it was never created.
+    async fn read_root(&self, name: &RootName) -> Result<Option<Root>>;
+
+    /// Compare-and-swap of root `name` from `expected` to `value`.
+    async fn cas_root(
+        &self,
+        name: &RootName,
+        expected: Option<Revision>,
+        value: &RootValue,
+    ) -> Result<CasOutcome>;
+}
+
+/// Conveniences over any [`Storage`].
+#[async_trait]
+pub trait StorageExt: Storage {
+    /// Stores `bytes` and returns their id.
+    async fn put(&self, bytes: Bytes) -> Result<SegmentId> {
+        let id = SegmentId::of(&bytes);
+        self.put_segment(id, bytes).await?;
+        Ok(id)
+    }
+
+    /// Frames `payload` as `kind` ([`codec::encode`]) and stores it.
+    async fn put_frame(&self, kind: u8, payload: &[u8]) -> Result<SegmentId> {
+        let framed = codec::encode(kind, payload)?;
+        self.put(framed).await
+    }
+
+    /// Reads and decodes a framed segment; `None` if missing.
+    async fn get_frame(&self, id: SegmentId) -> Result<Option<Frame>> {
+        match self.get_segment(id).await? {
+            None => Ok(None),
+            Some(bytes) => codec::decode(&bytes)
+                .map(Some)
+                .map_err(|e| e.for_segment(&id)),
+        }
+    }
+
+    /// Reads a segment that must exist because something reaches it; a
+    /// missing one is [`Error::Corruption`].
+    async fn require_segment(&self, id: SegmentId) -> Result<Bytes> {
+        self.get_segment(id).await?.ok_or_else(|| {
+            Error::corrupt_segment(&id, "", format!("missing from {} storage", self.backend()))
+        })
+    }
+
+    /// Compare-and-swap that turns a conflict into [`Error::Conflict`].
+    async fn cas_root_or_conflict(
+        &self,
+        name: &RootName,
+        expected: Option<Revision>,
+        value: &RootValue,
+    ) -> Result<Revision> {
+        match self.cas_root(name, expected, value).await? {
+            CasOutcome::Applied(rev) => Ok(rev),
+            CasOutcome::Conflict(current) => Err(Error::Conflict {
+                name: name.clone(),
+                expected: RevisionText(expected),
+                found: RevisionText(current.map(|r| r.revision)),
+            }),
+        }
+    }
+
+    /// Every stored segment id, page by page.
+    fn segment_ids(&self, page_size: usize) -> BoxStream<'_, Result<SegmentId>>
+    where
+        Self: Sized,
+    {
+        all_segment_ids(self, page_size)
+    }
+}
+
+impl<S: Storage + ?Sized> StorageExt for S {}
+
+/// Every segment id of `storage`, page by page (also usable on `dyn Storage`).
+pub fn all_segment_ids<S: Storage + ?Sized>(
+    storage: &S,
+    page_size: usize,
+) -> BoxStream<'_, Result<SegmentId>> {
+    enum State {
+        Start,
+        Next(PageToken),
+        Done,
+    }
+    stream::try_unfold(State::Start, move |state| async move {
+        let from = match state {
+            State::Start => None,
+            State::Next(token) => Some(token),
+            State::Done => return Ok(None),
+        };
+        let page = storage.list_segments(from, page_size).await?;
+        let next = page.next.map_or(State::Done, State::Next);
+        Ok(Some((stream::iter(page.ids.into_iter().map(Ok)), next)))
+    })
+    .try_flatten()
+    .boxed()
+}
+
+use futures::TryStreamExt as _;

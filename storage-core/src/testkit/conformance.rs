@@ -1,0 +1,687 @@
+//! The conformance suite: every case of the storage contract, as public
+//! async functions any backend's tests call with a fresh storage.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use storage_core::testkit::conformance::{self, MemFixture};
+//! conformance::run_all(&MemFixture).await.assert_all_passed();
+//! # }
+//! ```
+//!
+//! A case returns `Err(message)` instead of panicking, so [`run_all`] can
+//! report every failure at once and the suite's own tests can show that it
+//! fails a broken backend.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+
+use crate::error::Error;
+use crate::mem::MemStorage;
+use crate::root::{CasOutcome, MAX_ROOT_VALUE_BYTES, Revision, RootName, RootValue};
+use crate::segment::{MAX_SEGMENT_BYTES, SegmentId};
+use crate::storage::{MAX_LIST_LIMIT, PageToken, Storage, StorageExt};
+
+/// What a case returns: `Err` with what went wrong.
+pub type CaseResult = Result<(), String>;
+
+/// Overwrites the bytes stored for a segment, bypassing every check (bit
+/// rot, a torn write), in the storage it was made for.
+pub type Corrupter = Arc<dyn Fn(SegmentId, Bytes) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A new, empty storage for one case, and a way underneath it.
+pub struct FreshStorage {
+    /// The storage under test.
+    pub storage: Arc<dyn Storage>,
+    /// Corrupts a segment of exactly this storage.
+    pub corrupt: Corrupter,
+}
+
+/// Makes fresh storages for the suite.
+#[async_trait]
+pub trait Fixture: Send + Sync {
+    /// A new, empty storage, not shared with any other case.
+    async fn fresh(&self) -> FreshStorage;
+}
+
+/// The fixture of the in-memory backend, the reference.
+pub struct MemFixture;
+
+#[async_trait]
+impl Fixture for MemFixture {
+    async fn fresh(&self) -> FreshStorage {
+        let mem = MemStorage::new();
+        let under = mem.clone();
+        FreshStorage {
+            storage: Arc::new(mem),
+            corrupt: Arc::new(move |id, bytes| {
+                under.corrupt_segment(id, bytes);
+                Box::pin(async {})
+            }),
+        }
+    }
+}
+
+type CaseFuture = BoxFuture<'static, CaseResult>;
+
+/// One named case of the suite.
+pub struct Case {
+    /// The case's name.
+    pub name: &'static str,
+    run: fn(FreshStorage) -> CaseFuture,
+}
+
+macro_rules! case {
+    ($f:ident) => {
+        Case {
+            name: stringify!($f),
+            run: |fresh| Box::pin($f(fresh.storage)),
+        }
+    };
+    (fresh $f:ident) => {
+        Case {
+            name: stringify!($f),
+            run: |fresh| Box::pin($f(fresh)),
+        }
+    };
+}
+
+/// Every case, in the order [`run_all`] runs them.
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(segments_round_trip),
+        case!(segment_over_limit_is_rejected),
+        case!(segment_id_must_match_bytes),
+        case!(puts_are_idempotent),
+        case!(missing_segment_is_none),
+        case!(fresh corruption_is_detected),
+        case!(segments_can_be_deleted),
+        case!(listing_pages_through_every_segment),
+        case!(listing_limits_are_checked),
+        case!(roots_create_read_update),
+        case!(stale_and_absent_revisions_conflict),
+        case!(roots_hold_limits_and_are_independent),
+        case!(concurrent_cas_has_one_winner_per_revision),
+        case!(concurrent_create_has_one_winner),
+    ]
+}
+
+/// The outcome of a suite run.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Cases that passed.
+    pub passed: Vec<&'static str>,
+    /// Cases that failed, with their messages.
+    pub failed: Vec<(&'static str, String)>,
+}
+
+impl Report {
+    /// Panics listing every failed case (for use in a `#[test]`).
+    pub fn assert_all_passed(&self) {
+        if !self.failed.is_empty() {
+            let lines: Vec<String> = self
+                .failed
+                .iter()
+                .map(|(n, m)| format!("  {n}: {m}"))
+                .collect();
+            panic!(
+                "{} of {} conformance cases failed:\n{}",
+                self.failed.len(),
+                self.failed.len() + self.passed.len(),
+                lines.join("\n")
+            );
+        }
+    }
+
+    /// The message of a failed case, if it failed.
+    pub fn failure(&self, case: &str) -> Option<&str> {
+        self.failed
+            .iter()
+            .find(|(n, _)| *n == case)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// How long one case may take before it counts as hung.
+const CASE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs every case, each on a fresh storage.
+pub async fn run_all(fixture: &dyn Fixture) -> Report {
+    let mut report = Report::default();
+    for case in cases() {
+        let fresh = fixture.fresh().await;
+        let outcome = match tokio::time::timeout(CASE_TIMEOUT, (case.run)(fresh)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("did not finish within {CASE_TIMEOUT:?}")),
+        };
+        match outcome {
+            Ok(()) => report.passed.push(case.name),
+            Err(msg) => report.failed.push((case.name, msg)),
+        }
+    }
+    report
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+));
+        }
+    };
+}
+
+fn ok<T>(what: &str, r: Result<T, Error>) -> Result<T, String> {
+    r.map_err(|e| format!("{what}: unexpected error: {e}"))
+}
+
+fn payload(seed: u64, len: usize) -> Bytes {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+fn root_name(s: &str) -> RootName {
+    // Only called with the suite's own literal names, which are valid.
+    RootName::new(s).unwrap_or_else(|e| panic!("suite bug: {e}"))
+}
+
+fn value(data: &[u8]) -> Result<RootValue, String> {
+    RootValue::new(Bytes::copy_from_slice(data)).map_err(|e| e.to_string())
+}
+
+/// Segments of 0 B, 1 B, 4 KiB and the size limit come back byte for byte.
+pub async fn segments_round_trip(s: Arc<dyn Storage>) -> CaseResult {
+    for (i, len) in [0, 1, 4096, MAX_SEGMENT_BYTES].into_iter().enumerate() {
+        let bytes = payload(i as u64, len);
+        let id = ok(&format!("put of {len} bytes"), s.put(bytes.clone()).await)?;
+        ensure!(
+            id == SegmentId::of(&bytes),
+            "put returned the wrong id for {len} bytes"
+        );
+        let got = ok(&format!("get of {len} bytes"), s.get_segment(id).await)?;
+        ensure!(
+            got.as_ref() == Some(&bytes),
+            "get of a {len}-byte segment returned other bytes ({:?} bytes)",
+            got.map(|b| b.len())
+        );
+    }
+    let framed = ok("put_frame", s.put_frame(9, &payload(7, 50_000)).await)?;
+    let frame = ok("get_frame", s.get_frame(framed).await)?.ok_or("framed segment missing")?;
+    ensure!(
+        frame.kind == 9 && frame.payload == payload(7, 50_000),
+        "frame came back different"
+    );
+    Ok(())
+}
+
+/// A segment one byte over the limit is refused with a clear error and not stored.
+pub async fn segment_over_limit_is_rejected(s: Arc<dyn Storage>) -> CaseResult {
+    let bytes = payload(1, MAX_SEGMENT_BYTES + 1);
+    let id = SegmentId::of(&bytes);
+    match s.put_segment(id, bytes).await {
+        Err(Error::InvalidInput(msg)) if msg.contains("over the limit") => {}
+        other => {
+            return Err(format!(
+                "put over the limit gave {other:?}, expected InvalidInput naming the limit"
+            ));
+        }
+    }
+    let got = ok("get after refused put", s.get_segment(id).await)?;
+    ensure!(got.is_none(), "a refused segment was stored");
+    Ok(())
+}
+
+/// A put whose id does not match its bytes is refused and stores nothing.
+pub async fn segment_id_must_match_bytes(s: Arc<dyn Storage>) -> CaseResult {
+    let id = SegmentId::of(b"the real content");
+    match s
+        .put_segment(id, Bytes::from_static(b"other content"))
+        .await
+    {
+        Err(Error::InvalidInput(_)) => {}
+        other => {
+            return Err(format!(
+                "put with a wrong id gave {other:?}, expected InvalidInput"
+            ));
+        }
+    }
+    ensure!(
+        ok("get", s.get_segment(id).await)?.is_none(),
+        "mismatched bytes were stored"
+    );
+    Ok(())
+}
+
+/// Re-putting an id, also concurrently, succeeds and changes nothing.
+pub async fn puts_are_idempotent(s: Arc<dyn Storage>) -> CaseResult {
+    let bytes = payload(3, 70_000);
+    let id = ok("first put", s.put(bytes.clone()).await)?;
+    ok("second put", s.put(bytes.clone()).await)?;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (s, bytes) = (s.clone(), bytes.clone());
+        tasks.push(tokio::spawn(async move { s.put_segment(id, bytes).await }));
+    }
+    for t in tasks {
+        ok("concurrent put", t.await.map_err(|e| format!("task: {e}"))?)?;
+    }
+    let got = ok("get", s.get_segment(id).await)?;
+    ensure!(got == Some(bytes), "segment changed after re-puts");
+    Ok(())
+}
+
+/// A missing segment is `Ok(None)`, never an error.
+pub async fn missing_segment_is_none(s: Arc<dyn Storage>) -> CaseResult {
+    let got = ok(
+        "get of a missing id",
+        s.get_segment(SegmentId::of(b"never stored")).await,
+    )?;
+    ensure!(got.is_none(), "a never-stored id returned bytes");
+    Ok(())
+}
+
+/// Bytes changed underneath the backend are reported as corruption naming the id.
+pub async fn corruption_is_detected(fresh: FreshStorage) -> CaseResult {
+    let s = fresh.storage;
+    let bytes = payload(4, 10_000);
+    let id = ok("put", s.put(bytes.clone()).await)?;
+    let mut flipped = bytes.to_vec();
+    flipped[5000] ^= 0x01;
+    for (what, bad) in [
+        ("one flipped bit", Bytes::from(flipped)),
+        ("a truncation", bytes.slice(..9_999)),
+        ("an empty file", Bytes::new()),
+    ] {
+        (fresh.corrupt)(id, bad).await;
+        match s.get_segment(id).await {
+            Err(e @ Error::Corruption { .. }) if e.to_string().contains(&id.to_string()) => {}
+            other => {
+                return Err(format!(
+                    "after {what}, get gave {other:?}, expected a corruption error naming {id}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deleting removes a segment; deleting a missing one is fine; it can be put again.
+pub async fn segments_can_be_deleted(s: Arc<dyn Storage>) -> CaseResult {
+    let keep = ok("put keep", s.put(payload(5, 100)).await)?;
+    let gone = ok("put gone", s.put(payload(6, 100)).await)?;
+    ok("delete", s.delete_segment(gone).await)?;
+    ensure!(
+        ok("get deleted", s.get_segment(gone).await)?.is_none(),
+        "deleted segment still readable"
+    );
+    ensure!(
+        ok("get kept", s.get_segment(keep).await)?.is_some(),
+        "delete removed another segment"
+    );
+    ok("delete again", s.delete_segment(gone).await)?;
+    ok(
+        "delete never stored",
+        s.delete_segment(SegmentId::of(b"nothing")).await,
+    )?;
+    ok("put after delete", s.put(payload(6, 100)).await)?;
+    ensure!(
+        ok("get re-put", s.get_segment(gone).await)?.is_some(),
+        "re-put after delete missing"
+    );
+    Ok(())
+}
+
+/// Listing 10,000 segments in pages yields each exactly once.
+pub async fn listing_pages_through_every_segment(s: Arc<dyn Storage>) -> CaseResult {
+    let first = ok("list empty", s.list_segments(None, 100).await)?;
+    ensure!(
+        first.ids.is_empty() && first.next.is_none(),
+        "an empty storage listed {:?}",
+        first.ids.len()
+    );
+    const N: usize = 10_000;
+    let mut want = BTreeSet::new();
+    let items: Vec<Bytes> = (0..N)
+        .map(|i| Bytes::from((i as u64).to_le_bytes().to_vec()))
+        .collect();
+    for chunk in items.chunks(64) {
+        let mut tasks = Vec::new();
+        for bytes in chunk {
+            want.insert(SegmentId::of(bytes));
+            let (s, bytes) = (s.clone(), bytes.clone());
+            tasks.push(tokio::spawn(async move { s.put(bytes).await }));
+        }
+        for t in tasks {
+            ok("put", t.await.map_err(|e| format!("task: {e}"))?)?;
+        }
+    }
+    let seen = list_everything(&s, 1000).await?;
+    ensure!(
+        seen.len() == N,
+        "listing with pages of 1000 gave {} ids for {N} segments",
+        seen.len()
+    );
+    let distinct: BTreeSet<SegmentId> = seen.iter().copied().collect();
+    ensure!(
+        distinct.len() == N,
+        "listing repeated {} ids",
+        N - distinct.len()
+    );
+    ensure!(distinct == want, "listing gave ids that were never put");
+    // Small pages: the first 20 pages of 7 never overlap.
+    let mut token: Option<PageToken> = None;
+    let mut small = HashSet::new();
+    for _ in 0..20 {
+        let page = ok("list small page", s.list_segments(token.take(), 7).await)?;
+        ensure!(
+            page.ids.len() == 7,
+            "a page of limit 7 held {} ids with more to come",
+            page.ids.len()
+        );
+        for id in page.ids {
+            ensure!(small.insert(id), "id {id} appeared on two pages");
+        }
+        token = Some(page.next.ok_or("listing ended early")?);
+    }
+    Ok(())
+}
+
+async fn list_everything(s: &Arc<dyn Storage>, limit: usize) -> Result<Vec<SegmentId>, String> {
+    let mut token = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = ok("list", s.list_segments(token, limit).await)?;
+        ensure!(
+            page.ids.len() <= limit,
+            "a page held {} ids, over the limit {limit}",
+            page.ids.len()
+        );
+        seen.extend(page.ids);
+        match page.next {
+            None => return Ok(seen),
+            Some(next) => token = Some(next),
+        }
+        ensure!(seen.len() <= 1_000_000, "listing does not end");
+    }
+}
+
+/// A listing limit of 0 or over the maximum is invalid input.
+pub async fn listing_limits_are_checked(s: Arc<dyn Storage>) -> CaseResult {
+    for limit in [0, MAX_LIST_LIMIT + 1] {
+        match s.list_segments(None, limit).await {
+            Err(Error::InvalidInput(_)) => {}
+            other => {
+                return Err(format!(
+                    "list with limit {limit} gave {other:?}, expected InvalidInput"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Create, read, update and conflict on one root, with the nonce kept.
+pub async fn roots_create_read_update(s: Arc<dyn Storage>) -> CaseResult {
+    let name = root_name("db/conformance/log");
+    ensure!(
+        ok("read missing", s.read_root(&name).await)?.is_none(),
+        "a never-written root exists"
+    );
+    let v1 = value(b"one")?;
+    let out = ok("create", s.cas_root(&name, None, &v1).await)?;
+    ensure!(
+        out == CasOutcome::Applied(Revision::FIRST),
+        "create gave {out:?}"
+    );
+    let root = ok("read", s.read_root(&name).await)?.ok_or("created root missing")?;
+    ensure!(
+        root.revision == Revision::FIRST && root.value == v1,
+        "read after create gave {root:?}"
+    );
+    ensure!(
+        root.value.nonce() == v1.nonce(),
+        "the writer nonce was not kept"
+    );
+
+    let again = ok(
+        "create again",
+        s.cas_root(&name, None, &value(b"dup")?).await,
+    )?;
+    ensure!(
+        again == CasOutcome::Conflict(Some(root.clone())),
+        "second create gave {again:?}"
+    );
+
+    let v2 = value(b"two")?;
+    let out = ok(
+        "update",
+        s.cas_root(&name, Some(Revision::FIRST), &v2).await,
+    )?;
+    let rev2 = Revision::new(2).ok_or("rev")?;
+    ensure!(out == CasOutcome::Applied(rev2), "update gave {out:?}");
+    let root = ok("read", s.read_root(&name).await)?.ok_or("root missing")?;
+    ensure!(
+        root.revision == rev2
+            && root.value.data().as_ref() == b"two"
+            && root.value.nonce() == v2.nonce(),
+        "read after update gave {root:?}"
+    );
+    Ok(())
+}
+
+/// A CAS from a stale, future or absent revision conflicts and writes nothing.
+pub async fn stale_and_absent_revisions_conflict(s: Arc<dyn Storage>) -> CaseResult {
+    let name = root_name("r");
+    ok("create", s.cas_root(&name, None, &value(b"1")?).await)?;
+    ok(
+        "update",
+        s.cas_root(&name, Some(Revision::FIRST), &value(b"2")?)
+            .await,
+    )?;
+    let current = ok("read", s.read_root(&name).await)?;
+    for stale in [1, 3, 99] {
+        let rev = Revision::new(stale).ok_or("rev")?;
+        let out = ok(
+            "stale cas",
+            s.cas_root(&name, Some(rev), &value(b"x")?).await,
+        )?;
+        ensure!(
+            out == CasOutcome::Conflict(current.clone()),
+            "cas expecting revision {stale} on revision 2 gave {out:?}"
+        );
+    }
+    let after = ok("read", s.read_root(&name).await)?;
+    ensure!(after == current, "a conflicting cas changed the root");
+    let other = root_name("never-created");
+    let out = ok(
+        "cas on missing",
+        s.cas_root(&other, Some(Revision::FIRST), &value(b"x")?)
+            .await,
+    )?;
+    ensure!(
+        out == CasOutcome::Conflict(None),
+        "cas expecting revision 1 on a missing root gave {out:?}"
+    );
+    ensure!(
+        ok("read", s.read_root(&other).await)?.is_none(),
+        "a conflicting cas created the root"
+    );
+    Ok(())
+}
+
+/// Largest value and longest name work; roots do not affect each other.
+pub async fn roots_hold_limits_and_are_independent(s: Arc<dyn Storage>) -> CaseResult {
+    let long = root_name(&format!("db/{}", "n".repeat(197)));
+    let big = RootValue::new(payload(8, MAX_ROOT_VALUE_BYTES)).map_err(|e| e.to_string())?;
+    ok("create big", s.cas_root(&long, None, &big).await)?;
+    let back = ok("read big", s.read_root(&long).await)?.ok_or("big root missing")?;
+    ensure!(
+        back.value == big,
+        "the largest root value came back different"
+    );
+    let empty = value(b"")?;
+    let a = root_name("db/a/index");
+    ok("create empty", s.cas_root(&a, None, &empty).await)?;
+    let back = ok("read empty", s.read_root(&a).await)?.ok_or("empty root missing")?;
+    ensure!(
+        back.value.data().is_empty(),
+        "empty root value came back non-empty"
+    );
+    let again = ok("read big", s.read_root(&long).await)?.ok_or("big root missing")?;
+    ensure!(
+        again.revision == Revision::FIRST && again.value == big,
+        "writing one root changed another"
+    );
+    Ok(())
+}
+
+/// 8 tasks × 100 increments of one counter root: exact final count, every
+/// revision won by exactly one writer, and every write saw the value before it.
+pub async fn concurrent_cas_has_one_winner_per_revision(s: Arc<dyn Storage>) -> CaseResult {
+    const TASKS: u64 = 8;
+    const EACH: u64 = 100;
+    let name = root_name("counter");
+    ok("create", s.cas_root(&name, None, &value(b"0")?).await)?;
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS as usize));
+    let mut tasks = Vec::new();
+    for _ in 0..TASKS {
+        let (s, name, start) = (s.clone(), name.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            increment_many(&s, &name, EACH).await
+        }));
+    }
+    let mut wins = Vec::new();
+    for t in tasks {
+        wins.extend(t.await.map_err(|e| format!("task: {e}"))??);
+    }
+    let total = TASKS * EACH;
+    ensure!(
+        wins.len() as u64 == total,
+        "{} increments applied, expected {total}",
+        wins.len()
+    );
+    let revisions: BTreeSet<u64> = wins.iter().map(|(rev, _)| *rev).collect();
+    ensure!(
+        revisions.len() == wins.len(),
+        "some revision was won by two writers"
+    );
+    ensure!(
+        revisions == (2..=total + 1).collect(),
+        "revisions won are not exactly 2..={}",
+        total + 1
+    );
+    for (rev, written) in &wins {
+        ensure!(
+            *written == rev - 1,
+            "revision {rev} was written as {written}: a lost update"
+        );
+    }
+    let last = ok("read", s.read_root(&name).await)?.ok_or("counter missing")?;
+    ensure!(
+        last.revision.get() == total + 1,
+        "final revision {}",
+        last.revision
+    );
+    ensure!(
+        last.value.data().as_ref() == total.to_string().as_bytes(),
+        "final count {:?}",
+        last.value.data()
+    );
+    Ok(())
+}
+
+async fn increment_many(
+    s: &Arc<dyn Storage>,
+    name: &RootName,
+    n: u64,
+) -> Result<Vec<(u64, u64)>, String> {
+    let mut wins = Vec::new();
+    while (wins.len() as u64) < n {
+        let root = ok("read", s.read_root(name).await)?.ok_or("counter vanished")?;
+        let count: u64 = std::str::from_utf8(root.value.data())
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or("counter value is not a number")?;
+        let next = value((count + 1).to_string().as_bytes())?;
+        match s.cas_root(name, Some(root.revision), &next).await {
+            Ok(CasOutcome::Applied(rev)) => {
+                ensure!(
+                    rev == root.revision.next().map_err(|e| e.to_string())?,
+                    "applied at revision {rev} from {}",
+                    root.revision
+                );
+                wins.push((rev.get(), count + 1));
+            }
+            Ok(CasOutcome::Conflict(Some(cur))) => {
+                ensure!(
+                    cur.revision > root.revision,
+                    "conflict reported an older revision {} than read {}",
+                    cur.revision,
+                    root.revision
+                );
+            }
+            Ok(CasOutcome::Conflict(None)) => {
+                return Err("conflict said the counter does not exist".into());
+            }
+            Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_millis(5)).await,
+            Err(e) => return Err(format!("cas: {e}")),
+        }
+    }
+    Ok(wins)
+}
+
+/// 16 tasks create one root at once: exactly one wins and every loser sees its value.
+pub async fn concurrent_create_has_one_winner(s: Arc<dyn Storage>) -> CaseResult {
+    let name = root_name("db/race/lease");
+    let start = Arc::new(tokio::sync::Barrier::new(16));
+    let mut tasks = Vec::new();
+    for i in 0..16u8 {
+        let (s, name, start) = (s.clone(), name.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            let v = RootValue::new(vec![i]).map_err(|e| e.to_string())?;
+            start.wait().await;
+            let out = s
+                .cas_root(&name, None, &v)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((v, out))
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut losers = Vec::new();
+    for t in tasks {
+        let (v, out) = t.await.map_err(|e| format!("task: {e}"))??;
+        match out {
+            CasOutcome::Applied(rev) => {
+                ensure!(rev == Revision::FIRST, "create applied at {rev}");
+                winners.push(v);
+            }
+            CasOutcome::Conflict(cur) => losers.push(cur),
+        }
+    }
+    ensure!(winners.len() == 1, "{} creators won", winners.len());
+    let root = ok("read", s.read_root(&name).await)?.ok_or("root missing")?;
+    ensure!(
+        root.value == winners[0],
+        "the stored value is not the winner's"
+    );
+    for cur in losers {
+        let cur = cur.ok_or("a loser's conflict carried no root")?;
+        ensure!(
+            cur.value == winners[0],
+            "a loser saw a value other than the winner's"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! A fault-injecting wrapper: any storage, with errors, delays, lost
+//! responses and pauses injected per operation from a seeded plan, so a
+//! failing run replays.
+//!
+//! ```
+//! # async fn demo() -> storage_core::Result<()> {
+//! use std::sync::Arc;
+//! use storage_core::testkit::faults::{Fault, FaultPlan, FaultyStorage, Op};
+//! use storage_core::{MemStorage, StorageExt};
+//! let plan = FaultPlan::seeded(7);
+//! let storage = FaultyStorage::new(Arc::new(MemStorage::new()), plan.clone());
+//! plan.inject(Op::Put, Fault::FailBefore, 1.0);
+//! assert!(storage.put("x".into()).await.unwrap_err().is_retryable());
+//! plan.clear();
+//! storage.put("x".into()).await?;
+//! # Ok(()) }
+//! ```
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+use crate::root::{CasOutcome, Revision, Root, RootName, RootValue};
+use crate::segment::SegmentId;
+use crate::storage::{PageToken, SegmentPage, Storage};
+
+/// The operations of [`Storage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `put_segment`
+    Put,
+    /// `get_segment`
+    Get,
+    /// `delete_segment`
+    Delete,
+    /// `list_segments`
+    List,
+    /// `read_root`
+    ReadRoot,
+    /// `cas_root`
+    Cas,
+}
+
+/// What to do to an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Fail with [`Error::Unavailable`] without doing anything.
+    FailBefore,
+    /// Do the operation, then fail with [`Error::Unavailable`] as if the
+    /// response were lost. For `Cas` this is [`Error::OutcomeUnknown`]: the
+    /// worst a real backend can report.
+    FailAfter,
+    /// Wait this long first.
+    Delay(Duration),
+    /// Report success without storing anything: a broken backend, for
+    /// showing that the conformance suite catches one. `Put` only.
+    LoseWrite,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    op: Op,
+    fault: Fault,
+    probability: f64,
+    remaining: Option<u32>,
+}
+
+/// The faults to inject, shared between a test and its [`FaultyStorage`]s.
+#[derive(Debug)]
+pub struct FaultPlan {
+    rng: Mutex<StdRng>,
+    rules: Mutex<Vec<Rule>>,
+    paused: watch::Sender<bool>,
+}
+
+impl FaultPlan {
+    /// An empty plan whose random choices follow `seed`.
+    pub fn seeded(seed: u64) -> Arc<Self> {
+        Arc::new(FaultPlan {
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            rules: Mutex::new(Vec::new()),
+            paused: watch::Sender::new(false),
+        })
+    }
+
+    /// Applies `fault` to each `op` with `probability` (0.0..=1.0).
+    pub fn inject(&self, op: Op, fault: Fault, probability: f64) {
+        lock(&self.rules).push(Rule {
+            op,
+            fault,
+            probability,
+            remaining: None,
+        });
+    }
+
+    /// Applies `fault` to the next `times` calls of `op`.
+    pub fn inject_times(&self, op: Op, fault: Fault, times: u32) {
+        lock(&self.rules).push(Rule {
+            op,
+            fault,
+            probability: 1.0,
+            remaining: Some(times),
+        });
+    }
+
+    /// Removes every rule (a pause stays until [`FaultPlan::resume`]).
+    pub fn clear(&self) {
+        lock(&self.rules).clear();
+    }
+
+    /// Makes every operation wait until [`FaultPlan::resume`]: a process
+    /// frozen mid-flight, e.g. a transactor paused while another takes over.
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+
+    /// Lets paused operations continue.
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
+    }
+
+    fn pick(&self, op: Op) -> Vec<Fault> {
+        let mut rules = lock(&self.rules);
+        let mut rng = lock(&self.rng);
+        let mut picked = Vec::new();
+        for rule in rules.iter_mut().filter(|r| r.op == op) {
+            if rule.remaining == Some(0) {
+                continue;
+            }
+            if rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
+                picked.push(rule.fault);
+                if let Some(n) = rule.remaining.as_mut() {
+                    *n -= 1;
+                }
+            }
+        }
+        picked
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A storage that forwards to another, injecting the faults of a plan.
+#[derive(Debug)]
+pub struct FaultyStorage {
+    inner: Arc<dyn Storage>,
+    plan: Arc<FaultPlan>,
+}
+
+impl FaultyStorage {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Storage>, plan: Arc<FaultPlan>) -> Self {
+        FaultyStorage { inner, plan }
+    }
+
+    /// Waits out a pause and delays; returns the faults to act on after.
+    async fn before(&self, op: Op, what: &str) -> Result<Vec<Fault>> {
+        let mut paused = self.plan.paused.subscribe();
+        // The sender lives in the plan, which this storage keeps alive.
+        let _ = paused.wait_for(|p| !*p).await;
+        let faults = self.plan.pick(op);
+        for fault in &faults {
+            match fault {
+                Fault::Delay(d) => tokio::time::sleep(*d).await,
+                Fault::FailBefore => return Err(self.unavailable(op, what, "before")),
+                _ => {}
+            }
+        }
+        Ok(faults)
+    }
+
+    fn unavailable(&self, op: Op, what: &str, when: &str) -> Error {
+        Error::Unavailable {
+            backend: self.inner.backend(),
+            op: format!("{op:?} {what}"),
+            detail: format!("injected fault ({when} the operation)"),
+            source: None,
+        }
+    }
+}
+
+fn fails_after(faults: &[Fault]) -> bool {
+    faults.contains(&Fault::FailAfter)
+}
+
+#[async_trait]
+impl Storage for FaultyStorage {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn put_segment(&self, id: SegmentId, bytes: Bytes) -> Result<()> {
+        let faults = self.before(Op::Put, &id.to_string()).await?;
+        if faults.contains(&Fault::LoseWrite) {
+            return id.check_put(&bytes);
+        }
+        self.inner.put_segment(id, bytes).await?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::Put, &id.to_string(), "after"));
+        }
+        Ok(())
+    }
+
+    async fn get_segment(&self, id: SegmentId) -> Result<Option<Bytes>> {
+        let faults = self.before(Op::Get, &id.to_string()).await?;
+        let got = self.inner.get_segment(id).await?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::Get, &id.to_string(), "after"));
+        }
+        Ok(got)
+    }
+
+    async fn delete_segment(&self, id: SegmentId) -> Result<()> {
+        let faults = self.before(Op::Delete, &id.to_string()).await?;
+        self.inner.delete_segment(id).await?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::Delete, &id.to_string(), "after"));
+        }
+        Ok(())
+    }
+
+    async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
+        let faults = self.before(Op::List, "").await?;
+        let page = self.inner.list_segments(from, limit).await?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::List, "", "after"));
+        }
+        Ok(page)
+    }
+
+    async fn read_root(&self, name: &RootName) -> Result<Option<Root>> {
+        let faults = self.before(Op::ReadRoot, name.as_str()).await?;
+        let root = self.inner.read_root(name).await?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::ReadRoot, name.as_str(), "after"));
+        }
+        Ok(root)
+    }
+
+    async fn cas_root(
+        &self,
+        name: &RootName,
+        expected: Option<Revision>,
+        value: &RootValue,
+    ) -> Result<CasOutcome> {
+        let faults = self.before(Op::Cas, name.as_str()).await?;
+        let outcome = self.inner.cas_root(name, expected, value).await?;
+        if fails_after(&faults) {
+            return Err(Error::OutcomeUnknown {
+                name: name.clone(),
+                detail: format!(
+                    "injected fault: the response was lost (the write {})",
+                    if outcome.is_applied() {
+                        "applied"
+                    } else {
+                        "did not apply"
+                    }
+                ),
+            });
+        }
+        Ok(outcome)
+    }
+}
