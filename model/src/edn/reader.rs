@@ -1,0 +1,395 @@
+//! Reading EDN text, with errors that give line and column.
+
+use super::{BigDec, Edn, Instant, Keyword, Symbol};
+use crate::error::{Error, Result};
+use num_bigint::BigInt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Deeper nesting than this is refused rather than risking the stack.
+const MAX_DEPTH: usize = 256;
+
+/// Parses exactly one EDN value (comments and whitespace around it allowed).
+pub fn parse(text: &str) -> Result<Edn> {
+    let mut reader = Reader::new(text);
+    let value = reader
+        .next_value()?
+        .ok_or_else(|| reader.error("no value in the text"))?;
+    if reader.next_value()?.is_some() {
+        return Err(reader.error("more than one value in the text"));
+    }
+    Ok(value)
+}
+
+/// Parses every EDN value in the text, in order.
+pub fn parse_all(text: &str) -> Result<Vec<Edn>> {
+    let mut reader = Reader::new(text);
+    let mut values = Vec::new();
+    while let Some(value) = reader.next_value()? {
+        values.push(value);
+    }
+    Ok(values)
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    pos: usize,
+    line: usize,
+    column: usize,
+    depth: usize,
+}
+
+fn is_delimiter(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ',' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | ';')
+}
+
+impl<'a> Reader<'a> {
+    fn new(text: &'a str) -> Self {
+        Reader {
+            text,
+            pos: 0,
+            line: 1,
+            column: 1,
+            depth: 0,
+        }
+    }
+
+    fn error(&self, message: impl Into<String>) -> Error {
+        Error::Syntax {
+            line: self.line,
+            column: self.column,
+            message: message.into(),
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.text[self.pos..].chars().next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        if c == '\n' {
+            self.line += 1;
+            self.column = 1;
+        } else {
+            self.column += 1;
+        }
+        Some(c)
+    }
+
+    fn skip_blank(&mut self) {
+        while let Some(c) = self.peek() {
+            if c == ';' {
+                while self.peek().is_some_and(|c| c != '\n') {
+                    self.bump();
+                }
+            } else if c.is_whitespace() || c == ',' {
+                self.bump();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Reads characters up to the next delimiter.
+    fn token(&mut self) -> &'a str {
+        let start = self.pos;
+        while self.peek().is_some_and(|c| !is_delimiter(c)) {
+            self.bump();
+        }
+        &self.text[start..self.pos]
+    }
+
+    /// The next value, or `None` at the end of the text.
+    fn next_value(&mut self) -> Result<Option<Edn>> {
+        self.skip_blank();
+        if self.peek().is_none() {
+            return Ok(None);
+        }
+        self.value().map(Some)
+    }
+
+    /// A value that must be there (inside a collection or after a tag).
+    fn required_value(&mut self, context: &str) -> Result<Edn> {
+        self.skip_blank();
+        match self.peek() {
+            None => Err(self.error(format!("end of text {context}"))),
+            Some(')' | ']' | '}') => Err(self.error(format!("expected a value {context}"))),
+            Some(_) => self.value(),
+        }
+    }
+
+    fn value(&mut self) -> Result<Edn> {
+        let (line, column) = (self.line, self.column);
+        let c = self.peek().ok_or_else(|| self.error("end of text"))?;
+        match c {
+            '(' | '[' | '{' => self.nested(|r| r.collection()),
+            ')' | ']' | '}' => Err(self.error(format!("unmatched '{c}'"))),
+            '"' => self.string().map(|s| Edn::String(Arc::from(s))),
+            '\\' => self.character(),
+            '#' => self.nested(|r| r.dispatch()),
+            ':' => self.keyword(),
+            _ => self.atom(line, column),
+        }
+    }
+
+    fn nested(&mut self, read: impl FnOnce(&mut Self) -> Result<Edn>) -> Result<Edn> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(format!("nesting deeper than {MAX_DEPTH}")));
+        }
+        self.depth += 1;
+        let result = read(self);
+        self.depth -= 1;
+        result
+    }
+
+    /// Reads the elements up to `close`, after the opening bracket.
+    fn elements(&mut self, close: char) -> Result<Vec<Edn>> {
+        let mut items = Vec::new();
+        loop {
+            self.skip_blank();
+            match self.peek() {
+                None => return Err(self.error(format!("end of text, expected '{close}'"))),
+                Some(c) if c == close => {
+                    self.bump();
+                    return Ok(items);
+                }
+                Some(_) => items.push(self.value()?),
+            }
+        }
+    }
+
+    fn collection(&mut self) -> Result<Edn> {
+        let (line, column) = (self.line, self.column);
+        match self.bump() {
+            Some('(') => Ok(Edn::List(self.elements(')')?)),
+            Some('[') => Ok(Edn::Vector(self.elements(']')?)),
+            _ => {
+                let items = self.elements('}')?;
+                self.map(items, line, column)
+            }
+        }
+    }
+
+    fn map(&self, items: Vec<Edn>, line: usize, column: usize) -> Result<Edn> {
+        let at = |message: String| Error::Syntax {
+            line,
+            column,
+            message,
+        };
+        if !items.len().is_multiple_of(2) {
+            return Err(at("a map needs an even number of forms".into()));
+        }
+        let mut map = BTreeMap::new();
+        let mut iter = items.into_iter();
+        while let (Some(k), Some(v)) = (iter.next(), iter.next()) {
+            if map.contains_key(&k) {
+                return Err(at(format!("duplicate map key {k}")));
+            }
+            map.insert(k, v);
+        }
+        Ok(Edn::Map(map))
+    }
+
+    fn set(&mut self) -> Result<Edn> {
+        let (line, column) = (self.line, self.column);
+        self.bump();
+        let mut set = BTreeSet::new();
+        for item in self.elements('}')? {
+            if set.contains(&item) {
+                return Err(Error::Syntax {
+                    line,
+                    column,
+                    message: format!("duplicate set element {item}"),
+                });
+            }
+            set.insert(item);
+        }
+        Ok(Edn::Set(set))
+    }
+
+    fn dispatch(&mut self) -> Result<Edn> {
+        self.bump();
+        match self.peek() {
+            Some('{') => self.set(),
+            Some('_') => {
+                self.bump();
+                self.required_value("after #_")?;
+                self.skip_blank();
+                match self.peek() {
+                    None | Some(')' | ']' | '}') => {
+                        Err(self.error("nothing left after #_ discard"))
+                    }
+                    Some(_) => self.value(),
+                }
+            }
+            Some('#') => {
+                self.bump();
+                match self.token() {
+                    "Inf" => Ok(Edn::Double(f64::INFINITY)),
+                    "-Inf" => Ok(Edn::Double(f64::NEG_INFINITY)),
+                    "NaN" => Ok(Edn::Double(f64::NAN)),
+                    other => Err(self.error(format!("unknown symbolic value ##{other}"))),
+                }
+            }
+            Some(c) if c.is_alphabetic() => self.tagged(),
+            _ => Err(self.error("expected '{', '_', '#' or a tag after '#'")),
+        }
+    }
+
+    fn tagged(&mut self) -> Result<Edn> {
+        let (line, column) = (self.line, self.column);
+        let tag = self.token();
+        let value = self.required_value(&format!("after tag #{tag}"))?;
+        let at = |message: String| Error::Syntax {
+            line,
+            column,
+            message,
+        };
+        match (tag, &value) {
+            ("inst", Edn::String(s)) => Instant::parse(s)
+                .map(Edn::Inst)
+                .map_err(|e| at(format!("bad #inst \"{s}\": {e}"))),
+            ("uuid", Edn::String(s)) => uuid::Uuid::parse_str(s)
+                .map(Edn::Uuid)
+                .map_err(|e| at(format!("bad #uuid \"{s}\": {e}"))),
+            ("inst" | "uuid", other) => Err(at(format!("#{tag} needs a string, got {other}"))),
+            _ => Ok(Edn::Tagged(Symbol::new(tag), Box::new(value))),
+        }
+    }
+
+    fn string(&mut self) -> Result<String> {
+        self.bump();
+        let mut out = String::new();
+        loop {
+            let c = self
+                .bump()
+                .ok_or_else(|| self.error("end of text inside a string"))?;
+            match c {
+                '"' => return Ok(out),
+                '\\' => out.push(self.escape()?),
+                c => out.push(c),
+            }
+        }
+    }
+
+    fn escape(&mut self) -> Result<char> {
+        match self.bump() {
+            Some('n') => Ok('\n'),
+            Some('t') => Ok('\t'),
+            Some('r') => Ok('\r'),
+            Some('b') => Ok('\u{8}'),
+            Some('f') => Ok('\u{c}'),
+            Some('"') => Ok('"'),
+            Some('\\') => Ok('\\'),
+            Some('u') => self.unicode(),
+            Some(c) => Err(self.error(format!("unknown escape \\{c} in a string"))),
+            None => Err(self.error("end of text inside a string")),
+        }
+    }
+
+    fn unicode(&mut self) -> Result<char> {
+        let start = self.pos;
+        for _ in 0..4 {
+            if !self.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
+                return Err(self.error("\\u needs four hex digits"));
+            }
+            self.bump();
+        }
+        u32::from_str_radix(&self.text[start..self.pos], 16)
+            .ok()
+            .and_then(char::from_u32)
+            .ok_or_else(|| self.error("\\u names no character"))
+    }
+
+    fn character(&mut self) -> Result<Edn> {
+        self.bump();
+        let first = self
+            .bump()
+            .ok_or_else(|| self.error("end of text after \\"))?;
+        let rest = self.token();
+        let c = match (first, rest) {
+            (c, "") => c,
+            ('n', "ewline") => '\n',
+            ('s', "pace") => ' ',
+            ('t', "ab") => '\t',
+            ('r', "eturn") => '\r',
+            ('u', hex) if hex.len() == 4 => u32::from_str_radix(hex, 16)
+                .ok()
+                .and_then(char::from_u32)
+                .ok_or_else(|| self.error(format!("bad character \\u{hex}")))?,
+            (c, rest) => return Err(self.error(format!("unknown character \\{c}{rest}"))),
+        };
+        Ok(Edn::Char(c))
+    }
+
+    fn keyword(&mut self) -> Result<Edn> {
+        self.bump();
+        let text = self.token();
+        if text.is_empty() || text.starts_with(':') || text.ends_with('/') {
+            return Err(self.error(format!("bad keyword :{text}")));
+        }
+        Ok(Edn::Keyword(Keyword::new(text)))
+    }
+
+    fn atom(&mut self, line: usize, column: usize) -> Result<Edn> {
+        let text = self.token();
+        let at = |message: String| Error::Syntax {
+            line,
+            column,
+            message,
+        };
+        if text.is_empty() {
+            let c = self.peek().unwrap_or(' ');
+            return Err(at(format!("unexpected character '{c}'")));
+        }
+        let mut chars = text.chars();
+        let first = chars.next().unwrap_or(' ');
+        let second = chars.next();
+        let numeric = first.is_ascii_digit()
+            || (matches!(first, '+' | '-') && second.is_some_and(|c| c.is_ascii_digit()));
+        if numeric {
+            return number(text).map_err(at);
+        }
+        match text {
+            "nil" => Ok(Edn::Nil),
+            "true" => Ok(Edn::Boolean(true)),
+            "false" => Ok(Edn::Boolean(false)),
+            _ if text.ends_with('/') && text != "/" => Err(at(format!("bad symbol {text}"))),
+            _ => Ok(Edn::Symbol(Symbol::new(text))),
+        }
+    }
+}
+
+/// Parses a numeric token: `42`, `-7`, `42N`, `1.5`, `1e9`, `1.50M`.
+fn number(text: &str) -> std::result::Result<Edn, String> {
+    let bad = || format!("bad number {text}");
+    let unsigned = text.strip_prefix('+').unwrap_or(text);
+    if let Some(digits) = unsigned.strip_suffix('N') {
+        let n: BigInt = digits.parse().map_err(|_| bad())?;
+        return Ok(Edn::BigInt(Arc::new(n)));
+    }
+    if let Some(digits) = unsigned.strip_suffix('M') {
+        return BigDec::parse(digits)
+            .map(|d| Edn::BigDec(Arc::new(d)))
+            .map_err(|_| bad());
+    }
+    if unsigned.contains(['.', 'e', 'E']) {
+        return unsigned.parse::<f64>().map(Edn::Double).map_err(|_| bad());
+    }
+    if !unsigned
+        .trim_start_matches('-')
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    match unsigned.parse::<i64>() {
+        Ok(n) => Ok(Edn::Long(n)),
+        Err(_) => unsigned
+            .parse::<BigInt>()
+            .map(|n| Edn::BigInt(Arc::new(n)))
+            .map_err(|_| bad()),
+    }
+}

@@ -1,0 +1,146 @@
+//! Transactions: tx data (EDN forms) in, a [`TxReport`] out.
+//!
+//! [`Db::with`] is a pure function of the database value, the tx data, the
+//! transaction instant the caller supplies, and the registered transaction
+//! functions. Every rule violation aborts the whole transaction with an
+//! error naming the offending form; nothing is half-applied because the
+//! result is a new value and the old one is untouched.
+
+mod build;
+mod checks;
+mod forms;
+mod tempids;
+
+use crate::datom::{Datom, EntityId, t_to_tx};
+use crate::db::Db;
+use crate::edn::{Edn, Instant, Keyword};
+use crate::error::Result;
+use crate::log::TxLog;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A transaction function: gets the database value before the transaction
+/// and the call's arguments, returns tx data that replaces the call.
+pub type TxFunction = Arc<dyn Fn(&Db, &[Edn]) -> Result<Vec<Edn>> + Send + Sync>;
+
+/// Transaction functions registered in Rust, by name (`[:my/fn arg …]`).
+#[derive(Clone, Default)]
+pub struct TxFunctions {
+    functions: HashMap<Keyword, TxFunction>,
+}
+
+impl TxFunctions {
+    /// No functions beyond the built-in ones.
+    pub fn new() -> Self {
+        TxFunctions::default()
+    }
+
+    /// Registers `function` under `name` (replacing any earlier one).
+    pub fn register(&mut self, name: &str, function: TxFunction) -> &mut Self {
+        self.functions.insert(Keyword::new(name), function);
+        self
+    }
+
+    /// The function registered under `name`.
+    pub fn get(&self, name: &Keyword) -> Option<&TxFunction> {
+        self.functions.get(name)
+    }
+}
+
+impl fmt::Debug for TxFunctions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.functions.keys()).finish()
+    }
+}
+
+/// The outcome of a transaction.
+#[derive(Clone, Debug)]
+pub struct TxReport {
+    /// The database value before the transaction.
+    pub db_before: Db,
+    /// The database value after the transaction.
+    pub db_after: Db,
+    /// The datoms the transaction added to the log (its `:db/txInstant` first).
+    pub tx_data: Arc<[Datom]>,
+    /// How tempids resolved: string tempids by their text, `#db/id` forms
+    /// by their printed form (e.g. `#db/id [:db.part/user -1]`).
+    pub tempids: HashMap<String, EntityId>,
+}
+
+impl TxReport {
+    /// The entity a tempid resolved to.
+    pub fn tempid(&self, tempid: &str) -> Option<EntityId> {
+        self.tempids.get(tempid).copied()
+    }
+
+    /// The transaction's basis t.
+    pub fn t(&self) -> u64 {
+        self.db_after.basis_t()
+    }
+
+    /// The transaction entity id.
+    pub fn tx(&self) -> EntityId {
+        t_to_tx(self.t())
+    }
+
+    /// The log entry of the transaction (what peers and replays apply).
+    pub fn log_entry(&self) -> TxLog {
+        TxLog {
+            t: self.t(),
+            data: self.tx_data.clone(),
+        }
+    }
+}
+
+impl Db {
+    /// Runs a transaction against this value and returns the report; the
+    /// transactor commits `db_after`, anyone else gets a speculative value.
+    /// `instant` becomes `:db/txInstant` unless the tx data sets it; it
+    /// must be later than the previous transaction's.
+    pub fn with(
+        &self,
+        tx_data: &[Edn],
+        instant: Instant,
+        functions: &TxFunctions,
+    ) -> Result<TxReport> {
+        let db = self.latest();
+        let mut ctx = forms::Ctx::new(&db, tx_data, functions);
+        ctx.expand_all()?;
+        ctx.resolve_tempids()?;
+        let built = ctx.build(instant)?;
+        let schema_origin = built.schema_origin;
+        let entry = TxLog {
+            t: ctx.t(),
+            data: built.datoms.into(),
+        };
+        let db_after = db
+            .apply(&entry, false)
+            .map_err(|e| ctx.schema_error(e, schema_origin))?;
+        let tempids = ctx.tempid_report();
+        drop(ctx);
+        Ok(TxReport {
+            db_before: db,
+            db_after,
+            tx_data: entry.data,
+            tempids,
+        })
+    }
+
+    /// [`Db::with`] for tx data written as EDN text (a vector of forms).
+    pub fn with_edn(
+        &self,
+        tx_text: &str,
+        instant: Instant,
+        functions: &TxFunctions,
+    ) -> Result<TxReport> {
+        match crate::edn::parse(tx_text)? {
+            Edn::Vector(forms) | Edn::List(forms) => self.with(&forms, instant, functions),
+            other => Err(crate::error::Error::tx(
+                crate::error::TxErrorKind::InvalidForm,
+                "tx data must be a vector of forms",
+                other,
+            )),
+        }
+    }
+}

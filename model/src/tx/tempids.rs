@@ -1,0 +1,266 @@
+//! Tempids: upsert through unique identities, unification, and allocation
+//! of new entity ids.
+
+use super::forms::{Ctx, OpKind, Origin, Target, Val};
+use crate::datom::{EntityId, PART_DB, entity_id};
+use crate::error::{Result, TxErrorKind};
+use crate::schema::Unique;
+use crate::value::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How a tempid was written.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum TempKey {
+    /// A string tempid.
+    Named(Arc<str>),
+    /// `#db/id [partition n]` or a bare negative number.
+    Numbered(EntityId, i64),
+}
+
+#[derive(Debug)]
+pub(crate) struct Temp {
+    key: Option<TempKey>,
+    partition: EntityId,
+    /// The partition was written (`#db/id`), not implied.
+    explicit: bool,
+    origin: Origin,
+    /// The tempid is the entity of some assertion.
+    is_entity: bool,
+    /// The tempid names an entity that gets a `:db/valueType`.
+    defines_attribute: bool,
+    resolved: Option<EntityId>,
+    /// Another tempid this one was unified with.
+    alias: Option<usize>,
+}
+
+/// The tempids of one transaction.
+#[derive(Default, Debug)]
+pub(crate) struct Temps {
+    list: Vec<Temp>,
+    by_key: HashMap<TempKey, usize>,
+    /// Ids allocated by this transaction (they have no datoms yet).
+    pub(crate) fresh: std::collections::HashSet<EntityId>,
+}
+
+impl Temps {
+    fn add(
+        &mut self,
+        key: Option<TempKey>,
+        partition: EntityId,
+        explicit: bool,
+        origin: Origin,
+    ) -> usize {
+        let temp = Temp {
+            key,
+            partition,
+            explicit,
+            origin,
+            is_entity: false,
+            defines_attribute: false,
+            resolved: None,
+            alias: None,
+        };
+        self.list.push(temp);
+        self.list.len() - 1
+    }
+
+    /// The tempid written as `key` (the same one each time it appears).
+    pub(crate) fn named(
+        &mut self,
+        key: TempKey,
+        partition: EntityId,
+        explicit: bool,
+        origin: Origin,
+    ) -> usize {
+        if let Some(&i) = self.by_key.get(&key) {
+            return i;
+        }
+        let i = self.add(Some(key.clone()), partition, explicit, origin);
+        self.by_key.insert(key, i);
+        i
+    }
+
+    /// A new tempid for a map without `:db/id`.
+    pub(crate) fn anonymous(&mut self, partition: EntityId, origin: Origin) -> usize {
+        self.add(None, partition, false, origin)
+    }
+
+    /// A new tempid from `#db/id [partition]`.
+    pub(crate) fn explicit_anonymous(&mut self, partition: EntityId, origin: Origin) -> usize {
+        self.add(None, partition, true, origin)
+    }
+
+    pub(crate) fn mark_entity(&mut self, i: usize, defines_attribute: bool) {
+        self.list[i].is_entity = true;
+        self.list[i].defines_attribute |= defines_attribute;
+    }
+
+    pub(crate) fn partition(&self, i: usize) -> EntityId {
+        self.list[i].partition
+    }
+
+    /// The id a tempid resolved to, following unifications.
+    fn resolution(&self, mut i: usize) -> Option<EntityId> {
+        while let Some(j) = self.list[i].alias {
+            i = j;
+        }
+        self.list[i].resolved
+    }
+}
+
+impl Ctx<'_> {
+    /// Resolves every tempid: upserts first (repeated while resolving one
+    /// lets another resolve), then unification of tempids claiming the same
+    /// new identity, then allocation in each tempid's partition.
+    pub(crate) fn resolve_tempids(&mut self) -> Result<()> {
+        while self.upsert_round()? {}
+        self.unify();
+        self.allocate()
+    }
+
+    /// The id of a target, once tempids are resolved.
+    pub(crate) fn resolved(&self, target: Target) -> EntityId {
+        match target {
+            Target::Id(e) => e,
+            // After `resolve_tempids` every tempid has an id.
+            Target::Temp(i) => self.temps.resolution(i).unwrap_or(0),
+        }
+    }
+
+    /// The value of an identity assertion, when it is known already.
+    fn known_value(&self, v: &Val) -> Option<Value> {
+        match v {
+            Val::Value(value) => Some(value.clone()),
+            Val::Entity(Target::Id(e)) => Some(Value::Ref(*e)),
+            Val::Entity(Target::Temp(j)) => self.temps.resolution(*j).map(Value::Ref),
+        }
+    }
+
+    /// One pass of upserts; true when some tempid resolved.
+    fn upsert_round(&mut self) -> Result<bool> {
+        let mut progress = false;
+        for k in 0..self.ops.len() {
+            let op = &self.ops[k];
+            let (Target::Temp(i), OpKind::Add, Some(attr), Some(v)) =
+                (op.e, &op.kind, &op.attr, &op.v)
+            else {
+                continue;
+            };
+            if attr.unique != Some(Unique::Identity) || self.temps.resolution(i).is_some() {
+                continue;
+            }
+            let Some(value) = self.known_value(v) else {
+                continue;
+            };
+            if let Some(existing) = self.db.current_holder(attr.id, &value)? {
+                self.bind(i, existing, op.origin)?;
+                progress = true;
+            }
+        }
+        Ok(progress)
+    }
+
+    fn bind(&mut self, i: usize, e: EntityId, origin: Origin) -> Result<()> {
+        match self.temps.resolution(i) {
+            Some(other) if other != e => Err(self.error(
+                TxErrorKind::Tempid,
+                format!("a tempid upserts to two entities, {other} and {e}"),
+                origin,
+            )),
+            _ => {
+                self.temps.list[i].resolved = Some(e);
+                Ok(())
+            }
+        }
+    }
+
+    /// Tempids asserting the same value of an identity attribute are one entity.
+    fn unify(&mut self) {
+        let mut claims: HashMap<(EntityId, Value), usize> = HashMap::new();
+        for k in 0..self.ops.len() {
+            let op = &self.ops[k];
+            let (Target::Temp(i), OpKind::Add, Some(attr), Some(v)) =
+                (op.e, &op.kind, &op.attr, &op.v)
+            else {
+                continue;
+            };
+            if attr.unique != Some(Unique::Identity) || self.temps.resolution(i).is_some() {
+                continue;
+            }
+            let Some(value) = self.known_value(v) else {
+                continue;
+            };
+            match claims.get(&(attr.id, value.clone())) {
+                Some(&j) if j != i && self.temps.list[i].alias.is_none() => {
+                    self.temps.list[i].alias = Some(j)
+                }
+                Some(_) => {}
+                None => {
+                    claims.insert((attr.id, value), i);
+                }
+            }
+        }
+    }
+
+    fn allocate(&mut self) -> Result<()> {
+        let mut counter = self.db.next_t() + 1;
+        for i in 0..self.temps.list.len() {
+            let temp = &self.temps.list[i];
+            if temp.resolved.is_some() || temp.alias.is_some() {
+                continue;
+            }
+            let aliased_entity = self
+                .temps
+                .list
+                .iter()
+                .any(|t| t.alias == Some(i) && t.is_entity);
+            if !temp.is_entity && !aliased_entity {
+                let name = temp
+                    .key
+                    .as_ref()
+                    .map_or("an anonymous tempid".to_string(), |k| {
+                        format!("tempid {}", key_text(self, k))
+                    });
+                return Err(self.error(
+                    TxErrorKind::Tempid,
+                    format!("{name} is used only as a value, never as an entity"),
+                    temp.origin,
+                ));
+            }
+            let partition = if temp.defines_attribute && !temp.explicit {
+                PART_DB
+            } else {
+                temp.partition
+            };
+            let id = entity_id(partition, counter);
+            counter += 1;
+            self.temps.list[i].resolved = Some(id);
+            self.temps.fresh.insert(id);
+        }
+        Ok(())
+    }
+
+    /// Resolved named tempids, for the report.
+    pub(crate) fn tempid_report(&self) -> HashMap<String, EntityId> {
+        self.temps
+            .by_key
+            .iter()
+            .filter_map(|(key, &i)| Some((key_text(self, key), self.temps.resolution(i)?)))
+            .collect()
+    }
+}
+
+/// How a tempid is named in the report and in errors.
+fn key_text(ctx: &Ctx<'_>, key: &TempKey) -> String {
+    match key {
+        TempKey::Named(s) => s.to_string(),
+        TempKey::Numbered(part, n) => {
+            let part = ctx
+                .db
+                .ident(*part)
+                .map_or(part.to_string(), |k| k.to_string());
+            format!("#db/id [{part} {n}]")
+        }
+    }
+}
