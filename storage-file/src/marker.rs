@@ -1,0 +1,159 @@
+//! Opening a storage directory: creating it on first use, and refusing a
+//! directory that is something else or was written by a newer version.
+//!
+//! A storage directory is recognised by its format marker, the file
+//! `ACCRETE-STORAGE`:
+//!
+//! ```text
+//! accrete file storage
+//! format 1
+//! ```
+//!
+//! The marker is written last when a directory is initialised, so a crash
+//! during initialisation leaves a directory holding only empty
+//! subdirectories, which the next open initialises again.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use storage_core::Error;
+
+use crate::durable::{create_dir_durably, replace_durably, sync_dir};
+use crate::error::{FsResult, IoContext};
+use crate::layout::{LOCKS, Layout, ROOTS, SEGMENTS, TMP};
+
+/// The name of the format marker file.
+pub(crate) const MARKER: &str = "ACCRETE-STORAGE";
+/// The storage format this build writes and reads.
+pub(crate) const FORMAT: u32 = 1;
+const FIRST_LINE: &str = "accrete file storage";
+
+/// Opens the storage directory at `path`: creates the directory if it is
+/// missing (its parent must exist), initialises it if it is empty, and
+/// checks its marker otherwise.
+pub(crate) fn prepare(path: &Path) -> FsResult<Layout> {
+    let dir = std::path::absolute(path).at("resolve the storage path", path)?;
+    ensure_directory(&dir)?;
+    let layout = Layout::new(dir);
+    let marker = layout.dir().join(MARKER);
+    match fs::read(&marker) {
+        Ok(text) => check_marker(&marker, &text)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => initialise(&layout)?,
+        Err(e) => return Err(e).at("read the format marker", &marker),
+    }
+    check_subdirectories(&layout)?;
+    Ok(layout)
+}
+
+fn ensure_directory(dir: &Path) -> FsResult<()> {
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(Error::invalid(format!(
+            "storage path {} is a file, not a directory",
+            dir.display()
+        ))
+        .into()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_storage_dir(dir),
+        Err(e) => Err(e).at("inspect the storage directory", dir),
+    }
+}
+
+fn create_storage_dir(dir: &Path) -> FsResult<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return ensure_directory(dir),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = dir.parent().unwrap_or(dir);
+            return Err(Error::invalid(format!(
+                "storage directory {} does not exist and cannot be created: its parent {} does not exist either (create it, or check the path)",
+                dir.display(),
+                parent.display()
+            ))
+            .into());
+        }
+        Err(e) => return Err(e).at("create the storage directory", dir),
+    }
+    tracing::info!(dir = %dir.display(), "created storage directory");
+    match dir.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+fn initialise(layout: &Layout) -> FsResult<()> {
+    let dir = layout.dir();
+    let entries = fs::read_dir(dir).at("list the storage directory", dir)?;
+    for entry in entries {
+        let entry = entry.at("list the storage directory", dir)?;
+        let name = entry.file_name();
+        let ours = [SEGMENTS, ROOTS, LOCKS, TMP].iter().any(|s| name == *s);
+        if !ours {
+            return Err(Error::invalid(format!(
+                "directory {} is not an accrete storage: it has no {MARKER} file and is not empty (it holds `{}`); use an empty directory or a new path",
+                dir.display(),
+                name.to_string_lossy()
+            ))
+            .into());
+        }
+    }
+    for sub in [SEGMENTS, ROOTS, LOCKS, TMP] {
+        create_dir_durably(&dir.join(sub))?;
+    }
+    let text = format!("{FIRST_LINE}\nformat {FORMAT}\n");
+    replace_durably(layout.tmp(), &dir.join(MARKER), text.as_bytes())?;
+    tracing::info!(dir = %dir.display(), format = FORMAT, "initialised storage directory");
+    Ok(())
+}
+
+fn check_marker(path: &Path, text: &[u8]) -> FsResult<()> {
+    let not_ours = || {
+        Error::invalid(format!(
+            "{} is not an accrete storage marker: this directory is something else",
+            path.display()
+        ))
+    };
+    let text = std::str::from_utf8(text).map_err(|_| not_ours())?;
+    let mut lines = text.lines();
+    if lines.next() != Some(FIRST_LINE) {
+        return Err(not_ours().into());
+    }
+    let format: u32 = lines
+        .next()
+        .and_then(|l| l.strip_prefix("format "))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(not_ours)?;
+    if format > FORMAT {
+        return Err(Error::invalid(format!(
+            "storage {} was written by a newer accrete (storage format {format}); this build reads format {FORMAT}: upgrade accrete",
+            path.parent().unwrap_or(path).display()
+        ))
+        .into());
+    }
+    if format == 0 {
+        return Err(not_ours().into());
+    }
+    Ok(())
+}
+
+/// Segments and roots hold the data: if one is missing the storage is
+/// damaged and must not look empty. Locks and temporary files hold nothing
+/// durable and are recreated.
+fn check_subdirectories(layout: &Layout) -> FsResult<()> {
+    let dir = layout.dir();
+    for sub in [SEGMENTS, ROOTS] {
+        if !dir.join(sub).is_dir() {
+            return Err(Error::Corruption {
+                what: format!("storage directory {}", dir.display()),
+                detail: format!(
+                    "its `{sub}` subdirectory is missing: the storage is damaged (restore it from a backup)"
+                ),
+            }
+            .into());
+        }
+    }
+    for sub in [LOCKS, TMP] {
+        create_dir_durably(&dir.join(sub))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! The self-verifying root record: what a root file holds.
+//!
+//! ```text
+//! magic     8 bytes   "ACRROOT\0"
+//! version   1 byte    1
+//! revision  8 bytes   little-endian, ≥ 1
+//! name len  2 bytes   little-endian
+//! name      the root's name (ASCII)
+//! value len 4 bytes   little-endian
+//! value     the RootValue envelope (storage-core's, with the writer nonce)
+//! checksum  32 bytes  BLAKE3 of everything before it
+//! ```
+//!
+//! The checksum makes a torn or bit-rotted file a corruption error, never a
+//! wrong value; the name inside makes a file copied or renamed to another
+//! root's place one too. `tests/golden/root-record-v1.bin` pins the format.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use storage_core::{
+    Error, MAX_ROOT_NAME_BYTES, MAX_ROOT_VALUE_BYTES, Result, Revision, Root, RootName, RootValue,
+};
+
+const MAGIC: &[u8; 8] = b"ACRROOT\0";
+const VERSION: u8 = 1;
+const CHECKSUM_LEN: usize = 32;
+/// magic, version, revision, name length, value length, checksum.
+const FIXED_LEN: usize = 8 + 1 + 8 + 2 + 4 + CHECKSUM_LEN;
+/// No record is longer: the longest name, the largest value and room for
+/// the value envelope's header (17 bytes in its version 1).
+pub(crate) const MAX_LEN: usize = FIXED_LEN + MAX_ROOT_NAME_BYTES + MAX_ROOT_VALUE_BYTES + 64;
+
+/// The bytes of the root file for `name` at `revision` holding `value`.
+pub(crate) fn encode(name: &RootName, revision: Revision, value: &RootValue) -> Bytes {
+    let envelope = value.encode();
+    let name = name.as_str().as_bytes();
+    let mut out = BytesMut::with_capacity(FIXED_LEN + name.len() + envelope.len());
+    out.put_slice(MAGIC);
+    out.put_u8(VERSION);
+    out.put_u64_le(revision.get());
+    // Root names are at most 200 bytes and values at most 64 KiB plus a
+    // small envelope (storage-core enforces both), so the casts are lossless.
+    out.put_u16_le(name.len() as u16);
+    out.put_slice(name);
+    out.put_u32_le(envelope.len() as u32);
+    out.put_slice(&envelope);
+    let checksum = blake3::hash(&out);
+    out.put_slice(checksum.as_bytes());
+    out.freeze()
+}
+
+/// Reads the root file of `name` found at `location` (a path, for
+/// messages). Anything but a whole, matching record is
+/// [`Error::Corruption`] naming the root and the location.
+pub(crate) fn decode(name: &RootName, location: &str, stored: Bytes) -> Result<Root> {
+    let corrupt = |detail: String| Error::Corruption {
+        what: format!("root `{name}` at {location}"),
+        detail,
+    };
+    let fields = split(&stored).map_err(corrupt)?;
+    if fields.name != name.as_str().as_bytes() {
+        return Err(corrupt(format!(
+            "the file holds the record of root `{}`",
+            String::from_utf8_lossy(fields.name).escape_debug()
+        )));
+    }
+    let revision = Revision::new(fields.revision)
+        .ok_or_else(|| corrupt("the stored revision is 0".to_string()))?;
+    let value = RootValue::decode(name, stored.slice_ref(fields.envelope))?;
+    Ok(Root { revision, value })
+}
+
+struct Fields<'a> {
+    revision: u64,
+    name: &'a [u8],
+    envelope: &'a [u8],
+}
+
+/// Checks framing and checksum and splits a record into its fields.
+fn split(stored: &[u8]) -> std::result::Result<Fields<'_>, String> {
+    if stored.len() < FIXED_LEN {
+        return Err(format!(
+            "the file is {} bytes, shorter than the smallest record ({FIXED_LEN} bytes): torn or truncated",
+            stored.len()
+        ));
+    }
+    let (body, checksum) = stored.split_at(stored.len() - CHECKSUM_LEN);
+    if body[..8] != MAGIC[..] {
+        return Err("the file does not start with the root record magic".into());
+    }
+    if body[8] != VERSION {
+        return Err(format!(
+            "root record version {} is not supported (this build reads {VERSION})",
+            body[8]
+        ));
+    }
+    if blake3::hash(body).as_bytes()[..] != checksum[..] {
+        return Err("the checksum does not match the contents: torn or corrupted".into());
+    }
+    let mut reader = Reader { rest: &body[9..] };
+    let revision = u64::from_le_bytes(reader.array()?);
+    let name_len = u16::from_le_bytes(reader.array()?) as usize;
+    let name = reader.take(name_len)?;
+    let envelope_len = u32::from_le_bytes(reader.array()?) as usize;
+    let envelope = reader.take(envelope_len)?;
+    if !reader.rest.is_empty() {
+        return Err(format!(
+            "{} bytes follow the value inside the checksum",
+            reader.rest.len()
+        ));
+    }
+    Ok(Fields {
+        revision,
+        name,
+        envelope,
+    })
+}
+
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+        if self.rest.len() < n {
+            return Err(format!(
+                "a field of {n} bytes runs past the end of the record"
+            ));
+        }
+        let (head, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> std::result::Result<[u8; N], String> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage_core::Nonce;
+
+    fn sample() -> (RootName, Root) {
+        let name = RootName::new("db/orders/log").unwrap();
+        let value = RootValue::with_nonce(Nonce::random(), &b"head"[..]).unwrap();
+        let root = Root {
+            revision: Revision::new(42).unwrap(),
+            value,
+        };
+        (name, root)
+    }
+
+    #[test]
+    fn round_trips() {
+        let (name, root) = sample();
+        let bytes = encode(&name, root.revision, &root.value);
+        assert_eq!(decode(&name, "p", bytes).unwrap(), root);
+    }
+
+    #[test]
+    fn every_truncation_and_every_flipped_bit_is_corruption() {
+        let (name, root) = sample();
+        let bytes = encode(&name, root.revision, &root.value);
+        for len in 0..bytes.len() {
+            let err = decode(&name, "/s/roots/x", bytes.slice(..len)).unwrap_err();
+            assert!(err.is_corruption(), "truncated to {len}: {err}");
+            assert!(err.to_string().contains("/s/roots/x"), "{err}");
+        }
+        for bit in 0..bytes.len() * 8 {
+            let mut bad = bytes.to_vec();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            let err = decode(&name, "p", bad.into()).unwrap_err();
+            assert!(err.is_corruption(), "bit {bit}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_record_of_another_root_is_corruption() {
+        let (name, root) = sample();
+        let bytes = encode(&name, root.revision, &root.value);
+        let other = RootName::new("db/orders/index").unwrap();
+        let err = decode(&other, "p", bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("holds the record of root `db/orders/log`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_newer_version_is_refused_by_name() {
+        let (name, root) = sample();
+        let mut bytes = encode(&name, root.revision, &root.value).to_vec();
+        bytes[8] = 2;
+        let err = decode(&name, "p", bytes.into()).unwrap_err().to_string();
+        assert!(err.contains("version 2 is not supported"), "{err}");
+    }
+}
