@@ -69,15 +69,15 @@ impl LockFile {
             .file
             .as_ref()
             .ok_or_else(|| Error::backend(BACKEND, op, "lock file vanished after opening"))?;
-        wait_for_lock(file, path, op)?;
+        wait_for_lock(file, path, op, LOCK_TIMEOUT)?;
         Ok(Held {
             slot: &mut self.file,
         })
     }
 }
 
-fn wait_for_lock(file: &File, path: &Path, op: &str) -> FsResult<()> {
-    let deadline = Instant::now() + LOCK_TIMEOUT;
+fn wait_for_lock(file: &File, path: &Path, op: &str, timeout: Duration) -> FsResult<()> {
+    let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_micros(100);
     loop {
         match file.try_lock() {
@@ -91,7 +91,7 @@ fn wait_for_lock(file: &File, path: &Path, op: &str) -> FsResult<()> {
                 return Err(Error::Timeout {
                     backend: BACKEND,
                     op: format!(
-                        "{op}: another process held {} for {LOCK_TIMEOUT:?}",
+                        "{op}: another process held {} for {timeout:?}",
                         path.display()
                     ),
                 }
@@ -140,5 +140,29 @@ mod tests {
         other.try_lock().unwrap();
         other.unlock().unwrap();
         drop(ours.hold(&path, "test").unwrap());
+    }
+
+    #[test]
+    fn a_lock_held_too_long_is_a_timeout_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let holder = File::create(&path).unwrap();
+        holder.lock().unwrap();
+        let waiter = File::open(&path).unwrap();
+        let started = Instant::now();
+        let err = wait_for_lock(&waiter, &path, "cas_root r", Duration::from_millis(100))
+            .unwrap_err()
+            .into_storage("unused");
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert!(
+            matches!(err, Error::Timeout { .. }) && err.is_retryable(),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("cas_root r: another process held"),
+            "{err}"
+        );
+        holder.unlock().unwrap();
+        wait_for_lock(&waiter, &path, "cas_root r", Duration::from_millis(100)).unwrap();
     }
 }

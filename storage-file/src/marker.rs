@@ -157,3 +157,26 @@ fn check_subdirectories(layout: &Layout) -> FsResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pins the marker a new storage gets (write it anew with
+    /// `ACCRETE_BLESS=1` only together with a format change).
+    #[test]
+    fn a_new_storage_gets_the_pinned_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = prepare(&dir.path().join("store")).unwrap();
+        let written = fs::read(layout.dir().join(MARKER)).unwrap();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/ACCRETE-STORAGE-v1"
+        );
+        if std::env::var_os("ACCRETE_BLESS").is_some() {
+            fs::write(path, &written).unwrap();
+        }
+        assert_eq!(fs::read(path).unwrap(), written, "the marker changed");
+        check_marker(Path::new(path), &written).unwrap();
+    }
+}

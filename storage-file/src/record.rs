@@ -153,6 +153,37 @@ mod tests {
         (name, root)
     }
 
+    /// A record with a fixed nonce, built through the public envelope
+    /// format (version byte, 16 nonce bytes, data).
+    fn golden_root() -> (RootName, Root) {
+        let name = RootName::new("db/golden/log").unwrap();
+        let mut envelope = vec![1u8];
+        envelope.extend(0u8..16);
+        envelope.extend_from_slice(b"golden head");
+        let value = RootValue::decode(&name, envelope.into()).unwrap();
+        let revision = Revision::new(7).unwrap();
+        (name, Root { revision, value })
+    }
+
+    /// Pins the version 1 record. After a deliberate format change (which
+    /// must bump the version and keep reading this file), write it anew with
+    /// `ACCRETE_BLESS=1`.
+    #[test]
+    fn format_v1_is_pinned_by_a_golden_file() {
+        let (name, root) = golden_root();
+        let bytes = encode(&name, root.revision, &root.value);
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/root-record-v1.bin"
+        );
+        if std::env::var_os("ACCRETE_BLESS").is_some() {
+            std::fs::write(path, &bytes).unwrap();
+        }
+        let pinned = std::fs::read(path).unwrap();
+        assert_eq!(pinned, bytes, "the root record encoding changed");
+        assert_eq!(decode(&name, path, pinned.into()).unwrap(), root);
+    }
+
     #[test]
     fn round_trips() {
         let (name, root) = sample();
