@@ -1,5 +1,7 @@
 //! The scenarios from Datomic's documentation that need no query engine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

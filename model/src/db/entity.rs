@@ -102,13 +102,11 @@ impl Entity {
                 let mut sources = datoms
                     .iter()
                     .map(|d| EntityValue::Entity(self.db.entity(d.e())));
-                Ok(
-                    match (datoms.len(), attribute.is_component && !attribute.is_many()) {
-                        (0, _) => None,
-                        (_, true) => sources.next(),
-                        _ => Some(EntityValue::Many(sources.collect())),
-                    },
-                )
+                Ok(match (datoms.len(), attribute.is_component) {
+                    (0, _) => None,
+                    (_, true) => sources.next(),
+                    _ => Some(EntityValue::Many(sources.collect())),
+                })
             }
             _ => Err(crate::error::Error::InvalidArgument(format!(
                 "{attr} is not an attribute"

@@ -38,9 +38,10 @@ impl Keyword {
         split(&self.0).1
     }
 
-    /// True for reverse-navigation names such as `:order/_lineItems`.
+    /// True for reverse-navigation names such as `:order/_lineItems` (or
+    /// `:_comments` for the attribute `:comments`).
     pub fn is_reverse(&self) -> bool {
-        self.namespace().is_some() && self.name().starts_with('_')
+        self.name().len() > 1 && self.name().starts_with('_')
     }
 
     /// `:ns/_name` for `:ns/name` and back.
@@ -121,7 +122,9 @@ mod tests {
         assert!(k.reversed().is_reverse());
         assert_eq!(k.reversed().reversed(), k);
         assert_eq!(Keyword::new("plain").namespace(), None);
-        assert!(!Keyword::new("_plain").is_reverse());
+        assert!(Keyword::new("_plain").is_reverse());
+        assert_eq!(Keyword::new("_plain").reversed(), Keyword::new("plain"));
+        assert!(!Keyword::new("_").is_reverse());
         assert_eq!(Symbol::new("/").name(), "/");
     }
 }

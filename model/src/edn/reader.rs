@@ -210,6 +210,7 @@ impl<'a> Reader<'a> {
     }
 
     fn dispatch(&mut self) -> Result<Edn> {
+        let at = (self.line, self.column);
         self.bump();
         match self.peek() {
             Some('{') => self.set(),
@@ -233,13 +234,13 @@ impl<'a> Reader<'a> {
                     other => Err(self.error(format!("unknown symbolic value ##{other}"))),
                 }
             }
-            Some(c) if c.is_alphabetic() => self.tagged(),
+            Some(c) if c.is_alphabetic() => self.tagged(at),
             _ => Err(self.error("expected '{', '_', '#' or a tag after '#'")),
         }
     }
 
-    fn tagged(&mut self) -> Result<Edn> {
-        let (line, column) = (self.line, self.column);
+    /// A tagged literal; `at` is where its `#` stands.
+    fn tagged(&mut self, (line, column): (usize, usize)) -> Result<Edn> {
         let tag = self.token();
         let value = self.required_value(&format!("after tag #{tag}"))?;
         let at = |message: String| Error::Syntax {

@@ -36,7 +36,7 @@ impl MemoryStore {
         let log = db
             .tx_range(None, Some(until_t + 1))?
             .collect::<Result<Vec<_>>>()?;
-        let next_t = db.as_of(until_t)?.next_t();
+        let next_t = db.next_t_at(until_t)?;
         Ok(MemoryStore {
             basis_t: Some(until_t),
             next_t,

@@ -87,10 +87,19 @@ impl Ctx<'_> {
     }
 
     fn value(&self, v: &Option<Val>) -> Value {
+        v.as_ref().map_or(Value::MIN, |v| self.value_of(v))
+    }
+
+    fn value_of(&self, v: &Val) -> Value {
         match v {
-            Some(Val::Value(value)) => value.clone(),
-            Some(Val::Entity(t)) => Value::Ref(self.resolved(*t)),
-            None => Value::MIN,
+            Val::Value(value) => value.clone(),
+            Val::Entity(t) => Value::Ref(self.resolved(*t)),
+            Val::Tuple(items) => Value::Tuple(
+                items
+                    .iter()
+                    .map(|i| i.as_ref().map(|v| self.value_of(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -177,7 +186,7 @@ impl Ctx<'_> {
             );
             return Err(self.error(TxErrorKind::InvalidForm, message, origin));
         }
-        let expected = old.as_ref().map(|v| self.value(&Some(v.clone())));
+        let expected = old.as_ref().map(|v| self.value_of(v));
         let found = self
             .db
             .current_values(e, attr.id)?

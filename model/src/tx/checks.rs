@@ -32,6 +32,13 @@ impl Ctx<'_> {
             if let Some(old) = self.db.attribute(d.e()) {
                 self.check_alteration(d, old, settled, *origin)?;
             }
+            if let (b::INSTALL_PARTITION, Some(p)) = (d.a(), d.v().as_ref_id())
+                && p >= 1 << (64 - crate::datom::PARTITION_SHIFT)
+            {
+                let message =
+                    format!("partition id {p} does not fit the partition bits of an entity id");
+                return Err(self.error(TxErrorKind::Schema, message, *origin));
+            }
             if is_excision_attribute(d.a()) {
                 self.check_excision(d, settled, *origin)?;
             }

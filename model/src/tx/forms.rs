@@ -10,7 +10,7 @@ use crate::error::{Error, Result, TxErrorKind};
 use crate::schema::Attribute;
 use crate::schema::bootstrap as b;
 use crate::value::{Value, ValueType};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Transaction functions may call others up to this depth.
@@ -37,6 +37,8 @@ pub(crate) enum Target {
 pub(crate) enum Val {
     Value(Value),
     Entity(Target),
+    /// A tuple with reference elements, resolved once tempids are.
+    Tuple(Vec<Option<Val>>),
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +71,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tx: EntityId,
     pub(crate) temps: Temps,
     pub(crate) ops: Vec<RawOp>,
+    /// Idents this transaction gives to new entities (usable in later forms).
+    new_idents: HashMap<Keyword, Target>,
 }
 
 fn kw(text: &str) -> Edn {
@@ -86,6 +90,7 @@ impl<'a> Ctx<'a> {
             tx,
             temps: Temps::default(),
             ops: Vec::with_capacity(input.len()),
+            new_idents: HashMap::new(),
         }
     }
 
@@ -212,9 +217,22 @@ impl<'a> Ctx<'a> {
         v: Option<Val>,
         origin: Origin,
     ) {
+        let a = attr.as_ref().map_or(0, |a| a.id);
         if let (OpKind::Add | OpKind::Cas(_), Target::Temp(i)) = (&kind, e) {
-            self.temps
-                .mark_entity(i, attr.as_ref().is_some_and(|a| a.id == b::VALUE_TYPE));
+            self.temps.mark_entity(i, a == b::VALUE_TYPE);
+        }
+        match (&kind, a, &v) {
+            (OpKind::Add, b::IDENT, Some(Val::Value(Value::Keyword(k)))) => {
+                self.new_idents.insert(k.clone(), e);
+            }
+            (
+                OpKind::Add,
+                b::INSTALL_PARTITION | b::INSTALL_ATTRIBUTE,
+                Some(Val::Entity(Target::Temp(j))),
+            ) => {
+                self.temps.mark_entity_in_db(*j);
+            }
+            _ => {}
         }
         self.ops.push(RawOp {
             kind,
@@ -420,6 +438,11 @@ impl<'a> Ctx<'a> {
         if attr.is_ref() {
             return self.target(edn, origin).map(Val::Entity);
         }
+        if let (Some(shape), Edn::Vector(items)) = (&attr.tuple, edn)
+            && super::tuples::has_refs(shape)
+        {
+            return self.ref_tuple(attr, shape, items, origin);
+        }
         let db = self.db;
         let resolve = |e: &Edn| match db.entid(e) {
             Ok(Some(id)) => Ok(id),
@@ -454,9 +477,10 @@ impl<'a> Ctx<'a> {
                 origin,
             ))),
             Edn::Keyword(k) if k.as_str() == "db/current-tx" => Ok(Target::Id(self.tx)),
-            Edn::Keyword(k) => match self.db.schema().entid(k) {
-                Some(id) => Ok(Target::Id(id)),
-                None => Err(self.error(
+            Edn::Keyword(k) => match (self.db.schema().entid(k), self.new_idents.get(k)) {
+                (Some(id), _) => Ok(Target::Id(id)),
+                (None, Some(target)) => Ok(*target),
+                (None, None) => Err(self.error(
                     TxErrorKind::UnknownEntity,
                     format!("unable to resolve entity {k}"),
                     origin,

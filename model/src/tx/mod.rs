@@ -10,6 +10,7 @@ mod build;
 mod checks;
 mod forms;
 mod tempids;
+mod tuples;
 
 use crate::datom::{Datom, EntityId, t_to_tx};
 use crate::db::Db;

@@ -96,6 +96,11 @@ impl Temps {
         self.list[i].defines_attribute |= defines_attribute;
     }
 
+    /// The tempid names a partition or attribute being installed: it lives in `:db.part/db`.
+    pub(crate) fn mark_entity_in_db(&mut self, i: usize) {
+        self.list[i].defines_attribute = true;
+    }
+
     pub(crate) fn partition(&self, i: usize) -> EntityId {
         self.list[i].partition
     }
@@ -134,6 +139,13 @@ impl Ctx<'_> {
             Val::Value(value) => Some(value.clone()),
             Val::Entity(Target::Id(e)) => Some(Value::Ref(*e)),
             Val::Entity(Target::Temp(j)) => self.temps.resolution(*j).map(Value::Ref),
+            Val::Tuple(items) => {
+                let known = items.iter().map(|i| match i {
+                    None => Some(None),
+                    Some(v) => self.known_value(v).map(Some),
+                });
+                Some(Value::Tuple(known.collect::<Option<Vec<_>>>()?.into()))
+            }
         }
     }
 

@@ -93,3 +93,24 @@ pub const ORDER_SCHEMA: &str = r#"[
 pub fn social() -> Db {
     tx(&Db::new(), SOCIAL_SCHEMA).db_after
 }
+
+/// Runs tx data that must fail with `kind`, and checks the message names
+/// `needle` (and the offending form, via `form_part`).
+pub fn expect_tx_err(db: &Db, text: &str, kind: model::TxErrorKind, needle: &str, form_part: &str) {
+    let e = tx_err(db, text);
+    assert_eq!(e.tx_kind(), Some(kind), "{e}");
+    let message = e.to_string();
+    assert!(message.starts_with(kind.code()), "{message}");
+    assert!(
+        message.contains(needle),
+        "message {message:?} lacks {needle:?}"
+    );
+    let model::Error::Tx { form, .. } = &e else {
+        unreachable!()
+    };
+    assert!(
+        form.contains(form_part),
+        "form {form:?} lacks {form_part:?}"
+    );
+    assert!(e.is_invalid_input());
+}
