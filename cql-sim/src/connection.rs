@@ -19,7 +19,11 @@ const PASSWORD_AUTHENTICATOR: &str = "org.apache.cassandra.auth.PasswordAuthenti
 
 /// What the writer task is asked to do.
 pub(crate) enum Outgoing {
-    Frame { stream: i16, response: Response, lz4: bool },
+    Frame {
+        stream: i16,
+        response: Response,
+        lz4: bool,
+    },
     /// Close the connection without answering (an injected fault).
     Close,
 }
@@ -42,7 +46,13 @@ pub(crate) struct Connection {
 
 impl Connection {
     pub(crate) fn new(node: Arc<Node>, shutdown: watch::Receiver<bool>) -> Connection {
-        Connection { node, shutdown, keyspace: Arc::new(Mutex::new(None)), stage: Stage::AwaitingStartup, lz4: false }
+        Connection {
+            node,
+            shutdown,
+            keyspace: Arc::new(Mutex::new(None)),
+            stage: Stage::AwaitingStartup,
+            lz4: false,
+        }
     }
 
     /// Serves the connection until the client leaves, a fault closes it or
@@ -73,10 +83,19 @@ impl Connection {
     }
 
     fn reply(&self, out: &mpsc::UnboundedSender<Outgoing>, stream: i16, response: Response) {
-        let _ = out.send(Outgoing::Frame { stream, response, lz4: self.lz4 });
+        let _ = out.send(Outgoing::Frame {
+            stream,
+            response,
+            lz4: self.lz4,
+        });
     }
 
-    fn dispatch(&mut self, frame: Frame, out: &mpsc::UnboundedSender<Outgoing>, closed: &watch::Receiver<bool>) {
+    fn dispatch(
+        &mut self,
+        frame: Frame,
+        out: &mpsc::UnboundedSender<Outgoing>,
+        closed: &watch::Receiver<bool>,
+    ) {
         let stream = frame.stream;
         let request = match Request::decode(&frame) {
             Ok(request) => request,
@@ -110,15 +129,26 @@ impl Connection {
         self.reply(out, stream, response);
     }
 
-    fn startup(&mut self, out: &mpsc::UnboundedSender<Outgoing>, stream: i16, compression: Option<&str>) {
+    fn startup(
+        &mut self,
+        out: &mpsc::UnboundedSender<Outgoing>,
+        stream: i16,
+        compression: Option<&str>,
+    ) {
         if self.stage != Stage::AwaitingStartup {
-            return self.reply(out, stream, Response::Error(CqlError::Protocol("STARTUP was already received".into())));
+            return self.reply(
+                out,
+                stream,
+                Response::Error(CqlError::Protocol("STARTUP was already received".into())),
+            );
         }
         let lz4 = match compression {
             None => false,
             Some(c) if c.eq_ignore_ascii_case("lz4") => true,
             Some(other) => {
-                let error = CqlError::Protocol(format!("Unknown compression algorithm: {other} (the simulator supports lz4)"));
+                let error = CqlError::Protocol(format!(
+                    "Unknown compression algorithm: {other} (the simulator supports lz4)"
+                ));
                 return self.reply(out, stream, Response::Error(error));
             }
         };
@@ -136,22 +166,33 @@ impl Connection {
     /// Checks a SASL PLAIN token (`\0user\0password`).
     fn authenticate(&mut self, token: Option<&[u8]>) -> Response {
         if self.stage != Stage::Authenticating {
-            return Response::Error(CqlError::Protocol("AUTH_RESPONSE received but no authentication is in progress".into()));
+            return Response::Error(CqlError::Protocol(
+                "AUTH_RESPONSE received but no authentication is in progress".into(),
+            ));
         }
         let Some((user, password)) = &self.node.credentials else {
             return Response::Error(CqlError::Protocol("authentication is not enabled".into()));
         };
         let mut parts = token.unwrap_or_default().split(|b| *b == 0).skip(1);
-        let (given_user, given_password) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+        let (given_user, given_password) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
         if given_user == user.as_bytes() && given_password == password.as_bytes() {
             self.stage = Stage::Ready;
             return Response::AuthSuccess;
         }
         let user = String::from_utf8_lossy(given_user);
-        Response::Error(CqlError::BadCredentials(format!("Provided username {user} and/or password are incorrect")))
+        Response::Error(CqlError::BadCredentials(format!(
+            "Provided username {user} and/or password are incorrect"
+        )))
     }
 
-    fn forward_schema_events(&self, out: mpsc::UnboundedSender<Outgoing>, mut closed: watch::Receiver<bool>) {
+    fn forward_schema_events(
+        &self,
+        out: mpsc::UnboundedSender<Outgoing>,
+        mut closed: watch::Receiver<bool>,
+    ) {
         let mut events = self.node.subscribe();
         let lz4 = self.lz4;
         tokio::spawn(async move {
@@ -162,7 +203,14 @@ impl Connection {
                 };
                 match change {
                     Ok(change) => {
-                        if out.send(Outgoing::Frame { stream: -1, response: Response::SchemaEvent(change), lz4 }).is_err() {
+                        if out
+                            .send(Outgoing::Frame {
+                                stream: -1,
+                                response: Response::SchemaEvent(change),
+                                lz4,
+                            })
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -175,16 +223,34 @@ impl Connection {
 }
 
 fn supported() -> BTreeMap<&'static str, Vec<&'static str>> {
-    BTreeMap::from([("CQL_VERSION", vec!["3.4.5"]), ("COMPRESSION", vec!["lz4"]), ("PROTOCOL_VERSIONS", vec!["4/v4"])])
+    BTreeMap::from([
+        ("CQL_VERSION", vec!["3.4.5"]),
+        ("COMPRESSION", vec!["lz4"]),
+        ("PROTOCOL_VERSIONS", vec!["4/v4"]),
+    ])
 }
 
 /// Writes responses in the order they are queued; stops (closing the
 /// socket) on `Close`, a write error, or when every sender is gone.
-async fn write_loop(mut writer: OwnedWriteHalf, mut queue: mpsc::UnboundedReceiver<Outgoing>, closed: watch::Sender<bool>) {
+async fn write_loop(
+    mut writer: OwnedWriteHalf,
+    mut queue: mpsc::UnboundedReceiver<Outgoing>,
+    closed: watch::Sender<bool>,
+) {
     while let Some(outgoing) = queue.recv().await {
-        let Outgoing::Frame { stream, response, lz4 } = outgoing else { break };
+        let Outgoing::Frame {
+            stream,
+            response,
+            lz4,
+        } = outgoing
+        else {
+            break;
+        };
         let (opcode, body) = response.encode();
-        if write_frame(&mut writer, stream, opcode, &body, lz4).await.is_err() {
+        if write_frame(&mut writer, stream, opcode, &body, lz4)
+            .await
+            .is_err()
+        {
             break;
         }
     }

@@ -26,7 +26,9 @@ pub enum CqlError {
         alive: usize,
     },
     /// 0x1100: too few replicas acknowledged a write in time.
-    #[error("Operation timed out - received only {received} responses (blockfor {blockfor}, write type {write_type})")]
+    #[error(
+        "Operation timed out - received only {received} responses (blockfor {blockfor}, write type {write_type})"
+    )]
     WriteTimeout {
         /// The level asked for.
         consistency: Consistency,

@@ -93,7 +93,13 @@ pub struct Fault {
 impl Fault {
     /// A rule of this kind that always fires.
     pub fn new(kind: FaultKind) -> Fault {
-        Fault { kind, probability: 1.0, remaining: None, replicas: None, query_contains: None }
+        Fault {
+            kind,
+            probability: 1.0,
+            remaining: None,
+            replicas: None,
+            query_contains: None,
+        }
     }
 
     /// Fires with this probability (0.0 to 1.0) each time it could fire.
@@ -125,10 +131,18 @@ impl Fault {
         self
     }
 
-    fn applies(&self, matches_kind: &impl Fn(&FaultKind) -> bool, query: &str, replica: Option<usize>) -> bool {
+    fn applies(
+        &self,
+        matches_kind: &impl Fn(&FaultKind) -> bool,
+        query: &str,
+        replica: Option<usize>,
+    ) -> bool {
         self.remaining != Some(0)
             && matches_kind(&self.kind)
-            && self.query_contains.as_deref().is_none_or(|t| query.contains(t))
+            && self
+                .query_contains
+                .as_deref()
+                .is_none_or(|t| query.contains(t))
             && match (&self.replicas, replica) {
                 (Some(allowed), Some(r)) => allowed.contains(&r),
                 _ => true,
@@ -170,7 +184,12 @@ const LOG_LIMIT: usize = 100_000;
 
 impl Faults {
     pub(crate) fn new(seed: u64, replicas: usize) -> Faults {
-        let state = State { rules: Vec::new(), next_id: 0, rng: StdRng::seed_from_u64(seed), log: Vec::new() };
+        let state = State {
+            rules: Vec::new(),
+            next_id: 0,
+            rng: StdRng::seed_from_u64(seed),
+            log: Vec::new(),
+        };
         Faults {
             state: Arc::new(Mutex::new(state)),
             replicas_up: (0..replicas).map(|_| AtomicBool::new(true)).collect(),
@@ -223,12 +242,16 @@ impl Faults {
 
     /// Whether a replica is up.
     pub fn is_up(&self, replica: usize) -> bool {
-        self.replicas_up.get(replica).is_some_and(|f| f.load(Ordering::SeqCst))
+        self.replicas_up
+            .get(replica)
+            .is_some_and(|f| f.load(Ordering::SeqCst))
     }
 
     /// The replicas that are up, in index order.
     pub(crate) fn live_replicas(&self) -> Vec<usize> {
-        (0..self.replicas_up.len()).filter(|r| self.is_up(*r)).collect()
+        (0..self.replicas_up.len())
+            .filter(|r| self.is_up(*r))
+            .collect()
     }
 
     /// Draws a random number from the seeded sequence (replica choice, backoff).
@@ -244,9 +267,13 @@ impl Faults {
         replica: Option<usize>,
         matches_kind: impl Fn(&FaultKind) -> bool,
     ) -> Option<FaultKind> {
-        let FaultScope::User(query) = query else { return None };
+        let FaultScope::User(query) = query else {
+            return None;
+        };
         let mut state = self.state.lock();
-        let State { rules, rng, log, .. } = &mut *state;
+        let State {
+            rules, rng, log, ..
+        } = &mut *state;
         for (_, rule) in rules.iter_mut() {
             if !rule.applies(&matches_kind, query, replica) {
                 continue;
@@ -258,7 +285,11 @@ impl Faults {
                 *n -= 1;
             }
             if log.len() < LOG_LIMIT {
-                log.push(FaultEvent { kind: rule.kind, replica, query: query.to_string() });
+                log.push(FaultEvent {
+                    kind: rule.kind,
+                    replica,
+                    query: query.to_string(),
+                });
             }
             return Some(rule.kind);
         }

@@ -9,39 +9,76 @@ use parking_lot::Mutex;
 use crate::error::{CqlError, WriteType};
 use crate::exec::{BatchItem, Bindings, Options, Prepared, run_batch};
 use crate::faults::{DropPoint, FaultKind, FaultScope};
-use crate::protocol::{BatchStatement, BoundValue, Consistency, QueryParams, Request, Response, ResultBody, StatementRef};
+use crate::protocol::{
+    BatchStatement, BoundValue, Consistency, QueryParams, Request, Response, ResultBody,
+    StatementRef,
+};
 use crate::server::Node;
 
 /// Handles one statement request; `None` means the connection must be
 /// closed without an answer (an injected fault).
-pub(crate) async fn handle_statement(node: &Arc<Node>, keyspace: &Mutex<Option<String>>, request: Request) -> Option<Response> {
+pub(crate) async fn handle_statement(
+    node: &Arc<Node>,
+    keyspace: &Mutex<Option<String>>,
+    request: Request,
+) -> Option<Response> {
     let session_keyspace = keyspace.lock().clone();
     let work = match request {
-        Request::Prepare { query } => return Some(prepare(node, session_keyspace.as_deref(), &query)),
-        Request::Query { query, params } => match Prepared::new(&node.cluster, session_keyspace.as_deref(), &query) {
-            Ok(prepared) => Work::Single(Arc::new(prepared), params),
-            Err(e) => return Some(Response::Error(e)),
-        },
+        Request::Prepare { query } => {
+            return Some(prepare(node, session_keyspace.as_deref(), &query));
+        }
+        Request::Query { query, params } => {
+            match Prepared::new(&node.cluster, session_keyspace.as_deref(), &query) {
+                Ok(prepared) => Work::Single(Arc::new(prepared), params),
+                Err(e) => return Some(Response::Error(e)),
+            }
+        }
         Request::Execute { id, params } => match node.prepared(&id) {
             Some(prepared) => Work::Single(prepared, params),
             None => return Some(Response::Error(CqlError::Unprepared(id))),
         },
-        Request::Batch(batch) => match resolve_batch(node, session_keyspace.as_deref(), batch.statements) {
-            Ok(statements) => Work::Batch { statements, kind: batch.kind, options: batch_options(batch.consistency, batch.serial_consistency, batch.timestamp) },
-            Err(e) => return Some(Response::Error(e)),
-        },
-        _ => return Some(Response::Error(CqlError::Server("not a statement request".into()))),
+        Request::Batch(batch) => {
+            match resolve_batch(node, session_keyspace.as_deref(), batch.statements) {
+                Ok(statements) => Work::Batch {
+                    statements,
+                    kind: batch.kind,
+                    options: batch_options(
+                        batch.consistency,
+                        batch.serial_consistency,
+                        batch.timestamp,
+                    ),
+                },
+                Err(e) => return Some(Response::Error(e)),
+            }
+        }
+        _ => {
+            return Some(Response::Error(CqlError::Server(
+                "not a statement request".into(),
+            )));
+        }
     };
     let scope = work.scope();
     let faults = &node.cluster.faults;
-    if faults.fire(&scope, None, |k| *k == FaultKind::DropConnection(DropPoint::BeforeExecute)).is_some() {
+    if faults
+        .fire(&scope, None, |k| {
+            *k == FaultKind::DropConnection(DropPoint::BeforeExecute)
+        })
+        .is_some()
+    {
         return None;
     }
     let result = work.run(node).await;
-    if faults.fire(&scope, None, |k| *k == FaultKind::DropConnection(DropPoint::AfterExecute)).is_some() {
+    if faults
+        .fire(&scope, None, |k| {
+            *k == FaultKind::DropConnection(DropPoint::AfterExecute)
+        })
+        .is_some()
+    {
         return None;
     }
-    if let Some(FaultKind::SlowResponse(delay)) = faults.fire(&scope, None, |k| matches!(k, FaultKind::SlowResponse(_))) {
+    if let Some(FaultKind::SlowResponse(delay)) =
+        faults.fire(&scope, None, |k| matches!(k, FaultKind::SlowResponse(_)))
+    {
         tokio::time::sleep(delay).await;
     }
     Some(match result {
@@ -74,10 +111,17 @@ fn prepare(node: &Node, keyspace: Option<&str>, query: &str) -> Response {
     }
 }
 
+/// The statements of a batch with their values.
+type BoundStatements = Vec<(Arc<Prepared>, Vec<BoundValue>)>;
+
 /// A statement (or batch) ready to run.
 enum Work {
     Single(Arc<Prepared>, QueryParams),
-    Batch { statements: Vec<(Arc<Prepared>, Vec<BoundValue>)>, kind: u8, options: BatchOptions },
+    Batch {
+        statements: Vec<(Arc<Prepared>, Vec<BoundValue>)>,
+        kind: u8,
+        options: BatchOptions,
+    },
 }
 
 #[derive(Clone, Copy)]
@@ -87,8 +131,16 @@ struct BatchOptions {
     timestamp: Option<i64>,
 }
 
-fn batch_options(consistency: Consistency, serial: Option<Consistency>, timestamp: Option<i64>) -> BatchOptions {
-    BatchOptions { consistency, serial: serial.unwrap_or(Consistency::Serial), timestamp }
+fn batch_options(
+    consistency: Consistency,
+    serial: Option<Consistency>,
+    timestamp: Option<i64>,
+) -> BatchOptions {
+    BatchOptions {
+        consistency,
+        serial: serial.unwrap_or(Consistency::Serial),
+        timestamp,
+    }
 }
 
 impl Work {
@@ -115,19 +167,32 @@ impl Work {
                     paging_state: params.paging_state.as_deref(),
                     skip_metadata: params.skip_metadata,
                 };
-                prepared.execute(&node.info, &node.cluster, &values, &options).await
+                prepared
+                    .execute(&node.info, &node.cluster, &values, &options)
+                    .await
             }
-            Work::Batch { statements, kind, options } => {
+            Work::Batch {
+                statements,
+                kind,
+                options,
+            } => {
                 let mut items = Vec::with_capacity(statements.len());
                 for (prepared, values) in statements {
                     let plan = prepared.as_batch_statement()?;
                     let bindings = Bindings::new(values, &prepared.bind)?;
-                    items.push(BatchItem { plan, write: plan.resolve(&bindings)? });
+                    items.push(BatchItem {
+                        plan,
+                        write: plan.resolve(&bindings)?,
+                    });
                 }
                 let write_type = match kind {
                     0 => WriteType::Batch,
                     1 => WriteType::UnloggedBatch,
-                    _ => return Err(CqlError::invalid("Counter batches are not supported by the simulator")),
+                    _ => {
+                        return Err(CqlError::invalid(
+                            "Counter batches are not supported by the simulator",
+                        ));
+                    }
                 };
                 let options = Options {
                     consistency: options.consistency,
@@ -144,12 +209,18 @@ impl Work {
     }
 }
 
-fn resolve_batch(node: &Node, keyspace: Option<&str>, statements: Vec<BatchStatement>) -> Result<Vec<(Arc<Prepared>, Vec<BoundValue>)>, CqlError> {
+fn resolve_batch(
+    node: &Node,
+    keyspace: Option<&str>,
+    statements: Vec<BatchStatement>,
+) -> Result<BoundStatements, CqlError> {
     statements
         .into_iter()
         .map(|s| {
             let prepared = match s.statement {
-                StatementRef::Text(query) => Arc::new(Prepared::new(&node.cluster, keyspace, &query)?),
+                StatementRef::Text(query) => {
+                    Arc::new(Prepared::new(&node.cluster, keyspace, &query)?)
+                }
                 StatementRef::Prepared(id) => node.prepared(&id).ok_or(CqlError::Unprepared(id))?,
             };
             Ok((prepared, s.values))
@@ -159,7 +230,9 @@ fn resolve_batch(node: &Node, keyspace: Option<&str>, statements: Vec<BatchState
 
 /// The values in marker order, reordering them when bound by name.
 fn named_values(prepared: &Prepared, params: &QueryParams) -> Result<Vec<BoundValue>, CqlError> {
-    let Some(names) = &params.names else { return Ok(params.values.clone()) };
+    let Some(names) = &params.names else {
+        return Ok(params.values.clone());
+    };
     prepared
         .bind
         .iter()
@@ -168,7 +241,9 @@ fn named_values(prepared: &Prepared, params: &QueryParams) -> Result<Vec<BoundVa
                 .iter()
                 .position(|n| n.eq_ignore_ascii_case(&spec.name))
                 .map(|i| params.values[i].clone())
-                .ok_or_else(|| CqlError::invalid(format!("Missing value for named bind marker {}", spec.name)))
+                .ok_or_else(|| {
+                    CqlError::invalid(format!("Missing value for named bind marker {}", spec.name))
+                })
         })
         .collect()
 }

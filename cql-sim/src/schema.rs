@@ -47,9 +47,15 @@ impl TableDef {
         let mut columns: Vec<ColumnDef> = Vec::new();
         for (name, ty) in &create.columns {
             if columns.iter().any(|c| &c.name == name) {
-                return Err(CqlError::invalid(format!("Multiple definition of identifier {name}")));
+                return Err(CqlError::invalid(format!(
+                    "Multiple definition of identifier {name}"
+                )));
             }
-            columns.push(ColumnDef { name: name.clone(), ty: ty.clone(), kind: ColumnKind::Regular });
+            columns.push(ColumnDef {
+                name: name.clone(),
+                ty: ty.clone(),
+                kind: ColumnKind::Regular,
+            });
         }
         let mut table = TableDef {
             id: *uuid::Uuid::new_v4().as_bytes(),
@@ -67,11 +73,15 @@ impl TableDef {
     fn mark_keys(&mut self, names: &[String], kind: ColumnKind) -> Result<Vec<usize>, CqlError> {
         let mut indexes = Vec::new();
         for name in names {
-            let index = self
-                .column(name)
-                .ok_or_else(|| CqlError::invalid(format!("Unknown definition {name} referenced in PRIMARY KEY")))?;
+            let index = self.column(name).ok_or_else(|| {
+                CqlError::invalid(format!(
+                    "Unknown definition {name} referenced in PRIMARY KEY"
+                ))
+            })?;
             if self.columns[index].kind != ColumnKind::Regular {
-                return Err(CqlError::invalid(format!("Duplicate definition {name} in PRIMARY KEY")));
+                return Err(CqlError::invalid(format!(
+                    "Duplicate definition {name} in PRIMARY KEY"
+                )));
             }
             self.columns[index].kind = kind;
             indexes.push(index);
@@ -87,17 +97,26 @@ impl TableDef {
     /// The index of a column, or Cassandra's "Undefined column name" error.
     pub(crate) fn require_column(&self, name: &str) -> Result<usize, CqlError> {
         self.column(name).ok_or_else(|| {
-            CqlError::invalid(format!("Undefined column name {name} in table {}.{}", self.keyspace, self.name))
+            CqlError::invalid(format!(
+                "Undefined column name {name} in table {}.{}",
+                self.keyspace, self.name
+            ))
         })
     }
 
     /// The columns of `SELECT *`: partition key, clustering, then the other
     /// columns in alphabetical order (Cassandra's order).
     pub(crate) fn star_order(&self) -> Vec<usize> {
-        let mut regular: Vec<usize> =
-            (0..self.columns.len()).filter(|i| self.columns[*i].kind == ColumnKind::Regular).collect();
+        let mut regular: Vec<usize> = (0..self.columns.len())
+            .filter(|i| self.columns[*i].kind == ColumnKind::Regular)
+            .collect();
         regular.sort_by(|a, b| self.columns[*a].name.cmp(&self.columns[*b].name));
-        self.partition_key.iter().chain(&self.clustering).copied().chain(regular).collect()
+        self.partition_key
+            .iter()
+            .chain(&self.clustering)
+            .copied()
+            .chain(regular)
+            .collect()
     }
 
     /// Whether a column is part of the primary key.
@@ -127,7 +146,10 @@ pub(crate) const SYSTEM_KEYSPACES: [&str; 2] = ["system", "system_schema"];
 
 impl Default for Schema {
     fn default() -> Self {
-        Schema { keyspaces: BTreeMap::new(), version: *uuid::Uuid::new_v4().as_bytes() }
+        Schema {
+            keyspaces: BTreeMap::new(),
+            version: *uuid::Uuid::new_v4().as_bytes(),
+        }
     }
 }
 
@@ -153,9 +175,14 @@ impl Schema {
     }
 
     /// `CREATE KEYSPACE`; `None` when it existed and `IF NOT EXISTS` was given.
-    pub(crate) fn create_keyspace(&mut self, create: &CreateKeyspace) -> Result<Option<SchemaChange>, CqlError> {
+    pub(crate) fn create_keyspace(
+        &mut self,
+        create: &CreateKeyspace,
+    ) -> Result<Option<SchemaChange>, CqlError> {
         check_name(&create.name, "keyspace")?;
-        if SYSTEM_KEYSPACES.contains(&create.name.as_str()) || self.keyspaces.contains_key(&create.name) {
+        if SYSTEM_KEYSPACES.contains(&create.name.as_str())
+            || self.keyspaces.contains_key(&create.name)
+        {
             if create.if_not_exists {
                 return Ok(None);
             }
@@ -166,7 +193,9 @@ impl Schema {
             });
         }
         if !create.replication.contains_key("class") {
-            return Err(CqlError::Syntax("Missing replication strategy class".into()));
+            return Err(CqlError::Syntax(
+                "Missing replication strategy class".into(),
+            ));
         }
         self.keyspaces.insert(
             create.name.clone(),
@@ -178,11 +207,19 @@ impl Schema {
             },
         );
         self.bump_version();
-        Ok(Some(SchemaChange { change: "CREATED", keyspace: create.name.clone(), table: None }))
+        Ok(Some(SchemaChange {
+            change: "CREATED",
+            keyspace: create.name.clone(),
+            table: None,
+        }))
     }
 
     /// `CREATE TABLE`; `None` when it existed and `IF NOT EXISTS` was given.
-    pub(crate) fn create_table(&mut self, keyspace: &str, create: &CreateTable) -> Result<Option<SchemaChange>, CqlError> {
+    pub(crate) fn create_table(
+        &mut self,
+        keyspace: &str,
+        create: &CreateTable,
+    ) -> Result<Option<SchemaChange>, CqlError> {
         check_name(&create.table.name, "table")?;
         let table = TableDef::from_create(keyspace, create)?;
         let ks = self.keyspace_mut(keyspace)?;
@@ -199,18 +236,33 @@ impl Schema {
         let name = table.name.clone();
         ks.tables.insert(name.clone(), Arc::new(table));
         self.bump_version();
-        Ok(Some(SchemaChange { change: "CREATED", keyspace: keyspace.to_owned(), table: Some(name) }))
+        Ok(Some(SchemaChange {
+            change: "CREATED",
+            keyspace: keyspace.to_owned(),
+            table: Some(name),
+        }))
     }
 
     /// `DROP TABLE`: the dropped table, or `None` with `IF EXISTS`.
-    pub(crate) fn drop_table(&mut self, keyspace: &str, name: &str, if_exists: bool) -> Result<Option<Arc<TableDef>>, CqlError> {
+    pub(crate) fn drop_table(
+        &mut self,
+        keyspace: &str,
+        name: &str,
+        if_exists: bool,
+    ) -> Result<Option<Arc<TableDef>>, CqlError> {
         let dropped = match self.keyspaces.get_mut(keyspace) {
             Some(ks) => ks.tables.remove(name),
             None if if_exists => return Ok(None),
-            None => return Err(CqlError::invalid(format!("Keyspace '{keyspace}' does not exist"))),
+            None => {
+                return Err(CqlError::invalid(format!(
+                    "Keyspace '{keyspace}' does not exist"
+                )));
+            }
         };
         if dropped.is_none() && !if_exists {
-            return Err(CqlError::invalid(format!("Table '{keyspace}.{name}' doesn't exist")));
+            return Err(CqlError::invalid(format!(
+                "Table '{keyspace}.{name}' doesn't exist"
+            )));
         }
         if dropped.is_some() {
             self.bump_version();
@@ -219,13 +271,21 @@ impl Schema {
     }
 
     /// `DROP KEYSPACE`: the dropped keyspace, or `None` with `IF EXISTS`.
-    pub(crate) fn drop_keyspace(&mut self, name: &str, if_exists: bool) -> Result<Option<KeyspaceDef>, CqlError> {
+    pub(crate) fn drop_keyspace(
+        &mut self,
+        name: &str,
+        if_exists: bool,
+    ) -> Result<Option<KeyspaceDef>, CqlError> {
         if SYSTEM_KEYSPACES.contains(&name) {
-            return Err(CqlError::invalid(format!("{name} keyspace is not user-modifiable")));
+            return Err(CqlError::invalid(format!(
+                "{name} keyspace is not user-modifiable"
+            )));
         }
         let dropped = self.keyspaces.remove(name);
         if dropped.is_none() && !if_exists {
-            return Err(CqlError::invalid(format!("Keyspace '{name}' doesn't exist")));
+            return Err(CqlError::invalid(format!(
+                "Keyspace '{name}' doesn't exist"
+            )));
         }
         if dropped.is_some() {
             self.bump_version();
@@ -235,7 +295,9 @@ impl Schema {
 
     fn keyspace_mut(&mut self, name: &str) -> Result<&mut KeyspaceDef, CqlError> {
         if SYSTEM_KEYSPACES.contains(&name) {
-            return Err(CqlError::invalid(format!("{name} keyspace is not user-modifiable")));
+            return Err(CqlError::invalid(format!(
+                "{name} keyspace is not user-modifiable"
+            )));
         }
         self.keyspaces
             .get_mut(name)
@@ -245,7 +307,9 @@ impl Schema {
 
 /// Cassandra's rule for keyspace and table names.
 fn check_name(name: &str, what: &str) -> Result<(), CqlError> {
-    let valid = !name.is_empty() && name.len() <= 48 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid = !name.is_empty()
+        && name.len() <= 48
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if valid {
         Ok(())
     } else {

@@ -32,8 +32,18 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(info: NodeInfo, cluster: Arc<Cluster>, credentials: Option<(String, String)>) -> Node {
-        Node { info, cluster, credentials, prepared: Mutex::new(HashMap::new()), events: broadcast::channel(64).0 }
+    pub(crate) fn new(
+        info: NodeInfo,
+        cluster: Arc<Cluster>,
+        credentials: Option<(String, String)>,
+    ) -> Node {
+        Node {
+            info,
+            cluster,
+            credentials,
+            prepared: Mutex::new(HashMap::new()),
+            events: broadcast::channel(64).0,
+        }
     }
 
     /// Caches a prepared statement under its id.
@@ -69,7 +79,11 @@ impl Node {
 }
 
 /// Accepts connections until `shutdown` turns true.
-pub(crate) async fn serve(listener: TcpListener, node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    node: Arc<Node>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -57,18 +57,31 @@ impl SimCluster {
     /// be bound or the configuration has no replicas.
     pub async fn start(config: SimConfig) -> std::io::Result<SimCluster> {
         if config.replicas == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "a cluster needs at least one replica"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a cluster needs at least one replica",
+            ));
         }
         let listener = TcpListener::bind(config.address).await?;
         let address = listener.local_addr()?;
         let faults = Faults::new(config.seed, config.replicas);
-        let timeouts = Timeouts { request: config.request_timeout, cas_contention: config.cas_contention_timeout };
+        let timeouts = Timeouts {
+            request: config.request_timeout,
+            cas_contention: config.cas_contention_timeout,
+        };
         let cluster = Arc::new(Cluster::new(config.replicas, faults, timeouts));
-        let info = NodeInfo { address, host_id: *uuid::Uuid::new_v4().as_bytes() };
+        let info = NodeInfo {
+            address,
+            host_id: *uuid::Uuid::new_v4().as_bytes(),
+        };
         let node = Arc::new(Node::new(info, cluster, config.credentials));
         let (shutdown, stop) = watch::channel(false);
         let server = tokio::spawn(serve(listener, Arc::clone(&node), stop));
-        Ok(SimCluster { node, shutdown, server })
+        Ok(SimCluster {
+            node,
+            shutdown,
+            server,
+        })
     }
 
     /// The address to give the driver as its known node.
@@ -101,8 +114,17 @@ impl SimCluster {
     /// (`None` if the replica or table does not exist): shows what a
     /// replica missed.
     pub fn replica_live_rows(&self, i: usize, keyspace: &str, table: &str) -> Option<usize> {
-        let id = self.node.cluster.schema.read().table(keyspace, table).ok()?.id;
-        self.node.cluster.on_replica(i, |r| r.live_rows(id, unix_seconds()))
+        let id = self
+            .node
+            .cluster
+            .schema
+            .read()
+            .table(keyspace, table)
+            .ok()?
+            .id;
+        self.node
+            .cluster
+            .on_replica(i, |r| r.live_rows(id, unix_seconds()))
     }
 
     /// Stops accepting connections and closes the open ones.

@@ -334,15 +334,27 @@ mod tests {
 
     #[test]
     fn malformed_values_are_rejected_with_the_reason() {
-        assert!(CqlType::Int.decode(&[1, 2, 3]).unwrap_err().contains("Expected 4 bytes"));
+        assert!(
+            CqlType::Int
+                .decode(&[1, 2, 3])
+                .unwrap_err()
+                .contains("Expected 4 bytes")
+        );
         assert!(CqlType::Ascii.decode("é".as_bytes()).is_err());
         let truncated_set = [0, 0, 0, 2, 0, 0, 0, 1, b'a'];
-        assert!(CqlType::Set(Box::new(CqlType::Text)).decode(&truncated_set).is_err());
+        assert!(
+            CqlType::Set(Box::new(CqlType::Text))
+                .decode(&truncated_set)
+                .is_err()
+        );
     }
 
     #[test]
     fn type_names_follow_cql() {
-        let ty = CqlType::Map(Box::new(CqlType::Text), Box::new(CqlType::Set(Box::new(CqlType::Int))));
+        let ty = CqlType::Map(
+            Box::new(CqlType::Text),
+            Box::new(CqlType::Set(Box::new(CqlType::Int))),
+        );
         assert_eq!(ty.to_string(), "map<text, set<int>>");
         assert_eq!(CqlType::from_simple_name("VARCHAR"), Some(CqlType::Text));
     }

@@ -19,7 +19,10 @@ impl Clock {
         let mut last = self.last.load(Ordering::SeqCst);
         loop {
             let next = now.max(last + 1).max(above.map_or(i64::MIN, |a| a + 1));
-            match self.last.compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst) {
+            match self
+                .last
+                .compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => return next,
                 Err(seen) => last = seen,
             }
@@ -29,12 +32,17 @@ impl Clock {
     /// A ballot higher than `above` and than every ballot chosen before.
     pub(super) fn next_ballot(&self, above: Option<Ballot>) -> Ballot {
         let micros = self.next_micros(above.map(|b| b.micros));
-        Ballot { micros, proposer: self.proposers.fetch_add(1, Ordering::SeqCst) }
+        Ballot {
+            micros,
+            proposer: self.proposers.fetch_add(1, Ordering::SeqCst),
+        }
     }
 }
 
 fn unix_micros() -> i64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
 }
 

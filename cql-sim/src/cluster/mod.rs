@@ -45,7 +45,9 @@ pub(crate) struct Cluster {
 impl Cluster {
     pub(crate) fn new(replicas: usize, faults: Faults, timeouts: Timeouts) -> Cluster {
         Cluster {
-            replicas: (0..replicas).map(|_| Mutex::new(Replica::default())).collect(),
+            replicas: (0..replicas)
+                .map(|_| Mutex::new(Replica::default()))
+                .collect(),
             schema: RwLock::new(Schema::default()),
             faults,
             clock: clock::Clock::default(),
@@ -117,11 +119,16 @@ impl Cluster {
                     let (cluster, op, tx) = (Arc::clone(self), op.clone(), tx.clone());
                     tokio::spawn(async move {
                         tokio::time::sleep(delay).await;
-                        let answer = cluster.faults.is_up(target).then(|| op(target, &mut cluster.replicas[target].lock()));
+                        let answer = cluster
+                            .faults
+                            .is_up(target)
+                            .then(|| op(target, &mut cluster.replicas[target].lock()));
                         let _ = tx.send(answer);
                     });
                 }
-                _ if self.faults.is_up(target) => answers.push(op(target, &mut self.replicas[target].lock())),
+                _ if self.faults.is_up(target) => {
+                    answers.push(op(target, &mut self.replicas[target].lock()))
+                }
                 _ => {}
             }
         }

@@ -51,14 +51,22 @@ impl Cluster {
         loop {
             let ballot = self.begin_and_repair(request, deadline).await?;
             let current = self
-                .read_partition(request.table, &request.key, quorum_of(request.serial), Phase::PaxosRead, &request.scope)
+                .read_partition(
+                    request.table,
+                    &request.key,
+                    quorum_of(request.serial),
+                    Phase::PaxosRead,
+                    &request.scope,
+                )
                 .await?;
             let Some(update) = decide(&current, ballot.micros) else {
                 return Ok(CasOutcome::NotApplied(current));
             };
             let proposal = Proposal { ballot, update };
             if let Some(FaultKind::CasWriteTimeout(accepted)) =
-                self.faults.fire(&request.scope, None, |k| matches!(k, FaultKind::CasWriteTimeout(_)))
+                self.faults.fire(&request.scope, None, |k| {
+                    matches!(k, FaultKind::CasWriteTimeout(_))
+                })
             {
                 return Err(self.abandon_proposal(request, &proposal, accepted));
             }
@@ -74,11 +82,21 @@ impl Cluster {
 
     /// A SERIAL read of one partition: a Paxos prepare that completes any
     /// in-progress proposal, then a read at the serial level's quorum.
-    pub(crate) async fn serial_read(self: &Arc<Self>, request: &CasRequest) -> Result<Partition, CqlError> {
+    pub(crate) async fn serial_read(
+        self: &Arc<Self>,
+        request: &CasRequest,
+    ) -> Result<Partition, CqlError> {
         self.check_cas_liveness(request)?;
         let deadline = Instant::now() + self.timeouts.cas_contention;
         self.begin_and_repair(request, deadline).await?;
-        self.read_partition(request.table, &request.key, quorum_of(request.serial), Phase::Read, &request.scope).await
+        self.read_partition(
+            request.table,
+            &request.key,
+            quorum_of(request.serial),
+            Phase::Read,
+            &request.scope,
+        )
+        .await
     }
 
     fn check_cas_liveness(&self, request: &CasRequest) -> Result<(), CqlError> {
@@ -86,7 +104,11 @@ impl Cluster {
         for consistency in [request.serial, request.commit] {
             let required = consistency.required(self.size());
             if alive < required {
-                return Err(CqlError::Unavailable { consistency, required, alive });
+                return Err(CqlError::Unavailable {
+                    consistency,
+                    required,
+                    alive,
+                });
             }
         }
         Ok(())
@@ -94,18 +116,32 @@ impl Cluster {
 
     /// Prepares a ballot with a quorum, repairing (re-proposing and
     /// committing) any in-progress proposal and lagging commits first.
-    async fn begin_and_repair(self: &Arc<Self>, request: &CasRequest, deadline: Instant) -> Result<Ballot, CqlError> {
+    async fn begin_and_repair(
+        self: &Arc<Self>,
+        request: &CasRequest,
+        deadline: Instant,
+    ) -> Result<Ballot, CqlError> {
         let quorum = request.serial.required(self.size());
         let mut above = None;
         loop {
             let live = self.faults.live_replicas();
             if live.len() < quorum {
-                return Err(CqlError::Unavailable { consistency: request.serial, required: quorum, alive: live.len() });
+                return Err(CqlError::Unavailable {
+                    consistency: request.serial,
+                    required: quorum,
+                    alive: live.len(),
+                });
             }
             let ballot = self.clock.next_ballot(above);
             let (table, key) = (request.table, request.key.clone());
             let replies = self
-                .broadcast(&live, Phase::Prepare, &request.scope, move |i, r| (i, r.prepare(table, &key, ballot)), |a| a.len() >= quorum)
+                .broadcast(
+                    &live,
+                    Phase::Prepare,
+                    &request.scope,
+                    move |i, r| (i, r.prepare(table, &key, ballot)),
+                    |a| a.len() >= quorum,
+                )
                 .await;
             if replies.len() < quorum {
                 return Err(cas_timeout(request.serial, replies.len(), quorum));
@@ -119,7 +155,10 @@ impl Cluster {
                 }
             };
             if let Some(in_progress) = promises.in_progress() {
-                let repair = Proposal { ballot, update: in_progress.update.clone() };
+                let repair = Proposal {
+                    ballot,
+                    update: in_progress.update.clone(),
+                };
                 match self.propose(request, &repair).await? {
                     ProposeResult::Accepted => self.commit(request, &repair).await?,
                     ProposeResult::RejectedByAll => self.back_off(request, deadline).await?,
@@ -133,15 +172,23 @@ impl Cluster {
         }
     }
 
-    async fn propose(self: &Arc<Self>, request: &CasRequest, proposal: &Proposal) -> Result<ProposeResult, CqlError> {
+    async fn propose(
+        self: &Arc<Self>,
+        request: &CasRequest,
+        proposal: &Proposal,
+    ) -> Result<ProposeResult, CqlError> {
         let quorum = request.serial.required(self.size());
         let live = self.faults.live_replicas();
         let targets = live.len();
         let (table, key, owned) = (request.table, request.key.clone(), proposal.clone());
         let replies = self
-            .broadcast(&live, Phase::Propose, &request.scope, move |_, r| r.propose(table, &key, &owned), |a| {
-                a.iter().filter(|ok| **ok).count() >= quorum || a.len() == targets
-            })
+            .broadcast(
+                &live,
+                Phase::Propose,
+                &request.scope,
+                move |_, r| r.propose(table, &key, &owned),
+                |a| a.iter().filter(|ok| **ok).count() >= quorum || a.len() == targets,
+            )
             .await;
         let accepted = replies.iter().filter(|ok| **ok).count();
         if accepted >= quorum {
@@ -155,15 +202,30 @@ impl Cluster {
         Err(cas_timeout(request.serial, accepted, quorum))
     }
 
-    async fn commit(self: &Arc<Self>, request: &CasRequest, proposal: &Proposal) -> Result<(), CqlError> {
+    async fn commit(
+        self: &Arc<Self>,
+        request: &CasRequest,
+        proposal: &Proposal,
+    ) -> Result<(), CqlError> {
         let blockfor = request.commit.required(self.size());
         let live = self.faults.live_replicas();
         let (table, key, owned) = (request.table, request.key.clone(), proposal.clone());
         let acks = self
-            .broadcast(&live, Phase::Commit, &request.scope, move |_, r| r.commit(table, &key, &owned), |a| a.len() >= blockfor)
+            .broadcast(
+                &live,
+                Phase::Commit,
+                &request.scope,
+                move |_, r| r.commit(table, &key, &owned),
+                |a| a.len() >= blockfor,
+            )
             .await;
         if acks.len() < blockfor {
-            return Err(CqlError::WriteTimeout { consistency: request.commit, received: acks.len(), blockfor, write_type: WriteType::Simple });
+            return Err(CqlError::WriteTimeout {
+                consistency: request.commit,
+                received: acks.len(),
+                blockfor,
+                write_type: WriteType::Simple,
+            });
         }
         Ok(())
     }
@@ -174,13 +236,24 @@ impl Cluster {
             return;
         }
         let (table, key) = (request.table, request.key.clone());
-        self.broadcast(lagging, Phase::Commit, &request.scope, move |_, r| r.commit(table, &key, &latest), |_| false)
-            .await;
+        self.broadcast(
+            lagging,
+            Phase::Commit,
+            &request.scope,
+            move |_, r| r.commit(table, &key, &latest),
+            |_| false,
+        )
+        .await;
     }
 
     /// The injected CAS write timeout: the proposal reaches `accepted`
     /// replicas, nothing is committed, and the client hears WriteTimeout.
-    fn abandon_proposal(&self, request: &CasRequest, proposal: &Proposal, accepted: Accepted) -> CqlError {
+    fn abandon_proposal(
+        &self,
+        request: &CasRequest,
+        proposal: &Proposal,
+        accepted: Accepted,
+    ) -> CqlError {
         let quorum = request.serial.required(self.size());
         let reach = match accepted {
             Accepted::ByQuorum => quorum,
@@ -191,7 +264,11 @@ impl Cluster {
         let acks = live
             .iter()
             .take(reach)
-            .filter(|r| self.replicas[**r].lock().propose(request.table, &request.key, proposal))
+            .filter(|r| {
+                self.replicas[**r]
+                    .lock()
+                    .propose(request.table, &request.key, proposal)
+            })
             .count();
         cas_timeout(request.serial, acks.min(quorum - 1), quorum)
     }
@@ -201,7 +278,11 @@ impl Cluster {
     async fn back_off(&self, request: &CasRequest, deadline: Instant) -> Result<(), CqlError> {
         let pause = Duration::from_millis(self.faults.random_below(MAX_BACKOFF_MS));
         if Instant::now() + pause >= deadline {
-            return Err(cas_timeout(request.serial, 0, request.serial.required(self.size())));
+            return Err(cas_timeout(
+                request.serial,
+                0,
+                request.serial.required(self.size()),
+            ));
         }
         tokio::time::sleep(pause).await;
         Ok(())
@@ -224,15 +305,26 @@ struct Promises {
 impl Promises {
     /// The promises, or the highest ballot that a replica had promised instead.
     fn collect(replies: &[(usize, PrepareReply)]) -> Result<Promises, Ballot> {
-        let mut promises = Promises { latest_commit: None, accepted: Vec::new(), committed_by_replica: Vec::new() };
+        let mut promises = Promises {
+            latest_commit: None,
+            accepted: Vec::new(),
+            committed_by_replica: Vec::new(),
+        };
         let mut rejected: Option<Ballot> = None;
         for (replica, reply) in replies {
             match reply {
                 PrepareReply::Reject { promised } => rejected = rejected.max(Some(*promised)),
-                PrepareReply::Promise { accepted, committed } => {
+                PrepareReply::Promise {
+                    accepted,
+                    committed,
+                } => {
                     promises.accepted.extend(accepted.clone());
-                    promises.committed_by_replica.push((*replica, committed.as_ref().map(|c| c.ballot)));
-                    if committed.as_ref().map(|c| c.ballot) > promises.latest_commit.as_ref().map(|c| c.ballot) {
+                    promises
+                        .committed_by_replica
+                        .push((*replica, committed.as_ref().map(|c| c.ballot)));
+                    if committed.as_ref().map(|c| c.ballot)
+                        > promises.latest_commit.as_ref().map(|c| c.ballot)
+                    {
                         promises.latest_commit = committed.clone();
                     }
                 }
@@ -247,21 +339,37 @@ impl Promises {
     /// The highest accepted proposal newer than the latest commit.
     fn in_progress(&self) -> Option<&Proposal> {
         let committed = self.latest_commit.as_ref().map(|c| c.ballot);
-        self.accepted.iter().filter(|p| Some(p.ballot) > committed).max_by_key(|p| p.ballot)
+        self.accepted
+            .iter()
+            .filter(|p| Some(p.ballot) > committed)
+            .max_by_key(|p| p.ballot)
     }
 
     /// Replicas whose latest commit is older than the latest one seen.
     fn lagging(&self) -> Vec<usize> {
         let latest = self.latest_commit.as_ref().map(|c| c.ballot);
-        self.committed_by_replica.iter().filter(|(_, c)| *c < latest).map(|(r, _)| *r).collect()
+        self.committed_by_replica
+            .iter()
+            .filter(|(_, c)| *c < latest)
+            .map(|(r, _)| *r)
+            .collect()
     }
 }
 
 fn cas_timeout(serial: Consistency, received: usize, blockfor: usize) -> CqlError {
-    CqlError::WriteTimeout { consistency: serial, received, blockfor, write_type: WriteType::Cas }
+    CqlError::WriteTimeout {
+        consistency: serial,
+        received,
+        blockfor,
+        write_type: WriteType::Cas,
+    }
 }
 
 /// The read level inside a Paxos round: QUORUM for SERIAL, LOCAL_QUORUM for LOCAL_SERIAL.
 fn quorum_of(serial: Consistency) -> Consistency {
-    if serial == Consistency::LocalSerial { Consistency::LocalQuorum } else { Consistency::Quorum }
+    if serial == Consistency::LocalSerial {
+        Consistency::LocalQuorum
+    } else {
+        Consistency::Quorum
+    }
 }

@@ -29,14 +29,25 @@ impl Cluster {
         let live = self.faults.live_replicas();
         let required = consistency.required(self.size());
         if live.len() < required {
-            return Err(CqlError::Unavailable { consistency, required, alive: live.len() });
+            return Err(CqlError::Unavailable {
+                consistency,
+                required,
+                alive: live.len(),
+            });
         }
         Ok(self.pick(&live, required))
     }
 
     /// Checks the injected read-timeout fault for a plain or SERIAL read.
-    pub(crate) fn read_timeout_fault(&self, consistency: Consistency, scope: &FaultScope) -> Result<(), CqlError> {
-        match self.faults.fire(scope, None, |k| *k == FaultKind::ReadTimeout) {
+    pub(crate) fn read_timeout_fault(
+        &self,
+        consistency: Consistency,
+        scope: &FaultScope,
+    ) -> Result<(), CqlError> {
+        match self
+            .faults
+            .fire(scope, None, |k| *k == FaultKind::ReadTimeout)
+        {
             Some(_) => Err(CqlError::ReadTimeout {
                 consistency,
                 received: 0,
@@ -60,10 +71,21 @@ impl Cluster {
         let blockfor = targets.len();
         let owned_key = key.clone();
         let answers = self
-            .broadcast(&targets, phase, scope, move |i, r| (i, r.read(table, &owned_key)), |a| a.len() >= blockfor)
+            .broadcast(
+                &targets,
+                phase,
+                scope,
+                move |i, r| (i, r.read(table, &owned_key)),
+                |a| a.len() >= blockfor,
+            )
             .await;
         if answers.len() < blockfor {
-            return Err(CqlError::ReadTimeout { consistency, received: answers.len(), blockfor, data_present: !answers.is_empty() });
+            return Err(CqlError::ReadTimeout {
+                consistency,
+                received: answers.len(),
+                blockfor,
+                data_present: !answers.is_empty(),
+            });
         }
         Ok(self.merge_and_repair(table, key, &answers))
     }
@@ -80,14 +102,31 @@ impl Cluster {
         let targets = self.read_targets(consistency)?;
         let blockfor = targets.len();
         let answers = self
-            .broadcast(&targets, Phase::Read, scope, move |i, r| (i, r.scan(table, range.clone(), max)), |a| a.len() >= blockfor)
+            .broadcast(
+                &targets,
+                Phase::Read,
+                scope,
+                move |i, r| (i, r.scan(table, range.clone(), max)),
+                |a| a.len() >= blockfor,
+            )
             .await;
         if answers.len() < blockfor {
-            return Err(CqlError::ReadTimeout { consistency, received: answers.len(), blockfor, data_present: !answers.is_empty() });
+            return Err(CqlError::ReadTimeout {
+                consistency,
+                received: answers.len(),
+                blockfor,
+                data_present: !answers.is_empty(),
+            });
         }
         // A replica that returned `max` partitions may hold more before the
         // others' later keys: only keys up to the smallest such cut are complete.
-        let cut = answers.iter().filter(|(_, parts)| parts.len() >= max).filter_map(|(_, parts)| parts.last()).map(|(k, _)| k).min().cloned();
+        let cut = answers
+            .iter()
+            .filter(|(_, parts)| parts.len() >= max)
+            .filter_map(|(_, parts)| parts.last())
+            .map(|(k, _)| k)
+            .min()
+            .cloned();
         let mut fragments: BTreeMap<PartitionKey, Vec<(usize, Partition)>> = BTreeMap::new();
         for (replica, parts) in answers {
             for (key, fragment) in parts {
@@ -103,12 +142,20 @@ impl Cluster {
                 (key, merged)
             })
             .collect();
-        Ok(RangePage { partitions, exhausted: cut.is_none() })
+        Ok(RangePage {
+            partitions,
+            exhausted: cut.is_none(),
+        })
     }
 
     /// Merges the replicas' fragments and writes the result back to every
     /// replica whose fragment differed.
-    fn merge_and_repair(&self, table: TableId, key: &PartitionKey, answers: &[(usize, Partition)]) -> Partition {
+    fn merge_and_repair(
+        &self,
+        table: TableId,
+        key: &PartitionKey,
+        answers: &[(usize, Partition)],
+    ) -> Partition {
         let mut merged = Partition::default();
         for (_, fragment) in answers {
             merged.merge(fragment);

@@ -30,7 +30,11 @@ impl Cluster {
         let live = self.faults.live_replicas();
         let blockfor = consistency.required(self.size());
         if live.len() < blockfor {
-            return Err(CqlError::Unavailable { consistency, required: blockfor, alive: live.len() });
+            return Err(CqlError::Unavailable {
+                consistency,
+                required: blockfor,
+                alive: live.len(),
+            });
         }
         let mutations = Arc::new(mutations);
         let apply = move |_: usize, r: &mut crate::store::Replica| {
@@ -38,14 +42,31 @@ impl Cluster {
                 r.apply(m.table, &m.key, &m.update);
             }
         };
-        if self.faults.fire(scope, None, |k| *k == FaultKind::WriteTimeout).is_some() {
+        if self
+            .faults
+            .fire(scope, None, |k| *k == FaultKind::WriteTimeout)
+            .is_some()
+        {
             let one = self.pick(&live, 1);
-            self.broadcast(&one, Phase::Write, &FaultScope::Exempt, apply, |_| true).await;
-            return Err(CqlError::WriteTimeout { consistency, received: 0, blockfor, write_type });
+            self.broadcast(&one, Phase::Write, &FaultScope::Exempt, apply, |_| true)
+                .await;
+            return Err(CqlError::WriteTimeout {
+                consistency,
+                received: 0,
+                blockfor,
+                write_type,
+            });
         }
-        let acks = self.broadcast(&live, Phase::Write, scope, apply, |a| a.len() >= blockfor).await;
+        let acks = self
+            .broadcast(&live, Phase::Write, scope, apply, |a| a.len() >= blockfor)
+            .await;
         if acks.len() < blockfor {
-            return Err(CqlError::WriteTimeout { consistency, received: acks.len(), blockfor, write_type });
+            return Err(CqlError::WriteTimeout {
+                consistency,
+                received: acks.len(),
+                blockfor,
+                write_type,
+            });
         }
         Ok(())
     }

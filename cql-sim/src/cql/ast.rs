@@ -104,7 +104,10 @@ pub(crate) enum Selector {
     /// `*`
     Star,
     /// `col [AS alias]`, `token(cols)`, `writetime(col)`, `count(*)`.
-    Item { kind: SelectorKind, alias: Option<String> },
+    Item {
+        kind: SelectorKind,
+        alias: Option<String>,
+    },
 }
 
 /// What a select item computes.

@@ -34,12 +34,18 @@ pub(crate) struct Spanned {
     pub(crate) col: usize,
 }
 
-const SYMBOLS: [&str; 17] =
-    ["<=", ">=", "!=", "(", ")", ",", ";", ".", "*", "=", "<", ">", "[", "]", "{", "}", "+"];
+const SYMBOLS: [&str; 17] = [
+    "<=", ">=", "!=", "(", ")", ",", ";", ".", "*", "=", "<", ">", "[", "]", "{", "}", "+",
+];
 
 /// Tokenizes a whole statement.
 pub(crate) fn lex(text: &str) -> Result<Vec<Spanned>, CqlError> {
-    let mut lexer = Lexer { chars: text.char_indices().collect(), text, pos: 0, out: Vec::new() };
+    let mut lexer = Lexer {
+        chars: text.char_indices().collect(),
+        text,
+        pos: 0,
+        out: Vec::new(),
+    };
     lexer.run()?;
     Ok(lexer.out)
 }
@@ -57,13 +63,19 @@ impl Lexer<'_> {
     }
 
     fn rest(&self) -> &str {
-        self.chars.get(self.pos).map_or("", |(i, _)| &self.text[*i..])
+        self.chars
+            .get(self.pos)
+            .map_or("", |(i, _)| &self.text[*i..])
     }
 
     fn location(&self) -> (usize, usize) {
         let consumed = self.chars.get(..self.pos).unwrap_or(&self.chars);
         let line = 1 + consumed.iter().filter(|(_, c)| *c == '\n').count();
-        let col = consumed.iter().rev().take_while(|(_, c)| *c != '\n').count();
+        let col = consumed
+            .iter()
+            .rev()
+            .take_while(|(_, c)| *c != '\n')
+            .count();
         (line, col)
     }
 
@@ -131,7 +143,12 @@ impl Lexer<'_> {
         let sym = SYMBOLS
             .iter()
             .find(|s| rest.starts_with(**s))
-            .ok_or_else(|| self.error(&format!("unexpected character '{}'", rest.chars().next().unwrap_or(' '))))?;
+            .ok_or_else(|| {
+                self.error(&format!(
+                    "unexpected character '{}'",
+                    rest.chars().next().unwrap_or(' ')
+                ))
+            })?;
         self.pos += sym.len();
         Ok(Tok::Sym(sym))
     }
@@ -160,7 +177,10 @@ impl Lexer<'_> {
 
     fn word(&mut self) -> String {
         let start = self.pos;
-        while self.peek(0).is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        while self
+            .peek(0)
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
             self.pos += 1;
         }
         self.chars[start..self.pos].iter().map(|(_, c)| c).collect()
@@ -185,7 +205,7 @@ impl Lexer<'_> {
             self.pos += 1;
         }
         let hex: String = self.chars[start..self.pos].iter().map(|(_, c)| c).collect();
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(self.error("blob literal with an odd number of hex digits"));
         }
         Ok(Tok::Blob(hex_bytes(&hex)))
@@ -196,7 +216,9 @@ impl Lexer<'_> {
         let candidate = self.rest().get(..36)?;
         let groups: Vec<&str> = candidate.split('-').collect();
         let shape_ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-            && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+            && groups
+                .iter()
+                .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
         let boundary = !self.rest()[36..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
         if !shape_ok || !boundary {
             return None;
@@ -231,7 +253,9 @@ mod tests {
 
     #[test]
     fn lexes_literals_markers_and_symbols() {
-        let t = toks("SELECT \"Mixed\", x FROM t WHERE k = 'it''s' AND b = 0xcafe AND n >= -12 AND m = :name AND q = ?");
+        let t = toks(
+            "SELECT \"Mixed\", x FROM t WHERE k = 'it''s' AND b = 0xcafe AND n >= -12 AND m = :name AND q = ?",
+        );
         assert!(t.contains(&Tok::Word("select".into())));
         assert!(t.contains(&Tok::Quoted("Mixed".into())));
         assert!(t.contains(&Tok::Str("it's".into())));
@@ -247,6 +271,9 @@ mod tests {
         let t = toks("x = 123e4567-e89b-12d3-a456-426614174000");
         assert!(matches!(t[2], Tok::Uuid(u) if u[0] == 0x12 && u[15] == 0x00));
         let err = lex("SELECT\n  'open").unwrap_err();
-        assert_eq!(err, CqlError::Syntax("line 2:2 unterminated quoted text".into()));
+        assert_eq!(
+            err,
+            CqlError::Syntax("line 2:2 unterminated quoted text".into())
+        );
     }
 }

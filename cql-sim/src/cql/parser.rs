@@ -10,7 +10,11 @@ use crate::types::CqlType;
 
 /// Parses one statement (an optional trailing `;` is allowed).
 pub(crate) fn parse(text: &str) -> Result<Statement, CqlError> {
-    let mut p = Parser { toks: lex(text)?, pos: 0, markers: 0 };
+    let mut p = Parser {
+        toks: lex(text)?,
+        pos: 0,
+        markers: 0,
+    };
     let statement = p.statement()?;
     p.accept_sym(";");
     if p.peek().is_some() {
@@ -48,10 +52,16 @@ impl Parser {
             Some(s) => (s.line, s.col, describe(&s.tok)),
             None => {
                 let last = self.toks.last();
-                (last.map_or(1, |s| s.line), last.map_or(0, |s| s.col + 1), "<EOF>".to_owned())
+                (
+                    last.map_or(1, |s| s.line),
+                    last.map_or(0, |s| s.col + 1),
+                    "<EOF>".to_owned(),
+                )
             }
         };
-        CqlError::Syntax(format!("line {line}:{col} mismatched input '{found}' expecting {expecting}"))
+        CqlError::Syntax(format!(
+            "line {line}:{col} mismatched input '{found}' expecting {expecting}"
+        ))
     }
 
     fn accept_word(&mut self, word: &str) -> bool {
@@ -79,7 +89,11 @@ impl Parser {
     }
 
     fn expect_sym(&mut self, sym: &str) -> Result<(), CqlError> {
-        if self.accept_sym(sym) { Ok(()) } else { Err(self.unexpected(&format!("'{sym}'"))) }
+        if self.accept_sym(sym) {
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("'{sym}'")))
+        }
     }
 
     fn ident(&mut self) -> Result<String, CqlError> {
@@ -99,7 +113,10 @@ impl Parser {
     }
 
     /// `a, b, c` of `item` until (not including) the closing token.
-    fn comma_list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Result<T, CqlError>) -> Result<Vec<T>, CqlError> {
+    fn comma_list<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<T, CqlError>,
+    ) -> Result<Vec<T>, CqlError> {
         let mut items = vec![item(self)?];
         while self.accept_sym(",") {
             items.push(item(self)?);
@@ -107,7 +124,10 @@ impl Parser {
         Ok(items)
     }
 
-    fn parenthesized<T>(&mut self, item: impl FnMut(&mut Self) -> Result<T, CqlError>) -> Result<Vec<T>, CqlError> {
+    fn parenthesized<T>(
+        &mut self,
+        item: impl FnMut(&mut Self) -> Result<T, CqlError>,
+    ) -> Result<Vec<T>, CqlError> {
         self.expect_sym("(")?;
         let items = self.comma_list(item)?;
         self.expect_sym(")")?;
@@ -117,9 +137,15 @@ impl Parser {
     fn table_name(&mut self) -> Result<TableName, CqlError> {
         let first = self.ident()?;
         if self.accept_sym(".") {
-            return Ok(TableName { keyspace: Some(first), name: self.ident()? });
+            return Ok(TableName {
+                keyspace: Some(first),
+                name: self.ident()?,
+            });
         }
-        Ok(TableName { keyspace: None, name: first })
+        Ok(TableName {
+            keyspace: None,
+            name: first,
+        })
     }
 
     fn statement(&mut self) -> Result<Statement, CqlError> {
@@ -153,12 +179,23 @@ impl Parser {
         self.expect_word("from")?;
         let table = self.table_name()?;
         let relations = self.where_clause()?;
-        let limit = if self.accept_word("limit") { Some(self.term()?) } else { None };
+        let limit = if self.accept_word("limit") {
+            Some(self.term()?)
+        } else {
+            None
+        };
         let allow_filtering = self.accept_word("allow");
         if allow_filtering {
             self.expect_word("filtering")?;
         }
-        Ok(Select { distinct, selectors, table, relations, limit, allow_filtering })
+        Ok(Select {
+            distinct,
+            selectors,
+            table,
+            relations,
+            limit,
+            allow_filtering,
+        })
     }
 
     fn selector(&mut self) -> Result<Selector, CqlError> {
@@ -166,8 +203,16 @@ impl Parser {
             return Ok(Selector::Star);
         }
         let name = self.ident()?;
-        let kind = if self.accept_sym("(") { self.function(&name)? } else { SelectorKind::Column(name) };
-        let alias = if self.accept_word("as") { Some(self.ident()?) } else { None };
+        let kind = if self.accept_sym("(") {
+            self.function(&name)?
+        } else {
+            SelectorKind::Column(name)
+        };
+        let alias = if self.accept_word("as") {
+            Some(self.ident()?)
+        } else {
+            None
+        };
         Ok(Selector::Item { kind, alias })
     }
 
@@ -175,7 +220,8 @@ impl Parser {
     fn function(&mut self, name: &str) -> Result<SelectorKind, CqlError> {
         let kind = match name {
             "count" => {
-                if !self.accept_sym("*") && !matches!(self.next(), Some(Tok::Number(n)) if n == "1") {
+                if !self.accept_sym("*") && !matches!(self.next(), Some(Tok::Number(n)) if n == "1")
+                {
                     self.pos -= 1;
                     return Err(self.unexpected("'*' or 1 in count()"));
                 }
@@ -206,11 +252,17 @@ impl Parser {
     }
 
     fn relation(&mut self) -> Result<Relation, CqlError> {
-        let lhs = if self.peek_word("token") && matches!(self.toks.get(self.pos + 1).map(|s| &s.tok), Some(Tok::Sym("("))) {
+        let lhs = if self.peek_word("token")
+            && matches!(
+                self.toks.get(self.pos + 1).map(|s| &s.tok),
+                Some(Tok::Sym("("))
+            ) {
             self.pos += 1;
             RelationTarget::Token(self.parenthesized(Self::ident)?)
         } else if matches!(self.peek(), Some(Tok::Sym("("))) {
-            return Err(CqlError::invalid("Multi-column relations like (a, b) > (?, ?) are not supported by the simulator"));
+            return Err(CqlError::invalid(
+                "Multi-column relations like (a, b) > (?, ?) are not supported by the simulator",
+            ));
         } else {
             RelationTarget::Column(self.ident()?)
         };
@@ -329,7 +381,13 @@ impl Parser {
         if condition.is_none() && self.if_not_exists()? {
             condition = Some(Condition::NotExists);
         }
-        Ok(Insert { table, columns, values, using, condition })
+        Ok(Insert {
+            table,
+            columns,
+            values,
+            using,
+            condition,
+        })
     }
 
     fn if_not_exists(&mut self) -> Result<bool, CqlError> {
@@ -360,17 +418,33 @@ impl Parser {
         })?;
         let relations = self.where_clause()?;
         let condition = self.condition()?;
-        Ok(Update { table, using, assignments, relations, condition })
+        Ok(Update {
+            table,
+            using,
+            assignments,
+            relations,
+            condition,
+        })
     }
 
     fn delete(&mut self) -> Result<Delete, CqlError> {
-        let columns = if self.peek_word("from") { Vec::new() } else { self.comma_list(Self::ident)? };
+        let columns = if self.peek_word("from") {
+            Vec::new()
+        } else {
+            self.comma_list(Self::ident)?
+        };
         self.expect_word("from")?;
         let table = self.table_name()?;
         let using = self.using()?;
         let relations = self.where_clause()?;
         let condition = self.condition()?;
-        Ok(Delete { table, columns, using, relations, condition })
+        Ok(Delete {
+            table,
+            columns,
+            using,
+            relations,
+            condition,
+        })
     }
 
     fn condition(&mut self) -> Result<Option<Condition>, CqlError> {
@@ -393,7 +467,9 @@ impl Parser {
 
     fn batch(&mut self) -> Result<Batch, CqlError> {
         if self.peek_word("counter") {
-            return Err(CqlError::invalid("Counter batches are not supported by the simulator"));
+            return Err(CqlError::invalid(
+                "Counter batches are not supported by the simulator",
+            ));
         }
         let logged = !self.accept_word("unlogged");
         self.accept_word("logged");
@@ -414,7 +490,11 @@ impl Parser {
             self.accept_sym(";");
         }
         self.expect_word("batch")?;
-        Ok(Batch { logged, using, statements })
+        Ok(Batch {
+            logged,
+            using,
+            statements,
+        })
     }
 
     fn create(&mut self) -> Result<Statement, CqlError> {
@@ -424,19 +504,29 @@ impl Parser {
         if self.accept_word("table") || self.accept_word("columnfamily") {
             return self.create_table().map(Statement::CreateTable);
         }
-        Err(self.unexpected("KEYSPACE or TABLE (other CREATE statements are not supported by the simulator)"))
+        Err(self.unexpected(
+            "KEYSPACE or TABLE (other CREATE statements are not supported by the simulator)",
+        ))
     }
 
     fn drop(&mut self) -> Result<Statement, CqlError> {
         if self.accept_word("keyspace") {
             let if_exists = self.if_exists()?;
-            return Ok(Statement::DropKeyspace { if_exists, name: self.ident()? });
+            return Ok(Statement::DropKeyspace {
+                if_exists,
+                name: self.ident()?,
+            });
         }
         if self.accept_word("table") || self.accept_word("columnfamily") {
             let if_exists = self.if_exists()?;
-            return Ok(Statement::DropTable { if_exists, table: self.table_name()? });
+            return Ok(Statement::DropTable {
+                if_exists,
+                table: self.table_name()?,
+            });
         }
-        Err(self.unexpected("KEYSPACE or TABLE (other DROP statements are not supported by the simulator)"))
+        Err(self.unexpected(
+            "KEYSPACE or TABLE (other DROP statements are not supported by the simulator)",
+        ))
     }
 
     fn create_keyspace(&mut self) -> Result<CreateKeyspace, CqlError> {
@@ -451,28 +541,44 @@ impl Parser {
             match option.as_str() {
                 "replication" => replication = Some(self.string_map()?),
                 "durable_writes" => durable_writes = self.boolean()?,
-                other => return Err(CqlError::Syntax(format!("Unknown keyspace property '{other}'"))),
+                other => {
+                    return Err(CqlError::Syntax(format!(
+                        "Unknown keyspace property '{other}'"
+                    )));
+                }
             }
             if !self.accept_word("and") {
                 break;
             }
         }
-        let replication =
-            replication.ok_or_else(|| CqlError::Syntax("Missing mandatory option 'replication'".into()))?;
-        Ok(CreateKeyspace { name, if_not_exists, replication, durable_writes })
+        let replication = replication
+            .ok_or_else(|| CqlError::Syntax("Missing mandatory option 'replication'".into()))?;
+        Ok(CreateKeyspace {
+            name,
+            if_not_exists,
+            replication,
+            durable_writes,
+        })
     }
 
     fn string_map(&mut self) -> Result<BTreeMap<String, String>, CqlError> {
         let Term::Literal(Literal::Map(entries)) = self.term()? else {
-            return Err(CqlError::Syntax("expected a map literal such as {'class': 'SimpleStrategy'}".into()));
+            return Err(CqlError::Syntax(
+                "expected a map literal such as {'class': 'SimpleStrategy'}".into(),
+            ));
         };
-        entries.into_iter().map(|(k, v)| Ok((literal_text(&k)?, literal_text(&v)?))).collect()
+        entries
+            .into_iter()
+            .map(|(k, v)| Ok((literal_text(&k)?, literal_text(&v)?)))
+            .collect()
     }
 
     fn boolean(&mut self) -> Result<bool, CqlError> {
         match self.term()? {
             Term::Literal(Literal::Bool(b)) => Ok(b),
-            Term::Literal(Literal::Str(s)) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+            Term::Literal(Literal::Str(s))
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+            {
                 Ok(s.eq_ignore_ascii_case("true"))
             }
             _ => Err(CqlError::Syntax("expected a boolean".into())),
@@ -493,7 +599,9 @@ impl Parser {
                 let name = self.ident()?;
                 let ty = self.cql_type()?;
                 if self.accept_word("static") {
-                    return Err(CqlError::invalid("Static columns are not supported by the simulator"));
+                    return Err(CqlError::invalid(
+                        "Static columns are not supported by the simulator",
+                    ));
                 }
                 if self.accept_word("primary") {
                     self.expect_word("key")?;
@@ -507,9 +615,19 @@ impl Parser {
         }
         self.expect_sym(")")?;
         self.table_options()?;
-        let (partition_key, clustering) = primary_key
-            .ok_or_else(|| CqlError::invalid(format!("No PRIMARY KEY specified for table '{}' (exactly one required)", table.name)))?;
-        Ok(CreateTable { table, if_not_exists, columns, partition_key, clustering })
+        let (partition_key, clustering) = primary_key.ok_or_else(|| {
+            CqlError::invalid(format!(
+                "No PRIMARY KEY specified for table '{}' (exactly one required)",
+                table.name
+            ))
+        })?;
+        Ok(CreateTable {
+            table,
+            if_not_exists,
+            columns,
+            partition_key,
+            clustering,
+        })
     }
 
     fn primary_key(&mut self) -> Result<(Vec<String>, Vec<String>), CqlError> {
@@ -572,7 +690,9 @@ impl Parser {
                     Ok(descending)
                 })?;
                 if orders.contains(&true) {
-                    return Err(CqlError::invalid("Descending clustering order is not supported by the simulator"));
+                    return Err(CqlError::invalid(
+                        "Descending clustering order is not supported by the simulator",
+                    ));
                 }
             } else if self.accept_word("compact") {
                 self.expect_word("storage")?;
@@ -592,7 +712,9 @@ fn literal_text(term: &Term) -> Result<String, CqlError> {
     match term {
         Term::Literal(Literal::Str(s) | Literal::Number(s)) => Ok(s.clone()),
         Term::Literal(Literal::Bool(b)) => Ok(b.to_string()),
-        _ => Err(CqlError::Syntax("expected a string or number in the options map".into())),
+        _ => Err(CqlError::Syntax(
+            "expected a string or number in the options map".into(),
+        )),
     }
 }
 
@@ -602,7 +724,10 @@ fn describe(tok: &Tok) -> String {
         Tok::Quoted(q) => format!("\"{q}\""),
         Tok::Str(s) => format!("'{s}'"),
         Tok::Number(n) => n.clone(),
-        Tok::Blob(b) => format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        Tok::Blob(b) => format!(
+            "0x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
         Tok::Uuid(_) => "<uuid>".into(),
         Tok::Marker => "?".into(),
         Tok::NamedMarker(n) => format!(":{n}"),

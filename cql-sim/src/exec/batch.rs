@@ -27,20 +27,39 @@ pub(crate) async fn run_batch(
     scope: &FaultScope,
 ) -> Result<ResultBody, CqlError> {
     if items.iter().any(|i| i.plan.is_conditional()) {
-        return lwt::run(cluster, &items, write_type != WriteType::Simple, options, scope).await;
+        return lwt::run(
+            cluster,
+            &items,
+            write_type != WriteType::Simple,
+            options,
+            scope,
+        )
+        .await;
     }
     if options.consistency.is_serial() {
-        return Err(CqlError::invalid("You must use conditional updates for serializable writes"));
+        return Err(CqlError::invalid(
+            "You must use conditional updates for serializable writes",
+        ));
     }
     let now = unix_seconds();
-    let default_timestamp = options.timestamp.unwrap_or_else(|| cluster.next_timestamp());
+    let default_timestamp = options
+        .timestamp
+        .unwrap_or_else(|| cluster.next_timestamp());
     let mut mutations = Vec::new();
     for item in &items {
-        let fragment = item.write.fragment(item.write.timestamp.unwrap_or(default_timestamp), now);
+        let fragment = item
+            .write
+            .fragment(item.write.timestamp.unwrap_or(default_timestamp), now);
         for key in &item.write.keys {
-            mutations.push(Mutation { table: item.plan.table.id, key: key.clone(), update: fragment.clone() });
+            mutations.push(Mutation {
+                table: item.plan.table.id,
+                key: key.clone(),
+                update: fragment.clone(),
+            });
         }
     }
-    cluster.write(mutations, options.consistency, write_type, scope).await?;
+    cluster
+        .write(mutations, options.consistency, write_type, scope)
+        .await?;
     Ok(ResultBody::Void)
 }

@@ -32,7 +32,13 @@ pub(crate) async fn run(
         )));
     }
     let (table, key) = single_partition(items)?;
-    let request = CasRequest { table: table.id, key: key.clone(), serial: options.serial, commit: options.consistency, scope: scope.clone() };
+    let request = CasRequest {
+        table: table.id,
+        key: key.clone(),
+        serial: options.serial,
+        commit: options.consistency,
+        scope: scope.clone(),
+    };
     let now = unix_seconds();
     let outcome = cluster
         .cas(&request, |current, written| {
@@ -56,16 +62,29 @@ pub(crate) async fn run(
 }
 
 /// All conditional writes must touch the same single partition of one table.
-fn single_partition<'a>(items: &'a [BatchItem<'_>]) -> Result<(&'a TableDef, PartitionKey), CqlError> {
-    let first = items.first().ok_or_else(|| CqlError::invalid("Empty batch"))?;
+fn single_partition<'a>(
+    items: &'a [BatchItem<'_>],
+) -> Result<(&'a TableDef, PartitionKey), CqlError> {
+    let first = items
+        .first()
+        .ok_or_else(|| CqlError::invalid("Empty batch"))?;
     let table = &first.plan.table;
-    let key = first.write.keys.first().cloned().ok_or_else(|| CqlError::invalid("No partition key"))?;
+    let key = first
+        .write
+        .keys
+        .first()
+        .cloned()
+        .ok_or_else(|| CqlError::invalid("No partition key"))?;
     for item in items {
         if item.plan.table.id != table.id {
-            return Err(CqlError::invalid("Batch with conditions cannot span multiple tables"));
+            return Err(CqlError::invalid(
+                "Batch with conditions cannot span multiple tables",
+            ));
         }
         if item.write.keys != [key.clone()] {
-            return Err(CqlError::invalid("Batch with conditions cannot span multiple partitions"));
+            return Err(CqlError::invalid(
+                "Batch with conditions cannot span multiple partitions",
+            ));
         }
     }
     Ok((table, key))
@@ -97,33 +116,71 @@ fn current_rows(
 ) -> Vec<Vec<Option<Vec<u8>>>> {
     let mut seen = Vec::new();
     let mut rows = Vec::new();
-    for write in items.iter().filter(|i| i.plan.is_conditional()).map(|i| &i.write) {
-        let Some(row) = row_of(write, current, now) else { continue };
+    for write in items
+        .iter()
+        .filter(|i| i.plan.is_conditional())
+        .map(|i| &i.write)
+    {
+        let Some(row) = row_of(write, current, now) else {
+            continue;
+        };
         if seen.contains(&row.clustering) {
             continue;
         }
         seen.push(row.clustering);
-        rows.push(columns.iter().map(|c| column_value(table, *c, key, &row).map(Value::to_bytes)).collect());
+        rows.push(
+            columns
+                .iter()
+                .map(|c| column_value(table, *c, key, &row).map(Value::to_bytes))
+                .collect(),
+        );
     }
     rows
 }
 
-fn row_of<'p>(write: &Write, current: &'p Partition, now: i64) -> Option<crate::store::LiveRow<'p>> {
-    write.clustering.as_ref().and_then(|ck| current.live_row(ck, now))
+fn row_of<'p>(
+    write: &Write,
+    current: &'p Partition,
+    now: i64,
+) -> Option<crate::store::LiveRow<'p>> {
+    write
+        .clustering
+        .as_ref()
+        .and_then(|ck| current.live_row(ck, now))
 }
 
 /// The `[applied]` result: with the given columns and rows when not applied
 /// and the rows exist, else `[applied]` alone.
-fn applied_rows(table: &TableDef, applied: bool, columns: Vec<usize>, rows: Vec<Vec<Option<Vec<u8>>>>) -> ResultBody {
+fn applied_rows(
+    table: &TableDef,
+    applied: bool,
+    columns: Vec<usize>,
+    rows: Vec<Vec<Option<Vec<u8>>>>,
+) -> ResultBody {
     let flag = Some(Value::Boolean(applied).to_bytes());
-    let mut specs = vec![ColumnSpec { keyspace: table.keyspace.clone(), table: table.name.clone(), name: "[applied]".into(), ty: CqlType::Boolean }];
+    let mut specs = vec![ColumnSpec {
+        keyspace: table.keyspace.clone(),
+        table: table.name.clone(),
+        name: "[applied]".into(),
+        ty: CqlType::Boolean,
+    }];
     if rows.is_empty() {
-        return ResultBody::Rows(RowsPage { columns: specs, rows: vec![vec![flag]], paging_state: None, no_metadata: false });
+        return ResultBody::Rows(RowsPage {
+            columns: specs,
+            rows: vec![vec![flag]],
+            paging_state: None,
+            no_metadata: false,
+        });
     }
     specs.extend(columns.iter().map(|c| spec_of(table, *c)));
     let rows = rows
         .into_iter()
         .map(|values| std::iter::once(flag.clone()).chain(values).collect())
         .collect();
-    ResultBody::Rows(RowsPage { columns: specs, rows, paging_state: None, no_metadata: false })
+    ResultBody::Rows(RowsPage {
+        columns: specs,
+        rows,
+        paging_state: None,
+        no_metadata: false,
+    })
 }

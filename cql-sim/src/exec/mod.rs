@@ -50,7 +50,10 @@ enum Plan {
     Select(SelectPlan),
     Modify(ModifyPlan),
     /// `BEGIN BATCH ... APPLY BATCH` in CQL text.
-    Batch { statements: Vec<ModifyPlan>, logged: bool },
+    Batch {
+        statements: Vec<ModifyPlan>,
+        logged: bool,
+    },
     Use(String),
     /// DDL, run against the schema at execution; with the session keyspace.
     Schema(Statement, Option<String>),
@@ -69,18 +72,32 @@ pub(crate) struct Options<'a> {
 
 impl Prepared {
     /// Parses and plans `query` with `keyspace` as the session keyspace.
-    pub(crate) fn new(cluster: &Cluster, keyspace: Option<&str>, query: &str) -> Result<Prepared, CqlError> {
+    pub(crate) fn new(
+        cluster: &Cluster,
+        keyspace: Option<&str>,
+        query: &str,
+    ) -> Result<Prepared, CqlError> {
         let statement = parse(query)?;
         let mut markers = Markers::default();
         let plan = plan_statement(cluster, keyspace, statement, &mut markers)?;
         let bind = markers.finish()?;
         let (result, pk_indexes) = match &plan {
-            Plan::Select(select) => (select.columns.clone(), modify::pk_indexes(&select.restrictions)),
+            Plan::Select(select) => (
+                select.columns.clone(),
+                modify::pk_indexes(&select.restrictions),
+            ),
             Plan::Modify(modify) => (Vec::new(), modify.pk_indexes()),
             _ => (Vec::new(), Vec::new()),
         };
         let id = digest(format!("{}\0{query}", keyspace.unwrap_or_default()).as_bytes()).to_vec();
-        Ok(Prepared { id, query: query.into(), plan, bind, result, pk_indexes })
+        Ok(Prepared {
+            id,
+            query: query.into(),
+            plan,
+            bind,
+            result,
+            pk_indexes,
+        })
     }
 
     /// Whether the tables this statement was planned against still exist
@@ -89,7 +106,9 @@ impl Prepared {
         let schema = cluster.schema.read();
         let current = |table: &TableDef| {
             SYSTEM_KEYSPACES.contains(&table.keyspace.as_str())
-                || schema.table(&table.keyspace, &table.name).is_ok_and(|t| t.id == table.id)
+                || schema
+                    .table(&table.keyspace, &table.name)
+                    .is_ok_and(|t| t.id == table.id)
         };
         match &self.plan {
             Plan::Select(select) => current(&select.table),
@@ -103,20 +122,31 @@ impl Prepared {
     pub(crate) fn as_batch_statement(&self) -> Result<&ModifyPlan, CqlError> {
         match &self.plan {
             Plan::Modify(modify) => Ok(modify),
-            _ => Err(CqlError::invalid(format!("Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed ({})", self.query))),
+            _ => Err(CqlError::invalid(format!(
+                "Invalid statement in batch: only UPDATE, INSERT and DELETE statements are allowed ({})",
+                self.query
+            ))),
         }
     }
 
     /// The statement's fault scope: system queries are never faulted.
     pub(crate) fn scope(&self) -> FaultScope {
         match &self.plan {
-            Plan::Select(s) if SYSTEM_KEYSPACES.contains(&s.table.keyspace.as_str()) => FaultScope::Exempt,
+            Plan::Select(s) if SYSTEM_KEYSPACES.contains(&s.table.keyspace.as_str()) => {
+                FaultScope::Exempt
+            }
             _ => FaultScope::User(Arc::clone(&self.query)),
         }
     }
 
     /// Runs the statement with the client's values.
-    pub(crate) async fn execute(&self, node: &NodeInfo, cluster: &Arc<Cluster>, values: &[BoundValue], options: &Options<'_>) -> Result<ResultBody, CqlError> {
+    pub(crate) async fn execute(
+        &self,
+        node: &NodeInfo,
+        cluster: &Arc<Cluster>,
+        values: &[BoundValue],
+        options: &Options<'_>,
+    ) -> Result<ResultBody, CqlError> {
         let bindings = Bindings::new(values, &self.bind)?;
         let scope = self.scope();
         match &self.plan {
@@ -125,47 +155,103 @@ impl Prepared {
                     Some(data) => Source::Virtual(data),
                     None => {
                         cluster.read_timeout_fault(options.consistency, &scope)?;
-                        Source::Cluster { cluster, consistency: options.consistency, scope }
+                        Source::Cluster {
+                            cluster,
+                            consistency: options.consistency,
+                            scope,
+                        }
                     }
                 };
-                let paging = Paging { page_size: options.page_size, state: options.paging_state, skip_metadata: options.skip_metadata };
-                select.run(&source, &bindings, &paging).await.map(ResultBody::Rows)
+                let paging = Paging {
+                    page_size: options.page_size,
+                    state: options.paging_state,
+                    skip_metadata: options.skip_metadata,
+                };
+                select
+                    .run(&source, &bindings, &paging)
+                    .await
+                    .map(ResultBody::Rows)
             }
             Plan::Modify(modify) => {
-                let item = BatchItem { plan: modify, write: modify.resolve(&bindings)? };
+                let item = BatchItem {
+                    plan: modify,
+                    write: modify.resolve(&bindings)?,
+                };
                 run_batch(cluster, vec![item], WriteType::Simple, options, &scope).await
             }
             Plan::Batch { statements, logged } => {
                 let items = statements
                     .iter()
-                    .map(|plan| Ok(BatchItem { plan, write: plan.resolve(&bindings)? }))
+                    .map(|plan| {
+                        Ok(BatchItem {
+                            plan,
+                            write: plan.resolve(&bindings)?,
+                        })
+                    })
                     .collect::<Result<Vec<_>, CqlError>>()?;
-                let kind = if *logged { WriteType::Batch } else { WriteType::UnloggedBatch };
+                let kind = if *logged {
+                    WriteType::Batch
+                } else {
+                    WriteType::UnloggedBatch
+                };
                 run_batch(cluster, items, kind, options, &scope).await
             }
             Plan::Use(keyspace) => {
-                cluster.schema.read().keyspace(keyspace).map_err(|_| CqlError::invalid(format!("Keyspace '{keyspace}' does not exist")))?;
+                cluster.schema.read().keyspace(keyspace).map_err(|_| {
+                    CqlError::invalid(format!("Keyspace '{keyspace}' does not exist"))
+                })?;
                 Ok(ResultBody::SetKeyspace(keyspace.clone()))
             }
-            Plan::Schema(statement, keyspace) => ddl::apply(cluster, statement, keyspace.as_deref()),
+            Plan::Schema(statement, keyspace) => {
+                ddl::apply(cluster, statement, keyspace.as_deref())
+            }
         }
     }
 }
 
-fn plan_statement(cluster: &Cluster, keyspace: Option<&str>, statement: Statement, markers: &mut Markers) -> Result<Plan, CqlError> {
+fn plan_statement(
+    cluster: &Cluster,
+    keyspace: Option<&str>,
+    statement: Statement,
+    markers: &mut Markers,
+) -> Result<Plan, CqlError> {
     let table = |name: &TableName| resolve_table(cluster, keyspace, name);
     let plan = match statement {
-        Statement::Select(select) => Plan::Select(SelectPlan::plan(&select, table(&select.table)?, markers)?),
-        Statement::Insert(insert) => Plan::Modify(ModifyPlan::insert(&insert, writable(table(&insert.table)?)?, markers)?),
-        Statement::Update(update) => Plan::Modify(ModifyPlan::update(&update, writable(table(&update.table)?)?, markers)?),
-        Statement::Delete(delete) => Plan::Modify(ModifyPlan::delete(&delete, writable(table(&delete.table)?)?, markers)?),
+        Statement::Select(select) => {
+            Plan::Select(SelectPlan::plan(&select, table(&select.table)?, markers)?)
+        }
+        Statement::Insert(insert) => Plan::Modify(ModifyPlan::insert(
+            &insert,
+            writable(table(&insert.table)?)?,
+            markers,
+        )?),
+        Statement::Update(update) => Plan::Modify(ModifyPlan::update(
+            &update,
+            writable(table(&update.table)?)?,
+            markers,
+        )?),
+        Statement::Delete(delete) => Plan::Modify(ModifyPlan::delete(
+            &delete,
+            writable(table(&delete.table)?)?,
+            markers,
+        )?),
         Statement::Batch(batch) => {
             if let Some(timestamp) = &batch.using.timestamp {
                 let keyspace = keyspace.unwrap_or_default().to_owned();
-                markers.note(timestamp, ColumnSpec { keyspace, table: String::new(), name: "[timestamp]".into(), ty: crate::types::CqlType::BigInt });
+                markers.note(
+                    timestamp,
+                    ColumnSpec {
+                        keyspace,
+                        table: String::new(),
+                        name: "[timestamp]".into(),
+                        ty: crate::types::CqlType::BigInt,
+                    },
+                );
             }
             if batch.using.ttl.is_some() {
-                return Err(CqlError::invalid("A TTL can only be given on the statements of a batch, not on the batch"));
+                return Err(CqlError::invalid(
+                    "A TTL can only be given on the statements of a batch, not on the batch",
+                ));
             }
             let mut statements = Vec::new();
             for statement in batch.statements {
@@ -174,10 +260,17 @@ fn plan_statement(cluster: &Cluster, keyspace: Option<&str>, statement: Statemen
                         modify.inherit_timestamp(&batch.using);
                         statements.push(modify);
                     }
-                    _ => return Err(CqlError::invalid("Only INSERT, UPDATE and DELETE are allowed in a batch")),
+                    _ => {
+                        return Err(CqlError::invalid(
+                            "Only INSERT, UPDATE and DELETE are allowed in a batch",
+                        ));
+                    }
                 }
             }
-            Plan::Batch { statements, logged: batch.logged }
+            Plan::Batch {
+                statements,
+                logged: batch.logged,
+            }
         }
         Statement::Use(name) => Plan::Use(name),
         ddl => Plan::Schema(ddl, keyspace.map(str::to_owned)),
@@ -186,7 +279,11 @@ fn plan_statement(cluster: &Cluster, keyspace: Option<&str>, statement: Statemen
 }
 
 /// Finds a table, qualifying it with the session keyspace when needed.
-fn resolve_table(cluster: &Cluster, keyspace: Option<&str>, name: &TableName) -> Result<Arc<TableDef>, CqlError> {
+fn resolve_table(
+    cluster: &Cluster,
+    keyspace: Option<&str>,
+    name: &TableName,
+) -> Result<Arc<TableDef>, CqlError> {
     let keyspace = name.keyspace.as_deref().or(keyspace).ok_or_else(|| {
         CqlError::invalid("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
     })?;
@@ -198,7 +295,10 @@ fn resolve_table(cluster: &Cluster, keyspace: Option<&str>, name: &TableName) ->
 
 fn writable(table: Arc<TableDef>) -> Result<Arc<TableDef>, CqlError> {
     if SYSTEM_KEYSPACES.contains(&table.keyspace.as_str()) {
-        return Err(CqlError::invalid(format!("{} keyspace is not user-modifiable", table.keyspace)));
+        return Err(CqlError::invalid(format!(
+            "{} keyspace is not user-modifiable",
+            table.keyspace
+        )));
     }
     Ok(table)
 }
@@ -206,5 +306,10 @@ fn writable(table: Arc<TableDef>) -> Result<Arc<TableDef>, CqlError> {
 /// The result column (or bind marker) spec of a table column.
 pub(crate) fn spec_of(table: &TableDef, column: usize) -> ColumnSpec {
     let def = &table.columns[column];
-    ColumnSpec { keyspace: table.keyspace.clone(), table: table.name.clone(), name: def.name.clone(), ty: def.ty.clone() }
+    ColumnSpec {
+        keyspace: table.keyspace.clone(),
+        table: table.name.clone(),
+        name: def.name.clone(),
+        ty: def.ty.clone(),
+    }
 }

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use super::bind::{Bindings, Bound, Markers};
 use super::restrict::{PartitionSelection, Restrictions, satisfies};
 use super::spec_of;
-use crate::cql::ast::{ColumnCondition, Condition, Delete, Insert, Op, Relation, RelationTarget, Rhs, Term, Update, Using};
+use crate::cql::ast::{
+    ColumnCondition, Condition, Delete, Insert, Op, Relation, RelationTarget, Rhs, Term, Update,
+    Using,
+};
 use crate::error::CqlError;
 use crate::protocol::ColumnSpec;
 use crate::schema::TableDef;
@@ -19,7 +22,10 @@ use crate::types::{CqlType, Value};
 #[derive(Clone, Debug)]
 enum Change {
     /// Set columns; INSERT also sets the row marker.
-    Upsert { marker: bool, columns: Vec<(usize, Term)> },
+    Upsert {
+        marker: bool,
+        columns: Vec<(usize, Term)>,
+    },
     /// DELETE of the listed columns, or of whole rows when empty.
     Delete { columns: Vec<usize> },
 }
@@ -63,13 +69,20 @@ pub(crate) struct Write {
 
 #[derive(Clone, Debug)]
 enum WriteCells {
-    Upsert { marker: bool, cells: Vec<(usize, Option<Value>)> },
+    Upsert {
+        marker: bool,
+        cells: Vec<(usize, Option<Value>)>,
+    },
     DeleteCells(Vec<usize>),
     DeleteRow,
 }
 
 impl ModifyPlan {
-    pub(crate) fn insert(insert: &Insert, table: Arc<TableDef>, markers: &mut Markers) -> Result<ModifyPlan, CqlError> {
+    pub(crate) fn insert(
+        insert: &Insert,
+        table: Arc<TableDef>,
+        markers: &mut Markers,
+    ) -> Result<ModifyPlan, CqlError> {
         if insert.columns.len() != insert.values.len() {
             return Err(CqlError::invalid("Unmatched column names/values"));
         }
@@ -78,7 +91,11 @@ impl ModifyPlan {
         for (name, term) in insert.columns.iter().zip(&insert.values) {
             let column = table.require_column(name)?;
             if table.is_key(column) {
-                relations.push(Relation { lhs: RelationTarget::Column(name.clone()), op: Op::Eq, rhs: Rhs::Term(term.clone()) });
+                relations.push(Relation {
+                    lhs: RelationTarget::Column(name.clone()),
+                    op: Op::Eq,
+                    rhs: Rhs::Term(term.clone()),
+                });
             } else {
                 markers.note(term, spec_of(&table, column));
                 columns.push((column, term.clone()));
@@ -86,18 +103,36 @@ impl ModifyPlan {
         }
         let restrictions = Restrictions::plan(&table, &relations, markers)?;
         check_full_key(&table, &restrictions, "INSERT")?;
-        let condition = insert.condition.as_ref().map(|_| PlannedCondition::NotExists);
+        let condition = insert
+            .condition
+            .as_ref()
+            .map(|_| PlannedCondition::NotExists);
         plan_using(&table, &insert.using, markers);
-        Ok(ModifyPlan { table, restrictions, change: Change::Upsert { marker: true, columns }, using: insert.using.clone(), condition })
+        Ok(ModifyPlan {
+            table,
+            restrictions,
+            change: Change::Upsert {
+                marker: true,
+                columns,
+            },
+            using: insert.using.clone(),
+            condition,
+        })
     }
 
-    pub(crate) fn update(update: &Update, table: Arc<TableDef>, markers: &mut Markers) -> Result<ModifyPlan, CqlError> {
+    pub(crate) fn update(
+        update: &Update,
+        table: Arc<TableDef>,
+        markers: &mut Markers,
+    ) -> Result<ModifyPlan, CqlError> {
         plan_using(&table, &update.using, markers);
         let mut columns = Vec::new();
         for (name, term) in &update.assignments {
             let column = table.require_column(name)?;
             if table.is_key(column) {
-                return Err(CqlError::invalid(format!("PRIMARY KEY part {name} found in SET part")));
+                return Err(CqlError::invalid(format!(
+                    "PRIMARY KEY part {name} found in SET part"
+                )));
             }
             markers.note(term, spec_of(&table, column));
             columns.push((column, term.clone()));
@@ -105,31 +140,59 @@ impl ModifyPlan {
         let restrictions = Restrictions::plan(&table, &update.relations, markers)?;
         check_full_key(&table, &restrictions, "UPDATE")?;
         let condition = plan_condition(&table, update.condition.as_ref(), markers)?;
-        Ok(ModifyPlan { table, restrictions, change: Change::Upsert { marker: false, columns }, using: update.using.clone(), condition })
+        Ok(ModifyPlan {
+            table,
+            restrictions,
+            change: Change::Upsert {
+                marker: false,
+                columns,
+            },
+            using: update.using.clone(),
+            condition,
+        })
     }
 
-    pub(crate) fn delete(delete: &Delete, table: Arc<TableDef>, markers: &mut Markers) -> Result<ModifyPlan, CqlError> {
+    pub(crate) fn delete(
+        delete: &Delete,
+        table: Arc<TableDef>,
+        markers: &mut Markers,
+    ) -> Result<ModifyPlan, CqlError> {
         let mut columns = Vec::new();
         for name in &delete.columns {
             let column = table.require_column(name)?;
             if table.is_key(column) {
-                return Err(CqlError::invalid(format!("Invalid identifier {name} for deletion (should not be a PRIMARY KEY part)")));
+                return Err(CqlError::invalid(format!(
+                    "Invalid identifier {name} for deletion (should not be a PRIMARY KEY part)"
+                )));
             }
             columns.push(column);
         }
         plan_using(&table, &delete.using, markers);
         let restrictions = Restrictions::plan(&table, &delete.relations, markers)?;
         if !restrictions.by_key() {
-            return Err(CqlError::invalid("Some partition key parts are missing: DELETE must name its partitions with = or IN"));
+            return Err(CqlError::invalid(
+                "Some partition key parts are missing: DELETE must name its partitions with = or IN",
+            ));
         }
         if delete.using.ttl.is_some() {
             return Err(CqlError::invalid("TTL is not allowed on DELETE"));
         }
         let condition = plan_condition(&table, delete.condition.as_ref(), markers)?;
-        if condition.is_some() && !table.clustering.is_empty() && restrictions.clustering.len() != table.clustering.len() {
-            return Err(CqlError::invalid("DELETE statements must restrict all PRIMARY KEY columns with equality relations in order to use IF conditions"));
+        if condition.is_some()
+            && !table.clustering.is_empty()
+            && restrictions.clustering.len() != table.clustering.len()
+        {
+            return Err(CqlError::invalid(
+                "DELETE statements must restrict all PRIMARY KEY columns with equality relations in order to use IF conditions",
+            ));
         }
-        Ok(ModifyPlan { table, restrictions, change: Change::Delete { columns }, using: delete.using.clone(), condition })
+        Ok(ModifyPlan {
+            table,
+            restrictions,
+            change: Change::Delete { columns },
+            using: delete.using.clone(),
+            condition,
+        })
     }
 
     /// Takes the batch's `USING TIMESTAMP` unless the statement has its own.
@@ -173,30 +236,56 @@ impl ModifyPlan {
         let keys = self.restrictions.partition_keys(table, bindings)?;
         let clustering = self.restrictions.exact_clustering(table, bindings)?;
         let cells = match (&self.change, &clustering) {
-            (Change::Upsert { .. }, None) => return Err(CqlError::invalid("Some clustering keys are missing")),
-            (Change::Upsert { marker, columns }, Some(_)) => WriteCells::Upsert { marker: *marker, cells: self.bind_cells(columns, bindings)? },
+            (Change::Upsert { .. }, None) => {
+                return Err(CqlError::invalid("Some clustering keys are missing"));
+            }
+            (Change::Upsert { marker, columns }, Some(_)) => WriteCells::Upsert {
+                marker: *marker,
+                cells: self.bind_cells(columns, bindings)?,
+            },
             (Change::Delete { columns }, _) if columns.is_empty() => WriteCells::DeleteRow,
-            (Change::Delete { .. }, None) => return Err(CqlError::invalid("Column deletions need the full primary key")),
+            (Change::Delete { .. }, None) => {
+                return Err(CqlError::invalid(
+                    "Column deletions need the full primary key",
+                ));
+            }
             (Change::Delete { columns }, Some(_)) => WriteCells::DeleteCells(columns.clone()),
         };
         let timestamp = self.using_value(&self.using.timestamp, "[timestamp]", bindings)?;
         let ttl = match self.using_value(&self.using.ttl, "[ttl]", bindings)? {
             Some(ttl) if !(0..=630_720_000).contains(&ttl) => {
-                return Err(CqlError::invalid(format!("ttl is out of range [0, 630720000]: {ttl}")));
+                return Err(CqlError::invalid(format!(
+                    "ttl is out of range [0, 630720000]: {ttl}"
+                )));
             }
             ttl => ttl.and_then(|t| i32::try_from(t).ok()).filter(|t| *t > 0),
         };
         let condition = self.bind_condition(bindings)?;
         if condition.is_some() && timestamp.is_some() {
-            return Err(CqlError::invalid("Cannot provide custom timestamp for conditional updates"));
+            return Err(CqlError::invalid(
+                "Cannot provide custom timestamp for conditional updates",
+            ));
         }
         if condition.is_some() && keys.len() != 1 {
-            return Err(CqlError::invalid("IN on the partition key is not supported with conditional updates"));
+            return Err(CqlError::invalid(
+                "IN on the partition key is not supported with conditional updates",
+            ));
         }
-        Ok(Write { keys, clustering, cells, ttl, timestamp, condition })
+        Ok(Write {
+            keys,
+            clustering,
+            cells,
+            ttl,
+            timestamp,
+            condition,
+        })
     }
 
-    fn bind_cells(&self, columns: &[(usize, Term)], bindings: &Bindings<'_>) -> Result<Vec<(usize, Option<Value>)>, CqlError> {
+    fn bind_cells(
+        &self,
+        columns: &[(usize, Term)],
+        bindings: &Bindings<'_>,
+    ) -> Result<Vec<(usize, Option<Value>)>, CqlError> {
         let mut cells = Vec::new();
         for (column, term) in columns {
             let def = &self.table.columns[*column];
@@ -209,9 +298,18 @@ impl ModifyPlan {
         Ok(cells)
     }
 
-    fn using_value(&self, term: &Option<Term>, name: &str, bindings: &Bindings<'_>) -> Result<Option<i64>, CqlError> {
+    fn using_value(
+        &self,
+        term: &Option<Term>,
+        name: &str,
+        bindings: &Bindings<'_>,
+    ) -> Result<Option<i64>, CqlError> {
         let Some(term) = term else { return Ok(None) };
-        let ty = if name == "[ttl]" { CqlType::Int } else { CqlType::BigInt };
+        let ty = if name == "[ttl]" {
+            CqlType::Int
+        } else {
+            CqlType::BigInt
+        };
         match bindings.bound(term, &ty, name)? {
             Bound::Value(Value::Int(n)) => Ok(Some(i64::from(n))),
             Bound::Value(Value::BigInt(n)) => Ok(Some(n)),
@@ -242,54 +340,111 @@ impl Write {
     /// The partition fragment this write applies to `key`, stamped `written`.
     pub(crate) fn fragment(&self, written: Micros, now: i64) -> Partition {
         let expires = self.ttl.map(|t| now + i64::from(t));
-        let cell = |value: Option<Value>| Cell { written, expires: value.as_ref().and(expires), value };
+        let cell = |value: Option<Value>| Cell {
+            written,
+            expires: value.as_ref().and(expires),
+            value,
+        };
         let Some(clustering) = &self.clustering else {
-            return Partition { deleted: Some(written), rows: BTreeMap::new() };
+            return Partition {
+                deleted: Some(written),
+                rows: BTreeMap::new(),
+            };
         };
         let row = match &self.cells {
             WriteCells::Upsert { marker, cells } => Row {
-                marker: marker.then(|| Cell { written, value: Some(Value::Boolean(true)), expires }),
+                marker: marker.then(|| Cell {
+                    written,
+                    value: Some(Value::Boolean(true)),
+                    expires,
+                }),
                 deleted: None,
                 cells: cells.iter().map(|(c, v)| (*c, cell(v.clone()))).collect(),
             },
-            WriteCells::DeleteCells(columns) => Row { marker: None, deleted: None, cells: columns.iter().map(|c| (*c, cell(None))).collect() },
-            WriteCells::DeleteRow => Row { marker: None, deleted: Some(written), cells: BTreeMap::new() },
+            WriteCells::DeleteCells(columns) => Row {
+                marker: None,
+                deleted: None,
+                cells: columns.iter().map(|c| (*c, cell(None))).collect(),
+            },
+            WriteCells::DeleteRow => Row {
+                marker: None,
+                deleted: Some(written),
+                cells: BTreeMap::new(),
+            },
         };
-        Partition { deleted: None, rows: BTreeMap::from([(clustering.clone(), row)]) }
+        Partition {
+            deleted: None,
+            rows: BTreeMap::from([(clustering.clone(), row)]),
+        }
     }
 
     /// Whether the condition holds on the current partition.
     pub(crate) fn condition_holds(&self, current: &Partition, now: i64) -> bool {
-        let row = self.clustering.as_ref().and_then(|ck| current.live_row(ck, now));
+        let row = self
+            .clustering
+            .as_ref()
+            .and_then(|ck| current.live_row(ck, now));
         match &self.condition {
             None => true,
             Some(RowCondition::NotExists) => row.is_none(),
             Some(RowCondition::Exists) => row.is_some(),
-            Some(RowCondition::Columns(conditions)) => conditions.iter().all(|(column, op, operands)| {
-                let current = row.as_ref().and_then(|r| r.cells.get(column)).and_then(|c| c.value.as_ref());
-                satisfies(current, *op, operands)
-            }),
+            Some(RowCondition::Columns(conditions)) => {
+                conditions.iter().all(|(column, op, operands)| {
+                    let current = row
+                        .as_ref()
+                        .and_then(|r| r.cells.get(column))
+                        .and_then(|c| c.value.as_ref());
+                    satisfies(current, *op, operands)
+                })
+            }
         }
     }
 }
 
-fn check_full_key(table: &TableDef, restrictions: &Restrictions, statement: &str) -> Result<(), CqlError> {
+fn check_full_key(
+    table: &TableDef,
+    restrictions: &Restrictions,
+    statement: &str,
+) -> Result<(), CqlError> {
     let PartitionSelection::Keys(_) = restrictions.partition else {
-        let names: Vec<&str> = table.partition_key.iter().map(|c| table.columns[*c].name.as_str()).collect();
-        return Err(CqlError::invalid(format!("Some partition key parts are missing: {} ({statement})", names.join(", "))));
+        let names: Vec<&str> = table
+            .partition_key
+            .iter()
+            .map(|c| table.columns[*c].name.as_str())
+            .collect();
+        return Err(CqlError::invalid(format!(
+            "Some partition key parts are missing: {} ({statement})",
+            names.join(", ")
+        )));
     };
-    if restrictions.clustering.len() != table.clustering.len() || restrictions.clustering.iter().any(|r| r.op != Op::Eq) {
-        let names: Vec<&str> = table.clustering.iter().map(|c| table.columns[*c].name.as_str()).collect();
-        return Err(CqlError::invalid(format!("Some clustering keys are missing: {} ({statement})", names.join(", "))));
+    if restrictions.clustering.len() != table.clustering.len()
+        || restrictions.clustering.iter().any(|r| r.op != Op::Eq)
+    {
+        let names: Vec<&str> = table
+            .clustering
+            .iter()
+            .map(|c| table.columns[*c].name.as_str())
+            .collect();
+        return Err(CqlError::invalid(format!(
+            "Some clustering keys are missing: {} ({statement})",
+            names.join(", ")
+        )));
     }
     if !restrictions.regular.is_empty() {
-        return Err(CqlError::invalid(format!("Non PRIMARY KEY columns found in where clause of {statement}")));
+        return Err(CqlError::invalid(format!(
+            "Non PRIMARY KEY columns found in where clause of {statement}"
+        )));
     }
     Ok(())
 }
 
 fn plan_using(table: &TableDef, using: &Using, markers: &mut Markers) {
-    let spec = |name: &str, ty: CqlType| ColumnSpec { keyspace: table.keyspace.clone(), table: table.name.clone(), name: name.into(), ty };
+    let spec = |name: &str, ty: CqlType| ColumnSpec {
+        keyspace: table.keyspace.clone(),
+        table: table.name.clone(),
+        name: name.into(),
+        ty,
+    };
     if let Some(ttl) = &using.ttl {
         markers.note(ttl, spec("[ttl]", CqlType::Int));
     }
@@ -298,7 +453,11 @@ fn plan_using(table: &TableDef, using: &Using, markers: &mut Markers) {
     }
 }
 
-fn plan_condition(table: &TableDef, condition: Option<&Condition>, markers: &mut Markers) -> Result<Option<PlannedCondition>, CqlError> {
+fn plan_condition(
+    table: &TableDef,
+    condition: Option<&Condition>,
+    markers: &mut Markers,
+) -> Result<Option<PlannedCondition>, CqlError> {
     let planned = match condition {
         None => return Ok(None),
         Some(Condition::NotExists) => PlannedCondition::NotExists,
@@ -308,7 +467,9 @@ fn plan_condition(table: &TableDef, condition: Option<&Condition>, markers: &mut
             for ColumnCondition { column, op, rhs } in conditions {
                 let index = table.require_column(column)?;
                 if table.is_key(index) {
-                    return Err(CqlError::invalid(format!("PRIMARY KEY column '{column}' cannot have IF conditions")));
+                    return Err(CqlError::invalid(format!(
+                        "PRIMARY KEY column '{column}' cannot have IF conditions"
+                    )));
                 }
                 markers.note_rhs(rhs, &spec_of(table, index));
                 planned.push((index, *op, rhs.clone()));
@@ -321,7 +482,9 @@ fn plan_condition(table: &TableDef, condition: Option<&Condition>, markers: &mut
 
 /// Marker indexes of the partition key columns when all are `= ?`.
 pub(crate) fn pk_indexes(restrictions: &Restrictions) -> Vec<u16> {
-    let PartitionSelection::Keys(rhs) = &restrictions.partition else { return Vec::new() };
+    let PartitionSelection::Keys(rhs) = &restrictions.partition else {
+        return Vec::new();
+    };
     let indexes: Option<Vec<u16>> = rhs
         .iter()
         .map(|r| match r {

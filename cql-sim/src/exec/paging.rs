@@ -22,7 +22,7 @@ impl Cursor {
     /// `[version][has clustering][remaining or -1][n][pk values...][n][ck values...]`
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = vec![VERSION, u8::from(self.clustering.is_some())];
-        let remaining = self.remaining.map_or(-1, |r| i64::from(r));
+        let remaining = self.remaining.map_or(-1, i64::from);
         out.extend_from_slice(&remaining.to_be_bytes());
         put_values(&mut out, &self.key.values);
         put_values(&mut out, self.clustering.as_deref().unwrap_or_default());
@@ -31,9 +31,12 @@ impl Cursor {
 
     /// Decodes a paging state produced for a statement on `table`.
     pub(crate) fn decode(bytes: &[u8], table: &TableDef) -> Result<Cursor, CqlError> {
-        let bad = || CqlError::Protocol("Invalid paging state: not produced for this statement".into());
+        let bad =
+            || CqlError::Protocol("Invalid paging state: not produced for this statement".into());
         let mut rest = bytes;
-        let header: [u8; 10] = take(&mut rest, 10).and_then(|h| h.try_into().ok()).ok_or_else(bad)?;
+        let header: [u8; 10] = take(&mut rest, 10)
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(bad)?;
         if header[0] != VERSION || header[1] > 1 {
             return Err(bad());
         }
@@ -52,7 +55,11 @@ impl Cursor {
 }
 
 fn put_values(out: &mut Vec<u8>, values: &[Value]) {
-    out.extend_from_slice(&u16::try_from(values.len()).unwrap_or(u16::MAX).to_be_bytes());
+    out.extend_from_slice(
+        &u16::try_from(values.len())
+            .unwrap_or(u16::MAX)
+            .to_be_bytes(),
+    );
     for value in values {
         let bytes = value.to_bytes();
         out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());

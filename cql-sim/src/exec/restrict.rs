@@ -14,6 +14,9 @@ use crate::schema::{ColumnKind, TableDef};
 use crate::store::{ClusteringKey, LiveRow, PartitionKey};
 use crate::types::{CqlType, Value};
 
+/// The lower and upper `token(...)` bounds of a WHERE clause.
+type TokenBounds = (Option<(Op, Term)>, Option<(Op, Term)>);
+
 /// A restriction of one column.
 #[derive(Clone, Debug)]
 pub(crate) struct ColumnRestriction {
@@ -28,7 +31,10 @@ pub(crate) enum PartitionSelection {
     /// Every partition key column restricted by `=` or `IN`, in key order.
     Keys(Vec<Rhs>),
     /// `token(pk) > ? AND token(pk) <= ?` (either side optional).
-    Tokens { lower: Option<(Op, Term)>, upper: Option<(Op, Term)> },
+    Tokens {
+        lower: Option<(Op, Term)>,
+        upper: Option<(Op, Term)>,
+    },
     /// No partition restriction: the whole ring.
     All,
 }
@@ -43,9 +49,13 @@ pub(crate) struct Restrictions {
 
 impl Restrictions {
     /// Analyses `relations` against `table`, typing their markers.
-    pub(crate) fn plan(table: &TableDef, relations: &[Relation], markers: &mut Markers) -> Result<Restrictions, CqlError> {
+    pub(crate) fn plan(
+        table: &TableDef,
+        relations: &[Relation],
+        markers: &mut Markers,
+    ) -> Result<Restrictions, CqlError> {
         let mut partition: Vec<Option<Rhs>> = vec![None; table.partition_key.len()];
-        let mut token: (Option<(Op, Term)>, Option<(Op, Term)>) = (None, None);
+        let mut token: TokenBounds = (None, None);
         let mut clustering = Vec::new();
         let mut regular = Vec::new();
         for relation in relations {
@@ -57,7 +67,11 @@ impl Restrictions {
                     let column = table.require_column(name)?;
                     let spec = spec_of(table, column);
                     markers.note_rhs(&relation.rhs, &spec);
-                    let restriction = ColumnRestriction { column, op: relation.op, rhs: relation.rhs.clone() };
+                    let restriction = ColumnRestriction {
+                        column,
+                        op: relation.op,
+                        rhs: relation.rhs.clone(),
+                    };
                     match table.columns[column].kind {
                         ColumnKind::PartitionKey => {
                             plan_partition_column(table, column, restriction, &mut partition)?;
@@ -69,7 +83,11 @@ impl Restrictions {
             }
         }
         let partition = partition_selection(table, partition, token)?;
-        Ok(Restrictions { partition, clustering, regular })
+        Ok(Restrictions {
+            partition,
+            clustering,
+            regular,
+        })
     }
 
     /// Whether the statement reads exactly the given partitions.
@@ -78,7 +96,11 @@ impl Restrictions {
     }
 
     /// The partition keys of a `Keys` selection, sorted and deduplicated.
-    pub(crate) fn partition_keys(&self, table: &TableDef, bindings: &Bindings<'_>) -> Result<Vec<PartitionKey>, CqlError> {
+    pub(crate) fn partition_keys(
+        &self,
+        table: &TableDef,
+        bindings: &Bindings<'_>,
+    ) -> Result<Vec<PartitionKey>, CqlError> {
         let PartitionSelection::Keys(rhs) = &self.partition else {
             return Err(CqlError::invalid("Some partition key parts are missing"));
         };
@@ -88,11 +110,22 @@ impl Restrictions {
             let values = bindings.values(rhs, &def.ty, &def.name)?;
             let values: Vec<Value> = values
                 .into_iter()
-                .map(|v| v.ok_or_else(|| CqlError::invalid(format!("Invalid null value in condition for column {}", def.name))))
+                .map(|v| {
+                    v.ok_or_else(|| {
+                        CqlError::invalid(format!(
+                            "Invalid null value in condition for column {}",
+                            def.name
+                        ))
+                    })
+                })
                 .collect::<Result<_, _>>()?;
             combos = combos
                 .iter()
-                .flat_map(|prefix| values.iter().map(move |v| [prefix.clone(), vec![v.clone()]].concat()))
+                .flat_map(|prefix| {
+                    values
+                        .iter()
+                        .map(move |v| [prefix.clone(), vec![v.clone()]].concat())
+                })
                 .collect();
         }
         let mut keys: Vec<PartitionKey> = combos.into_iter().map(PartitionKey::new).collect();
@@ -106,22 +139,30 @@ impl Restrictions {
         let PartitionSelection::Tokens { lower, upper } = &self.partition else {
             return Ok((Bound::Unbounded, Bound::Unbounded));
         };
-        let token = |term: &Term| match bindings.value(term, &CqlType::BigInt, "partition key token")? {
-            Value::BigInt(t) => Ok(t),
-            _ => Err(CqlError::invalid("token bounds must be bigint")),
-        };
+        let token =
+            |term: &Term| match bindings.value(term, &CqlType::BigInt, "partition key token")? {
+                Value::BigInt(t) => Ok(t),
+                _ => Err(CqlError::invalid("token bounds must be bigint")),
+            };
         let start = match lower {
             Some((Op::Gt, term)) => match token(term)?.checked_add(1) {
                 Some(t) => Bound::Included(PartitionKey::token_start(t)),
                 // Nothing lies beyond the largest token: an empty range.
-                None => return Ok((Bound::Included(PartitionKey::token_start(i64::MAX)), Bound::Excluded(PartitionKey::token_start(i64::MAX)))),
+                None => {
+                    return Ok((
+                        Bound::Included(PartitionKey::token_start(i64::MAX)),
+                        Bound::Excluded(PartitionKey::token_start(i64::MAX)),
+                    ));
+                }
             },
             Some((_, term)) => Bound::Included(PartitionKey::token_start(token(term)?)),
             None => Bound::Unbounded,
         };
         let end = match upper {
             Some((Op::Lt, term)) => Bound::Excluded(PartitionKey::token_start(token(term)?)),
-            Some((_, term)) => token(term)?.checked_add(1).map_or(Bound::Unbounded, |t| Bound::Excluded(PartitionKey::token_start(t))),
+            Some((_, term)) => token(term)?.checked_add(1).map_or(Bound::Unbounded, |t| {
+                Bound::Excluded(PartitionKey::token_start(t))
+            }),
             None => Bound::Unbounded,
         };
         Ok((start, end))
@@ -129,9 +170,17 @@ impl Restrictions {
 
     /// The exact clustering key the statement names (every clustering column
     /// restricted by `=`), or `None` when it names none at all.
-    pub(crate) fn exact_clustering(&self, table: &TableDef, bindings: &Bindings<'_>) -> Result<Option<ClusteringKey>, CqlError> {
+    pub(crate) fn exact_clustering(
+        &self,
+        table: &TableDef,
+        bindings: &Bindings<'_>,
+    ) -> Result<Option<ClusteringKey>, CqlError> {
         if self.clustering.is_empty() {
-            return Ok(if table.clustering.is_empty() { Some(Vec::new()) } else { None });
+            return Ok(if table.clustering.is_empty() {
+                Some(Vec::new())
+            } else {
+                None
+            });
         }
         let mut key = Vec::new();
         for column in &table.clustering {
@@ -140,26 +189,41 @@ impl Restrictions {
                 .clustering
                 .iter()
                 .find(|r| r.column == *column && r.op == Op::Eq)
-                .ok_or_else(|| CqlError::invalid(format!("Missing mandatory PRIMARY KEY part {}", def.name)))?;
+                .ok_or_else(|| {
+                    CqlError::invalid(format!("Missing mandatory PRIMARY KEY part {}", def.name))
+                })?;
             let Rhs::Term(term) = &restriction.rhs else {
-                return Err(CqlError::invalid(format!("IN on clustering column {} is not supported by the simulator", def.name)));
+                return Err(CqlError::invalid(format!(
+                    "IN on clustering column {} is not supported by the simulator",
+                    def.name
+                )));
             };
             key.push(bindings.value(term, &def.ty, &def.name)?);
         }
         if self.clustering.len() != key.len() {
-            return Err(CqlError::invalid("Only equality relations on clustering columns are supported here"));
+            return Err(CqlError::invalid(
+                "Only equality relations on clustering columns are supported here",
+            ));
         }
         Ok(Some(key))
     }
 
     /// Resolves the clustering and regular predicates for row filtering.
-    pub(crate) fn row_filter(&self, table: &TableDef, bindings: &Bindings<'_>) -> Result<RowFilter, CqlError> {
+    pub(crate) fn row_filter(
+        &self,
+        table: &TableDef,
+        bindings: &Bindings<'_>,
+    ) -> Result<RowFilter, CqlError> {
         let resolve = |r: &ColumnRestriction| -> Result<(usize, Op, Vec<Option<Value>>), CqlError> {
             let def = &table.columns[r.column];
             Ok((r.column, r.op, bindings.values(&r.rhs, &def.ty, &def.name)?))
         };
         Ok(RowFilter {
-            clustering: self.clustering.iter().map(resolve).collect::<Result<_, _>>()?,
+            clustering: self
+                .clustering
+                .iter()
+                .map(resolve)
+                .collect::<Result<_, _>>()?,
             regular: self.regular.iter().map(resolve).collect::<Result<_, _>>()?,
             clustering_columns: table.clustering.clone(),
         })
@@ -202,8 +266,17 @@ pub(crate) fn satisfies(current: Option<&Value>, op: Op, operands: &[Option<Valu
     }
 }
 
-fn plan_partition_column(table: &TableDef, column: usize, r: ColumnRestriction, partition: &mut [Option<Rhs>]) -> Result<(), CqlError> {
-    let position = table.partition_key.iter().position(|c| *c == column).unwrap_or(0);
+fn plan_partition_column(
+    table: &TableDef,
+    column: usize,
+    r: ColumnRestriction,
+    partition: &mut [Option<Rhs>],
+) -> Result<(), CqlError> {
+    let position = table
+        .partition_key
+        .iter()
+        .position(|c| *c == column)
+        .unwrap_or(0);
     let name = &table.columns[column].name;
     if !matches!(r.op, Op::Eq | Op::In) {
         return Err(CqlError::invalid(format!(
@@ -211,7 +284,9 @@ fn plan_partition_column(table: &TableDef, column: usize, r: ColumnRestriction, 
         )));
     }
     if partition[position].replace(r.rhs).is_some() {
-        return Err(CqlError::invalid(format!("{name} cannot be restricted by more than one relation if it includes an Equal")));
+        return Err(CqlError::invalid(format!(
+            "{name} cannot be restricted by more than one relation if it includes an Equal"
+        )));
     }
     Ok(())
 }
@@ -220,11 +295,19 @@ fn plan_token(
     table: &TableDef,
     columns: &[String],
     relation: &Relation,
-    token: &mut (Option<(Op, Term)>, Option<(Op, Term)>),
+    token: &mut TokenBounds,
     markers: &mut Markers,
 ) -> Result<(), CqlError> {
-    let key_names: Vec<&str> = table.partition_key.iter().map(|c| table.columns[*c].name.as_str()).collect();
-    if columns.iter().map(String::as_str).ne(key_names.iter().copied()) {
+    let key_names: Vec<&str> = table
+        .partition_key
+        .iter()
+        .map(|c| table.columns[*c].name.as_str())
+        .collect();
+    if columns
+        .iter()
+        .map(String::as_str)
+        .ne(key_names.iter().copied())
+    {
         return Err(CqlError::invalid(format!(
             "The token function arguments must be the partition key columns in order: token({})",
             key_names.join(", ")
@@ -233,7 +316,12 @@ fn plan_token(
     let Rhs::Term(term) = &relation.rhs else {
         return Err(CqlError::invalid("IN is not supported on token()"));
     };
-    let spec = ColumnSpec { keyspace: table.keyspace.clone(), table: table.name.clone(), name: "partition key token".into(), ty: CqlType::BigInt };
+    let spec = ColumnSpec {
+        keyspace: table.keyspace.clone(),
+        table: table.name.clone(),
+        name: "partition key token".into(),
+        ty: CqlType::BigInt,
+    };
     markers.note(term, spec);
     let bound = Some((relation.op, term.clone()));
     match relation.op {
@@ -243,7 +331,11 @@ fn plan_token(
             token.0 = Some((Op::Ge, term.clone()));
             token.1 = Some((Op::Le, term.clone()));
         }
-        _ => return Err(CqlError::invalid("Only =, <, <=, > and >= are supported on token()")),
+        _ => {
+            return Err(CqlError::invalid(
+                "Only =, <, <=, > and >= are supported on token()",
+            ));
+        }
     }
     Ok(())
 }
@@ -251,14 +343,18 @@ fn plan_token(
 fn partition_selection(
     table: &TableDef,
     partition: Vec<Option<Rhs>>,
-    token: (Option<(Op, Term)>, Option<(Op, Term)>),
+    token: TokenBounds,
 ) -> Result<PartitionSelection, CqlError> {
     let restricted = partition.iter().filter(|p| p.is_some()).count();
     if restricted > 0 && (token.0.is_some() || token.1.is_some()) {
-        return Err(CqlError::invalid("Partition key columns cannot be restricted both by value and by token()"));
+        return Err(CqlError::invalid(
+            "Partition key columns cannot be restricted both by value and by token()",
+        ));
     }
     if restricted == partition.len() {
-        return Ok(PartitionSelection::Keys(partition.into_iter().flatten().collect()));
+        return Ok(PartitionSelection::Keys(
+            partition.into_iter().flatten().collect(),
+        ));
     }
     if restricted > 0 {
         let missing: Vec<&str> = table

@@ -51,47 +51,168 @@ fn blob_map() -> CqlType {
 
 /// `(keyspace, table, partition key, clustering, other columns)`.
 const TABLES: &[(&str, &str, Columns, Columns, Columns)] = &[
-    ("system", "local", &[("key", text)], &[], &[
-        ("bootstrapped", text), ("broadcast_address", inet), ("cluster_name", text), ("cql_version", text),
-        ("data_center", text), ("host_id", uuid), ("listen_address", inet), ("native_protocol_version", text),
-        ("partitioner", text), ("rack", text), ("release_version", text), ("rpc_address", inet), ("rpc_port", int),
-        ("schema_version", uuid), ("tokens", text_set),
-    ]),
-    ("system", "peers", &[("peer", inet)], &[], &[
-        ("data_center", text), ("host_id", uuid), ("preferred_ip", inet), ("rack", text), ("release_version", text),
-        ("rpc_address", inet), ("schema_version", uuid), ("tokens", text_set),
-    ]),
-    ("system_schema", "keyspaces", &[("keyspace_name", text)], &[], &[("durable_writes", boolean), ("replication", text_map)]),
-    ("system_schema", "tables", &[("keyspace_name", text)], &[("table_name", text)], &[
-        ("bloom_filter_fp_chance", double), ("caching", text_map), ("comment", text), ("compaction", text_map),
-        ("compression", text_map), ("crc_check_chance", double), ("default_time_to_live", int), ("extensions", blob_map),
-        ("flags", text_set), ("gc_grace_seconds", int), ("id", uuid), ("max_index_interval", int),
-        ("memtable_flush_period_in_ms", int), ("min_index_interval", int), ("speculative_retry", text),
-    ]),
-    ("system_schema", "columns", &[("keyspace_name", text)], &[("table_name", text), ("column_name", text)], &[
-        ("clustering_order", text), ("column_name_bytes", blob), ("kind", text), ("position", int), ("type", text),
-    ]),
-    ("system_schema", "types", &[("keyspace_name", text)], &[("type_name", text)], &[("field_names", text_list), ("field_types", text_list)]),
-    ("system_schema", "views", &[("keyspace_name", text)], &[("view_name", text)], &[
-        ("base_table_id", uuid), ("base_table_name", text), ("include_all_columns", boolean), ("where_clause", text), ("id", uuid),
-    ]),
-    ("system_schema", "indexes", &[("keyspace_name", text)], &[("table_name", text), ("index_name", text)], &[("kind", text), ("options", text_map)]),
-    ("system_schema", "triggers", &[("keyspace_name", text)], &[("table_name", text), ("trigger_name", text)], &[("options", text_map)]),
-    ("system_schema", "functions", &[("keyspace_name", text)], &[("function_name", text), ("argument_types", text_list)], &[
-        ("argument_names", text_list), ("body", text), ("called_on_null_input", boolean), ("language", text), ("return_type", text),
-    ]),
-    ("system_schema", "aggregates", &[("keyspace_name", text)], &[("aggregate_name", text), ("argument_types", text_list)], &[
-        ("final_func", text), ("initcond", text), ("return_type", text), ("state_func", text), ("state_type", text),
-    ]),
+    (
+        "system",
+        "local",
+        &[("key", text)],
+        &[],
+        &[
+            ("bootstrapped", text),
+            ("broadcast_address", inet),
+            ("cluster_name", text),
+            ("cql_version", text),
+            ("data_center", text),
+            ("host_id", uuid),
+            ("listen_address", inet),
+            ("native_protocol_version", text),
+            ("partitioner", text),
+            ("rack", text),
+            ("release_version", text),
+            ("rpc_address", inet),
+            ("rpc_port", int),
+            ("schema_version", uuid),
+            ("tokens", text_set),
+        ],
+    ),
+    (
+        "system",
+        "peers",
+        &[("peer", inet)],
+        &[],
+        &[
+            ("data_center", text),
+            ("host_id", uuid),
+            ("preferred_ip", inet),
+            ("rack", text),
+            ("release_version", text),
+            ("rpc_address", inet),
+            ("schema_version", uuid),
+            ("tokens", text_set),
+        ],
+    ),
+    (
+        "system_schema",
+        "keyspaces",
+        &[("keyspace_name", text)],
+        &[],
+        &[("durable_writes", boolean), ("replication", text_map)],
+    ),
+    (
+        "system_schema",
+        "tables",
+        &[("keyspace_name", text)],
+        &[("table_name", text)],
+        &[
+            ("bloom_filter_fp_chance", double),
+            ("caching", text_map),
+            ("comment", text),
+            ("compaction", text_map),
+            ("compression", text_map),
+            ("crc_check_chance", double),
+            ("default_time_to_live", int),
+            ("extensions", blob_map),
+            ("flags", text_set),
+            ("gc_grace_seconds", int),
+            ("id", uuid),
+            ("max_index_interval", int),
+            ("memtable_flush_period_in_ms", int),
+            ("min_index_interval", int),
+            ("speculative_retry", text),
+        ],
+    ),
+    (
+        "system_schema",
+        "columns",
+        &[("keyspace_name", text)],
+        &[("table_name", text), ("column_name", text)],
+        &[
+            ("clustering_order", text),
+            ("column_name_bytes", blob),
+            ("kind", text),
+            ("position", int),
+            ("type", text),
+        ],
+    ),
+    (
+        "system_schema",
+        "types",
+        &[("keyspace_name", text)],
+        &[("type_name", text)],
+        &[("field_names", text_list), ("field_types", text_list)],
+    ),
+    (
+        "system_schema",
+        "views",
+        &[("keyspace_name", text)],
+        &[("view_name", text)],
+        &[
+            ("base_table_id", uuid),
+            ("base_table_name", text),
+            ("include_all_columns", boolean),
+            ("where_clause", text),
+            ("id", uuid),
+        ],
+    ),
+    (
+        "system_schema",
+        "indexes",
+        &[("keyspace_name", text)],
+        &[("table_name", text), ("index_name", text)],
+        &[("kind", text), ("options", text_map)],
+    ),
+    (
+        "system_schema",
+        "triggers",
+        &[("keyspace_name", text)],
+        &[("table_name", text), ("trigger_name", text)],
+        &[("options", text_map)],
+    ),
+    (
+        "system_schema",
+        "functions",
+        &[("keyspace_name", text)],
+        &[("function_name", text), ("argument_types", text_list)],
+        &[
+            ("argument_names", text_list),
+            ("body", text),
+            ("called_on_null_input", boolean),
+            ("language", text),
+            ("return_type", text),
+        ],
+    ),
+    (
+        "system_schema",
+        "aggregates",
+        &[("keyspace_name", text)],
+        &[("aggregate_name", text), ("argument_types", text_list)],
+        &[
+            ("final_func", text),
+            ("initcond", text),
+            ("return_type", text),
+            ("state_func", text),
+            ("state_type", text),
+        ],
+    ),
 ];
 
-static SYSTEM_TABLES: LazyLock<Vec<Arc<TableDef>>> = LazyLock::new(|| TABLES.iter().map(define).collect());
+static SYSTEM_TABLES: LazyLock<Vec<Arc<TableDef>>> =
+    LazyLock::new(|| TABLES.iter().map(define).collect());
 
-fn define((keyspace, name, pk, ck, regular): &(&str, &str, Columns, Columns, Columns)) -> Arc<TableDef> {
+fn define(
+    (keyspace, name, pk, ck, regular): &(&str, &str, Columns, Columns, Columns),
+) -> Arc<TableDef> {
     let mut columns = Vec::new();
-    for (group, kind) in [(*pk, ColumnKind::PartitionKey), (*ck, ColumnKind::Clustering), (*regular, ColumnKind::Regular)] {
+    for (group, kind) in [
+        (*pk, ColumnKind::PartitionKey),
+        (*ck, ColumnKind::Clustering),
+        (*regular, ColumnKind::Regular),
+    ] {
         for (column, ty) in group {
-            columns.push(crate::schema::ColumnDef { name: (*column).into(), ty: ty(), kind });
+            columns.push(crate::schema::ColumnDef {
+                name: (*column).into(),
+                ty: ty(),
+                kind,
+            });
         }
     }
     Arc::new(TableDef {
@@ -110,23 +231,41 @@ pub(crate) fn table(keyspace: &str, name: &str) -> Option<Result<Arc<TableDef>, 
     if !SYSTEM_KEYSPACES.contains(&keyspace) {
         return None;
     }
-    let found = SYSTEM_TABLES.iter().find(|t| t.keyspace == keyspace && t.name == name).cloned();
+    let found = SYSTEM_TABLES
+        .iter()
+        .find(|t| t.keyspace == keyspace && t.name == name)
+        .cloned();
     Some(found.ok_or_else(|| CqlError::invalid(format!("unconfigured table {name}"))))
 }
 
 /// The rows of a system table, or `None` for a user table.
-pub(crate) fn materialize(node: &NodeInfo, cluster: &Cluster, table: &TableDef) -> Option<BTreeMap<PartitionKey, Partition>> {
+pub(crate) fn materialize(
+    node: &NodeInfo,
+    cluster: &Cluster,
+    table: &TableDef,
+) -> Option<BTreeMap<PartitionKey, Partition>> {
     if !SYSTEM_KEYSPACES.contains(&table.keyspace.as_str()) {
         return None;
     }
     let schema = cluster.schema.read();
-    let mut keyspaces: Vec<KeyspaceDef> = SYSTEM_KEYSPACES.iter().map(|ks| system_keyspace(ks)).collect();
+    let mut keyspaces: Vec<KeyspaceDef> = SYSTEM_KEYSPACES
+        .iter()
+        .map(|ks| system_keyspace(ks))
+        .collect();
     keyspaces.extend(schema.keyspaces.values().cloned());
     let rows = match table.name.as_str() {
         "local" => vec![local_row(node, schema.version)],
         "keyspaces" => keyspaces.iter().map(keyspace_row).collect(),
-        "tables" => keyspaces.iter().flat_map(|ks| ks.tables.values()).map(|t| table_row(t)).collect(),
-        "columns" => keyspaces.iter().flat_map(|ks| ks.tables.values()).flat_map(|t| column_rows(t)).collect(),
+        "tables" => keyspaces
+            .iter()
+            .flat_map(|ks| ks.tables.values())
+            .map(|t| table_row(t))
+            .collect(),
+        "columns" => keyspaces
+            .iter()
+            .flat_map(|ks| ks.tables.values())
+            .flat_map(|t| column_rows(t))
+            .collect(),
         _ => Vec::new(),
     };
     Some(to_partitions(table, rows))
@@ -150,7 +289,10 @@ fn local_row(node: &NodeInfo, schema_version: [u8; 16]) -> SystemRow {
         ("host_id", Value::Uuid(node.host_id)),
         ("listen_address", Value::Inet(ip)),
         ("native_protocol_version", text_value("4")),
-        ("partitioner", text_value("org.apache.cassandra.dht.Murmur3Partitioner")),
+        (
+            "partitioner",
+            text_value("org.apache.cassandra.dht.Murmur3Partitioner"),
+        ),
         ("rack", text_value("rack1")),
         ("release_version", text_value("4.0.11")),
         ("rpc_address", Value::Inet(ip)),
@@ -161,9 +303,21 @@ fn local_row(node: &NodeInfo, schema_version: [u8; 16]) -> SystemRow {
 }
 
 fn system_keyspace(name: &str) -> KeyspaceDef {
-    let tables = SYSTEM_TABLES.iter().filter(|t| t.keyspace == name).map(|t| (t.name.clone(), Arc::clone(t))).collect();
-    let replication = BTreeMap::from([("class".to_owned(), "org.apache.cassandra.locator.LocalStrategy".to_owned())]);
-    KeyspaceDef { name: name.into(), replication, durable_writes: true, tables }
+    let tables = SYSTEM_TABLES
+        .iter()
+        .filter(|t| t.keyspace == name)
+        .map(|t| (t.name.clone(), Arc::clone(t)))
+        .collect();
+    let replication = BTreeMap::from([(
+        "class".to_owned(),
+        "org.apache.cassandra.locator.LocalStrategy".to_owned(),
+    )]);
+    KeyspaceDef {
+        name: name.into(),
+        replication,
+        durable_writes: true,
+        tables,
+    }
 }
 
 fn keyspace_row(ks: &KeyspaceDef) -> SystemRow {
@@ -171,11 +325,19 @@ fn keyspace_row(ks: &KeyspaceDef) -> SystemRow {
         .replication
         .iter()
         .map(|(k, v)| {
-            let v = if k == "class" && !v.contains('.') { format!("org.apache.cassandra.locator.{v}") } else { v.clone() };
+            let v = if k == "class" && !v.contains('.') {
+                format!("org.apache.cassandra.locator.{v}")
+            } else {
+                v.clone()
+            };
             (text_value(k), Value::Text(v))
         })
         .collect();
-    vec![("keyspace_name", text_value(&ks.name)), ("durable_writes", Value::Boolean(ks.durable_writes)), ("replication", Value::Map(replication))]
+    vec![
+        ("keyspace_name", text_value(&ks.name)),
+        ("durable_writes", Value::Boolean(ks.durable_writes)),
+        ("replication", Value::Map(replication)),
+    ]
 }
 
 fn table_row(table: &TableDef) -> SystemRow {
@@ -197,8 +359,16 @@ fn column_rows(table: &TableDef) -> Vec<SystemRow> {
         .enumerate()
         .map(|(index, column)| {
             let (kind, position, order) = match column.kind {
-                ColumnKind::PartitionKey => ("partition_key", table.partition_key.iter().position(|c| *c == index), "none"),
-                ColumnKind::Clustering => ("clustering", table.clustering.iter().position(|c| *c == index), "asc"),
+                ColumnKind::PartitionKey => (
+                    "partition_key",
+                    table.partition_key.iter().position(|c| *c == index),
+                    "none",
+                ),
+                ColumnKind::Clustering => (
+                    "clustering",
+                    table.clustering.iter().position(|c| *c == index),
+                    "asc",
+                ),
                 ColumnKind::Regular => ("regular", None, "none"),
             };
             vec![
@@ -206,9 +376,15 @@ fn column_rows(table: &TableDef) -> Vec<SystemRow> {
                 ("table_name", text_value(&table.name)),
                 ("column_name", text_value(&column.name)),
                 ("clustering_order", text_value(order)),
-                ("column_name_bytes", Value::Blob(column.name.as_bytes().to_vec())),
+                (
+                    "column_name_bytes",
+                    Value::Blob(column.name.as_bytes().to_vec()),
+                ),
                 ("kind", text_value(kind)),
-                ("position", Value::Int(position.map_or(-1, |p| i32::try_from(p).unwrap_or(-1)))),
+                (
+                    "position",
+                    Value::Int(position.map_or(-1, |p| i32::try_from(p).unwrap_or(-1))),
+                ),
                 ("type", Value::Text(column.ty.to_string())),
             ]
         })
@@ -223,15 +399,30 @@ fn to_partitions(table: &TableDef, rows: Vec<SystemRow>) -> BTreeMap<PartitionKe
             row.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
         };
         let key: Option<Vec<Value>> = table.partition_key.iter().map(|c| value_of(*c)).collect();
-        let clustering: Option<Vec<Value>> = table.clustering.iter().map(|c| value_of(*c)).collect();
-        let (Some(key), Some(clustering)) = (key, clustering) else { continue };
-        let cell = |value| Cell { written: 0, value: Some(value), expires: None };
+        let clustering: Option<Vec<Value>> =
+            table.clustering.iter().map(|c| value_of(*c)).collect();
+        let (Some(key), Some(clustering)) = (key, clustering) else {
+            continue;
+        };
+        let cell = |value| Cell {
+            written: 0,
+            value: Some(value),
+            expires: None,
+        };
         let cells = (0..table.columns.len())
             .filter(|c| !table.is_key(*c))
             .filter_map(|c| value_of(c).map(|v| (c, cell(v))))
             .collect();
-        let row = Row { marker: Some(cell(Value::Boolean(true))), deleted: None, cells };
-        partitions.entry(PartitionKey::new(key)).or_default().rows.insert(clustering, row);
+        let row = Row {
+            marker: Some(cell(Value::Boolean(true))),
+            deleted: None,
+            cells,
+        };
+        partitions
+            .entry(PartitionKey::new(key))
+            .or_default()
+            .rows
+            .insert(clustering, row);
     }
     partitions
 }

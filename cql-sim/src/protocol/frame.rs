@@ -47,7 +47,10 @@ pub(crate) async fn read_frame(
     lz4: bool,
 ) -> Result<Frame, ReadError> {
     let mut header = [0; HEADER_LEN];
-    socket.read_exact(&mut header).await.map_err(|_| ReadError::Closed)?;
+    socket
+        .read_exact(&mut header)
+        .await
+        .map_err(|_| ReadError::Closed)?;
     let [version, flags, s0, s1, opcode, l0, l1, l2, l3] = header;
     let stream = i16::from_be_bytes([s0, s1]);
     let fail = |msg: String| ReadError::Protocol(stream, ProtocolError(msg));
@@ -58,17 +61,29 @@ pub(crate) async fn read_frame(
     }
     let len = usize::try_from(u32::from_be_bytes([l0, l1, l2, l3])).unwrap_or(usize::MAX);
     if len > MAX_BODY {
-        return Err(fail(format!("frame body of {len} bytes exceeds the 256 MB limit")));
+        return Err(fail(format!(
+            "frame body of {len} bytes exceeds the 256 MB limit"
+        )));
     }
     let mut body = vec![0; len];
-    socket.read_exact(&mut body).await.map_err(|_| ReadError::Closed)?;
+    socket
+        .read_exact(&mut body)
+        .await
+        .map_err(|_| ReadError::Closed)?;
     if flags & FLAG_COMPRESSED != 0 {
         if !lz4 {
-            return Err(fail("compressed frame received but no compression was negotiated".into()));
+            return Err(fail(
+                "compressed frame received but no compression was negotiated".into(),
+            ));
         }
         body = decompress(&body).map_err(|e| ReadError::Protocol(stream, e))?;
     }
-    Ok(Frame { flags: flags & !FLAG_COMPRESSED, stream, opcode, body })
+    Ok(Frame {
+        flags: flags & !FLAG_COMPRESSED,
+        stream,
+        opcode,
+        body,
+    })
 }
 
 /// Writes one response frame, compressing its body when lz4 was negotiated.
@@ -79,7 +94,11 @@ pub(crate) async fn write_frame(
     body: &[u8],
     lz4: bool,
 ) -> std::io::Result<()> {
-    let (flags, body) = if lz4 { (FLAG_COMPRESSED, compress(body)) } else { (0, body.to_vec()) };
+    let (flags, body) = if lz4 {
+        (FLAG_COMPRESSED, compress(body))
+    } else {
+        (0, body.to_vec())
+    };
     let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
     let mut frame = Vec::with_capacity(HEADER_LEN + body.len());
     frame.push(RESPONSE_VERSION);
@@ -104,7 +123,9 @@ fn decompress(body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
         .ok_or_else(|| ProtocolError("compressed body shorter than its length prefix".into()))?;
     let len = usize::try_from(u32::from_be_bytes(*len)).unwrap_or(usize::MAX);
     if len > MAX_BODY {
-        return Err(ProtocolError(format!("uncompressed body of {len} bytes exceeds the limit")));
+        return Err(ProtocolError(format!(
+            "uncompressed body of {len} bytes exceeds the limit"
+        )));
     }
     lz4_flex::block::decompress(block, len)
         .map_err(|e| ProtocolError(format!("invalid lz4 body: {e}")))

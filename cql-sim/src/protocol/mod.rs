@@ -47,7 +47,16 @@ impl Consistency {
     pub(crate) fn from_code(code: u16) -> Result<Consistency, ProtocolError> {
         use Consistency::*;
         let levels = [
-            Any, One, Two, Three, Quorum, All, LocalQuorum, EachQuorum, Serial, LocalSerial,
+            Any,
+            One,
+            Two,
+            Three,
+            Quorum,
+            All,
+            LocalQuorum,
+            EachQuorum,
+            Serial,
+            LocalSerial,
             LocalOne,
         ];
         levels

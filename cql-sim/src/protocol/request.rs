@@ -89,7 +89,9 @@ impl Request {
                 query: r.long_string("query string")?,
                 params: QueryParams::read(&mut r)?,
             },
-            PREPARE => Request::Prepare { query: r.long_string("query string")? },
+            PREPARE => Request::Prepare {
+                query: r.long_string("query string")?,
+            },
             EXECUTE => Request::Execute {
                 id: r.short_bytes("prepared id")?,
                 params: QueryParams::read(&mut r)?,
@@ -97,7 +99,9 @@ impl Request {
             BATCH => Request::Batch(BatchRequest::read(&mut r)?),
             REGISTER => Request::Register(r.string_list("event types")?),
             other => {
-                return Err(ProtocolError(format!("unknown or unexpected request opcode {other:#04x}")));
+                return Err(ProtocolError(format!(
+                    "unknown or unexpected request opcode {other:#04x}"
+                )));
             }
         };
         Ok(request)
@@ -145,11 +149,19 @@ impl BatchRequest {
         let consistency = Consistency::from_code(r.short("consistency")?)?;
         let flags = r.byte("batch flags")?;
         if flags & FLAG_NAMES != 0 {
-            return Err(ProtocolError("named values in BATCH are not supported by protocol v4".into()));
+            return Err(ProtocolError(
+                "named values in BATCH are not supported by protocol v4".into(),
+            ));
         }
         let serial_consistency = flag(flags, FLAG_SERIAL, || read_serial(r))?;
         let timestamp = flag(flags, FLAG_TIMESTAMP, || r.long("default timestamp"))?;
-        Ok(BatchRequest { kind, statements: raw, consistency, serial_consistency, timestamp })
+        Ok(BatchRequest {
+            kind,
+            statements: raw,
+            consistency,
+            serial_consistency,
+            timestamp,
+        })
     }
 }
 
@@ -157,10 +169,16 @@ fn read_batch_entry(r: &mut Reader<'_>) -> Result<BatchStatement, ProtocolError>
     let statement = match r.byte("batch statement kind")? {
         0 => StatementRef::Text(r.long_string("batch query string")?),
         1 => StatementRef::Prepared(r.short_bytes("batch prepared id")?),
-        other => return Err(ProtocolError(format!("unknown batch statement kind {other}"))),
+        other => {
+            return Err(ProtocolError(format!(
+                "unknown batch statement kind {other}"
+            )));
+        }
     };
     let count = r.short("batch value count")?;
-    let values = (0..count).map(|_| r.value("batch value")).collect::<Result<_, _>>()?;
+    let values = (0..count)
+        .map(|_| r.value("batch value"))
+        .collect::<Result<_, _>>()?;
     Ok(BatchStatement { statement, values })
 }
 
@@ -183,7 +201,9 @@ fn read_values(
 fn read_serial(r: &mut Reader<'_>) -> Result<Consistency, ProtocolError> {
     let level = Consistency::from_code(r.short("serial consistency")?)?;
     if !level.is_serial() {
-        return Err(ProtocolError(format!("serial consistency must be SERIAL or LOCAL_SERIAL, got {level}")));
+        return Err(ProtocolError(format!(
+            "serial consistency must be SERIAL or LOCAL_SERIAL, got {level}"
+        )));
     }
     Ok(level)
 }
@@ -193,5 +213,9 @@ fn flag<T>(
     mask: u8,
     read: impl FnOnce() -> Result<T, ProtocolError>,
 ) -> Result<Option<T>, ProtocolError> {
-    if flags & mask != 0 { read().map(Some) } else { Ok(None) }
+    if flags & mask != 0 {
+        read().map(Some)
+    } else {
+        Ok(None)
+    }
 }

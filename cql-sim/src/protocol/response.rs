@@ -118,24 +118,40 @@ fn encode_error(e: &CqlError, out: &mut Vec<u8>) {
     out.put_int(e.code());
     out.put_string(&e.to_string());
     match e {
-        CqlError::Unavailable { consistency, required, alive } => {
+        CqlError::Unavailable {
+            consistency,
+            required,
+            alive,
+        } => {
             out.put_short(consistency.code());
             out.put_int(count(*required));
             out.put_int(count(*alive));
         }
-        CqlError::WriteTimeout { consistency, received, blockfor, write_type } => {
+        CqlError::WriteTimeout {
+            consistency,
+            received,
+            blockfor,
+            write_type,
+        } => {
             out.put_short(consistency.code());
             out.put_int(count(*received));
             out.put_int(count(*blockfor));
             out.put_string(&write_type.to_string());
         }
-        CqlError::ReadTimeout { consistency, received, blockfor, data_present } => {
+        CqlError::ReadTimeout {
+            consistency,
+            received,
+            blockfor,
+            data_present,
+        } => {
             out.put_short(consistency.code());
             out.put_int(count(*received));
             out.put_int(count(*blockfor));
             out.push(u8::from(*data_present));
         }
-        CqlError::AlreadyExists { keyspace, table, .. } => {
+        CqlError::AlreadyExists {
+            keyspace, table, ..
+        } => {
             out.put_string(keyspace);
             out.put_string(table);
         }
@@ -160,7 +176,12 @@ fn encode_result(result: &ResultBody, out: &mut Vec<u8>) {
             out.put_int(0x0003);
             out.put_string(keyspace);
         }
-        ResultBody::Prepared { id, bind, pk_indexes, result } => {
+        ResultBody::Prepared {
+            id,
+            bind,
+            pk_indexes,
+            result,
+        } => {
             out.put_int(0x0004);
             out.put_short_bytes(id);
             encode_bind_metadata(bind, pk_indexes, out);
@@ -174,7 +195,12 @@ fn encode_result(result: &ResultBody, out: &mut Vec<u8>) {
 }
 
 fn encode_rows(page: &RowsPage, out: &mut Vec<u8>) {
-    encode_metadata(&page.columns, page.paging_state.as_deref(), page.no_metadata, out);
+    encode_metadata(
+        &page.columns,
+        page.paging_state.as_deref(),
+        page.no_metadata,
+        out,
+    );
     out.put_int(count(page.rows.len()));
     for row in &page.rows {
         for cell in row {
@@ -184,7 +210,12 @@ fn encode_rows(page: &RowsPage, out: &mut Vec<u8>) {
 }
 
 /// `<flags><columns_count>[<paging_state>][<global_table_spec>?<col_spec_i>...]`
-fn encode_metadata(columns: &[ColumnSpec], paging: Option<&[u8]>, no_metadata: bool, out: &mut Vec<u8>) {
+fn encode_metadata(
+    columns: &[ColumnSpec],
+    paging: Option<&[u8]>,
+    no_metadata: bool,
+    out: &mut Vec<u8>,
+) {
     let global = global_table(columns);
     let mut flags = 0;
     if paging.is_some() {
@@ -207,7 +238,11 @@ fn encode_metadata(columns: &[ColumnSpec], paging: Option<&[u8]>, no_metadata: b
 
 fn encode_bind_metadata(bind: &[ColumnSpec], pk_indexes: &[u16], out: &mut Vec<u8>) {
     let global = global_table(bind);
-    out.put_int(if global.is_some() { GLOBAL_TABLES_SPEC } else { 0 });
+    out.put_int(if global.is_some() {
+        GLOBAL_TABLES_SPEC
+    } else {
+        0
+    });
     out.put_int(count(bind.len()));
     out.put_int(count(pk_indexes.len()));
     for index in pk_indexes {

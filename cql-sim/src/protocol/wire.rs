@@ -91,7 +91,10 @@ impl<'a> Reader<'a> {
         (0..count).map(|_| self.string(what)).collect()
     }
 
-    pub(crate) fn string_map(&mut self, what: &str) -> Result<HashMap<String, String>, ProtocolError> {
+    pub(crate) fn string_map(
+        &mut self,
+        what: &str,
+    ) -> Result<HashMap<String, String>, ProtocolError> {
         let count = self.short(what)?;
         (0..count)
             .map(|_| Ok((self.string(what)?, self.string(what)?)))

@@ -26,12 +26,15 @@ pub(crate) struct Cell {
 
 impl Cell {
     fn is_live(&self, shadow: Option<Micros>, now: i64) -> bool {
-        self.value.is_some() && shadow.is_none_or(|s| self.written > s) && self.expires.is_none_or(|e| e > now)
+        self.value.is_some()
+            && shadow.is_none_or(|s| self.written > s)
+            && self.expires.is_none_or(|e| e > now)
     }
 
     /// Last write wins; at equal timestamps a tombstone wins, then the larger value.
     fn wins_over(&self, other: &Cell) -> bool {
-        (self.written, self.value.is_none(), &self.value) > (other.written, other.value.is_none(), &other.value)
+        (self.written, self.value.is_none(), &self.value)
+            > (other.written, other.value.is_none(), &other.value)
     }
 }
 
@@ -69,7 +72,9 @@ impl Partition {
 
     /// The rows that are live at `now` (Unix seconds), in clustering order.
     pub(crate) fn live_rows(&self, now: i64) -> impl Iterator<Item = LiveRow<'_>> {
-        self.rows.iter().filter_map(move |(key, row)| row.live(key, self.deleted, now))
+        self.rows
+            .iter()
+            .filter_map(move |(key, row)| row.live(key, self.deleted, now))
     }
 
     /// The live row at `key`, if any.
@@ -82,10 +87,10 @@ impl Partition {
 impl Row {
     fn merge(&mut self, other: &Row) {
         self.deleted = self.deleted.max(other.deleted);
-        if let Some(marker) = &other.marker {
-            if self.marker.as_ref().is_none_or(|m| marker.wins_over(m)) {
-                self.marker = Some(marker.clone());
-            }
+        if let Some(marker) = &other.marker
+            && self.marker.as_ref().is_none_or(|m| marker.wins_over(m))
+        {
+            self.marker = Some(marker.clone());
         }
         for (column, cell) in &other.cells {
             match self.cells.get(column) {
@@ -97,12 +102,24 @@ impl Row {
         }
     }
 
-    fn live<'a>(&'a self, key: &'a ClusteringKey, partition_deleted: Option<Micros>, now: i64) -> Option<LiveRow<'a>> {
+    fn live<'a>(
+        &'a self,
+        key: &'a ClusteringKey,
+        partition_deleted: Option<Micros>,
+        now: i64,
+    ) -> Option<LiveRow<'a>> {
         let shadow = self.deleted.max(partition_deleted);
-        let cells: BTreeMap<usize, &Cell> =
-            self.cells.iter().filter(|(_, c)| c.is_live(shadow, now)).map(|(i, c)| (*i, c)).collect();
+        let cells: BTreeMap<usize, &Cell> = self
+            .cells
+            .iter()
+            .filter(|(_, c)| c.is_live(shadow, now))
+            .map(|(i, c)| (*i, c))
+            .collect();
         let marked = self.marker.as_ref().is_some_and(|m| m.is_live(shadow, now));
-        (marked || !cells.is_empty()).then_some(LiveRow { clustering: key, cells })
+        (marked || !cells.is_empty()).then_some(LiveRow {
+            clustering: key,
+            cells,
+        })
     }
 }
 
@@ -117,13 +134,20 @@ mod tests {
     }
 
     fn cell(written: Micros, value: Option<i32>) -> Cell {
-        Cell { written, value: value.map(Value::Int), expires: None }
+        Cell {
+            written,
+            value: value.map(Value::Int),
+            expires: None,
+        }
     }
 
     fn row_with(column: usize, c: Cell) -> Partition {
         let mut row = Row::default();
         row.cells.insert(column, c);
-        Partition { deleted: None, rows: BTreeMap::from([(vec![], row)]) }
+        Partition {
+            deleted: None,
+            rows: BTreeMap::from([(vec![], row)]),
+        }
     }
 
     #[test]
@@ -145,14 +169,24 @@ mod tests {
         assert!(!p.has_live_rows(0));
         let mut q = row_with(1, cell(10, Some(1)));
         q.deleted = Some(10);
-        assert!(!q.has_live_rows(0), "a partition tombstone at the same timestamp shadows the cell");
+        assert!(
+            !q.has_live_rows(0),
+            "a partition tombstone at the same timestamp shadows the cell"
+        );
         q.merge(&row_with(1, cell(11, Some(3))));
         assert!(q.has_live_rows(0), "a later write is visible again");
     }
 
     #[test]
     fn expired_cells_are_not_live() {
-        let p = row_with(1, Cell { written: 1, value: Some(Value::Int(1)), expires: Some(100) });
+        let p = row_with(
+            1,
+            Cell {
+                written: 1,
+                value: Some(Value::Int(1)),
+                expires: Some(100),
+            },
+        );
         assert!(p.has_live_rows(99));
         assert!(!p.has_live_rows(100));
     }

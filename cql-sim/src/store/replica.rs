@@ -21,12 +21,18 @@ impl PartitionKey {
     /// The key for these partition-key column values (in key order).
     pub(crate) fn new(values: Vec<Value>) -> PartitionKey {
         let components: Vec<Vec<u8>> = values.iter().map(Value::to_bytes).collect();
-        PartitionKey { token: token_of(&composite_key(&components)), values }
+        PartitionKey {
+            token: token_of(&composite_key(&components)),
+            values,
+        }
     }
 
     /// The smallest key with this token: a bound for token ranges.
     pub(crate) fn token_start(token: i64) -> PartitionKey {
-        PartitionKey { token, values: Vec::new() }
+        PartitionKey {
+            token,
+            values: Vec::new(),
+        }
     }
 }
 
@@ -49,7 +55,10 @@ pub(crate) struct Proposal {
 #[derive(Clone, Debug)]
 pub(crate) enum PrepareReply {
     /// The ballot is promised; here is what this replica accepted and committed.
-    Promise { accepted: Option<Proposal>, committed: Option<Proposal> },
+    Promise {
+        accepted: Option<Proposal>,
+        committed: Option<Proposal>,
+    },
     /// A ballot at least as high was already promised.
     Reject { promised: Ballot },
 }
@@ -77,7 +86,11 @@ pub(crate) struct Replica {
 
 impl Replica {
     fn state(&mut self, table: TableId, key: &PartitionKey) -> &mut PartitionState {
-        self.tables.entry(table).or_default().entry(key.clone()).or_default()
+        self.tables
+            .entry(table)
+            .or_default()
+            .entry(key.clone())
+            .or_default()
     }
 
     /// Applies a write (a partition fragment).
@@ -101,7 +114,9 @@ impl Replica {
         range: (Bound<PartitionKey>, Bound<PartitionKey>),
         max: usize,
     ) -> Vec<(PartitionKey, Partition)> {
-        let Some(data) = self.tables.get(&table) else { return Vec::new() };
+        let Some(data) = self.tables.get(&table) else {
+            return Vec::new();
+        };
         if is_empty_range(&range) {
             return Vec::new();
         }
@@ -113,21 +128,37 @@ impl Replica {
     }
 
     /// Paxos phase 1: promise `ballot` unless a higher one was promised.
-    pub(crate) fn prepare(&mut self, table: TableId, key: &PartitionKey, ballot: Ballot) -> PrepareReply {
+    pub(crate) fn prepare(
+        &mut self,
+        table: TableId,
+        key: &PartitionKey,
+        ballot: Ballot,
+    ) -> PrepareReply {
         let paxos = &mut self.state(table, key).paxos;
         match paxos.promised {
             Some(promised) if promised >= ballot => PrepareReply::Reject { promised },
             _ => {
                 paxos.promised = Some(ballot);
-                PrepareReply::Promise { accepted: paxos.accepted.clone(), committed: paxos.committed.clone() }
+                PrepareReply::Promise {
+                    accepted: paxos.accepted.clone(),
+                    committed: paxos.committed.clone(),
+                }
             }
         }
     }
 
     /// Paxos phase 2: accept the proposal unless a higher ballot was promised.
-    pub(crate) fn propose(&mut self, table: TableId, key: &PartitionKey, proposal: &Proposal) -> bool {
+    pub(crate) fn propose(
+        &mut self,
+        table: TableId,
+        key: &PartitionKey,
+        proposal: &Proposal,
+    ) -> bool {
         let paxos = &mut self.state(table, key).paxos;
-        if paxos.promised.is_some_and(|promised| promised > proposal.ballot) {
+        if paxos
+            .promised
+            .is_some_and(|promised| promised > proposal.ballot)
+        {
             return false;
         }
         paxos.promised = Some(proposal.ballot);
@@ -140,10 +171,18 @@ impl Replica {
         let state = self.state(table, key);
         state.data.merge(&proposal.update);
         let paxos = &mut state.paxos;
-        if paxos.committed.as_ref().is_none_or(|c| c.ballot < proposal.ballot) {
+        if paxos
+            .committed
+            .as_ref()
+            .is_none_or(|c| c.ballot < proposal.ballot)
+        {
             paxos.committed = Some(proposal.clone());
         }
-        if paxos.accepted.as_ref().is_some_and(|a| a.ballot <= proposal.ballot) {
+        if paxos
+            .accepted
+            .as_ref()
+            .is_some_and(|a| a.ballot <= proposal.ballot)
+        {
             paxos.accepted = None;
         }
     }
@@ -155,9 +194,9 @@ impl Replica {
 
     /// The number of live rows this replica holds for a table.
     pub(crate) fn live_rows(&self, table: TableId, now: i64) -> usize {
-        self.tables
-            .get(&table)
-            .map_or(0, |t| t.values().map(|s| s.data.live_rows(now).count()).sum())
+        self.tables.get(&table).map_or(0, |t| {
+            t.values().map(|s| s.data.live_rows(now).count()).sum()
+        })
     }
 }
 
@@ -165,7 +204,8 @@ impl Replica {
 fn is_empty_range((start, end): &(Bound<PartitionKey>, Bound<PartitionKey>)) -> bool {
     match (start, end) {
         (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e)) | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
+        (Bound::Included(s) | Bound::Excluded(s), Bound::Excluded(e))
+        | (Bound::Excluded(s), Bound::Included(e)) => s >= e,
         _ => false,
     }
 }
