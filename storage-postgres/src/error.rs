@@ -125,7 +125,12 @@ impl Failure {
             Failure::Connect(PoolError::Backend(e)) | Failure::Statement(e) => e.code(),
             _ => None,
         };
+        let no_password = settings.password_source == PasswordSource::None;
         let advice = match code {
+            None if no_password && self.to_string().contains("password missing") => format!(
+                " (user `{}`, {}; give one with PGPASSWORD, a password file (PGPASSFILE, ~/.pgpass, passfile=) or the URI)",
+                settings.user, settings.password_source
+            ),
             Some(c)
                 if *c == SqlState::INVALID_PASSWORD
                     || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
@@ -157,9 +162,21 @@ impl Failure {
 
 fn meaning_of(e: &tokio_postgres::Error) -> Meaning {
     let Some(db) = e.as_db_error() else {
-        let io = e
-            .source()
-            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
+        let mut io = false;
+        let mut source = e.source();
+        while let Some(s) = source {
+            // A refused certificate will not be accepted by trying again
+            // (tokio-rustls hands rustls errors over inside io errors).
+            let inner = s
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .map_or(s, |inner| inner as &dyn std::error::Error);
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return Meaning::Other;
+            }
+            io |= s.downcast_ref::<std::io::Error>().is_some();
+            source = s.source();
+        }
         return if e.is_closed() || io {
             Meaning::Unavailable
         } else {

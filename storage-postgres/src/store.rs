@@ -117,8 +117,12 @@ impl PostgresStorage {
     }
 
     async fn ensure_tables(&self) -> Result<()> {
-        if self.missing_columns().await?.is_empty() {
+        let (present, missing) = self.inspect_tables().await?;
+        if present && missing.is_empty() {
             return Ok(());
+        }
+        if present {
+            return Err(self.foreign_tables(&missing));
         }
         let ddl = format!(
             "SELECT pg_advisory_xact_lock({DDL_LOCK}); {}",
@@ -126,20 +130,25 @@ impl PostgresStorage {
         );
         self.run("open: create tables", async |c| c.batch_execute(&ddl).await)
             .await?;
-        let missing = self.missing_columns().await?;
+        let (_, missing) = self.inspect_tables().await?;
         if missing.is_empty() {
             return Ok(());
         }
-        Err(Error::invalid(format!(
+        Err(self.foreign_tables(&missing))
+    }
+
+    fn foreign_tables(&self, missing: &[String]) -> Error {
+        Error::invalid(format!(
             "storage URI `{}`: schema `{}` holds tables that are not accrete's (missing {}); choose another schema=",
             self.settings.uri(),
             self.settings.schema(),
             missing.join(", ")
-        )))
+        ))
     }
 
-    /// The expected `table.column type` entries the schema lacks.
-    async fn missing_columns(&self) -> Result<Vec<String>> {
+    /// Whether either table exists, and the expected `table.column type`
+    /// entries the schema lacks.
+    async fn inspect_tables(&self) -> Result<(bool, Vec<String>)> {
         let schema = self.settings.schema().as_str();
         let rows = self
             .run("open: inspect tables", async |c| {
@@ -156,7 +165,7 @@ impl PostgresStorage {
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect();
-        Ok(EXPECTED_COLUMNS
+        let missing = EXPECTED_COLUMNS
             .iter()
             .filter(|(t, c, ty)| {
                 !found
@@ -164,7 +173,8 @@ impl PostgresStorage {
                     .any(|f| (f.0.as_str(), f.1.as_str(), f.2.as_str()) == (*t, *c, *ty))
             })
             .map(|(t, c, ty)| format!("{t}.{c} {ty}"))
-            .collect())
+            .collect();
+        Ok((!found.is_empty(), missing))
     }
 
     /// One conditional write; `Ambiguous` when the server may have applied it.
