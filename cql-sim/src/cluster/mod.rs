@@ -127,7 +127,10 @@ impl Cluster {
                     });
                 }
                 _ if self.faults.is_up(target) => {
-                    answers.push(op(target, &mut self.replicas[target].lock()))
+                    // Each message is a scheduling point, so concurrent
+                    // requests interleave between deliveries as on a network.
+                    tokio::task::yield_now().await;
+                    answers.push(op(target, &mut self.replicas[target].lock()));
                 }
                 _ => {}
             }

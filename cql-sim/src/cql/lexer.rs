@@ -80,8 +80,7 @@ impl Lexer<'_> {
     }
 
     fn error(&self, message: &str) -> CqlError {
-        let (line, col) = self.location();
-        CqlError::Syntax(format!("line {line}:{col} {message}"))
+        error_at(self.location(), message)
     }
 
     fn run(&mut self) -> Result<(), CqlError> {
@@ -154,11 +153,12 @@ impl Lexer<'_> {
     }
 
     fn quoted(&mut self, quote: char) -> Result<String, CqlError> {
+        let start = self.location();
         self.pos += 1;
         let mut out = String::new();
         loop {
             match self.peek(0) {
-                None => return Err(self.error("unterminated quoted text")),
+                None => return Err(error_at(start, "unterminated quoted text")),
                 Some(c) if c == quote && self.peek(1) == Some(quote) => {
                     out.push(quote);
                     self.pos += 2;
@@ -227,6 +227,10 @@ impl Lexer<'_> {
         self.pos += 36;
         bytes.try_into().ok().map(Tok::Uuid)
     }
+}
+
+fn error_at((line, col): (usize, usize), message: &str) -> CqlError {
+    CqlError::Syntax(format!("line {line}:{col} {message}"))
 }
 
 fn is_word_start(c: char) -> bool {

@@ -127,8 +127,15 @@ fn decompress(body: &[u8]) -> Result<Vec<u8>, ProtocolError> {
             "uncompressed body of {len} bytes exceeds the limit"
         )));
     }
-    lz4_flex::block::decompress(block, len)
-        .map_err(|e| ProtocolError(format!("invalid lz4 body: {e}")))
+    let body = lz4_flex::block::decompress(block, len)
+        .map_err(|e| ProtocolError(format!("invalid lz4 body: {e}")))?;
+    if body.len() != len {
+        return Err(ProtocolError(format!(
+            "lz4 body decompressed to {} bytes, its header said {len}",
+            body.len()
+        )));
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

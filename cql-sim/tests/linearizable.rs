@@ -1,0 +1,487 @@
+//! Many clients CAS one row concurrently through the real driver while
+//! faults are injected; the recorded history must be linearizable (checked
+//! with Wing & Gong's search, Lowe's memoized variant, for a register with
+//! compare-and-set) and no two writers may win one revision.
+//!
+//! `ACCRETE_LONG=1` runs more clients, more operations and several seeds.
+
+// Test helpers outside #[test] functions unwrap too: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use cql_sim::{Accepted, DropPoint, Fault, FaultKind, Phase, SimCluster, SimConfig};
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::{Consistency, SerialConsistency};
+use scylla::value::{CqlValue, Row};
+
+/// The register: absent, or a revision and the nonce of the writer that made it.
+type State = Option<(i64, u64)>;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Outcome {
+    Applied,
+    /// Not applied; the revision the LWT reported (`None`: row absent).
+    Rejected(Option<i64>),
+    /// The client never learned (timeout, broken connection).
+    Unknown,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Read(State),
+    Cas {
+        expect: Option<i64>,
+        new: (i64, u64),
+        outcome: Outcome,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Event {
+    call: u128,
+    /// `None` when the outcome is unknown: it may take effect any time later.
+    ret: Option<u128>,
+    op: Op,
+}
+
+/// The states an operation may leave behind when applied to `state`.
+fn step(state: State, op: &Op) -> Vec<State> {
+    let rev = state.map(|(r, _)| r);
+    match op {
+        Op::Read(seen) => {
+            if *seen == state {
+                vec![state]
+            } else {
+                vec![]
+            }
+        }
+        Op::Cas {
+            expect,
+            new,
+            outcome: Outcome::Applied,
+        } => {
+            if rev == *expect {
+                vec![Some(*new)]
+            } else {
+                vec![]
+            }
+        }
+        Op::Cas {
+            expect,
+            outcome: Outcome::Rejected(seen),
+            ..
+        } => {
+            if rev != *expect && rev == *seen {
+                vec![state]
+            } else {
+                vec![]
+            }
+        }
+        Op::Cas {
+            expect,
+            new,
+            outcome: Outcome::Unknown,
+        } => {
+            if rev == *expect {
+                vec![Some(*new), state]
+            } else {
+                vec![state]
+            }
+        }
+    }
+}
+
+/// Whether some order of the events that respects real time (an event
+/// that returned before another was called comes first) explains every
+/// result from an absent register.
+fn linearizable(history: &[Event]) -> bool {
+    let mut done = vec![false; history.len()];
+    let mut seen = HashSet::new();
+    search(history, &mut done, None, &mut seen)
+}
+
+fn search(
+    history: &[Event],
+    done: &mut Vec<bool>,
+    state: State,
+    seen: &mut HashSet<(Vec<bool>, State)>,
+) -> bool {
+    if done.iter().all(|d| *d) {
+        return true;
+    }
+    if !seen.insert((done.clone(), state)) {
+        return false;
+    }
+    let horizon = history
+        .iter()
+        .zip(done.iter())
+        .filter(|(_, d)| !**d)
+        .filter_map(|(e, _)| e.ret)
+        .min()
+        .unwrap_or(u128::MAX);
+    for i in 0..history.len() {
+        if done[i] || history[i].call > horizon {
+            continue;
+        }
+        for next in step(state, &history[i].op) {
+            done[i] = true;
+            if search(history, done, next, seen) {
+                return true;
+            }
+            done[i] = false;
+        }
+    }
+    false
+}
+
+#[test]
+fn the_checker_rejects_a_stale_read_and_accepts_a_concurrent_one() {
+    let write = Event {
+        call: 0,
+        ret: Some(10),
+        op: Op::Cas {
+            expect: None,
+            new: (1, 7),
+            outcome: Outcome::Applied,
+        },
+    };
+    let stale = Event {
+        call: 20,
+        ret: Some(30),
+        op: Op::Read(None),
+    };
+    assert!(!linearizable(&[write.clone(), stale]));
+    let concurrent = Event {
+        call: 5,
+        ret: Some(30),
+        op: Op::Read(None),
+    };
+    assert!(linearizable(&[write.clone(), concurrent]));
+    let double = Event {
+        call: 0,
+        ret: Some(10),
+        op: Op::Cas {
+            expect: None,
+            new: (1, 8),
+            outcome: Outcome::Applied,
+        },
+    };
+    assert!(
+        !linearizable(&[write.clone(), double]),
+        "two writers cannot both create revision 1"
+    );
+    let unknown = Event {
+        call: 0,
+        ret: None,
+        op: Op::Cas {
+            expect: Some(1),
+            new: (2, 9),
+            outcome: Outcome::Unknown,
+        },
+    };
+    let later = Event {
+        call: 50,
+        ret: Some(60),
+        op: Op::Read(Some((2, 9))),
+    };
+    assert!(
+        linearizable(&[write, unknown, later]),
+        "an unknown outcome may take effect later"
+    );
+}
+
+struct Workload {
+    session: Session,
+    insert: PreparedStatement,
+    update: PreparedStatement,
+    read: PreparedStatement,
+    start: Instant,
+    history: Mutex<Vec<Event>>,
+}
+
+impl Workload {
+    fn now(&self) -> u128 {
+        self.start.elapsed().as_nanos()
+    }
+
+    async fn serial_read(&self) -> Option<State> {
+        let call = self.now();
+        let result = self
+            .session
+            .execute_unpaged(&self.read, ("register",))
+            .await
+            .ok()?;
+        let ret = self.now();
+        let rows = result.into_rows_result().ok()?;
+        let state = rows
+            .maybe_first_row::<(i64, Vec<u8>)>()
+            .ok()?
+            .map(|(rev, value)| (rev, nonce_of(&value)));
+        self.history.lock().push(Event {
+            call,
+            ret: Some(ret),
+            op: Op::Read(state),
+        });
+        Some(state)
+    }
+
+    async fn cas(&self, expect: Option<i64>, new: (i64, u64)) -> Outcome {
+        let value = new.1.to_be_bytes().to_vec();
+        let call = self.now();
+        let result = match expect {
+            None => {
+                self.session
+                    .execute_unpaged(&self.insert, ("register", new.0, value))
+                    .await
+            }
+            Some(rev) => {
+                self.session
+                    .execute_unpaged(&self.update, (new.0, value, "register", rev))
+                    .await
+            }
+        };
+        let ret = self.now();
+        let outcome = match result
+            .ok()
+            .and_then(|r| r.into_rows_result().ok())
+            .and_then(|r| r.first_row::<Row>().ok())
+        {
+            Some(row) => match row.columns.as_slice() {
+                [Some(CqlValue::Boolean(true))] => Outcome::Applied,
+                [Some(CqlValue::Boolean(false))] => Outcome::Rejected(None),
+                [Some(CqlValue::Boolean(false)), ..] => Outcome::Rejected(reported_rev(&row)),
+                other => panic!("unexpected LWT result {other:?}"),
+            },
+            None => Outcome::Unknown,
+        };
+        let ret = (outcome != Outcome::Unknown).then_some(ret);
+        self.history.lock().push(Event {
+            call,
+            ret,
+            op: Op::Cas {
+                expect,
+                new,
+                outcome: outcome.clone(),
+            },
+        });
+        outcome
+    }
+}
+
+/// The `rev` column of a not-applied LWT: `[applied], rev` for the update,
+/// `[applied], name, rev, value` for the insert.
+fn reported_rev(row: &Row) -> Option<i64> {
+    row.columns.iter().skip(1).find_map(|c| match c {
+        Some(CqlValue::BigInt(rev)) => Some(*rev),
+        _ => None,
+    })
+}
+
+fn nonce_of(value: &[u8]) -> u64 {
+    u64::from_be_bytes(value.try_into().unwrap())
+}
+
+async fn statement(s: &Session, cql: &str, consistency: Consistency) -> PreparedStatement {
+    let mut p = s.prepare(cql).await.unwrap();
+    p.set_consistency(consistency);
+    p.set_serial_consistency(Some(SerialConsistency::Serial));
+    p.set_retry_policy(Some(no_retry()));
+    p
+}
+
+fn inject_faults(sim: &SimCluster) {
+    let f = sim.faults();
+    let user = |fault: Fault| fault.when_query_contains("lin.accrete_roots");
+    for phase in [
+        Phase::Prepare,
+        Phase::Propose,
+        Phase::Commit,
+        Phase::PaxosRead,
+    ] {
+        f.inject(user(
+            Fault::new(FaultKind::DelayMessage(phase, Duration::from_millis(1)))
+                .with_probability(0.2),
+        ));
+        f.inject(user(
+            Fault::new(FaultKind::DelayMessage(phase, Duration::from_millis(15)))
+                .with_probability(0.05),
+        ));
+        f.inject(user(
+            Fault::new(FaultKind::DropMessage(phase)).with_probability(0.03),
+        ));
+    }
+    for accepted in [Accepted::ByQuorum, Accepted::ByOne, Accepted::ByNone] {
+        f.inject(user(
+            Fault::new(FaultKind::CasWriteTimeout(accepted)).with_probability(0.03),
+        ));
+    }
+    f.inject(user(
+        Fault::new(FaultKind::ReadTimeout).with_probability(0.03),
+    ));
+    f.inject(user(
+        Fault::new(FaultKind::SlowResponse(Duration::from_millis(10))).with_probability(0.03),
+    ));
+    f.inject(user(
+        Fault::new(FaultKind::DropConnection(DropPoint::AfterExecute)).with_probability(0.005),
+    ));
+}
+
+/// Issues `ops` operations that reach the cluster; failed reads (which
+/// change nothing) are retried after a pause, so a dropped connection has
+/// time to be re-established.
+async fn client(work: Arc<Workload>, id: u64, ops: u64, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed ^ id);
+    let mut known: Option<State> = None;
+    let mut seq = 0;
+    while seq < ops {
+        if known.is_none() || rng.random_bool(0.3) {
+            match work.serial_read().await {
+                Some(state) => {
+                    known = Some(state);
+                    seq += 1;
+                }
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+            continue;
+        }
+        seq += 1;
+        let current = known.flatten();
+        let expect = current.map(|(rev, _)| rev);
+        let new = (expect.unwrap_or(0) + 1, id << 32 | seq);
+        known = match work.cas(expect, new).await {
+            Outcome::Applied => Some(Some(new)),
+            Outcome::Rejected(_) | Outcome::Unknown => None,
+        };
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..5))).await;
+    }
+}
+
+/// Takes one replica at a time down for a moment, so quorums stay possible.
+async fn flap_replicas(sim: &SimCluster, seed: u64, until: Arc<std::sync::atomic::AtomicBool>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    while !until.load(std::sync::atomic::Ordering::SeqCst) {
+        let replica = rng.random_range(0..3);
+        sim.replica_down(replica);
+        tokio::time::sleep(Duration::from_millis(rng.random_range(5..40))).await;
+        sim.replica_up(replica);
+        tokio::time::sleep(Duration::from_millis(rng.random_range(5..40))).await;
+    }
+}
+
+async fn run_history(seed: u64, clients: u64, ops: u64) {
+    let sim = start(SimConfig {
+        seed,
+        ..SimConfig::default()
+    })
+    .await;
+    let session = common::session(&sim).await;
+    roots_table(&session, "lin").await;
+    let work = Arc::new(Workload {
+        insert: statement(
+            &session,
+            "INSERT INTO lin.accrete_roots (name, rev, value) VALUES (?, ?, ?) IF NOT EXISTS",
+            Consistency::Quorum,
+        )
+        .await,
+        update: statement(
+            &session,
+            "UPDATE lin.accrete_roots SET rev = ?, value = ? WHERE name = ? IF rev = ?",
+            Consistency::Quorum,
+        )
+        .await,
+        read: statement(
+            &session,
+            "SELECT rev, value FROM lin.accrete_roots WHERE name = ?",
+            Consistency::Serial,
+        )
+        .await,
+        session,
+        start: Instant::now(),
+        history: Mutex::new(Vec::new()),
+    });
+    inject_faults(&sim);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..clients)
+        .map(|id| tokio::spawn(client(Arc::clone(&work), id, ops, seed)))
+        .collect();
+    let flapping = flap_replicas(&sim, seed, Arc::clone(&stop));
+    let all_done = async {
+        for worker in workers {
+            worker.await.unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    within(300, async { tokio::join!(flapping, all_done) }).await;
+    // One last linearizable read settles the register after all the faults.
+    sim.faults().clear();
+    let last = within(30, async {
+        loop {
+            if let Some(state) = work.serial_read().await {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let history = work.history.lock().clone();
+    check(&history, last, sim.faults().log().len(), seed);
+    sim.shutdown().await;
+}
+
+fn check(history: &[Event], last: State, faults_fired: usize, seed: u64) {
+    let mut winners: HashMap<i64, u64> = HashMap::new();
+    for event in history {
+        if let Op::Cas {
+            new: (rev, nonce),
+            outcome: Outcome::Applied,
+            ..
+        } = &event.op
+            && let Some(other) = winners.insert(*rev, *nonce)
+        {
+            panic!("seed {seed}: writers {other:#x} and {nonce:#x} both won revision {rev}");
+        }
+    }
+    let applied = winners.len();
+    let unknown = history.iter().filter(|e| e.ret.is_none()).count();
+    eprintln!(
+        "seed {seed}: {} events, {applied} CAS applied, {unknown} unknown, {faults_fired} faults fired",
+        history.len()
+    );
+    assert!(applied > 3, "seed {seed}: only {applied} CAS applied");
+    assert!(faults_fired > 0, "seed {seed}: no fault fired");
+    assert!(
+        last.is_some_and(|(rev, _)| rev as usize >= applied),
+        "seed {seed}: final state {last:?} after {applied} wins"
+    );
+    assert!(
+        linearizable(history),
+        "seed {seed}: history of {} events ({unknown} unknown) is not linearizable: {history:#?}",
+        history.len()
+    );
+}
+
+fn long_run() -> bool {
+    std::env::var("ACCRETE_LONG").is_ok_and(|v| v == "1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cas_under_faults_is_linearizable() {
+    let (seeds, clients, ops) = if long_run() {
+        (0..8, 10, 60)
+    } else {
+        (0..1, 6, 25)
+    };
+    for seed in seeds {
+        run_history(seed, clients, ops).await;
+    }
+}
