@@ -242,3 +242,26 @@ fn storage_failures_surface_as_errors() {
     let results: Vec<_> = good.datoms(Index::Eavt, &[]).unwrap().collect();
     assert!(results.iter().all(|r| r.is_ok()));
 }
+
+#[test]
+fn no_history_retractions_of_indexed_datoms_hide_them_in_every_view() {
+    let db = tx(&Db::new(), r#"[{:db/ident :c/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/noHistory true}]"#).db_after;
+    let r = tx(&db, r#"[{:db/id "x" :c/n 1}]"#);
+    let x = r.tempid("x").unwrap();
+    let indexed = r
+        .db_after
+        .rebase(Arc::new(MemoryStore::index(&r.db_after, r.t()).unwrap()))
+        .unwrap();
+    let db = tx(&indexed, &format!("[[:db/retract {x} :c/n 1]]")).db_after;
+    for view in [
+        db.clone(),
+        db.history(),
+        db.as_of(db.basis_t()).unwrap(),
+        db.as_of(r.t()).unwrap(),
+    ] {
+        assert!(
+            all(&view, Index::Eavt, &[Value::Ref(x)]).is_empty(),
+            "{view:?}"
+        );
+    }
+}

@@ -691,3 +691,55 @@ fn a_failed_transaction_changes_nothing() {
     let next = tx(&db, r#"[{:db/id "v" :user/email "b@x"}]"#);
     assert_eq!(next.t(), db.next_t());
 }
+
+#[test]
+fn a_tempid_cannot_upsert_to_two_entities() {
+    let (db, _) = user(&social(), "a@x", "Ann");
+    let db = tx(&db, r#"[{:db/id "s" :story/url "http://s"}]"#).db_after;
+    let db = tx(&db, r#"[{:db/ident :user/handle :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]"#).db_after;
+    let (db, b) = user(&db, "b@x", "Bob");
+    let db = tx(&db, &format!(r#"[[:db/add {b} :user/handle "bob"]]"#)).db_after;
+    expect_tx_err(
+        &db,
+        r#"[{:db/id "x" :user/email "a@x" :user/handle "bob"}]"#,
+        K::Tempid,
+        "a tempid upserts to two entities",
+        ":user/handle",
+    );
+}
+
+#[test]
+fn peers_applying_a_report_get_the_same_value() {
+    let (db, u) = user(&social(), "a@x", "Ann");
+    let report = tx(
+        &db,
+        &format!(r#"[[:db/add {u} :user/firstName "Anna"] {{:db/id "v" :user/email "b@x"}}]"#),
+    );
+    let peer = report.db_before.apply_tx(&report.log_entry()).unwrap();
+    for index in Index::ALL {
+        assert_eq!(all(&peer, index, &[]), all(&report.db_after, index, &[]));
+        assert_eq!(
+            all(&peer.history(), index, &[]),
+            all(&report.db_after.history(), index, &[])
+        );
+    }
+    assert_eq!(peer.next_t(), report.db_after.next_t());
+    // The log entry survives the binary encoding.
+    let bytes = model::codec::encode_tx_log(&report.log_entry());
+    assert_eq!(
+        model::codec::decode_tx_log(&bytes).unwrap(),
+        report.log_entry()
+    );
+}
+
+#[test]
+fn transaction_functions_can_nest_but_not_forever() {
+    let db = social();
+    let mut fns = TxFunctions::new();
+    fns.register(
+        ":f/loop",
+        Arc::new(|_: &Db, _: &[Edn]| Ok(vec![model::edn::parse("[:f/loop]")?])),
+    );
+    let e = db.with_edn("[[:f/loop]]", instant(&db), &fns).unwrap_err();
+    assert!(e.to_string().contains("nest too deeply"), "{e}");
+}

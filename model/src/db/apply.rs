@@ -105,7 +105,7 @@ fn apply_datom(state: &mut State, d: &Datom, check: bool) -> Result<(), String> 
         .schema
         .attribute(d.a())
         .ok_or_else(|| format!("{} is not an attribute", d.a()))?;
-    let (is_ref, no_history) = (attr.is_ref(), attr.no_history);
+    let is_ref = attr.is_ref();
     if d.added() {
         if check && is_current(state, d)? {
             return Err(format!("{d} asserts a fact that is already current"));
@@ -116,10 +116,10 @@ fn apply_datom(state: &mut State, d: &Datom, check: bool) -> Result<(), String> 
     let novelty = &mut state.novelty;
     if let Some(asserted) = novelty.current.find_fact(d).cloned() {
         novelty.current.remove(&asserted, is_ref);
-        if !no_history {
-            novelty.history.insert(&asserted, is_ref);
-            novelty.history.insert(d, is_ref);
-        }
+        // `:db/noHistory` datoms stay in novelty so that indexing at any
+        // earlier t is exact; reads hide them and indexing drops them.
+        novelty.history.insert(&asserted, is_ref);
+        novelty.history.insert(d, is_ref);
         return Ok(());
     }
     if !persisted_current(state, d)? {

@@ -204,7 +204,8 @@ impl Db {
         Ok(Box::new(Merge::new(index, vec![persisted, fresh])))
     }
 
-    /// Every layer merged: the input of time views.
+    /// Every layer merged: the input of time views. Attributes with
+    /// `:db/noHistory` show no history: only their current datoms.
     fn scan_all_layers(&self, index: Index, from: &Datom) -> Result<DatomIter<'_>> {
         let novelty = &self.state.novelty;
         let mut sources: Vec<DatomIter<'_>> = vec![
@@ -216,7 +217,20 @@ impl Db {
             sources.push(store.seek(index, Layer::Current, from)?);
             sources.push(store.seek(index, Layer::History, from)?);
         }
-        Ok(Box::new(Merge::new(index, sources)))
+        let merged: DatomIter<'_> = Box::new(Merge::new(index, sources));
+        let no_history = self.state.schema.no_history_attributes();
+        if no_history.is_empty() {
+            return Ok(merged);
+        }
+        let without =
+            merged.filter(move |r| r.as_ref().map_or(true, |d| !no_history.contains(&d.a())));
+        let current = self.scan_current(index, from)?;
+        let only =
+            current.filter(move |r| r.as_ref().map_or(true, |d| no_history.contains(&d.a())));
+        Ok(Box::new(Merge::new(
+            index,
+            vec![Box::new(without), Box::new(only)],
+        )))
     }
 
     /// The current datoms of `e` and `a` at the latest basis, unfiltered.

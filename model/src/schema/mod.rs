@@ -7,7 +7,7 @@ use crate::datom::{Datom, EntityId};
 use crate::edn::Keyword;
 use crate::value::{TupleShape, Value, ValueType};
 use bootstrap as b;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// `:db/cardinality`
@@ -144,6 +144,8 @@ pub struct Schema {
     partitions: HashSet<EntityId>,
     /// Component attribute → composite tuple attributes built from it.
     composites: HashMap<EntityId, Vec<EntityId>>,
+    /// Attributes with `:db/noHistory`.
+    no_history: HashSet<EntityId>,
 }
 
 impl Schema {
@@ -175,6 +177,11 @@ impl Schema {
     /// Every attribute.
     pub fn attributes(&self) -> impl Iterator<Item = &Arc<Attribute>> {
         self.attrs.values()
+    }
+
+    /// The attributes with `:db/noHistory`.
+    pub(crate) fn no_history_attributes(&self) -> &HashSet<EntityId> {
+        &self.no_history
     }
 
     /// The composite tuple attributes that include attribute `a`.
@@ -221,6 +228,9 @@ impl Schema {
                 self.composites.entry(*part).or_default().push(e);
             }
         }
+        if attribute.no_history {
+            self.no_history.insert(e);
+        }
         self.attrs.insert(e, Arc::new(attribute));
         Ok(())
     }
@@ -240,6 +250,7 @@ impl Schema {
     }
 
     fn remove_attribute(&mut self, e: EntityId) {
+        self.no_history.remove(&e);
         if let Some(old) = self.attrs.remove(&e) {
             for part in old.tuple_attrs.iter().flat_map(|p| p.iter()) {
                 if let Some(list) = self.composites.get_mut(part) {

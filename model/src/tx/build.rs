@@ -10,7 +10,8 @@ use crate::index::Index;
 use crate::schema::Attribute;
 use crate::schema::bootstrap as b;
 use crate::value::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// One datom the transaction intends, before comparing with the database.

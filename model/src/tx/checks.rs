@@ -8,7 +8,7 @@ use crate::index::Index;
 use crate::schema::bootstrap::{self as b, is_builtin};
 use crate::schema::{Attribute, Cardinality};
 use crate::value::Value;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 /// Attributes whose datoms define schema.
 pub(crate) fn is_schema_attribute(a: EntityId) -> bool {

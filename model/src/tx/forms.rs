@@ -10,7 +10,8 @@ use crate::error::{Error, Result, TxErrorKind};
 use crate::schema::Attribute;
 use crate::schema::bootstrap as b;
 use crate::value::{Value, ValueType};
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Transaction functions may call others up to this depth.

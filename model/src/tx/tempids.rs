@@ -6,7 +6,7 @@ use crate::datom::{EntityId, PART_DB, entity_id};
 use crate::error::{Result, TxErrorKind};
 use crate::schema::Unique;
 use crate::value::Value;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::Arc;
 
 /// How a tempid was written.
@@ -40,7 +40,7 @@ pub(crate) struct Temps {
     list: Vec<Temp>,
     by_key: HashMap<TempKey, usize>,
     /// Ids allocated by this transaction (they have no datoms yet).
-    pub(crate) fresh: std::collections::HashSet<EntityId>,
+    pub(crate) fresh: HashSet<EntityId>,
 }
 
 impl Temps {
@@ -159,15 +159,15 @@ impl Ctx<'_> {
             else {
                 continue;
             };
-            if attr.unique != Some(Unique::Identity) || self.temps.resolution(i).is_some() {
+            if attr.unique != Some(Unique::Identity) {
                 continue;
             }
             let Some(value) = self.known_value(v) else {
                 continue;
             };
             if let Some(existing) = self.db.current_holder(attr.id, &value)? {
+                progress |= self.temps.resolution(i).is_none();
                 self.bind(i, existing, op.origin)?;
-                progress = true;
             }
         }
         Ok(progress)
@@ -217,17 +217,19 @@ impl Ctx<'_> {
 
     fn allocate(&mut self) -> Result<()> {
         let mut counter = self.db.next_t() + 1;
+        let aliased_entities: HashSet<usize> = self
+            .temps
+            .list
+            .iter()
+            .filter(|t| t.is_entity)
+            .filter_map(|t| t.alias)
+            .collect();
         for i in 0..self.temps.list.len() {
             let temp = &self.temps.list[i];
             if temp.resolved.is_some() || temp.alias.is_some() {
                 continue;
             }
-            let aliased_entity = self
-                .temps
-                .list
-                .iter()
-                .any(|t| t.alias == Some(i) && t.is_entity);
-            if !temp.is_entity && !aliased_entity {
+            if !temp.is_entity && !aliased_entities.contains(&i) {
                 let name = temp
                     .key
                     .as_ref()
@@ -254,7 +256,7 @@ impl Ctx<'_> {
     }
 
     /// Resolved named tempids, for the report.
-    pub(crate) fn tempid_report(&self) -> HashMap<String, EntityId> {
+    pub(crate) fn tempid_report(&self) -> std::collections::HashMap<String, EntityId> {
         self.temps
             .by_key
             .iter()
