@@ -110,7 +110,7 @@ fn apply_datom(state: &mut State, d: &Datom, check: bool) -> Result<(), String> 
         if check && is_current(state, d)? {
             return Err(format!("{d} asserts a fact that is already current"));
         }
-        state.novelty.current.insert(d, is_ref);
+        state.novelty.current.insert(Arc::new(d.clone()), is_ref);
         return Ok(());
     }
     let novelty = &mut state.novelty;
@@ -118,8 +118,8 @@ fn apply_datom(state: &mut State, d: &Datom, check: bool) -> Result<(), String> 
         novelty.current.remove(&asserted, is_ref);
         // `:db/noHistory` datoms stay in novelty so that indexing at any
         // earlier t is exact; reads hide them and indexing drops them.
-        novelty.history.insert(&asserted, is_ref);
-        novelty.history.insert(d, is_ref);
+        novelty.history.insert(asserted, is_ref);
+        novelty.history.insert(Arc::new(d.clone()), is_ref);
         return Ok(());
     }
     if !persisted_current(state, d)? {
@@ -129,7 +129,7 @@ fn apply_datom(state: &mut State, d: &Datom, check: bool) -> Result<(), String> 
     // retraction so time views see when it ended.
     let novelty = &mut state.novelty;
     novelty.retired.insert((d.e(), d.a(), d.v().clone()));
-    novelty.history.insert(d, is_ref);
+    novelty.history.insert(Arc::new(d.clone()), is_ref);
     Ok(())
 }
 

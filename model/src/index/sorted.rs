@@ -1,5 +1,7 @@
 //! The four index orders over one persistent sorted set each: the shape of
 //! a novelty layer. Cloning is O(1); updates copy only the touched paths.
+//! The sets share one allocation per datom (`Arc<Datom>`), so a datom costs
+//! one copy plus a pointer per index.
 
 use super::Index;
 use crate::datom::Datom;
@@ -7,6 +9,7 @@ use imbl::OrdSet;
 use std::cmp::Ordering;
 use std::marker::PhantomData;
 use std::ops::Bound;
+use std::sync::Arc;
 
 /// Names an index order at the type level.
 pub(crate) trait Order {
@@ -29,11 +32,16 @@ order!(VaetOrder, Index::Vaet);
 
 /// A datom ordered by the index `O`.
 #[derive(Clone, Debug)]
-pub(crate) struct Keyed<O>(Datom, PhantomData<fn() -> O>);
+pub(crate) struct Keyed<O>(Arc<Datom>, PhantomData<fn() -> O>);
 
 impl<O: Order> Keyed<O> {
-    fn new(datom: Datom) -> Self {
+    fn new(datom: Arc<Datom>) -> Self {
         Keyed(datom, PhantomData)
+    }
+
+    /// A search key (one allocation per search, not per datom).
+    fn probe(datom: &Datom) -> Self {
+        Keyed(Arc::new(datom.clone()), PhantomData)
     }
 }
 
@@ -61,11 +69,8 @@ impl<O: Order> Eq for Keyed<O> {}
 pub(crate) type SortedIter<'a> = Box<dyn Iterator<Item = &'a Datom> + Send + 'a>;
 
 fn range_from<'a, O: Order>(set: &'a OrdSet<Keyed<O>>, from: &Datom) -> SortedIter<'a> {
-    let bounds = (
-        Bound::Included(Keyed::<O>::new(from.clone())),
-        Bound::Unbounded,
-    );
-    Box::new(set.range(bounds).map(|k| &k.0))
+    let bounds = (Bound::Included(Keyed::<O>::probe(from)), Bound::Unbounded);
+    Box::new(set.range(bounds).map(|k| &*k.0))
 }
 
 /// One layer (current or history) of novelty in all four orders.
@@ -79,23 +84,24 @@ pub(crate) struct IndexSets {
 
 impl IndexSets {
     /// Adds a datom to every order; `is_ref` puts it into VAET too.
-    pub(crate) fn insert(&mut self, datom: &Datom, is_ref: bool) {
+    pub(crate) fn insert(&mut self, datom: Arc<Datom>, is_ref: bool) {
         self.eavt.insert(Keyed::new(datom.clone()));
         self.aevt.insert(Keyed::new(datom.clone()));
-        self.avet.insert(Keyed::new(datom.clone()));
         if is_ref {
             self.vaet.insert(Keyed::new(datom.clone()));
         }
+        self.avet.insert(Keyed::new(datom));
     }
 
     /// Removes a datom (exact, including tx and op) from every order.
     pub(crate) fn remove(&mut self, datom: &Datom, is_ref: bool) {
-        self.eavt.remove(&Keyed::new(datom.clone()));
-        self.aevt.remove(&Keyed::new(datom.clone()));
-        self.avet.remove(&Keyed::new(datom.clone()));
+        let shared = Arc::new(datom.clone());
+        self.eavt.remove(&Keyed::new(shared.clone()));
+        self.aevt.remove(&Keyed::new(shared.clone()));
         if is_ref {
-            self.vaet.remove(&Keyed::new(datom.clone()));
+            self.vaet.remove(&Keyed::new(shared.clone()));
         }
+        self.avet.remove(&Keyed::new(shared));
     }
 
     /// The datoms of `index` from `from` (inclusive) to the end.
@@ -108,12 +114,14 @@ impl IndexSets {
         }
     }
 
-    /// The first datom stating the fact `(e, a, v)` of `probe`, if any.
-    pub(crate) fn find_fact(&self, probe: &Datom) -> Option<&Datom> {
-        let from = probe.with_op(0, false);
-        self.range(Index::Eavt, &from)
-            .next()
-            .filter(|d| d.same_fact(probe))
+    /// The datom stating the fact `(e, a, v)` of `probe`, if any.
+    pub(crate) fn find_fact(&self, probe: &Datom) -> Option<&Arc<Datom>> {
+        let from = Keyed::<EavtOrder>::probe(&probe.with_op(0, false));
+        let found = self
+            .eavt
+            .range((Bound::Included(from), Bound::Unbounded))
+            .next();
+        found.map(|k| &k.0).filter(|d| d.same_fact(probe))
     }
 
     /// How many datoms the layer holds.
