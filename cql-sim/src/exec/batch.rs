@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::Options;
 use super::lwt;
-use super::modify::{ModifyPlan, Write};
+use super::modify::ModifyPlan;
+use super::write::Write;
 use crate::cluster::{Cluster, Mutation, unix_seconds};
 use crate::error::{CqlError, WriteType};
 use crate::faults::FaultScope;

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use super::modify::Write;
 use super::select::column_value;
+use super::write::Write;
 use super::{BatchItem, Options, spec_of};
 use crate::cluster::{CasOutcome, CasRequest, Cluster, unix_seconds};
 use crate::error::CqlError;

@@ -11,6 +11,7 @@ mod restrict;
 mod select;
 mod source;
 mod system;
+mod write;
 
 use std::sync::Arc;
 

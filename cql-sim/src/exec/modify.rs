@@ -2,12 +2,12 @@
 //! condition) and resolving bound values into writes, i.e. partition
 //! fragments stamped with a write timestamp.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::bind::{Bindings, Bound, Markers};
-use super::restrict::{PartitionSelection, Restrictions, satisfies};
+use super::restrict::{PartitionSelection, Restrictions};
 use super::spec_of;
+use super::write::{RowCondition, Write, WriteCells};
 use crate::cql::ast::{
     ColumnCondition, Condition, Delete, Insert, Op, Relation, RelationTarget, Rhs, Term, Update,
     Using,
@@ -15,7 +15,6 @@ use crate::cql::ast::{
 use crate::error::CqlError;
 use crate::protocol::ColumnSpec;
 use crate::schema::TableDef;
-use crate::store::{Cell, ClusteringKey, Micros, Partition, PartitionKey, Row};
 use crate::types::{CqlType, Value};
 
 /// What a modification does to the rows it names.
@@ -45,36 +44,6 @@ enum PlannedCondition {
     NotExists,
     Exists,
     Columns(Vec<(usize, Op, Rhs)>),
-}
-
-/// A condition with its values bound.
-#[derive(Clone, Debug)]
-pub(crate) enum RowCondition {
-    NotExists,
-    Exists,
-    Columns(Vec<(usize, Op, Vec<Option<Value>>)>),
-}
-
-/// One resolved write: the rows it touches and what it sets.
-#[derive(Clone, Debug)]
-pub(crate) struct Write {
-    pub(crate) keys: Vec<PartitionKey>,
-    /// `None` deletes whole partitions.
-    pub(crate) clustering: Option<ClusteringKey>,
-    cells: WriteCells,
-    ttl: Option<i32>,
-    pub(crate) timestamp: Option<Micros>,
-    pub(crate) condition: Option<RowCondition>,
-}
-
-#[derive(Clone, Debug)]
-enum WriteCells {
-    Upsert {
-        marker: bool,
-        cells: Vec<(usize, Option<Value>)>,
-    },
-    DeleteCells(Vec<usize>),
-    DeleteRow,
 }
 
 impl ModifyPlan {
@@ -333,71 +302,6 @@ impl ModifyPlan {
             }
         };
         Ok(Some(condition))
-    }
-}
-
-impl Write {
-    /// The partition fragment this write applies to `key`, stamped `written`.
-    pub(crate) fn fragment(&self, written: Micros, now: i64) -> Partition {
-        let expires = self.ttl.map(|t| now + i64::from(t));
-        let cell = |value: Option<Value>| Cell {
-            written,
-            expires: value.as_ref().and(expires),
-            value,
-        };
-        let Some(clustering) = &self.clustering else {
-            return Partition {
-                deleted: Some(written),
-                rows: BTreeMap::new(),
-            };
-        };
-        let row = match &self.cells {
-            WriteCells::Upsert { marker, cells } => Row {
-                marker: marker.then(|| Cell {
-                    written,
-                    value: Some(Value::Boolean(true)),
-                    expires,
-                }),
-                deleted: None,
-                cells: cells.iter().map(|(c, v)| (*c, cell(v.clone()))).collect(),
-            },
-            WriteCells::DeleteCells(columns) => Row {
-                marker: None,
-                deleted: None,
-                cells: columns.iter().map(|c| (*c, cell(None))).collect(),
-            },
-            WriteCells::DeleteRow => Row {
-                marker: None,
-                deleted: Some(written),
-                cells: BTreeMap::new(),
-            },
-        };
-        Partition {
-            deleted: None,
-            rows: BTreeMap::from([(clustering.clone(), row)]),
-        }
-    }
-
-    /// Whether the condition holds on the current partition.
-    pub(crate) fn condition_holds(&self, current: &Partition, now: i64) -> bool {
-        let row = self
-            .clustering
-            .as_ref()
-            .and_then(|ck| current.live_row(ck, now));
-        match &self.condition {
-            None => true,
-            Some(RowCondition::NotExists) => row.is_none(),
-            Some(RowCondition::Exists) => row.is_some(),
-            Some(RowCondition::Columns(conditions)) => {
-                conditions.iter().all(|(column, op, operands)| {
-                    let current = row
-                        .as_ref()
-                        .and_then(|r| r.cells.get(column))
-                        .and_then(|c| c.value.as_ref());
-                    satisfies(current, *op, operands)
-                })
-            }
-        }
     }
 }
 
