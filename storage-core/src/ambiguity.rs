@@ -66,9 +66,15 @@ pub fn resolve(
 ///
 /// `attempt` performs one conditional write of `value` and says whether its
 /// outcome was seen; `read` is a linearizable read of the root. A write that
-/// provably did not apply is attempted again (up to 3 times); a write whose
-/// re-read fails 3 times, or whose root moved past the aimed-for revision, is
-/// [`Error::OutcomeUnknown`]. A definite error from `attempt` is returned as
+/// the re-read shows did not apply is attempted again (up to 3 attempts in
+/// all). Once an attempt was ambiguous, every later answer is read through
+/// [`resolve`]: a later attempt that "conflicts" with our own value (an
+/// earlier proposal completed by a later round, as Paxos may do) is
+/// [`CasOutcome::Applied`]. The outcome is [`Error::OutcomeUnknown`] when
+/// the re-reads fail, when the root moved past the aimed-for revision, or
+/// when every attempt was ambiguous (a proposal accepted by a minority may
+/// still be completed later on some backends, so "nothing was written"
+/// would not be a promise). A definite error from `attempt` is returned as
 /// is.
 pub async fn cas_resolving_ambiguity<A, AF, R, RF>(
     backend: &'static str,
@@ -84,41 +90,46 @@ where
     R: FnMut() -> RF,
     RF: Future<Output = Result<Option<Root>>>,
 {
-    let mut last_ambiguity = String::new();
+    let mut last_ambiguity: Option<String> = None;
     for _ in 0..ATTEMPTS {
-        match attempt().await? {
-            CasAttempt::Decided(outcome) => return Ok(outcome),
+        let current = match attempt().await? {
+            CasAttempt::Decided(CasOutcome::Applied(rev)) => return Ok(CasOutcome::Applied(rev)),
+            CasAttempt::Decided(CasOutcome::Conflict(current)) if last_ambiguity.is_none() => {
+                return Ok(CasOutcome::Conflict(current));
+            }
+            CasAttempt::Decided(CasOutcome::Conflict(current)) => current,
             CasAttempt::Ambiguous(err) => {
                 tracing::warn!(backend, root = %name, error = %err, "ambiguous root write; re-reading");
-                last_ambiguity = err.to_string();
+                last_ambiguity = Some(err.to_string());
+                read_with_retries(name, &mut read).await?
             }
-        }
-        let current = read_with_retries(name, &mut read).await?;
-        match resolve(expected, value, current)? {
+        };
+        let unknown = |detail: String| Error::OutcomeUnknown {
+            name: name.clone(),
+            detail,
+        };
+        let why = last_ambiguity.as_deref().unwrap_or_default();
+        match resolve(expected, value, current.clone())? {
             Resolution::Applied(rev) => return Ok(CasOutcome::Applied(rev)),
             Resolution::Lost(current) => return Ok(CasOutcome::Conflict(current)),
             Resolution::Unknown(root) => {
-                return Err(Error::OutcomeUnknown {
-                    name: name.clone(),
-                    detail: format!(
-                        "after an ambiguous write ({last_ambiguity}) the root had already moved on to revision {}, past the revision {} this write aimed for",
-                        root.revision,
-                        Revision::after(expected)?
-                    ),
-                });
+                return Err(unknown(format!(
+                    "after an ambiguous write ({why}) the root had already moved on to revision {}, past the revision {} this write aimed for",
+                    root.revision,
+                    Revision::after(expected)?
+                )));
             }
             Resolution::NotApplied => {
                 tracing::info!(backend, root = %name, "ambiguous root write did not apply; trying again");
             }
         }
     }
-    Err(Error::Unavailable {
-        backend,
-        op: format!("cas_root {name}"),
+    Err(Error::OutcomeUnknown {
+        name: name.clone(),
         detail: format!(
-            "{ATTEMPTS} attempts were ambiguous and none applied (last: {last_ambiguity}); nothing was written"
+            "{ATTEMPTS} attempts on {backend} were ambiguous and a re-read found none applied (last: {})",
+            last_ambiguity.unwrap_or_default()
         ),
-        source: None,
     })
 }
 
@@ -186,5 +197,133 @@ mod tests {
             resolve(r(4), &ours, root(6, &theirs)).unwrap(),
             Resolution::Unknown(_)
         ));
+    }
+
+    /// Drives `cas_resolving_ambiguity` with scripted attempts and reads.
+    fn run(
+        attempts: Vec<Result<CasAttempt>>,
+        reads: Vec<Result<Option<Root>>>,
+        expected: Option<Revision>,
+        value: &RootValue,
+    ) -> Result<CasOutcome> {
+        let attempts = std::sync::Mutex::new(attempts.into_iter());
+        let reads = std::sync::Mutex::new(reads.into_iter());
+        let name = RootName::new("r").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(cas_resolving_ambiguity(
+            "test",
+            &name,
+            expected,
+            value,
+            || {
+                let next = attempts
+                    .lock()
+                    .unwrap()
+                    .next()
+                    .expect("more attempts than scripted");
+                async move { next }
+            },
+            || {
+                let next = reads
+                    .lock()
+                    .unwrap()
+                    .next()
+                    .expect("more reads than scripted");
+                async move { next }
+            },
+        ))
+    }
+
+    fn ambiguous() -> Result<CasAttempt> {
+        Ok(CasAttempt::Ambiguous("connection reset".into()))
+    }
+
+    #[test]
+    fn ambiguous_write_resolved_by_reread() {
+        let ours = RootValue::new(&b"ours"[..]).unwrap();
+        let theirs = RootValue::new(&b"theirs"[..]).unwrap();
+        let r = Revision::new;
+        // Re-read shows our write: applied.
+        let out = run(vec![ambiguous()], vec![Ok(root(5, &ours))], r(4), &ours).unwrap();
+        assert_eq!(out, CasOutcome::Applied(r(5).unwrap()));
+        // Re-read shows theirs at our revision: conflict.
+        let out = run(vec![ambiguous()], vec![Ok(root(5, &theirs))], r(4), &ours).unwrap();
+        assert_eq!(out, CasOutcome::Conflict(root(5, &theirs)));
+        // Not applied, retried, and the retry applies.
+        let out = run(
+            vec![
+                ambiguous(),
+                Ok(CasAttempt::Decided(CasOutcome::Applied(r(5).unwrap()))),
+            ],
+            vec![Ok(root(4, &theirs))],
+            r(4),
+            &ours,
+        )
+        .unwrap();
+        assert_eq!(out, CasOutcome::Applied(r(5).unwrap()));
+        // The retry "conflicts" with our own earlier proposal, completed by
+        // the retry's Paxos round: that is applied, not a conflict.
+        let out = run(
+            vec![
+                ambiguous(),
+                Ok(CasAttempt::Decided(CasOutcome::Conflict(root(5, &ours)))),
+            ],
+            vec![Ok(root(4, &theirs))],
+            r(4),
+            &ours,
+        )
+        .unwrap();
+        assert_eq!(out, CasOutcome::Applied(r(5).unwrap()));
+    }
+
+    #[test]
+    fn unresolvable_ambiguity_is_outcome_unknown() {
+        let ours = RootValue::new(&b"ours"[..]).unwrap();
+        let theirs = RootValue::new(&b"theirs"[..]).unwrap();
+        let r = Revision::new;
+        let unknown = |out: Result<CasOutcome>| match out {
+            Err(Error::OutcomeUnknown { detail, .. }) => detail,
+            other => panic!("expected OutcomeUnknown, got {other:?}"),
+        };
+        let detail = unknown(run(
+            vec![ambiguous()],
+            vec![Ok(root(6, &theirs))],
+            r(4),
+            &ours,
+        ));
+        assert!(detail.contains("moved on to revision 6"), "{detail}");
+        let fail = || Err(Error::backend("test", "read", "down"));
+        let detail = unknown(run(
+            vec![ambiguous()],
+            vec![fail(), fail(), fail()],
+            r(4),
+            &ours,
+        ));
+        assert!(detail.contains("re-reads failed"), "{detail}");
+        let detail = unknown(run(
+            vec![ambiguous(), ambiguous(), ambiguous()],
+            vec![
+                Ok(root(4, &theirs)),
+                Ok(root(4, &theirs)),
+                Ok(root(4, &theirs)),
+            ],
+            r(4),
+            &ours,
+        ));
+        assert!(detail.contains("3 attempts"), "{detail}");
+        // A definite conflict without any ambiguity is passed through.
+        let out = run(
+            vec![Ok(CasAttempt::Decided(CasOutcome::Conflict(root(
+                7, &theirs,
+            ))))],
+            vec![],
+            r(4),
+            &ours,
+        )
+        .unwrap();
+        assert_eq!(out, CasOutcome::Conflict(root(7, &theirs)));
     }
 }
