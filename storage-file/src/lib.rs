@@ -21,7 +21,10 @@
 //!
 //! It is not a network service: processes on other machines cannot share a
 //! directory safely (network file systems do not keep these promises), and
-//! it does not interpret segments or roots.
+//! it does not interpret segments or roots. It needs a Unix file system
+//! (directories are fsynced, locks are `flock`s); root names are told apart
+//! by case, so a case-insensitive file system would make `Log` and `log`
+//! share a file (detected as corruption when read, never mixed up).
 //!
 //! ```
 //! use storage_core::{CasOutcome, Registry, RootName, RootValue, Storage, StorageExt};

@@ -56,20 +56,16 @@ impl LockFile {
     /// Takes the exclusive file lock at `path` for the life of the returned
     /// guard, waiting up to [`LOCK_TIMEOUT`]. Blocking.
     pub(crate) fn hold(&mut self, path: &Path, op: &str) -> FsResult<Held<'_>> {
-        if self.file.is_none() {
-            let file = OpenOptions::new()
+        let file = match self.file.take() {
+            Some(file) => file,
+            None => OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
                 .open(path)
-                .at("open lock file", path)?;
-            self.file = Some(file);
-        }
-        let file = self
-            .file
-            .as_ref()
-            .ok_or_else(|| Error::backend(BACKEND, op, "lock file vanished after opening"))?;
-        wait_for_lock(file, path, op, LOCK_TIMEOUT)?;
+                .at("open lock file", path)?,
+        };
+        wait_for_lock(self.file.insert(file), path, op, LOCK_TIMEOUT)?;
         Ok(Held {
             slot: &mut self.file,
         })

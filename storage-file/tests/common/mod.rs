@@ -118,6 +118,13 @@ pub(crate) fn probe(args: &[&str]) -> Command {
     command
 }
 
+/// How many temporary files `storage` has right now.
+pub(crate) fn tmp_entries(storage: &storage_file::FileStorage) -> usize {
+    std::fs::read_dir(storage.path().join("tmp"))
+        .unwrap()
+        .count()
+}
+
 /// True when `ACCRETE_LONG=1`: soak and crash runs go long.
 pub(crate) fn long_mode() -> bool {
     std::env::var("ACCRETE_LONG").is_ok_and(|v| v == "1")
