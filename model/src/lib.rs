@@ -33,6 +33,26 @@
 //! assert_eq!(db.datoms(Index::Eavt, &[Value::Ref(ed)]).unwrap().count(), 2);
 //! ```
 //!
+//! # Design choices
+//! - Entity ids carry their partition above bit 42 (`:db.part/db` 0,
+//!   `:db.part/tx` 3, `:db.part/user` 4, installed partitions by their id);
+//!   one counter serves t values and new entity ids; the first user
+//!   transaction of a new database has t = 1000.
+//! - Every index has a *current* layer and a *history* layer, in the
+//!   persistent [`IndexStore`] and in the in-memory novelty alike, so
+//!   reading the present never walks history. AVET covers every attribute
+//!   (as Datomic 1.0 does); VAET covers reference attributes only.
+//! - `:db/noHistory`: views never show past values of such attributes;
+//!   the novelty keeps them until indexing so that indexing at any t is
+//!   exact, and [`Db::indexed_layer`] leaves them out of the history layer.
+//! - Transactions are pure: [`Db::with`] takes the instant from its caller
+//!   (the transactor's clock) and never reads the wall clock. The datoms of
+//!   the report ([`TxReport::log_entry`]) replay to an identical value with
+//!   [`Db::apply_tx`].
+//! - Excision requests are recorded as data ([`Db::excise_requests`]);
+//!   removing the datoms is the indexing job's work
+//!   ([`ExciseRequest::covers`] says which datoms a request removes).
+//!
 //! # For the query engine
 //!
 //! The read API `q` and `pull` build on (all on [`Db`] unless noted):

@@ -248,3 +248,19 @@ fn entity_api_is_lazy_and_navigates_both_ways() {
     assert!(ed.get(&kw(":no/attr")).is_err());
     assert_eq!(get(&ed, ":db/id"), Some(Value::Ref(ed.id())));
 }
+
+#[test]
+fn values_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Db>();
+    send_sync::<model::TxReport>();
+    send_sync::<model::Entity>();
+    send_sync::<model::Error>();
+    send_sync::<model::edn::Edn>();
+    let (dbs, u) = timeline();
+    let db = dbs.last().unwrap().clone();
+    let name = std::thread::spawn(move || get(&db.entity(u), ":user/firstName"))
+        .join()
+        .unwrap();
+    assert_eq!(name, Some(Value::string("Anna")));
+}

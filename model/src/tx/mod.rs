@@ -9,6 +9,7 @@
 mod build;
 mod checks;
 mod forms;
+mod positions;
 mod tempids;
 mod tuples;
 
@@ -97,6 +98,7 @@ impl TxReport {
 impl Db {
     /// Runs a transaction against this value and returns the report; the
     /// transactor commits `db_after`, anyone else gets a speculative value.
+    /// Views are ignored: a transaction applies to the latest basis.
     /// `instant` becomes `:db/txInstant` unless the tx data sets it; it
     /// must be later than the previous transaction's.
     pub fn with(
