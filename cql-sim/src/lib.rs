@@ -119,6 +119,40 @@
 //! statements whose text contains a given string if asked; the control
 //! connection's system queries are never faulted. [`Faults::log`] lists
 //! what fired.
+//!
+//! ## Fault recipes
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use std::time::Duration;
+//! use cql_sim::{Accepted, DropPoint, Fault, FaultKind, Phase, SimCluster, SimConfig};
+//!
+//! let sim = SimCluster::start(SimConfig { seed: 42, ..SimConfig::default() }).await.unwrap();
+//! let faults = sim.faults();
+//! // A replica down: QUORUM still works with 2 of 3; with 2 down, Unavailable.
+//! sim.replica_down(1);
+//! sim.replica_up(1);
+//! // The next LWT on the roots table times out (WriteTimeout, write type CAS)
+//! // after a quorum accepted its proposal: the next SERIAL read or LWT commits it.
+//! faults.inject(Fault::new(FaultKind::CasWriteTimeout(Accepted::ByQuorum)).once().when_query_contains("accrete_roots"));
+//! // ... or after no replica accepted it: it never happens.
+//! faults.inject(Fault::new(FaultKind::CasWriteTimeout(Accepted::ByNone)).once());
+//! // Lost and late Paxos messages (any phase; Phase::Write/Read for plain statements).
+//! faults.inject(Fault::new(FaultKind::DropMessage(Phase::Propose)).on_replicas(&[1, 2]).times(2));
+//! faults.inject(Fault::new(FaultKind::DelayMessage(Phase::Commit, Duration::from_millis(50))).with_probability(0.1));
+//! // Read and plain write timeouts.
+//! faults.inject(Fault::new(FaultKind::ReadTimeout).once());
+//! faults.inject(Fault::new(FaultKind::WriteTimeout).once());
+//! // The connection closes after the LWT applied, before the client hears it.
+//! faults.inject(Fault::new(FaultKind::DropConnection(DropPoint::AfterExecute)).once().when_query_contains(" IF "));
+//! // Slow responses, 5% of the time (drawn from the seed).
+//! let slow = faults.inject(Fault::new(FaultKind::SlowResponse(Duration::from_millis(200))).with_probability(0.05));
+//! faults.remove(slow);
+//! faults.clear();
+//! assert!(faults.log().is_empty(), "nothing ran, so nothing fired");
+//! sim.shutdown().await;
+//! # });
+//! ```
 
 mod cluster;
 mod connection;

@@ -128,8 +128,15 @@ impl SimCluster {
     }
 
     /// Stops accepting connections and closes the open ones.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = self.server.await;
+        let _ = (&mut self.server).await;
+    }
+}
+
+impl Drop for SimCluster {
+    /// A cluster dropped without [`SimCluster::shutdown`] still stops serving.
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
     }
 }
