@@ -300,7 +300,10 @@ impl Settings {
         else {
             return Ok(());
         };
-        let (host, port) = &self.hosts[0];
+        // The URI parser guarantees at least one host.
+        let Some((host, port)) = self.hosts.first() else {
+            return Ok(());
+        };
         let target = Target {
             host,
             port: *port,

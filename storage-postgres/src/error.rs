@@ -50,8 +50,15 @@ enum Meaning {
 
 impl Failure {
     /// True when the server may have applied the statement: the
-    /// connection died or the deadline passed after sending, or the server
-    /// cancelled or shut down mid-statement.
+    /// connection died without an answer, the deadline passed after
+    /// sending, or the session was terminated (`57P01`, `57P02`, class 08:
+    /// the server ends sessions at points we do not control, so the commit
+    /// may have happened just before).
+    ///
+    /// A statement error the server reports for a live session, including
+    /// a statement timeout or cancel (`57014`), is definite: the server
+    /// disarms the statement timeout before committing and holds cancels
+    /// during the commit, so the statement did not apply.
     pub(crate) fn is_ambiguous(&self) -> bool {
         match self {
             Failure::Connect(_) => false,
@@ -61,12 +68,7 @@ impl Failure {
                 Some(db) => {
                     let code = db.code();
                     code.code().starts_with("08")
-                        || [
-                            SqlState::ADMIN_SHUTDOWN,
-                            SqlState::CRASH_SHUTDOWN,
-                            SqlState::QUERY_CANCELED,
-                        ]
-                        .contains(code)
+                        || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN].contains(code)
                 }
             },
         }

@@ -12,7 +12,8 @@
 //!    `$TMPDIR/accrete-pg-test`, on a free loopback port, run as the
 //!    `postgres` OS user when the tests run as root.
 //!
-//! When none can be had, it fails with a message saying how to provide
+//! `ACCRETE_TEST_DOCKER=1` is refused with [`DOCKER_HELP`]: this harness
+//! does not start containers itself. When none can be had, it fails with a message saying how to provide
 //! one: tests never pass by skipping. Each test takes its own schema
 //! ([`PgServer::scratch_uri`]), so tests and runs never see each other's
 //! data.
@@ -43,6 +44,13 @@ pub const PASSWORD_USER: &str = "accrete_password_user";
 
 /// The environment variable naming a server to test against.
 pub const URI_VAR: &str = "ACCRETE_TEST_POSTGRES_URI";
+
+/// Asks for a container server (not supported yet: see [`DOCKER_HELP`]).
+pub const DOCKER_VAR: &str = "ACCRETE_TEST_DOCKER";
+
+/// What `ACCRETE_TEST_DOCKER=1` answers: this harness does not start
+/// containers itself yet, but a container is one `docker run` away.
+pub const DOCKER_HELP: &str = "ACCRETE_TEST_DOCKER=1: this harness does not start containers itself; start one and name it instead: docker run -d -p 55432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16 and ACCRETE_TEST_POSTGRES_URI=postgres://postgres@127.0.0.1:55432/postgres";
 
 const NO_SERVER_HELP: &str = "no PostgreSQL server for the tests: set ACCRETE_TEST_POSTGRES_URI=postgres://USER@HOST:PORT/PGDB to use a running server, or install the server binaries so the tests can start a private one (Debian: apt-get install -y postgresql; or set ACCRETE_PG_BINDIR to the directory holding initdb and pg_ctl)";
 
@@ -113,10 +121,13 @@ impl PgServer {
     pub async fn shared() -> Result<&'static PgServer, HarnessError> {
         SHARED
             .get_or_init(|| async {
-                match std::env::var(URI_VAR) {
-                    Ok(uri) => PgServer::external(uri),
-                    Err(_) => PgServer::private().await,
+                if let Ok(uri) = std::env::var(URI_VAR) {
+                    return PgServer::external(uri);
                 }
+                if std::env::var(DOCKER_VAR).as_deref() == Ok("1") {
+                    return Err(HarnessError::new(DOCKER_HELP));
+                }
+                PgServer::private().await
             })
             .await
             .as_ref()
@@ -263,6 +274,12 @@ pub enum StopMode {
     Fast,
     /// The server is killed and recovers from its WAL on the next start.
     Immediate,
+}
+
+/// The directory of the PostgreSQL server binaries the harness uses (also
+/// home to `pgbench` and `psql`).
+pub fn server_bindir() -> Result<std::path::PathBuf, HarnessError> {
+    private::find_bindir()
 }
 
 /// A schema name no other test of any process uses.

@@ -260,7 +260,7 @@ fn free_port() -> Result<u16, HarnessError> {
 /// The directory with `initdb`, `pg_ctl` and `postgres`: `ACCRETE_PG_BINDIR`,
 /// else `pg_config --bindir`, else the newest `/usr/lib/postgresql/*/bin`,
 /// else `PATH`.
-fn find_bindir() -> Result<PathBuf, HarnessError> {
+pub(super) fn find_bindir() -> Result<PathBuf, HarnessError> {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     if let Some(dir) = std::env::var_os("ACCRETE_PG_BINDIR").map(PathBuf::from) {
         return match has_server(&dir) {
