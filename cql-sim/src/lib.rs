@@ -61,14 +61,15 @@
 //!   — options are accepted and ignored, clustering order must be ascending,
 //!   no static columns
 //! - `DROP KEYSPACE [IF EXISTS] ks`, `DROP TABLE [IF EXISTS] [ks.]t`, `TRUNCATE [TABLE] [ks.]t`
-//! - `SELECT [DISTINCT] * | sel [AS alias], … FROM [ks.]t [WHERE …] [LIMIT n] [ALLOW FILTERING]`
+//! - `SELECT [DISTINCT] * | sel [AS alias], … FROM [ks.]t [WHERE …] [ORDER BY c [ASC], …] [LIMIT n] [ALLOW FILTERING]`
 //!   where `sel` is a column, `token(pk…)`, `writetime(col)`, `ttl(col)` or
 //!   `count(*)`/`count(1)`, and the WHERE clause is `AND`-ed relations:
 //!   `pk = v`, `pk IN (v, …)`, `pk IN ?` on every partition key column, or
 //!   `token(pk…) >|>=|<|<=|= v`, or nothing (a full scan); clustering
 //!   columns with `=, <, <=, >, >=, IN`; other columns only with
 //!   `ALLOW FILTERING`. Results come in ring (token) order, rows in
-//!   clustering order, paged with the driver's page size.
+//!   ascending clustering order (`ORDER BY … DESC` is refused), paged with
+//!   the driver's page size.
 //! - `INSERT INTO [ks.]t (cols) VALUES (vals) [IF NOT EXISTS] [USING TTL n [AND TIMESTAMP n]]`
 //! - `UPDATE [ks.]t [USING TTL n [AND TIMESTAMP n]] SET col = v, … WHERE <full primary key, pk IN allowed> [IF EXISTS | IF col op v [AND …]]`
 //! - `DELETE [col, …] FROM [ks.]t [USING TIMESTAMP n] WHERE <partition key [, full clustering key]> [IF EXISTS | IF col op v [AND …]]`

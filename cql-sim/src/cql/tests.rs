@@ -54,6 +54,13 @@ fn parses_the_storage_backend_statements() {
     assert_eq!(i.condition, Some(Condition::NotExists));
     assert!(i.using.ttl.is_some());
 
+    let ordered = parse("SELECT data FROM ks.segments WHERE id = ? ORDER BY chunk ASC").unwrap();
+    assert!(matches!(ordered, Statement::Select(_)));
+    assert!(matches!(
+        parse("SELECT data FROM t WHERE id = ? ORDER BY chunk DESC"),
+        Err(CqlError::Invalid(_))
+    ));
+
     let delete = parse("DELETE FROM ks.t WHERE id = ? IF EXISTS;").unwrap();
     assert!(matches!(
         delete,

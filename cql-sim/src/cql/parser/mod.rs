@@ -179,6 +179,7 @@ impl Parser {
         self.expect_word("from")?;
         let table = self.table_name()?;
         let relations = self.where_clause()?;
+        self.order_by()?;
         let limit = if self.accept_word("limit") {
             Some(self.term()?)
         } else {
@@ -196,6 +197,29 @@ impl Parser {
             limit,
             allow_filtering,
         })
+    }
+
+    /// `ORDER BY col [ASC], ...`: rows always come in ascending clustering
+    /// order, so ascending orderings are accepted as they are.
+    fn order_by(&mut self) -> Result<(), CqlError> {
+        if !self.accept_word("order") {
+            return Ok(());
+        }
+        self.expect_word("by")?;
+        let descending = self.comma_list(|p| {
+            p.ident()?;
+            let descending = p.accept_word("desc");
+            if !descending {
+                p.accept_word("asc");
+            }
+            Ok(descending)
+        })?;
+        if descending.contains(&true) {
+            return Err(CqlError::invalid(
+                "ORDER BY ... DESC is not supported by the simulator (rows come in ascending clustering order)",
+            ));
+        }
+        Ok(())
     }
 
     fn selector(&mut self) -> Result<Selector, CqlError> {
