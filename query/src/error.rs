@@ -1,0 +1,137 @@
+//! The one error type of the crate: what went wrong, of which kind, and
+//! where in the query (the clause, binding or find element as the user
+//! wrote it, printed as EDN).
+
+use std::fmt;
+
+/// The kind of a query failure. Every kind but [`ErrorKind::Storage`] and
+/// [`ErrorKind::Timeout`] means the query or its inputs must be fixed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The query, a rule or a pull pattern is not well formed.
+    Syntax,
+    /// A variable is used where nothing binds it (`:find`, `:with`, a rule head).
+    UnboundVariable,
+    /// A predicate, function, rule call, `not` or `or-join` needs variables
+    /// that no clause binds before it.
+    InsufficientBinding,
+    /// An attribute constant names no attribute.
+    UnknownAttribute,
+    /// A rule call names no rule, or passes the wrong number of arguments.
+    Rule,
+    /// A function name that is neither built in nor registered.
+    UnknownFunction,
+    /// A function or predicate failed (wrong argument types, overflow …).
+    Function,
+    /// The inputs do not match the `:in` bindings.
+    Input,
+    /// A source named in a clause is not among the inputs, or is of the
+    /// wrong kind for the clause.
+    Source,
+    /// The database failed to deliver data (storage): the query may be retried.
+    Storage,
+    /// The query ran longer than its timeout.
+    Timeout,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Syntax => "invalid query",
+            ErrorKind::UnboundVariable => "unbound variable",
+            ErrorKind::InsufficientBinding => "insufficient binding",
+            ErrorKind::UnknownAttribute => "unknown attribute",
+            ErrorKind::Rule => "rule error",
+            ErrorKind::UnknownFunction => "unknown function",
+            ErrorKind::Function => "function failed",
+            ErrorKind::Input => "wrong input",
+            ErrorKind::Source => "wrong source",
+            ErrorKind::Storage => "storage failure",
+            ErrorKind::Timeout => "timeout",
+        })
+    }
+}
+
+/// A query failure: its kind, what was wrong, and the part of the query it
+/// concerns (a clause, a binding, a find element or a pull pattern).
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}: {message}{}", at_suffix(.at))]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    at: String,
+    #[source]
+    source: Option<model::Error>,
+}
+
+fn at_suffix(at: &str) -> String {
+    match at.is_empty() {
+        true => String::new(),
+        false => format!(", in {at}"),
+    }
+}
+
+impl Error {
+    /// An error of `kind` about the part of the query printed as `at`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>, at: impl fmt::Display) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            at: at.to_string(),
+            source: None,
+        }
+    }
+
+    /// A failure of the database while evaluating the part printed as `at`.
+    /// Invalid arguments the model refuses count as invalid input, every
+    /// other model failure as storage.
+    pub fn model(source: model::Error, at: impl fmt::Display) -> Error {
+        let kind = match source.is_invalid_input() {
+            true => ErrorKind::Input,
+            false => ErrorKind::Storage,
+        };
+        Error {
+            kind,
+            message: source.to_string(),
+            at: at.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// What was wrong, in words.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The part of the query the error concerns, printed as EDN (may be empty).
+    pub fn at(&self) -> &str {
+        &self.at
+    }
+
+    /// True when the query or its inputs must change (retrying won't help).
+    pub fn is_invalid_input(&self) -> bool {
+        !matches!(self.kind, ErrorKind::Storage | ErrorKind::Timeout)
+    }
+
+    /// Names the part of the query an error concerns, unless it already names one.
+    pub(crate) fn at_if_unset(mut self, at: impl fmt::Display) -> Error {
+        if self.at.is_empty() {
+            self.at = at.to_string();
+        }
+        self
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Shorthand for a syntax error.
+pub(crate) fn syntax(message: impl Into<String>, at: impl fmt::Display) -> Error {
+    Error::new(ErrorKind::Syntax, message, at)
+}

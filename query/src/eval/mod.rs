@@ -1,0 +1,136 @@
+//! Evaluating `:where` clauses: the clause loop with its planner, and the
+//! environment (sources, rules, functions, deadline) it runs in.
+
+pub(crate) mod builtins;
+pub(crate) mod call;
+pub(crate) mod context;
+pub(crate) mod groups;
+mod logic;
+mod pattern;
+mod plan;
+pub(crate) mod relation;
+mod rules;
+pub(crate) mod source;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::functions::Functions;
+use crate::parse::Rules;
+use crate::parse::clause::{Clause, ClauseKind};
+use context::Context;
+use model::edn::Symbol;
+use rules::Fixpoint;
+use source::Source;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What clauses run against: the sources, rules and functions of a query
+/// and its deadline.
+pub(crate) struct Env<'a> {
+    pub(crate) sources: HashMap<Symbol, Source>,
+    pub(crate) rules: Option<Arc<Rules>>,
+    pub(crate) functions: &'a Functions,
+    pub(crate) deadline: Option<Instant>,
+}
+
+impl Env<'_> {
+    /// Fails once the deadline has passed.
+    pub(crate) fn check_deadline(&self) -> Result<()> {
+        match self.deadline {
+            Some(d) if Instant::now() > d => Err(Error::new(
+                ErrorKind::Timeout,
+                "the query ran past its timeout",
+                "",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One evaluation of a list of clauses (a query, a branch, a rule body).
+pub(crate) struct Eval<'e, 'f> {
+    env: &'e Env<'e>,
+    /// The source `$` stands for here (`($src or …)` and rule calls rebind it).
+    default_src: Symbol,
+    /// The rule tables when evaluating rule bodies inside a fixpoint.
+    fixpoint: Option<&'f mut Fixpoint>,
+    /// The rule call (by occurrence) that reads only the newest answers.
+    delta: Option<usize>,
+    /// Datoms per attribute, counted up to a cap, for the planner.
+    attr_counts: HashMap<(Symbol, u64), usize>,
+}
+
+impl<'e, 'f> Eval<'e, 'f> {
+    /// An evaluation of the query's own clauses.
+    pub(crate) fn new(env: &'e Env<'e>) -> Eval<'e, 'f> {
+        Eval {
+            env,
+            default_src: Symbol::new("$"),
+            fixpoint: None,
+            delta: None,
+            attr_counts: HashMap::new(),
+        }
+    }
+
+    /// The source a clause names (`$` means the current default source).
+    fn source(&self, name: &Symbol, at: &str) -> Result<&'e Source> {
+        let name = match name.as_str() {
+            "$" => &self.default_src,
+            _ => name,
+        };
+        self.env.sources.get(name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Source,
+                format!("no source {name} among the inputs"),
+                at,
+            )
+        })
+    }
+
+    /// Runs `clauses` on the bindings in `ctx`, in the order the planner
+    /// picks, and returns the bindings that satisfy all of them.
+    pub(crate) fn solve(&mut self, clauses: &[Clause], mut ctx: Context) -> Result<Context> {
+        self.check_plan(clauses, &ctx)?;
+        let mut pending: Vec<&Clause> = clauses.iter().collect();
+        while !pending.is_empty() && !ctx.is_empty() {
+            self.env.check_deadline()?;
+            let i = self.pick(&pending, &ctx)?;
+            let clause = pending.swap_remove(i);
+            ctx = self
+                .apply(clause, ctx)
+                .map_err(|e| e.at_if_unset(&clause.text))?;
+        }
+        Ok(ctx)
+    }
+
+    /// Runs one clause.
+    fn apply(&mut self, clause: &Clause, ctx: Context) -> Result<Context> {
+        match &clause.kind {
+            ClauseKind::Pattern(p) => self.pattern(clause, p, ctx),
+            ClauseKind::Predicate(call) => self.predicate(clause, call, ctx),
+            ClauseKind::Function(call, binding) => self.function(clause, call, binding, ctx),
+            ClauseKind::Rule(call) => self.rule_call(clause, call, ctx),
+            ClauseKind::Not(not) => self.not(clause, not, ctx),
+            ClauseKind::Or(or) => self.or(clause, or, ctx),
+        }
+    }
+
+    /// Evaluates `clauses` with `$` rebound to `src` (when given).
+    fn nested(
+        &mut self,
+        src: Option<&Symbol>,
+        clauses: &[Clause],
+        ctx: Context,
+    ) -> Result<Context> {
+        let saved = self.default_src.clone();
+        if let Some(src) = src {
+            self.default_src = match src.as_str() {
+                "$" => saved.clone(),
+                _ => src.clone(),
+            };
+        }
+        let result = self.solve(clauses, ctx);
+        self.default_src = saved;
+        result
+    }
+}

@@ -1,0 +1,419 @@
+//! Running a query: binding the inputs to `:in`, solving `:where`, and
+//! shaping `:find`.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::eval::call::destructure;
+use crate::eval::context::Context;
+use crate::eval::relation::Relation;
+use crate::eval::source::Source;
+use crate::eval::{Env, Eval};
+use crate::functions::Functions;
+use crate::input::Input;
+use crate::parse::binding::Binding;
+use crate::parse::find::{FindElem, PullSpec};
+use crate::parse::term::Var;
+use crate::parse::{InSpec, Query, Rules};
+use crate::pull::PullPattern;
+use crate::result::{Found, QueryResult};
+use crate::{aggregate, value};
+use model::Value;
+use model::edn::{Edn, Symbol};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a query runs: user functions and a timeout.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Functions, predicates and aggregates beyond the built-in ones.
+    pub functions: Functions,
+    /// Give up (with [`ErrorKind::Timeout`]) after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// Something that is or parses into a query: EDN text, EDN data or a
+/// parsed [`Query`].
+pub trait AsQuery {
+    /// The query.
+    fn as_query(&self) -> Result<Cow<'_, Query>>;
+}
+
+impl AsQuery for str {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Query::parse(self).map(Cow::Owned)
+    }
+}
+
+impl AsQuery for String {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Query::parse(self).map(Cow::Owned)
+    }
+}
+
+impl AsQuery for Edn {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Query::from_edn(self).map(Cow::Owned)
+    }
+}
+
+impl AsQuery for Query {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Ok(Cow::Borrowed(self))
+    }
+}
+
+/// Runs a query over its inputs (in the order of `:in`; `[$]` without `:in`).
+///
+/// ```
+/// use model::Value;
+/// use query::{Input, q};
+/// let people = Input::Rel(vec![
+///     vec![Value::Long(1), Value::keyword(":user/email"), Value::string("a@x")],
+///     vec![Value::Long(1), Value::keyword(":user/firstName"), Value::string("John")],
+///     vec![Value::Long(2), Value::keyword(":user/email"), Value::string("b@x")],
+/// ]);
+/// let found = q("[:find ?e :where [?e :user/email]]", &[people]).unwrap();
+/// assert_eq!(found.to_string(), "#{[1] [2]}");
+/// ```
+pub fn q(query: &(impl AsQuery + ?Sized), inputs: &[Input]) -> Result<QueryResult> {
+    q_with(query, inputs, &Options::default())
+}
+
+/// [`q`] with user functions and a timeout.
+pub fn q_with(
+    query: &(impl AsQuery + ?Sized),
+    inputs: &[Input],
+    options: &Options,
+) -> Result<QueryResult> {
+    query.as_query()?.run(inputs, options)
+}
+
+/// What the inputs bound: sources, rules, pull patterns and the relations
+/// of the bound variables.
+struct Bound {
+    sources: HashMap<Symbol, Source>,
+    rules: Option<Arc<Rules>>,
+    patterns: HashMap<Var, Arc<PullPattern>>,
+    ctx: Context,
+}
+
+impl Query {
+    /// Runs the query over `inputs`.
+    pub fn run(&self, inputs: &[Input], options: &Options) -> Result<QueryResult> {
+        let deadline = options.timeout.map(|t| Instant::now() + t);
+        let bound = self.bind(inputs)?;
+        let env = Env {
+            sources: bound.sources,
+            rules: bound.rules,
+            functions: &options.functions,
+            deadline,
+        };
+        crate::validate::query(self, &env)?;
+        let ctx = Eval::new(&env).solve(&self.clauses, bound.ctx)?;
+        self.find(&env, &ctx, &bound.patterns)
+    }
+
+    fn bind(&self, inputs: &[Input]) -> Result<Bound> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::new(
+                ErrorKind::Input,
+                format!(
+                    "the query takes {} inputs, got {}",
+                    self.inputs.len(),
+                    inputs.len()
+                ),
+                format!(":in {}", self.in_text.join(" ")),
+            ));
+        }
+        let pattern_vars: Vec<&Var> = self
+            .find
+            .elems
+            .iter()
+            .filter_map(|e| match e {
+                FindElem::Pull(p) => match &p.pattern {
+                    PullSpec::Input(v) => Some(v),
+                    PullSpec::Given(_) => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let mut bound = Bound {
+            sources: HashMap::new(),
+            rules: None,
+            patterns: HashMap::new(),
+            ctx: Context::default(),
+        };
+        for ((spec, input), text) in self.inputs.iter().zip(inputs).zip(&self.in_text) {
+            let fail = |m: String| Error::new(ErrorKind::Input, m, text);
+            match spec {
+                InSpec::Source(name) => {
+                    bound
+                        .sources
+                        .insert(name.clone(), source(input).map_err(fail)?);
+                }
+                InSpec::Rules => bound.rules = Some(rules(input).map_err(fail)?),
+                InSpec::Bind(Binding::Scalar(Some(v))) if pattern_vars.contains(&v) => {
+                    bound
+                        .patterns
+                        .insert(v.clone(), pattern(input).map_err(fail)?);
+                }
+                InSpec::Bind(binding) => bound.ctx.add(relation(binding, input).map_err(fail)?),
+            }
+        }
+        Ok(bound)
+    }
+
+    /// Shapes `:find` from the solved bindings.
+    fn find(
+        &self,
+        env: &Env<'_>,
+        ctx: &Context,
+        patterns: &HashMap<Var, Arc<PullPattern>>,
+    ) -> Result<QueryResult> {
+        let mut cols: Vec<Var> = Vec::new();
+        for v in self.find.elems.iter().map(FindElem::var).chain(&self.with) {
+            if !cols.contains(v) {
+                cols.push(v.clone());
+            }
+        }
+        if !ctx.is_empty()
+            && let Some(v) = cols.iter().find(|v| !ctx.bound(v))
+        {
+            return Err(Error::new(
+                ErrorKind::UnboundVariable,
+                format!("{v} is not bound by the clauses that ran"),
+                format!(":find {}", self.find.texts.join(" ")),
+            ));
+        }
+        let rel = ctx.project(&cols);
+        let shaper = Shaper {
+            query: self,
+            env,
+            patterns,
+            rel: &rel,
+        };
+        let rows = match self.find.has_aggregates() {
+            true => shaper.grouped()?,
+            false => shaper.plain()?,
+        };
+        Ok(QueryResult {
+            shape: self.find.shape,
+            columns: self.find.texts.clone(),
+            rows,
+            keys: self
+                .keys
+                .as_ref()
+                .map(|k| (0..k.names.len()).map(|i| k.key(i)).collect()),
+            list: self.find.has_aggregates() || !self.with.is_empty(),
+        })
+    }
+}
+
+/// Turns the projected relation into result rows.
+struct Shaper<'a> {
+    query: &'a Query,
+    env: &'a Env<'a>,
+    patterns: &'a HashMap<Var, Arc<PullPattern>>,
+    rel: &'a Relation,
+}
+
+impl Shaper<'_> {
+    fn col(&self, v: &Var) -> usize {
+        // Every find variable is a column of the projection.
+        self.rel.col(v).unwrap_or(0)
+    }
+
+    fn plain(&self) -> Result<Vec<Vec<Found>>> {
+        self.rel
+            .rows()
+            .map(|row| {
+                self.query
+                    .find
+                    .elems
+                    .iter()
+                    .zip(&self.query.find.texts)
+                    .map(|(elem, text)| self.cell(elem, text, &row[self.col(elem.var())], &[]))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn grouped(&self) -> Result<Vec<Vec<Found>>> {
+        let group_vars: Vec<Var> = self
+            .query
+            .find
+            .elems
+            .iter()
+            .filter(|e| !matches!(e, FindElem::Aggregate(_)))
+            .map(|e| e.var().clone())
+            .collect();
+        let groups = self.rel.index_by(&group_vars);
+        let mut rows = Vec::with_capacity(groups.len());
+        for g in 0..groups.len() {
+            let members: Vec<usize> = groups.members(g).collect();
+            let first = self.rel.row(members[0]);
+            let row = self
+                .query
+                .find
+                .elems
+                .iter()
+                .zip(&self.query.find.texts)
+                .map(|(elem, text)| {
+                    let col = self.col(elem.var());
+                    let values: Vec<Value> = match elem {
+                        FindElem::Aggregate(_) => members
+                            .iter()
+                            .map(|m| self.rel.row(*m)[col].clone())
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    self.cell(elem, text, &first[col], &values)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    fn cell(&self, elem: &FindElem, text: &str, value: &Value, group: &[Value]) -> Result<Found> {
+        match elem {
+            FindElem::Var(_) => Ok(Found::Value(value.clone())),
+            FindElem::Aggregate(call) => aggregate::aggregate(call, group, self.env.functions)
+                .map_err(|m| Error::new(ErrorKind::Function, m, text)),
+            FindElem::Pull(p) => {
+                let pattern = match &p.pattern {
+                    PullSpec::Given(pattern) => pattern.clone(),
+                    PullSpec::Input(v) => self.patterns.get(v).cloned().ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Input,
+                            format!("no pull pattern was given for {v}"),
+                            text,
+                        )
+                    })?,
+                };
+                let src = match p.src.as_str() {
+                    "$" => Symbol::new("$"),
+                    _ => p.src.clone(),
+                };
+                match self.env.sources.get(&src) {
+                    Some(Source::Db(db)) => crate::pull::pull(db, &pattern, value)
+                        .map(Found::Pulled)
+                        .map_err(|e| e.at_if_unset(text)),
+                    Some(other) => Err(Error::new(
+                        ErrorKind::Source,
+                        format!("pull needs a database, {src} is {}", other.describe()),
+                        text,
+                    )),
+                    None => Err(Error::new(
+                        ErrorKind::Source,
+                        format!("no source {src} among the inputs"),
+                        text,
+                    )),
+                }
+            }
+        }
+    }
+}
+
+fn source(input: &Input) -> Result<Source, String> {
+    let tuples = |rows: Vec<Vec<Value>>| {
+        Source::Tuples(rows.into_iter().map(Vec::into_boxed_slice).collect())
+    };
+    match input {
+        Input::Db(db) => Ok(Source::Db(db.clone())),
+        Input::Rel(rows) => Ok(tuples(rows.clone())),
+        Input::Edn(edn) => {
+            let rows: Vec<&Edn> = match edn {
+                Edn::Vector(items) | Edn::List(items) => items.iter().collect(),
+                Edn::Set(items) => items.iter().collect(),
+                _ => {
+                    return Err(format!(
+                        "a source is a database or a collection of tuples, not {edn}"
+                    ));
+                }
+            };
+            let rows = rows
+                .into_iter()
+                .map(|row| match input_value(row)? {
+                    Value::Tuple(items) => items
+                        .iter()
+                        .map(|i| i.clone().ok_or_else(|| format!("nil in the tuple {row}")))
+                        .collect::<Result<Vec<_>, String>>(),
+                    _ => Err(format!("{row} is not a tuple")),
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(tuples(rows))
+        }
+        other => Err(format!(
+            "a source is a database or a collection of tuples, not {}",
+            other.describe()
+        )),
+    }
+}
+
+fn rules(input: &Input) -> Result<Arc<Rules>, String> {
+    match input {
+        Input::Rules(r) => Ok(r.clone()),
+        Input::Edn(edn) => Rules::from_edn(edn)
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
+        other => Err(format!("% takes rules, not {}", other.describe())),
+    }
+}
+
+fn pattern(input: &Input) -> Result<Arc<PullPattern>, String> {
+    match input {
+        Input::Pattern(p) => Ok(p.clone()),
+        Input::Edn(edn) => PullPattern::from_edn(edn)
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
+        other => Err(format!(
+            "a pull pattern is expected, not {}",
+            other.describe()
+        )),
+    }
+}
+
+/// The relation a binding form makes of an input.
+fn relation(binding: &Binding, input: &Input) -> Result<Relation, String> {
+    let value = match input {
+        Input::Value(v) => v.clone(),
+        Input::Coll(items) => Value::Tuple(items.iter().cloned().map(Some).collect()),
+        Input::Rel(rows) => Value::Tuple(
+            rows.iter()
+                .map(|r| Some(Value::Tuple(r.iter().cloned().map(Some).collect())))
+                .collect(),
+        ),
+        Input::Edn(edn) => input_value(edn)?,
+        other => return Err(format!("{} cannot bind {binding:?}", other.describe())),
+    };
+    let mut ways: Vec<Vec<Value>> = Vec::new();
+    destructure(binding, &value, &mut Vec::new(), &mut ways)?;
+    let mut rel = Relation::empty(binding.vars());
+    for way in &ways {
+        rel.push(way);
+    }
+    Ok(rel)
+}
+
+/// An EDN input as a value; sets become (sorted) tuples so that they can
+/// bind collections.
+fn input_value(edn: &Edn) -> Result<Value, String> {
+    match edn {
+        Edn::Set(items) => items
+            .iter()
+            .map(|i| input_value(i).map(Some))
+            .collect::<Result<Vec<_>, String>>()
+            .map(|items| Value::Tuple(items.into())),
+        Edn::Vector(items) | Edn::List(items) => items
+            .iter()
+            .map(|i| match i {
+                Edn::Nil => Ok(None),
+                other => input_value(other).map(Some),
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map(|items| Value::Tuple(items.into())),
+        other => value::from_edn(other),
+    }
+}
