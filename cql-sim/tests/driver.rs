@@ -39,6 +39,20 @@ async fn connects_with_and_without_schema_metadata() {
     assert_eq!(table.partition_key, vec!["k".to_string()]);
     assert_eq!(table.clustering_key, vec!["c".to_string()]);
     assert_eq!(table.columns.len(), 3);
+    let filtered = connect(&sim, SessionBuilder::new().keyspaces_to_fetch(["meta"])).await;
+    within(30, filtered.refresh_metadata())
+        .await
+        .expect("filtered metadata refresh");
+    let state = filtered.get_cluster_state();
+    assert!(
+        state
+            .get_keyspace("meta")
+            .is_some_and(|ks| ks.tables.contains_key("t"))
+    );
+    assert!(
+        state.get_keyspace("system_schema").is_none(),
+        "only the asked keyspace was fetched"
+    );
     sim.shutdown().await;
 }
 
