@@ -9,7 +9,7 @@ use storage_core::SegmentId;
 use crate::error::{Error, Result};
 use crate::log_root::{LogRoot, LogTree, encoded_entry_len};
 use crate::segment::{LogBranch, LogChild, LogLeaf, Node, kind};
-use crate::segments::{BlockingWriter, Segments, WriteStats};
+use crate::segments::{BlockingWriter, Segments, WriteStats, frame};
 
 /// Appends committed log entries to the log of `root` and returns the root
 /// value to compare-and-swap next.
@@ -103,17 +103,18 @@ async fn write_leaves(
     leaves: Vec<Vec<TxLog>>,
     stats: &mut WriteStats,
 ) -> Result<Vec<LogChild>> {
-    let mut children = Vec::with_capacity(leaves.len());
-    for entries in leaves {
-        let id = seg
-            .write_async(
-                Node::LogLeaf(LogLeaf {
-                    entries: entries.clone(),
-                }),
-                stats,
-            )
-            .await?;
-        children.push(leaf_child(&entries, id));
+    // Frame every leaf first: one too large fails before anything is stored.
+    let framed = leaves
+        .into_iter()
+        .map(|entries| {
+            let child = leaf_child(&entries, SegmentId::from_bytes([0; 32]));
+            frame(Node::LogLeaf(LogLeaf { entries })).map(|f| (child, f))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut children = Vec::with_capacity(framed.len());
+    for (child, framed) in framed {
+        let id = seg.put_framed(framed, stats).await?;
+        children.push(LogChild { id, ..child });
     }
     Ok(children)
 }

@@ -9,7 +9,7 @@
 //! [`storage_core::MAX_ROOT_VALUE_BYTES`]; the tail under [`TAIL_LIMIT`].
 
 use model::TxLog;
-use model::schema::bootstrap::FIRST_USER_T;
+use model::schema::bootstrap::{FIRST_USER_T, bootstrap_tx};
 use storage_core::{RootName, RootValue, SegmentId};
 use uuid::Uuid;
 
@@ -58,7 +58,8 @@ pub struct LogRoot {
 }
 
 impl LogRoot {
-    /// The log root of a new, empty database.
+    /// The log root of a new, empty database: only the built-in schema
+    /// transaction (t = 0) in its log.
     pub fn genesis(db_uuid: Uuid) -> LogRoot {
         LogRoot {
             db_uuid,
@@ -67,7 +68,7 @@ impl LogRoot {
             next_t: FIRST_USER_T,
             index: None,
             log: None,
-            tail: Vec::new(),
+            tail: vec![bootstrap_tx()],
         }
     }
 

@@ -116,9 +116,18 @@ impl Segments {
         node: Node,
         stats: &mut WriteStats,
     ) -> Result<SegmentId> {
-        let (id, framed, node) = frame(node)?;
-        stats.count(framed.len());
-        self.storage.put_segment(id, framed).await?;
+        self.put_framed(frame(node)?, stats).await
+    }
+
+    /// Stores a node framed by [`frame`] (async), caching it.
+    pub(crate) async fn put_framed(
+        &self,
+        framed: Framed,
+        stats: &mut WriteStats,
+    ) -> Result<SegmentId> {
+        let (id, bytes, node) = framed;
+        stats.count(bytes.len());
+        self.storage.put_segment(id, bytes).await?;
         self.cache.insert(id, node);
         Ok(id)
     }
@@ -146,7 +155,11 @@ impl WriteStats {
     }
 }
 
-fn frame(node: Node) -> Result<(SegmentId, bytes::Bytes, Arc<Node>)> {
+/// A node ready to store: its id, its framed bytes, the node.
+pub(crate) type Framed = (SegmentId, bytes::Bytes, Arc<Node>);
+
+/// Frames a node, refusing one over the segment size limit.
+pub(crate) fn frame(node: Node) -> Result<Framed> {
     let framed = codec::encode(node.kind(), &node.encode())?;
     if framed.len() > storage_core::MAX_SEGMENT_BYTES {
         return Err(Error::invalid(format!(

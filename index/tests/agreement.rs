@@ -1,0 +1,108 @@
+//! The durable store agrees with model's all-novelty database value and with
+//! `MemoryStore` on every index, layer, time view and log range, for seeded
+//! random transactions over several indexing rounds, on mem and file
+//! storage, read by the writer and by fresh readers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use index::TreeConfig;
+use model::{Datom, Index, IndexStore, Layer, MemoryStore, Value};
+
+/// Every datom of one layer of a persistent store.
+fn layer(store: &dyn IndexStore, index: Index, layer: Layer) -> Vec<Datom> {
+    let from = Datom::new(0, 0, Value::MIN, 0, false);
+    store
+        .seek(index, layer, &from)
+        .unwrap()
+        .map(|d| d.unwrap())
+        .collect()
+}
+
+fn run(backend: Backend, seed: u64, rounds: usize, txs_per_round: usize, config: TreeConfig) {
+    let rt = runtime();
+    let (storage, _dir) = storage(&rt, backend);
+    let seg = segments(&rt, &storage, 64 << 20, config);
+    let mut w = Writer::create(&rt, &seg, "agree");
+    let mut generator = Generator::new(seed);
+    w.tx(&rt, SCHEMA);
+    let mut last = None;
+    for round in 0..rounds {
+        for _ in 0..txs_per_round {
+            let text = generator.tx_text(&w.db, 3, 4);
+            let report = w.tx(&rt, &text);
+            generator.created(&report);
+        }
+        let what = format!("{backend:?} seed {seed} round {round}");
+        // Index only some rounds, so novelty spans index jobs too.
+        if round % 3 != 2 {
+            let job = w.index(&rt);
+            assert_eq!(job.basis_t, w.reference.basis_t());
+            let store = job.store();
+            let memory = MemoryStore::index(&w.reference, job.basis_t).unwrap();
+            for index in Index::ALL {
+                for l in [Layer::Current, Layer::History] {
+                    assert_eq!(
+                        layer(store.as_ref(), index, l),
+                        layer(&memory, index, l),
+                        "{what}: {index} {l:?}"
+                    );
+                    assert_eq!(
+                        store.count(index, l),
+                        memory.len(index, l) as u64,
+                        "{what}: count of {index} {l:?}"
+                    );
+                }
+            }
+            assert_eq!(store.next_t(), memory.next_t(), "{what}: next t");
+            last = Some(store);
+        }
+        assert_same_reads(&w.db, &w.reference, &w.ts, &format!("{what}, writer"));
+        // A fresh reader with a small cache of its own.
+        let reader = segments(&rt, &storage, 256 << 10, config);
+        let opened = w.reopen(&rt, &reader);
+        assert_same_reads(&opened, &w.reference, &w.ts, &format!("{what}, reader"));
+    }
+    // The run exercised what it claims to: history, and deep trees when tiny.
+    let store = last.expect("at least one indexing round");
+    assert!(store.count(Index::Eavt, Layer::History) > 0);
+    assert!(store.count(Index::Vaet, Layer::Current) > 0);
+    if config == TreeConfig::tiny() {
+        let eavt = store
+            .index_root()
+            .tree(Index::Eavt, Layer::Current)
+            .unwrap();
+        assert!(eavt.height >= 2, "height {}", eavt.height);
+        assert!(
+            w.root.log.is_some_and(|l| l.height >= 1),
+            "{:?}",
+            w.root.log
+        );
+    }
+}
+
+#[test]
+fn random_rounds_agree_on_mem_and_file_with_deep_trees() {
+    for backend in BACKENDS {
+        run(backend, 7, 6, 8, TreeConfig::tiny());
+    }
+}
+
+#[test]
+fn random_rounds_agree_with_default_tree_shape() {
+    run(Backend::Mem, 11, 4, 10, TreeConfig::default());
+}
+
+#[test]
+fn many_seeds_agree_when_long() {
+    if !long() {
+        return;
+    }
+    for seed in 100..130 {
+        for backend in BACKENDS {
+            run(backend, seed, 10, 12, TreeConfig::tiny());
+        }
+    }
+}
