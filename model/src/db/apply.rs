@@ -57,7 +57,8 @@ impl Db {
         }
         state.basis_t = entry.t;
         state.next_t = state.next_t.max(entry.t + 1);
-        state.novelty.log.insert(entry.t, entry.clone());
+        let encoded = crate::codec::encode_tx_log(entry);
+        state.novelty.log.insert(entry.t, encoded.into());
         let mut db = Db {
             state: Arc::new(state),
             view: Default::default(),

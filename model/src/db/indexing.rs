@@ -95,13 +95,13 @@ impl Db {
     /// basis is dropped, later novelty kept. The result reads the same.
     pub fn rebase(&self, store: Arc<dyn IndexStore>) -> Result<Db> {
         let from = store.basis_t().map_or(0, |t| t + 1);
-        let later: Vec<TxLog> = self
+        let later = self
             .state
             .novelty
             .log
             .range(from..)
-            .map(|(_, e)| e.clone())
-            .collect();
+            .map(|(_, bytes)| crate::codec::decode_tx_log(bytes));
+        let later = later.collect::<Result<Vec<TxLog>>>()?;
         let db = Db::from_store(store, later)?;
         Ok(Db {
             view: self.view.clone(),

@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::index::merge::TimeBounds;
 use crate::index::sorted::IndexSets;
 use crate::index::{EmptyStore, IndexStore};
-use crate::log::TxLog;
 use crate::schema::bootstrap::bootstrap_tx;
 use crate::schema::{Attribute, Schema};
 use crate::value::Value;
@@ -66,7 +65,9 @@ pub(crate) struct Novelty {
     pub(crate) history: IndexSets,
     /// Facts current in the persistent layer but retracted in novelty.
     pub(crate) retired: imbl::HashSet<Fact>,
-    pub(crate) log: imbl::OrdMap<u64, TxLog>,
+    /// The log entries after the persistent basis, encoded (about a third
+    /// of the memory of decoded datoms; `tx_range` decodes on read).
+    pub(crate) log: imbl::OrdMap<u64, Arc<[u8]>>,
 }
 
 #[derive(Clone)]
@@ -328,7 +329,7 @@ impl Db {
             .log
             .range(novelty_from..)
             .take_while(move |(t, _)| end.is_none_or(|e| **t < e))
-            .map(|(_, entry)| Ok(entry.clone()));
+            .map(|(_, bytes)| crate::codec::decode_tx_log(bytes));
         Ok(Box::new(persisted.chain(novelty)))
     }
 
