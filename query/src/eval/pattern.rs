@@ -146,11 +146,34 @@ impl Eval<'_, '_> {
             .collect();
         let input = ctx.take_smallest(&bound);
         let source = self.source(&p.src, &clause.text)?;
-        let result = match source {
+        let found = match source {
             Source::Db(db) => self.match_db(clause, p, db, input)?,
             Source::Tuples(tuples) => match_tuples(clause, p, tuples, input)?,
         };
-        ctx.add(result);
+        // Variables bound by other relations were matched as new ones: join
+        // them back, resolving their values as the pattern would have.
+        let elsewhere: Vec<Var> = bound.into_iter().filter(|v| ctx.bound(v)).collect();
+        if elsewhere.is_empty() {
+            ctx.add(found);
+            return Ok(ctx);
+        }
+        let other = ctx.take(&elsewhere);
+        let joined = match source {
+            Source::Db(db) => {
+                let value_is_ref = value_is_ref(db, p);
+                join_resolved(found, other, |var, v| {
+                    let pos = p
+                        .terms
+                        .iter()
+                        .position(|t| t.var() == Some(var))
+                        .unwrap_or(V);
+                    resolve_key(db, pos, v, value_is_ref)
+                })
+            }
+            .map_err(|e| Error::model(e, &clause.text))?,
+            Source::Tuples(_) => found.join(other),
+        };
+        ctx.add(joined);
         Ok(ctx)
     }
 
@@ -162,13 +185,7 @@ impl Eval<'_, '_> {
         if compiled.impossible {
             return Ok(out);
         }
-        let value_is_ref = match &compiled.slots[A] {
-            Slot::Const(a) => a
-                .as_ref_id()
-                .and_then(|a| db.attribute(a))
-                .is_some_and(|a| a.is_ref()),
-            _ => false,
-        };
+        let value_is_ref = value_is_ref(db, p);
         let groups = group_keys(&compiled, &input, |pos, v| {
             resolve_key(db, pos, v, value_is_ref)
         })
@@ -345,6 +362,61 @@ fn resolve_constant(
             )),
         },
     }
+}
+
+/// True when the pattern's attribute is a constant reference attribute.
+fn value_is_ref(db: &Db, p: &Pattern) -> bool {
+    match p.terms.get(A) {
+        Some(Term::Const(a)) => resolve::attribute(db, &a.value)
+            .and_then(|a| db.attribute(a))
+            .is_some_and(|a| a.is_ref()),
+        _ => false,
+    }
+}
+
+/// Joins a pattern's result with a relation binding some of its variables
+/// (matched as new ones), whose values are resolved first (an ident or a
+/// lookup ref finds the entity id the pattern produced). The relation's
+/// own values are kept.
+fn join_resolved(
+    found: Relation,
+    other: Relation,
+    mut resolve: impl FnMut(&Var, &Value) -> model::Result<Option<Value>>,
+) -> model::Result<Relation> {
+    let shared: Vec<(usize, usize)> = other
+        .vars()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| found.col(v).map(|j| (i, j)))
+        .collect();
+    let mut index = Groups::new(shared.len());
+    let mut key = Vec::with_capacity(shared.len());
+    'rows: for (r, row) in other.rows().enumerate() {
+        key.clear();
+        for (i, _) in &shared {
+            match resolve(&other.vars()[*i], &row[*i])? {
+                Some(v) => key.push(v),
+                None => continue 'rows,
+            }
+        }
+        index.insert(&key, r);
+    }
+    let extra: Vec<usize> = (0..found.vars().len())
+        .filter(|j| !shared.iter().any(|(_, s)| s == j))
+        .collect();
+    let mut vars = other.vars().to_vec();
+    vars.extend(extra.iter().map(|j| found.vars()[*j].clone()));
+    let mut out = Relation::empty(vars);
+    for row in found.rows() {
+        key.clear();
+        key.extend(shared.iter().map(|(_, j)| row[*j].clone()));
+        if let Some(g) = index.find(&key) {
+            for m in index.members(g) {
+                out.push_parts(other.row(m), extra.iter().map(|j| row[*j].clone()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A bound value at a position of a database pattern, resolved like a constant.

@@ -239,7 +239,7 @@ impl Eval<'_, '_> {
             _ => self.default_src.clone(),
         };
         self.source(&src, &clause.text)?;
-        let input = take_input(&mut ctx, call, required);
+        let input = take_input(&mut ctx, call);
         let mask: Vec<bool> = call
             .args
             .iter()
@@ -295,22 +295,18 @@ impl Eval<'_, '_> {
     }
 }
 
-/// The bindings a call reads: the relations of its required arguments,
-/// else the smallest relation binding any argument.
-fn take_input(ctx: &mut Context, call: &RuleCall, required: usize) -> Relation {
-    let vars = |args: &[Term]| -> Vec<Var> {
-        args.iter()
-            .filter_map(Term::var)
-            .filter(|v| ctx.bound(v))
-            .cloned()
-            .collect()
-    };
-    let needed = vars(&call.args[..required]);
-    let any = vars(&call.args);
-    match needed.is_empty() {
-        true => ctx.take_smallest(&any),
-        false => ctx.take(&needed),
-    }
+/// The bindings a call reads: every relation binding one of its
+/// arguments, so that all bound values reach the rule's body (whose
+/// patterns resolve idents and lookup refs).
+fn take_input(ctx: &mut Context, call: &RuleCall) -> Relation {
+    let vars: Vec<Var> = call
+        .args
+        .iter()
+        .filter_map(Term::var)
+        .filter(|v| ctx.bound(v))
+        .cloned()
+        .collect();
+    ctx.take(&vars)
 }
 
 /// The bound argument values of one input row (constants included).
