@@ -1,0 +1,228 @@
+//! The client side of the transactor protocol: connect to the endpoint a
+//! lease advertises, transact, subscribe to committed transactions, ask for
+//! the status. The `peer` crate and the `accrete` CLI build on it.
+//!
+//! One [`Client`] is one TCP connection; it is cheap to share (`&self`
+//! methods) and many requests may be in flight at once.
+//!
+//! ```no_run
+//! # async fn demo() -> transactor::Result<()> {
+//! use transactor::client::Client;
+//! let db = storage_core::DbName::new("orders").unwrap();
+//! let client = Client::connect("127.0.0.1:4334", &db).await?;
+//! let committed = client.transact(r#"[{:db/id "o" :order/id 1}]"#).await?;
+//! println!("committed t={} ({} datoms)", committed.t(), committed.entry.data.len());
+//! let mut reports = client.subscribe(committed.t()).await?;
+//! let entry = reports.next().await?;
+//! assert_eq!(entry.t, committed.t());
+//! # Ok(()) }
+//! ```
+
+mod connection;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use model::{EntityId, TxLog};
+use storage_core::{DbName, Storage};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::lease::read_lease;
+use crate::protocol::{Frame, FrameCodec, PROTOCOL_VERSION};
+use connection::{Connection, failure};
+
+/// How long connecting and the handshake may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A committed transaction, as the transactor reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// The log entry: t and every datom (the `:db/txInstant` datom first).
+    pub entry: TxLog,
+    /// How tempids resolved.
+    pub tempids: HashMap<String, EntityId>,
+}
+
+impl Committed {
+    /// The transaction's t.
+    pub fn t(&self) -> u64 {
+        self.entry.t
+    }
+}
+
+/// The transactor's state, from a STATUS request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The t of the last committed transaction.
+    pub basis_t: u64,
+    /// The epoch of the serving transactor.
+    pub epoch: u64,
+}
+
+/// A connection to a transactor, for one database.
+#[derive(Debug)]
+pub struct Client {
+    connection: Arc<Connection>,
+    next_id: AtomicU64,
+    welcome: Status,
+    endpoint: String,
+}
+
+impl Client {
+    /// Connects to the transactor at `endpoint` (`host:port`) serving `db`.
+    pub async fn connect(endpoint: &str, db: &DbName) -> Result<Client> {
+        tokio::time::timeout(CONNECT_TIMEOUT, Self::handshake(endpoint, db))
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("connecting to the transactor at {endpoint}: no answer within {CONNECT_TIMEOUT:?}"),
+                )
+            })?
+    }
+
+    /// Connects to the transactor the lease of `db` in `storage`
+    /// advertises. [`ErrorKind::NotServing`] when no live transactor with an
+    /// endpoint holds it.
+    pub async fn connect_by_lease(storage: &dyn Storage, db: &DbName) -> Result<Client> {
+        let lease = read_lease(storage, db).await?;
+        let endpoint = lease
+            .as_ref()
+            .and_then(|l| l.holder.as_ref())
+            .and_then(|h| h.endpoint().map(str::to_string));
+        let Some(endpoint) = endpoint else {
+            return Err(Error::new(
+                ErrorKind::NotServing,
+                format!("no transactor with an endpoint holds the lease of database `{db}`"),
+            ));
+        };
+        Client::connect(&endpoint, db).await
+    }
+
+    async fn handshake(endpoint: &str, db: &DbName) -> Result<Client> {
+        let socket = TcpStream::connect(endpoint)
+            .await
+            .map_err(|e| Error::io(format!("connecting to the transactor at {endpoint}"), e))?;
+        // Requests are small and latency matters more than packet count.
+        socket
+            .set_nodelay(true)
+            .map_err(|e| Error::io("configuring the socket", e))?;
+        let mut framed = Framed::new(socket, FrameCodec::default());
+        framed
+            .send(Frame::Hello {
+                min_version: PROTOCOL_VERSION,
+                max_version: PROTOCOL_VERSION,
+                db: db.to_string(),
+            })
+            .await?;
+        let answer = framed.next().await.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("{endpoint} closed the connection during the handshake"),
+            )
+        })??;
+        let welcome = match answer {
+            Frame::Welcome { epoch, basis_t, .. } => Status { basis_t, epoch },
+            failed @ Frame::Failed { .. } => return Err(failure(failed)),
+            other => return Err(Error::protocol(format!("expected WELCOME, got {other:?}"))),
+        };
+        Ok(Client {
+            connection: Arc::new(Connection::start(framed)),
+            next_id: AtomicU64::new(1),
+            welcome,
+            endpoint: endpoint.to_string(),
+        })
+    }
+
+    /// The transactor's status when this client connected.
+    pub fn welcome(&self) -> Status {
+        self.welcome
+    }
+
+    /// The endpoint this client is connected to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Commits `tx` (EDN text of a vector of forms) and returns once it is
+    /// durable. Errors say whether it committed ([`Error::not_committed`]).
+    pub async fn transact(&self, tx: &str) -> Result<Committed> {
+        let id = self.id();
+        let frame = Frame::Transact {
+            id,
+            tx: tx.to_string(),
+        };
+        match self.connection.call(id, frame).await? {
+            Frame::Committed { entry, tempids, .. } => Ok(Committed {
+                entry,
+                tempids: tempids.into_iter().collect(),
+            }),
+            other => Err(Error::protocol(format!(
+                "expected COMMITTED, got {other:?}"
+            ))),
+        }
+    }
+
+    /// The transactor's latest t and epoch.
+    pub async fn status(&self) -> Result<Status> {
+        let id = self.id();
+        match self.connection.call(id, Frame::Status { id }).await? {
+            Frame::StatusReply { basis_t, epoch, .. } => Ok(Status { basis_t, epoch }),
+            other => Err(Error::protocol(format!("expected STATUS, got {other:?}"))),
+        }
+    }
+
+    /// Every committed transaction with t ≥ `from_t`, in t order: those
+    /// committed already, then each new one as it commits.
+    pub async fn subscribe(&self, from_t: u64) -> Result<Subscription> {
+        let id = self.id();
+        let entries = self
+            .connection
+            .subscribe(id, Frame::Subscribe { id, from_t })?;
+        Ok(Subscription {
+            id,
+            entries,
+            connection: self.connection.clone(),
+        })
+    }
+
+    fn id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Committed transactions as they arrive; dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    id: u64,
+    entries: mpsc::Receiver<Result<TxLog>>,
+    connection: Arc<Connection>,
+}
+
+impl Subscription {
+    /// The next committed transaction. An error ends the subscription:
+    /// [`ErrorKind::Lagged`] when this subscriber fell too far behind,
+    /// [`ErrorKind::Unavailable`] when the connection ended, or what the
+    /// transactor said (e.g. [`ErrorKind::Fenced`] when it was deposed).
+    pub async fn next(&mut self) -> Result<TxLog> {
+        match self.entries.recv().await {
+            Some(item) => item,
+            None => Err(Error::new(
+                ErrorKind::Unavailable,
+                "the subscription ended with its connection",
+            )),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.connection.unsubscribe(self.id);
+    }
+}

@@ -1,0 +1,84 @@
+//! Applying a batch of queued transactions, one after another, to the
+//! database value: the pure half of group commit.
+
+use model::edn::{Edn, Instant};
+use model::schema::bootstrap::EXCISE;
+use model::{Db, TxReport};
+use tokio::sync::oneshot;
+
+use crate::config::{BackPressure, Config};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The answer to one transaction.
+pub(crate) type Reply = oneshot::Sender<Result<TxReport>>;
+
+/// One queued transaction.
+#[derive(Debug)]
+pub(crate) struct Request {
+    /// The tx data.
+    pub(crate) forms: Vec<Edn>,
+    /// Where its outcome goes.
+    pub(crate) reply: Reply,
+}
+
+/// The transactions of a batch that applied, waiting for their commit.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    /// Reports in t order, each with the caller to tell.
+    pub(crate) reports: Vec<(TxReport, Reply)>,
+    /// True when one of them records an excision request.
+    pub(crate) excises: bool,
+}
+
+impl Applied {
+    /// The value after the last applied transaction.
+    pub(crate) fn db_after(&self) -> Option<&Db> {
+        self.reports.last().map(|(r, _)| &r.db_after)
+    }
+}
+
+/// Applies `batch` to `db` in order. Refused transactions are answered at
+/// once (nothing of them will ever commit); the rest wait in [`Applied`].
+/// Reads may block on storage: call it on a blocking thread.
+pub(crate) fn apply_batch(db: &Db, batch: Vec<Request>, config: &Config) -> Applied {
+    let mut applied = Applied::default();
+    let mut current = db.clone();
+    for request in batch {
+        if let Err(e) = admit(&current, config) {
+            let _ = request.reply.send(Err(e));
+            continue;
+        }
+        let instant = next_instant(&current, config);
+        match current.with(&request.forms, instant, &config.functions) {
+            Ok(report) => {
+                applied.excises |= report.tx_data.iter().any(|d| d.a() == EXCISE && d.added());
+                current = report.db_after.clone();
+                applied.reports.push((report, request.reply));
+            }
+            // The caller may have stopped waiting; the refusal stands either way.
+            Err(e) => drop(request.reply.send(Err(e.into()))),
+        }
+    }
+    applied
+}
+
+/// Refuses a transaction while novelty is over its cap, when so configured.
+fn admit(db: &Db, config: &Config) -> Result<()> {
+    if config.back_pressure == BackPressure::Reject && db.novelty_len() >= config.novelty_cap {
+        return Err(Error::new(
+            ErrorKind::Overloaded,
+            format!(
+                "novelty of {} datoms is over the cap of {} while indexing catches up; retry later",
+                db.novelty_len(),
+                config.novelty_cap
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The clock's time, but always after the previous transaction's.
+fn next_instant(db: &Db, config: &Config) -> Instant {
+    let now = (config.clock)();
+    Instant(now.0.max(db.last_tx_instant().0.saturating_add(1)))
+}

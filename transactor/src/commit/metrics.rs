@@ -1,0 +1,69 @@
+//! Counters of one transactor, for monitoring and benchmarks.
+
+use std::time::Duration;
+
+use index::IndexJob;
+use parking_lot::Mutex;
+
+/// What a transactor has done since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Metrics {
+    /// Log-root compare-and-swaps that made transactions durable.
+    pub commits: u64,
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Datoms committed (`:db/txInstant` included).
+    pub datoms: u64,
+    /// Time spent writing the log and the root, summed over commits.
+    pub commit_time: Duration,
+    /// Indexing jobs committed.
+    pub index_jobs: u64,
+    /// Novelty datoms they merged (summed over the four indexes).
+    pub indexed_datoms: u64,
+    /// Datoms excision removed.
+    pub excised_datoms: u64,
+    /// Time the committed jobs ran, summed.
+    pub index_time: Duration,
+    /// Segments the committed jobs wrote.
+    pub index_segments: u64,
+}
+
+impl Metrics {
+    /// Transactions per log-root compare-and-swap: what group commit buys.
+    pub fn transactions_per_commit(&self) -> f64 {
+        match self.commits {
+            0 => 0.0,
+            n => self.transactions as f64 / n as f64,
+        }
+    }
+}
+
+/// The shared, updatable counters.
+#[derive(Debug, Default)]
+pub(crate) struct MetricsCell(Mutex<Metrics>);
+
+impl MetricsCell {
+    /// The counters as of now.
+    pub(crate) fn snapshot(&self) -> Metrics {
+        *self.0.lock()
+    }
+
+    pub(super) fn commit(&self, transactions: usize, datoms: usize, took: Duration) {
+        let mut m = self.0.lock();
+        if transactions > 0 {
+            m.commits += 1;
+        }
+        m.transactions += transactions as u64;
+        m.datoms += datoms as u64;
+        m.commit_time += took;
+    }
+
+    pub(super) fn index_committed(&self, job: &IndexJob, ran: Duration) {
+        let mut m = self.0.lock();
+        m.index_jobs += 1;
+        m.indexed_datoms += job.stats.datoms_merged;
+        m.excised_datoms += job.stats.datoms_excised;
+        m.index_segments += job.stats.written.segments;
+        m.index_time += ran;
+    }
+}

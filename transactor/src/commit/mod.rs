@@ -1,0 +1,340 @@
+//! The committer: the one task that owns a database's log root while this
+//! transactor holds the lease.
+//!
+//! It takes every transaction waiting in the queue (up to a batch; no
+//! timer, so an idle caller is served at once and a busy queue shares one
+//! write), applies them in order, appends their log entries with one log
+//! write and makes them durable with one log-root compare-and-swap. Only
+//! then does any caller hear "committed" and any subscriber see the
+//! transactions. A conflict on the log root means a newer epoch fenced this
+//! transactor: it fails what it holds ("fenced: not committed") and stops.
+
+mod apply;
+mod indexing;
+mod metrics;
+
+pub(crate) use apply::Request;
+pub use metrics::Metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use index::{LogRoot, Segments, log_root_name};
+use model::{Db, TxLog, TxReport};
+use storage_core::{CasOutcome, DbName, Root, RootName};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::time::Instant;
+
+use crate::cas::settled_cas;
+use crate::config::{BackPressure, Config};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fence::Head;
+use crate::lease::Epoch;
+use apply::{Applied, apply_batch};
+use indexing::Indexing;
+pub(crate) use metrics::MetricsCell;
+
+/// What the committer is asked to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Commit a transaction.
+    Transact(Request),
+    /// Commit what is queued, then stop.
+    Shutdown,
+}
+
+/// The latest committed state, for readers of the transactor.
+#[derive(Clone, Debug)]
+pub(crate) struct Published {
+    /// The latest committed database value.
+    pub(crate) db: Db,
+    /// Why the committer stopped, once it has.
+    pub(crate) stopped: Option<(ErrorKind, String)>,
+}
+
+/// The channels a committer talks through.
+pub(crate) struct Wiring {
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) published: watch::Sender<Published>,
+    pub(crate) reports: broadcast::Sender<TxReport>,
+    pub(crate) deposed: watch::Receiver<Option<String>>,
+    pub(crate) metrics: Arc<MetricsCell>,
+}
+
+/// The task that commits for one database.
+pub(crate) struct Committer {
+    seg: Segments,
+    db_name: DbName,
+    root_name: RootName,
+    epoch: Epoch,
+    head: Head,
+    db: Db,
+    config: Config,
+    wiring: Wiring,
+    indexing: Indexing,
+    stopping: bool,
+}
+
+/// What woke the committer.
+enum Wake {
+    /// Transactions to commit (maybe none, when an index is ready).
+    Batch(Vec<Request>),
+    /// Stop, failing what is queued with this error.
+    Stop(Error),
+}
+
+impl Committer {
+    /// A committer for `db_name` whose fenced log root is `head` and whose
+    /// value is `db`.
+    pub(crate) fn new(
+        seg: Segments,
+        db_name: DbName,
+        epoch: Epoch,
+        head: Head,
+        db: Db,
+        config: Config,
+        wiring: Wiring,
+    ) -> Self {
+        Committer {
+            root_name: log_root_name(&db_name),
+            seg,
+            db_name,
+            epoch,
+            head,
+            db,
+            config,
+            wiring,
+            indexing: Indexing::default(),
+            stopping: false,
+        }
+    }
+
+    /// Commits until shut down or deposed; returns why it stopped.
+    pub(crate) async fn run(mut self) -> Error {
+        loop {
+            let batch = match self.wake().await {
+                Wake::Batch(batch) => batch,
+                Wake::Stop(why) => return self.finish(why),
+            };
+            if let Err(why) = self.commit(batch).await {
+                return self.finish(why);
+            }
+            if self.stopping {
+                return self.finish(Error::new(
+                    ErrorKind::ShuttingDown,
+                    "the transactor was shut down",
+                ));
+            }
+        }
+    }
+
+    /// Waits for work: queued transactions, a finished indexing job, or a
+    /// reason to stop.
+    async fn wake(&mut self) -> Wake {
+        loop {
+            self.indexing
+                .maybe_start(&self.seg, &self.db, &self.head.root, &self.config);
+            if self.indexing.has_ready() {
+                return Wake::Batch(self.drain(Vec::new()));
+            }
+            let over_cap = self.config.back_pressure == BackPressure::Wait
+                && self.db.novelty_len() >= self.config.novelty_cap;
+            tokio::select! {
+                biased;
+                changed = self.wiring.deposed.changed() => {
+                    if let Some(why) = self.wiring.deposed.borrow().clone() {
+                        return Wake::Stop(Error::fenced(why));
+                    }
+                    if changed.is_err() {
+                        return Wake::Stop(Error::fenced("the lease keeper stopped"));
+                    }
+                }
+                () = self.indexing.finished() => {}
+                command = self.wiring.commands.recv(), if !over_cap => match command {
+                    Some(Command::Transact(request)) => return Wake::Batch(self.drain(vec![request])),
+                    Some(Command::Shutdown) | None => {
+                        self.stopping = true;
+                        return Wake::Batch(Vec::new());
+                    }
+                },
+            }
+        }
+    }
+
+    /// Adds every transaction already queued, up to a batch.
+    fn drain(&mut self, mut batch: Vec<Request>) -> Vec<Request> {
+        while batch.len() < self.config.max_batch {
+            match self.wiring.commands.try_recv() {
+                Ok(Command::Transact(request)) => batch.push(request),
+                Ok(Command::Shutdown) => {
+                    self.stopping = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// Applies `batch` and makes it durable with one log-root write. An
+    /// error means the committer must stop; a batch that failed but left
+    /// the log root as it was is answered and `Ok`.
+    async fn commit(&mut self, batch: Vec<Request>) -> Result<()> {
+        let applied = self.apply(batch).await?;
+        if applied.reports.is_empty() && !self.indexing.has_ready() {
+            return Ok(());
+        }
+        let entries: Vec<TxLog> = applied.reports.iter().map(|(r, _)| r.log_entry()).collect();
+        let started = Instant::now();
+        match self.write(&entries).await {
+            Ok(head) => self.committed(head, applied, started.elapsed()).await,
+            Err(e) => {
+                for (_, reply) in applied.reports {
+                    let _ = reply.send(Err(Error::new(e.kind(), e.message().to_string())));
+                }
+                match e.kind() {
+                    ErrorKind::Unavailable => Ok(()),
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Applies the batch on a blocking thread (reads may block on storage).
+    async fn apply(&self, batch: Vec<Request>) -> Result<Applied> {
+        if batch.is_empty() {
+            return Ok(Applied::default());
+        }
+        let (db, config) = (self.db.clone(), self.config.clone());
+        tokio::task::spawn_blocking(move || apply_batch(&db, batch, &config))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Corruption,
+                    format!("applying transactions panicked: {e}"),
+                )
+            })
+    }
+
+    /// Appends `entries` (and a finished index) to the log and CASes the
+    /// log root, retrying while storage is unavailable for up to the commit
+    /// patience.
+    async fn write(&self, entries: &[TxLog]) -> Result<Head> {
+        let deadline = Instant::now() + self.config.commit_patience;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let error = match self.try_write(entries).await {
+                Ok(head) => return Ok(head),
+                Err(e) => e,
+            };
+            if error.kind() != ErrorKind::Unavailable || Instant::now() + pause > deadline {
+                return Err(error);
+            }
+            tracing::warn!(db = %self.db_name, error = %error, "commit failed; retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    async fn try_write(&self, entries: &[TxLog]) -> Result<Head> {
+        let base = match self.indexing.ready() {
+            Some(job) => job.next_root(&self.seg, &self.head.root).await?,
+            None => self.head.root.clone(),
+        };
+        let next = index::append(&self.seg, &base, entries).await?;
+        let value = next.to_root_value()?;
+        let storage = self.seg.storage.as_ref();
+        match settled_cas(storage, &self.root_name, Some(self.head.revision), &value).await? {
+            CasOutcome::Applied(revision) => Ok(Head {
+                root: next,
+                revision,
+            }),
+            CasOutcome::Conflict(current) => Err(self.deposed(current)),
+        }
+    }
+
+    /// The error of a log-root conflict: a newer epoch fenced us.
+    fn deposed(&self, current: Option<Root>) -> Error {
+        let found = current.map(|root| {
+            LogRoot::decode(&self.root_name, root.value.data()).map(|r| (root.revision, r.epoch))
+        });
+        let detail = match found {
+            Some(Ok((revision, epoch))) => {
+                format!("it is at revision {revision}, written by epoch {epoch}")
+            }
+            Some(Err(e)) => format!("it no longer decodes: {e}"),
+            None => "it is gone".to_string(),
+        };
+        Error::fenced(format!(
+            "the log root of `{}` changed under transactor epoch {} (expected revision {}): {detail}",
+            self.db_name, self.epoch, self.head.revision
+        ))
+    }
+
+    /// The batch is durable: answer the callers, tell the subscribers,
+    /// adopt the new head and rebase on a committed index.
+    async fn committed(&mut self, head: Head, applied: Applied, took: Duration) -> Result<()> {
+        let db_after = applied
+            .db_after()
+            .cloned()
+            .unwrap_or_else(|| self.db.clone());
+        let datoms = applied.reports.iter().map(|(r, _)| r.tx_data.len()).sum();
+        self.wiring
+            .metrics
+            .commit(applied.reports.len(), datoms, took);
+        if applied.excises {
+            self.indexing.excision_committed(db_after.basis_t());
+        }
+        self.head = head;
+        // Published before any report goes out, so that a subscriber that
+        // catches up from the published value never misses a report.
+        self.wiring
+            .published
+            .send_modify(|p| p.db = db_after.clone());
+        for (report, reply) in applied.reports {
+            // Nobody may be listening; the commit stands either way.
+            let _ = self.wiring.reports.send(report.clone());
+            let _ = reply.send(Ok(report));
+        }
+        self.db = match self.indexing.committed() {
+            Some((job, ran)) => {
+                self.wiring.metrics.index_committed(&job, ran);
+                rebase(job, db_after).await?
+            }
+            None => db_after,
+        };
+        self.wiring
+            .published
+            .send_modify(|p| p.db = self.db.clone());
+        Ok(())
+    }
+
+    /// Fails everything still queued with `why` and publishes it.
+    fn finish(mut self, why: Error) -> Error {
+        self.wiring.commands.close();
+        while let Ok(command) = self.wiring.commands.try_recv() {
+            if let Command::Transact(request) = command {
+                let _ = request
+                    .reply
+                    .send(Err(Error::new(why.kind(), why.message().to_string())));
+            }
+        }
+        let stopped = Some((why.kind(), why.message().to_string()));
+        self.wiring.published.send_modify(|p| p.stopped = stopped);
+        tracing::info!(db = %self.db_name, epoch = %self.epoch, reason = %why, "committer stopped");
+        why
+    }
+}
+
+/// `db` over the index `job` wrote (reads block: on a blocking thread).
+async fn rebase(job: index::IndexJob, db: Db) -> Result<Db> {
+    tokio::task::spawn_blocking(move || job.rebase(&db))
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Corruption,
+                format!("rebasing on the new index panicked: {e}"),
+            )
+        })?
+        .map_err(Error::from)
+}

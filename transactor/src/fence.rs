@@ -1,0 +1,79 @@
+//! Fencing through the log root: a new lease holder rewrites the log root
+//! with its epoch before it accepts writes, so the next commit of any older
+//! holder conflicts and finds itself deposed.
+
+use index::{LogRoot, log_root_name};
+use storage_core::{CasOutcome, DbName, Revision, Storage};
+
+use crate::cas::settled_cas;
+use crate::error::{Error, ErrorKind, Result};
+use crate::lease::Epoch;
+
+/// The log root of `db` as this holder last wrote it.
+#[derive(Clone, Debug)]
+pub(crate) struct Head {
+    /// The value.
+    pub(crate) root: LogRoot,
+    /// Its revision: the next commit expects it.
+    pub(crate) revision: Revision,
+}
+
+/// Reads the log root of `db` (linearizably).
+pub(crate) async fn read_head(storage: &dyn Storage, db: &DbName) -> Result<Head> {
+    let name = log_root_name(db);
+    let stored = storage.read_root(&name).await?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("database `{db}` has no log root: create it first"),
+        )
+    })?;
+    let root = LogRoot::decode(&name, stored.value.data())?;
+    Ok(Head {
+        root,
+        revision: stored.revision,
+    })
+}
+
+/// Writes the current log root of `db` back unchanged but for `epoch`, so
+/// that every holder of an older epoch is fenced. Fails with
+/// [`ErrorKind::Fenced`] when a newer epoch has written it already.
+pub(crate) async fn fence(storage: &dyn Storage, db: &DbName, epoch: Epoch) -> Result<Head> {
+    let name = log_root_name(db);
+    loop {
+        let head = read_head(storage, db).await?;
+        if head.root.epoch > epoch.0 {
+            return Err(Error::fenced(format!(
+                "the log root of `{db}` was written by epoch {}, newer than this transactor's {epoch}",
+                head.root.epoch
+            )));
+        }
+        let fenced = head.root.with_epoch(epoch.0);
+        let value = fenced.to_root_value()?;
+        match settled_cas(storage, &name, Some(head.revision), &value).await? {
+            CasOutcome::Applied(revision) => {
+                tracing::info!(db = %db, %epoch, basis_t = fenced.basis_t, "log root fenced");
+                return Ok(Head {
+                    root: fenced,
+                    revision,
+                });
+            }
+            // An older holder committed meanwhile: fence what it wrote.
+            CasOutcome::Conflict(_) => continue,
+        }
+    }
+}
+
+impl From<index::Error> for Error {
+    fn from(e: index::Error) -> Self {
+        use index::Error as I;
+        match e {
+            I::Storage(e) => e.into(),
+            I::Model(e) => e.into(),
+            I::DbNotFound(_) => Error::new(ErrorKind::NotFound, e.to_string()),
+            I::DbExists(_) | I::Invalid(_) => Error::invalid(e.to_string()),
+            e if e.is_corruption() => Error::new(ErrorKind::Corruption, e.to_string()),
+            e if e.is_retryable() => Error::new(ErrorKind::Unavailable, e.to_string()),
+            e => Error::new(ErrorKind::Corruption, e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! A running transactor for one database: take the lease, fence, open,
+//! commit until shut down or deposed.
+
+use std::sync::Arc;
+
+use index::{Segments, read_catalog};
+use model::edn::{self, Edn};
+use model::{Db, TxReport};
+use parking_lot::Mutex;
+use storage_core::DbName;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::commit::{Command, Committer, Metrics, MetricsCell, Published, Request, Wiring};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::feed::Feed;
+use crate::fence::{fence, read_head};
+use crate::lease::{Epoch, Holder, Lease, LeaseKeeper};
+use crate::protocol::PROTOCOL_VERSION;
+
+/// How many committed reports a slow [`Transactor::reports`] receiver may
+/// fall behind before it skips ([`broadcast::error::RecvError::Lagged`]).
+const REPORT_BUFFER: usize = 4096;
+
+/// The transactor of one database, running in this process: the embedded
+/// mode, and the unit the standalone server runs per database.
+///
+/// Cheap to share behind an `Arc`; every method takes `&self`.
+#[derive(Debug)]
+pub struct Transactor {
+    db_name: DbName,
+    epoch: Epoch,
+    commands: mpsc::Sender<Command>,
+    published: watch::Receiver<Published>,
+    reports: broadcast::Sender<TxReport>,
+    metrics: Arc<MetricsCell>,
+    task: Mutex<Option<JoinHandle<Result<()>>>>,
+}
+
+impl Transactor {
+    /// Becomes the transactor of database `db` in `seg`'s storage: takes
+    /// its lease (waiting as a standby as `config.patience` allows), fences
+    /// any previous holder through the log root, opens the database at its
+    /// latest committed basis and starts committing.
+    pub async fn start(seg: Segments, db: &DbName, config: Config) -> Result<Transactor> {
+        config.check()?;
+        let storage = seg.storage.clone();
+        let (catalog, _) = read_catalog(&storage).await?;
+        let entry = catalog.live(db.as_str()).cloned().ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("database `{db}` does not exist"),
+            )
+        })?;
+        let floor = Epoch(read_head(storage.as_ref(), db).await?.root.epoch).next();
+        let holder = Holder::new(Uuid::new_v4(), config.endpoint.clone(), PROTOCOL_VERSION)?;
+        let lease = Lease::acquire(
+            storage.clone(),
+            db,
+            holder,
+            config.lease_ttl,
+            config.patience,
+            floor,
+        )
+        .await?;
+        let epoch = lease.epoch();
+        let keeper = LeaseKeeper::start(lease);
+        let opened = async {
+            let head = fence(storage.as_ref(), db, epoch).await?;
+            if head.root.db_uuid != entry.uuid {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "database `{db}` was deleted and created anew while this transactor started"
+                    ),
+                ));
+            }
+            let value = index::db_from_root(&seg, &head.root).await?;
+            Ok((head, value))
+        };
+        let (head, value) = match opened.await {
+            Ok(opened) => opened,
+            Err(e) => {
+                keeper.stop(e.kind() != ErrorKind::Fenced).await?;
+                return Err(e);
+            }
+        };
+        tracing::info!(db = %db, %epoch, basis_t = value.basis_t(), "transactor started");
+        Ok(Self::run(seg, db, epoch, head, value, config, keeper))
+    }
+
+    fn run(
+        seg: Segments,
+        db: &DbName,
+        epoch: Epoch,
+        head: crate::fence::Head,
+        value: Db,
+        config: Config,
+        keeper: LeaseKeeper,
+    ) -> Transactor {
+        let (commands, commands_rx) = mpsc::channel(config.queue_capacity);
+        let (published_tx, published) = watch::channel(Published {
+            db: value.clone(),
+            stopped: None,
+        });
+        let (reports, _) = broadcast::channel(REPORT_BUFFER);
+        let metrics = Arc::new(MetricsCell::default());
+        let wiring = Wiring {
+            commands: commands_rx,
+            published: published_tx,
+            reports: reports.clone(),
+            deposed: keeper.deposed(),
+            metrics: metrics.clone(),
+        };
+        let committer = Committer::new(seg, db.clone(), epoch, head, value, config, wiring);
+        let task = tokio::spawn(async move {
+            let why = committer.run().await;
+            keeper.stop(why.kind() == ErrorKind::ShuttingDown).await
+        });
+        Transactor {
+            db_name: db.clone(),
+            epoch,
+            commands,
+            published,
+            reports,
+            metrics,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// The database this transactor writes.
+    pub fn db_name(&self) -> &DbName {
+        &self.db_name
+    }
+
+    /// The lease epoch it writes under.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// The latest committed database value.
+    pub fn db(&self) -> Db {
+        self.published.borrow().db.clone()
+    }
+
+    /// What it has done so far.
+    pub fn metrics(&self) -> Metrics {
+        self.metrics.snapshot()
+    }
+
+    /// Commits `forms` (tx data) and returns the report once the
+    /// transaction is durable. Errors say whether it committed
+    /// ([`Error::not_committed`]).
+    pub async fn transact(&self, forms: Vec<Edn>) -> Result<TxReport> {
+        let (reply, answer) = oneshot::channel();
+        let request = Request { forms, reply };
+        if self
+            .commands
+            .send(Command::Transact(request))
+            .await
+            .is_err()
+        {
+            return Err(self.stopped_error());
+        }
+        answer.await.map_err(|_| {
+            Error::new(
+                ErrorKind::OutcomeUnknown,
+                "the committer ended without answering",
+            )
+        })?
+    }
+
+    /// [`Transactor::transact`] of EDN text: a vector of forms.
+    pub async fn transact_edn(&self, text: &str) -> Result<TxReport> {
+        self.transact(parse_tx(text)?).await
+    }
+
+    /// Every committed transaction from `from_t` on, in t order: the ones
+    /// already committed, then each new one.
+    pub fn subscribe(&self, from_t: u64) -> Feed {
+        Feed::new(self.published.clone(), self.reports.subscribe(), from_t)
+    }
+
+    /// The reports of transactions committed from now on (db before and
+    /// after, tx data, tempids). A receiver that falls more than 4096
+    /// reports behind skips ahead with `RecvError::Lagged`; use
+    /// [`Transactor::subscribe`] for a gap-free stream.
+    pub fn reports(&self) -> broadcast::Receiver<TxReport> {
+        self.reports.subscribe()
+    }
+
+    /// Why it stopped, once it has (deposed, shut down, or a failure it
+    /// could not get past).
+    pub fn stopped(&self) -> Option<Error> {
+        self.published
+            .borrow()
+            .stopped
+            .as_ref()
+            .map(|(kind, message)| Error::new(*kind, message.clone()))
+    }
+
+    /// Waits until it stops and says why.
+    pub async fn wait_stopped(&self) -> Error {
+        let mut published = self.published.clone();
+        // The sender lives as long as the committer, which publishes its
+        // stop before it ends; a closed channel also means it ended.
+        let _ = published.wait_for(|p| p.stopped.is_some()).await;
+        self.stopped_error()
+    }
+
+    /// Commits what is queued, stops, and releases the lease so that the
+    /// next transactor need not wait for it to lapse.
+    pub async fn shutdown(&self) -> Result<()> {
+        // A stopped committer no longer reads commands.
+        let _ = self.commands.send(Command::Shutdown).await;
+        let task = self.task.lock().take();
+        match task {
+            Some(task) => task.await.map_err(|e| {
+                Error::new(
+                    ErrorKind::Corruption,
+                    format!("the transactor task failed: {e}"),
+                )
+            })?,
+            None => Ok(()),
+        }
+    }
+
+    /// The error for a request the stopped committer never took.
+    fn stopped_error(&self) -> Error {
+        let (kind, message) = self.published.borrow().stopped.clone().unwrap_or((
+            ErrorKind::ShuttingDown,
+            "the transactor stopped".to_string(),
+        ));
+        let kind = match kind {
+            // The request never reached the committer: it did not commit.
+            ErrorKind::OutcomeUnknown | ErrorKind::Corruption => ErrorKind::NotServing,
+            other => other,
+        };
+        Error::new(
+            kind,
+            format!("transactor of `{}` stopped: {message}", self.db_name),
+        )
+    }
+}
+
+/// Reads tx data written as EDN text: a vector (or list) of forms.
+pub fn parse_tx(text: &str) -> Result<Vec<Edn>> {
+    match edn::parse(text)? {
+        Edn::Vector(forms) | Edn::List(forms) => Ok(forms),
+        other => Err(Error::invalid(format!(
+            "tx data must be a vector of forms, not `{}`",
+            truncate(&other.to_string())
+        ))),
+    }
+}
+
+fn truncate(text: &str) -> String {
+    const KEEP: usize = 60;
+    match text.char_indices().nth(KEEP) {
+        None => text.to_string(),
+        Some((i, _)) => format!("{}…", &text[..i]),
+    }
+}

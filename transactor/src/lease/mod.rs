@@ -1,0 +1,255 @@
+//! The lease root `db/<name>/lease`: which transactor may write a database.
+//!
+//! - **Acquire** is a compare-and-swap to the next [`Epoch`]. A lease that
+//!   is absent or released is taken at once; a held one only after this
+//!   process has seen no change of its revision for the lease's ttl by its
+//!   *own* monotonic clock (wall clocks of different machines are never
+//!   compared). That waiting claimant is a standby.
+//! - The holder **renews** by compare-and-swap every ttl/3; a renewal that
+//!   finds another revision means it was deposed ([`ErrorKind::Fenced`]).
+//! - **Release** writes the record without a holder, so the next claimant
+//!   need not wait.
+//!
+//! The lease alone does not keep a paused, deposed holder from committing:
+//! the new holder also fences it through the log root before it writes
+//! (see the `fence` module).
+
+mod keeper;
+mod record;
+
+pub use keeper::LeaseKeeper;
+pub use record::{Epoch, Holder, LeaseRecord, MAX_ENDPOINT_BYTES};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use storage_core::{CasOutcome, DbName, Revision, Root, RootName, RootValue, Storage};
+use tokio::time::Instant;
+
+use index::lease_root_name;
+
+use crate::cas::settled_cas;
+use crate::error::{Error, ErrorKind, Result};
+
+/// The current lease of `db`, if any was ever taken.
+pub async fn read_lease(storage: &dyn Storage, db: &DbName) -> Result<Option<LeaseRecord>> {
+    let name = lease_root_name(db);
+    match storage.read_root(&name).await? {
+        None => Ok(None),
+        Some(root) => LeaseRecord::decode(name.as_str(), root.value.data()).map(Some),
+    }
+}
+
+/// How long a claimant waits for a held lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Patience {
+    /// Until it lapses, however long that takes (a standby).
+    Forever,
+    /// At most this long, then [`ErrorKind::LeaseHeld`].
+    AtMost(Duration),
+}
+
+/// A lease this process holds.
+#[derive(Debug)]
+pub struct Lease {
+    storage: Arc<dyn Storage>,
+    name: RootName,
+    revision: Revision,
+    record: LeaseRecord,
+}
+
+impl Lease {
+    /// Takes the lease of `db` for `holder`, waiting as a standby while
+    /// another holder keeps renewing it (see the module docs). `ttl` is how
+    /// long this holder promises to renew within, and the least a held lease
+    /// must stay unchanged before it is taken over. The new epoch is at
+    /// least `floor` (one past the log root's epoch, so that a log root
+    /// written by a re-created database never outranks its new holder).
+    pub async fn acquire(
+        storage: Arc<dyn Storage>,
+        db: &DbName,
+        holder: Holder,
+        ttl: Duration,
+        patience: Patience,
+        floor: Epoch,
+    ) -> Result<Lease> {
+        let name = lease_root_name(db);
+        let mut standby = Standby::new(patience);
+        loop {
+            let current = match storage.read_root(&name).await {
+                Ok(root) => root,
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(lease = %name, error = %e, "reading the lease failed; retrying");
+                    standby.nap(ttl, || e.into()).await?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let claim = match &current {
+                None => Some((None, Epoch::FIRST)),
+                Some(root) => standby.judge(&name, root, ttl)?,
+            };
+            let Some((expected, epoch)) = claim.map(|(rev, epoch)| (rev, epoch.max(floor))) else {
+                standby.nap(ttl, || held(&name, current.as_ref())).await?;
+                continue;
+            };
+            let record = LeaseRecord::held(epoch, holder.clone(), ttl);
+            let value = RootValue::new(record.encode())?;
+            match settled_cas(storage.as_ref(), &name, expected, &value).await {
+                Ok(CasOutcome::Applied(revision)) => {
+                    tracing::info!(lease = %name, %epoch, "lease acquired");
+                    return Ok(Lease {
+                        storage,
+                        name,
+                        revision,
+                        record,
+                    });
+                }
+                Ok(CasOutcome::Conflict(_)) => continue,
+                Err(e) if e.kind() == ErrorKind::Unavailable => standby.nap(ttl, || e).await?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The epoch this holder writes under.
+    pub fn epoch(&self) -> Epoch {
+        self.record.epoch
+    }
+
+    /// The record as last written.
+    pub fn record(&self) -> &LeaseRecord {
+        &self.record
+    }
+
+    /// How often the holder renews: a third of the ttl.
+    pub fn renew_interval(&self) -> Duration {
+        self.record.ttl / 3
+    }
+
+    /// Renews the lease. [`ErrorKind::Fenced`] when another claimant took
+    /// it over; a retryable storage error leaves it as it was.
+    pub async fn renew(&mut self) -> Result<()> {
+        let record = self.record.renewed();
+        self.write(record).await
+    }
+
+    /// Gives the lease up so that the next claimant takes over at once.
+    pub async fn release(mut self) -> Result<()> {
+        let record = self.record.released();
+        self.write(record).await?;
+        tracing::info!(lease = %self.name, epoch = %self.record.epoch, "lease released");
+        Ok(())
+    }
+
+    async fn write(&mut self, record: LeaseRecord) -> Result<()> {
+        let value = RootValue::new(record.encode())?;
+        match settled_cas(
+            self.storage.as_ref(),
+            &self.name,
+            Some(self.revision),
+            &value,
+        )
+        .await?
+        {
+            CasOutcome::Applied(revision) => {
+                self.revision = revision;
+                self.record = record;
+                Ok(())
+            }
+            CasOutcome::Conflict(current) => Err(self.deposed(current)),
+        }
+    }
+
+    fn deposed(&self, current: Option<Root>) -> Error {
+        let by = current
+            .and_then(|root| LeaseRecord::decode(self.name.as_str(), root.value.data()).ok())
+            .map_or_else(
+                || "the lease root changed".to_string(),
+                |r| format!("the lease is at epoch {}", r.epoch),
+            );
+        Error::fenced(format!(
+            "lease `{}` of epoch {} was taken over: {by}",
+            self.name, self.record.epoch
+        ))
+    }
+}
+
+/// A claimant waiting for a held lease to lapse, by its own monotonic clock.
+struct Standby {
+    patience: Patience,
+    started: Instant,
+    /// The revision last seen and when this process first saw it.
+    seen: Option<(Revision, Instant)>,
+}
+
+impl Standby {
+    fn new(patience: Patience) -> Self {
+        Standby {
+            patience,
+            started: Instant::now(),
+            seen: None,
+        }
+    }
+
+    /// The claim to make on `root` (expected revision, new epoch), or `None`
+    /// while its holder is live.
+    fn judge(
+        &mut self,
+        name: &RootName,
+        root: &Root,
+        ttl: Duration,
+    ) -> Result<Option<(Option<Revision>, Epoch)>> {
+        let record = LeaseRecord::decode(name.as_str(), root.value.data())?;
+        let claim = Some((Some(root.revision), record.epoch.next()));
+        if record.holder.is_none() {
+            return Ok(claim);
+        }
+        let now = Instant::now();
+        let first_seen = match self.seen {
+            Some((revision, at)) if revision == root.revision => at,
+            _ => {
+                self.seen = Some((root.revision, now));
+                now
+            }
+        };
+        let lapse = ttl.max(record.ttl);
+        if now.duration_since(first_seen) >= lapse {
+            tracing::info!(lease = %name, epoch = %record.epoch, "lease lapsed; taking over");
+            return Ok(claim);
+        }
+        Ok(None)
+    }
+
+    /// Waits a little before looking again, or gives up with `why()` when
+    /// patience has run out.
+    async fn nap(&self, ttl: Duration, why: impl FnOnce() -> Error) -> Result<()> {
+        if let Patience::AtMost(limit) = self.patience
+            && self.started.elapsed() >= limit
+        {
+            return Err(why().context(format!("gave up waiting for the lease after {limit:?}")));
+        }
+        tokio::time::sleep((ttl / 8).clamp(Duration::from_millis(5), Duration::from_secs(1))).await;
+        Ok(())
+    }
+}
+
+/// The error of a claimant that gave up on a lease a live holder keeps.
+fn held(name: &RootName, root: Option<&Root>) -> Error {
+    let record = root.and_then(|r| LeaseRecord::decode(name.as_str(), r.value.data()).ok());
+    let Some(record) = record else {
+        return Error::new(ErrorKind::LeaseHeld, format!("lease `{name}` is held"));
+    };
+    let endpoint = record
+        .holder
+        .as_ref()
+        .and_then(|h| h.endpoint().map(|e| format!(" at {e}")))
+        .unwrap_or_else(|| " without an endpoint".to_string());
+    Error::new(
+        ErrorKind::LeaseHeld,
+        format!(
+            "lease `{name}` is held by a live transactor{endpoint} (epoch {})",
+            record.epoch
+        ),
+    )
+}

@@ -1,0 +1,193 @@
+//! The transactor's network protocol: length-prefixed binary frames over
+//! TCP, a versioned handshake, requests with ids so that many may be in
+//! flight on one connection. `PROTOCOL.md` at the crate root is the
+//! reference.
+
+mod frame;
+
+pub use frame::{Frame, MAGIC};
+
+use bytes::BytesMut;
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+
+use crate::error::{Error, Result};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The largest frame body either side accepts: 16 MiB.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Frames on a byte stream: a 4-byte big-endian length, then the body.
+#[derive(Debug)]
+pub struct FrameCodec(LengthDelimitedCodec);
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        FrameCodec(
+            LengthDelimitedCodec::builder()
+                .length_field_length(4)
+                .max_frame_length(MAX_FRAME_BYTES)
+                .new_codec(),
+        )
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Frame;
+    type Error = Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>> {
+        match self.0.decode(src) {
+            Ok(Some(body)) => Frame::decode(body.freeze()).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(read_error(e)),
+        }
+    }
+}
+
+impl Encoder<Frame> for FrameCodec {
+    type Error = Error;
+
+    fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<()> {
+        let mut body = BytesMut::new();
+        frame.encode(&mut body);
+        if body.len() > MAX_FRAME_BYTES {
+            return Err(Error::invalid(format!(
+                "a frame of {} bytes is over the protocol's limit of {MAX_FRAME_BYTES} bytes",
+                body.len()
+            )));
+        }
+        self.0
+            .encode(body.freeze(), dst)
+            .map_err(|e| Error::io("writing a frame", e))
+    }
+}
+
+fn read_error(e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::InvalidData => Error::protocol(format!(
+            "frame over the limit of {MAX_FRAME_BYTES} bytes: {e}"
+        )),
+        _ => Error::io("reading a frame", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use model::{Datom, TxLog, Value, t_to_tx};
+
+    fn entry() -> TxLog {
+        let tx = t_to_tx(1001);
+        TxLog {
+            t: 1001,
+            data: vec![
+                Datom::new(tx, 50, Value::Instant(model::edn::Instant(7)), tx, true),
+                Datom::new(17, 10, Value::string("ed"), tx, true),
+            ]
+            .into(),
+        }
+    }
+
+    fn every_frame() -> Vec<Frame> {
+        vec![
+            Frame::Hello {
+                min_version: 1,
+                max_version: 3,
+                db: "orders".into(),
+            },
+            Frame::Welcome {
+                version: 1,
+                epoch: 4,
+                basis_t: 1009,
+            },
+            Frame::Transact {
+                id: 1,
+                tx: "[[:db/add \"x\" :a 1]]".into(),
+            },
+            Frame::Subscribe {
+                id: 2,
+                from_t: 1000,
+            },
+            Frame::Unsubscribe { id: 2 },
+            Frame::Status { id: 3 },
+            Frame::Committed {
+                id: 1,
+                entry: entry(),
+                tempids: vec![("x".into(), 17)],
+            },
+            Frame::Tx {
+                id: 2,
+                entry: entry(),
+            },
+            Frame::StatusReply {
+                id: 3,
+                basis_t: 1001,
+                epoch: 4,
+            },
+            Frame::Failed {
+                id: 1,
+                kind: ErrorKind::Invalid,
+                tx_code: ":db.error/not-an-attribute".into(),
+                message: "no".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_frame_round_trips_through_the_codec() {
+        let mut codec = FrameCodec::default();
+        let mut wire = BytesMut::new();
+        for frame in every_frame() {
+            codec.encode(frame, &mut wire).unwrap();
+        }
+        for frame in every_frame() {
+            assert_eq!(codec.decode(&mut wire).unwrap(), Some(frame));
+        }
+        assert_eq!(codec.decode(&mut wire).unwrap(), None);
+    }
+
+    #[test]
+    fn golden_bytes_pin_version_1() {
+        let mut codec = FrameCodec::default();
+        let mut wire = BytesMut::new();
+        let hello = Frame::Hello {
+            min_version: 1,
+            max_version: 1,
+            db: "db".into(),
+        };
+        codec.encode(hello, &mut wire).unwrap();
+        assert_eq!(hex::encode(&wire), "0000000f014143525400010001000000026462");
+        wire.clear();
+        codec.encode(Frame::Status { id: 258 }, &mut wire).unwrap();
+        assert_eq!(hex::encode(&wire), "00000009130000000000000102");
+    }
+
+    #[test]
+    fn damaged_frames_are_protocol_errors() {
+        let mut body = BytesMut::new();
+        every_frame()[6].encode(&mut body);
+        for cut in 0..body.len() {
+            let err = Frame::decode(body.clone().freeze().slice(..cut)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Protocol, "cut at {cut}: {err}");
+        }
+        let mut longer = body.clone();
+        longer.extend_from_slice(b"x");
+        assert!(
+            Frame::decode(longer.freeze())
+                .unwrap_err()
+                .to_string()
+                .contains("trailing")
+        );
+        let err = Frame::decode(bytes::Bytes::from_static(&[0x99])).unwrap_err();
+        assert!(err.to_string().contains("unknown frame type 0x99"), "{err}");
+        let err = Frame::decode(bytes::Bytes::from_static(b"\x01HTTP/1.1")).unwrap_err();
+        assert!(err.to_string().contains("not an accrete client"), "{err}");
+        let mut huge = BytesMut::new();
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        let err = FrameCodec::default().decode(&mut huge).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    }
+}
