@@ -477,7 +477,7 @@ fn long_run() -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_cas_under_faults_is_linearizable() {
     let (seeds, clients, ops) = if long_run() {
-        (0..8, 10, 60)
+        (0..20, 12, 80)
     } else {
         (0..1, 6, 25)
     };
