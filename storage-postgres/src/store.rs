@@ -79,7 +79,7 @@ impl PostgresStorage {
         work: impl AsyncFnOnce(&ClientWrapper) -> std::result::Result<T, tokio_postgres::Error>,
     ) -> std::result::Result<T, Failure> {
         let wait = self.settings.call_deadline();
-        let client = match tokio::time::timeout(wait, self.pool.get()).await {
+        let client = match tokio::time::timeout(wait, self.live_client()).await {
             Err(_) => {
                 return Err(Failure::Deadline {
                     seconds: wait.as_secs_f64(),
@@ -102,6 +102,21 @@ impl PostgresStorage {
             drop(Object::take(client));
         }
         Err(failure)
+    }
+
+    /// A pooled connection that is not known to be closed: after a restart
+    /// or killed sessions, dead connections are dropped here rather than
+    /// spending a call (and, for a root write, an ambiguous attempt) on
+    /// each.
+    async fn live_client(&self) -> std::result::Result<Object, deadpool_postgres::PoolError> {
+        for _ in 0..self.settings.pool_size {
+            let client = self.pool.get().await?;
+            if !client.is_closed() {
+                return Ok(client);
+            }
+            drop(Object::take(client));
+        }
+        self.pool.get().await
     }
 
     /// [`Self::call`] for operations whose failures are reported as they are.
@@ -216,6 +231,25 @@ impl PostgresStorage {
             )),
             Err(f) if f.is_ambiguous() => Ok(CasAttempt::Ambiguous(Box::new(f))),
             Err(f) => Err(f.into_error(&op, &self.settings)),
+        }
+    }
+
+    /// The re-read that settles an ambiguous write: a connection that died
+    /// mid-write usually means the server is restarting, so retryable
+    /// failures are retried for up to `connect_timeout` before the outcome
+    /// is given up as unknown.
+    async fn read_root_patiently(&self, name: &RootName) -> Result<Option<Root>> {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.read_root(name).await {
+                Err(e) if e.is_retryable() && started.elapsed() < self.settings.connect_timeout => {
+                    tracing::debug!(root = %name, error = %e, "re-read after an ambiguous write failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                other => return other,
+            }
         }
     }
 
@@ -422,7 +456,7 @@ impl Storage for PostgresStorage {
             expected,
             value,
             || self.cas_attempt(name, expected, &encoded),
-            || self.read_root(name),
+            || self.read_root_patiently(name),
         )
         .await
     }
