@@ -169,16 +169,60 @@ pub(crate) fn time_view<'a>(
             merged.filter(move |d| d.as_ref().map_or(true, |d| bounds.admits(d.tx()))),
         );
     }
-    let groups = FactGroups::new(merged);
-    Box::new(groups.filter_map(move |group| match group {
-        Err(e) => Some(Err(e)),
-        Ok(group) => {
-            let (current, _) = split_fact(group, bounds.as_of);
-            current
-                .filter(|d| bounds.since.is_none_or(|s| d.tx() > s))
-                .map(Ok)
+    Box::new(AsOf {
+        source: merged,
+        pending: None,
+        bounds,
+    })
+}
+
+/// The facts asserted as of `bounds.as_of` (and after `bounds.since`):
+/// for each fact, the last operation at or before `as_of` decides. Walks
+/// the merged stream once without allocating.
+struct AsOf<'a> {
+    source: DatomIter<'a>,
+    pending: Option<Datom>,
+    bounds: TimeBounds,
+}
+
+impl AsOf<'_> {
+    fn pull(&mut self) -> Option<Result<Datom>> {
+        self.pending.take().map(Ok).or_else(|| self.source.next())
+    }
+}
+
+impl Iterator for AsOf<'_> {
+    type Item = Result<Datom>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let as_of = self.bounds.as_of;
+        loop {
+            let first = match self.pull()? {
+                Ok(d) => d,
+                Err(e) => return Some(Err(e)),
+            };
+            let mut last = as_of.is_none_or(|t| first.tx() <= t).then(|| first.clone());
+            loop {
+                match self.source.next() {
+                    None => break,
+                    Some(Err(e)) => return Some(Err(e)),
+                    Some(Ok(d)) if d.same_fact(&first) => {
+                        if as_of.is_none_or(|t| d.tx() <= t) {
+                            last = Some(d);
+                        }
+                    }
+                    Some(Ok(d)) => {
+                        self.pending = Some(d);
+                        break;
+                    }
+                }
+            }
+            let since = self.bounds.since;
+            if let Some(d) = last.filter(|d| d.added() && since.is_none_or(|s| d.tx() > s)) {
+                return Some(Ok(d));
+            }
         }
-    }))
+    }
 }
 
 #[cfg(test)]
