@@ -1,5 +1,6 @@
 //! The embedded transactor on every backend: commit, read back, reopen,
 //! many concurrent callers sharing commits, refused transactions, reports.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -106,6 +106,17 @@ impl Indexing {
     }
 }
 
+impl Indexing {
+    /// Lets a running job finish (its result is dropped): its blocking
+    /// reads need the runtime, so it must not be left behind when the
+    /// runtime shuts down.
+    pub(crate) async fn stop(&mut self) {
+        if let Some((job, _)) = self.running.take() {
+            let _ = job.await;
+        }
+    }
+}
+
 impl Drop for Indexing {
     fn drop(&mut self) {
         if let Some((job, _)) = &self.running {

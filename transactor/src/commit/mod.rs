@@ -114,16 +114,14 @@ impl Committer {
         loop {
             let batch = match self.wake().await {
                 Wake::Batch(batch) => batch,
-                Wake::Stop(why) => return self.finish(why),
+                Wake::Stop(why) => return self.finish(why).await,
             };
             if let Err(why) = self.commit(batch).await {
-                return self.finish(why);
+                return self.finish(why).await;
             }
             if self.stopping {
-                return self.finish(Error::new(
-                    ErrorKind::ShuttingDown,
-                    "the transactor was shut down",
-                ));
+                let why = Error::new(ErrorKind::ShuttingDown, "the transactor was shut down");
+                return self.finish(why).await;
             }
         }
     }
@@ -309,8 +307,9 @@ impl Committer {
         Ok(())
     }
 
-    /// Fails everything still queued with `why` and publishes it.
-    fn finish(mut self, why: Error) -> Error {
+    /// Fails everything still queued with `why`, publishes it, and lets a
+    /// running indexing job end.
+    async fn finish(mut self, why: Error) -> Error {
         self.wiring.commands.close();
         while let Ok(command) = self.wiring.commands.try_recv() {
             if let Command::Transact(request) = command {
@@ -322,6 +321,7 @@ impl Committer {
         let stopped = Some((why.kind(), why.message().to_string()));
         self.wiring.published.send_modify(|p| p.stopped = stopped);
         tracing::info!(db = %self.db_name, epoch = %self.epoch, reason = %why, "committer stopped");
+        self.indexing.stop().await;
         why
     }
 }

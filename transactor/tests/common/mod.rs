@@ -1,5 +1,5 @@
 //! Storages, databases and transactors for the tests.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use std::future::Future;
 use std::sync::Arc;

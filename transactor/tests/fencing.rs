@@ -1,0 +1,174 @@
+//! Leases and fencing: one committer per database, a paused transactor
+//! deposed by a standby can never commit again, a released lease is taken
+//! at once.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use transactor::lease::{Patience, read_lease};
+use transactor::{Config, ErrorKind, Transactor};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_transactor_waits_for_a_live_lease() {
+    let storage = mem();
+    let db = create(&storage, "held").await;
+    let first = start(&storage, &db, config()).await;
+    let impatient = Config {
+        patience: Patience::AtMost(Duration::from_millis(1500)),
+        ..config()
+    };
+    let started = Instant::now();
+    let err = within(Transactor::start(segments(&storage), &db, impatient))
+        .await
+        .expect_err("the lease is held and renewed");
+    assert_eq!(err.kind(), ErrorKind::LeaseHeld, "{err}");
+    assert!(err.to_string().contains("without an endpoint"), "{err}");
+    // The holder renews every ttl/3, so the claimant saw changes all along.
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    within(first.transact_edn(SCHEMA))
+        .await
+        .expect("the holder still commits");
+    within(first.shutdown()).await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_lease_is_taken_at_once_with_a_new_epoch() {
+    for backend in ALL {
+        let store = storage(backend).await;
+        let db = create(&store.storage, "handover").await;
+        let first = start(&store.storage, &db, config()).await;
+        let epoch = first.epoch();
+        within(first.transact_edn(SCHEMA)).await.expect("schema");
+        within(first.shutdown()).await.expect("shutdown");
+        let lease = read_lease(store.storage.as_ref(), &db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(lease.holder.is_none(), "{backend:?}: released");
+        let slow_lapse = Config {
+            lease_ttl: Duration::from_secs(30),
+            ..config()
+        };
+        let started = Instant::now();
+        let second = start(&store.storage, &db, slow_lapse).await;
+        assert!(started.elapsed() < Duration::from_secs(5), "{backend:?}");
+        assert!(second.epoch() > epoch);
+        within(second.transact_edn(&marked(1)))
+            .await
+            .expect("commit");
+        within(second.shutdown()).await.expect("shutdown");
+    }
+}
+
+/// A transactor frozen mid-commit (every storage call of it paused) is
+/// deposed by a standby; once it resumes, neither the transaction it was
+/// committing nor any later one commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_transactor_is_fenced_and_never_commits_again() {
+    for backend in ALL {
+        let store = storage(backend).await;
+        let (paused_storage, plan) = faulty(&store.storage, 7);
+        let db = create(&store.storage, "fenced").await;
+        let old = Arc::new(start(&paused_storage, &db, config()).await);
+        within(old.transact_edn(SCHEMA)).await.expect("schema");
+        within(old.transact_edn(&marked(1)))
+            .await
+            .expect("before the pause");
+
+        plan.pause();
+        let stuck = {
+            let old = old.clone();
+            tokio::spawn(async move { old.transact_edn(&marked(2)).await })
+        };
+        // The standby sees no renewal for a ttl, takes over and fences.
+        let new = start(&store.storage, &db, config()).await;
+        assert!(new.epoch() > old.epoch());
+        within(new.transact_edn(&marked(3)))
+            .await
+            .expect("the new holder commits");
+
+        plan.resume();
+        let err = within(stuck).await.unwrap().expect_err("the paused commit");
+        assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
+        assert!(err.not_committed());
+        let err = within(old.transact_edn(&marked(4)))
+            .await
+            .expect_err("later commits");
+        assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
+        assert_eq!(within(old.wait_stopped()).await.kind(), ErrorKind::Fenced);
+        within(old.shutdown())
+            .await
+            .expect("the deposed one stops quietly");
+
+        within(new.transact_edn(&marked(5)))
+            .await
+            .expect("still the committer");
+        within(new.shutdown()).await.expect("shutdown");
+        let db_value = reopen(&store.storage, &db).await;
+        let parts =
+            blocking(move || (1..=5).map(|n| parts_of(&db_value, n)).collect::<Vec<_>>()).await;
+        assert_eq!(parts, vec![3, 0, 3, 0, 3], "{backend:?}");
+    }
+}
+
+/// The deposed transactor learns it lost the lease from its renewals even
+/// when it has nothing to commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_deposed_transactor_stops() {
+    let storage = mem();
+    let (paused_storage, plan) = faulty(&storage, 11);
+    let db = create(&storage, "idle").await;
+    let old = start(&paused_storage, &db, config()).await;
+    plan.pause();
+    let new = start(&storage, &db, config()).await;
+    plan.resume();
+    let why = within(old.wait_stopped()).await;
+    assert_eq!(why.kind(), ErrorKind::Fenced, "{why}");
+    within(new.transact_edn(SCHEMA)).await.expect("commit");
+    within(new.shutdown()).await.expect("shutdown");
+    within(old.shutdown()).await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_database_is_not_found() {
+    let storage = mem();
+    let err = within(Transactor::start(
+        segments(&storage),
+        &name("nope"),
+        config(),
+    ))
+    .await
+    .expect_err("no such database");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let db = create(&storage, "gone").await;
+    index::delete_db(&storage, &db).await.expect("delete");
+    let err = within(Transactor::start(segments(&storage), &db, config()))
+        .await
+        .expect_err("deleted");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}
+
+/// Deleting and creating a database anew writes a log root with a higher
+/// epoch; the next transactor still gets a higher one and commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreated_database_gets_a_transactor_above_its_log_epoch() {
+    let storage = mem();
+    let db = create(&storage, "again").await;
+    let t = start(&storage, &db, config()).await;
+    within(t.transact_edn(SCHEMA)).await.expect("schema");
+    within(t.shutdown()).await.expect("shutdown");
+    for _ in 0..3 {
+        index::delete_db(&storage, &db).await.expect("delete");
+        index::create_db(&storage, &db).await.expect("create");
+    }
+    let t = start(&storage, &db, config()).await;
+    let report = within(t.transact_edn(SCHEMA))
+        .await
+        .expect("schema in the new database");
+    assert_eq!(t.db().basis_t(), report.t());
+    within(t.shutdown()).await.expect("shutdown");
+}
