@@ -273,6 +273,57 @@ impl Part {
     }
 }
 
+/// What a node holds: datoms (a leaf) or children (a branch).
+enum Contents {
+    Datoms(Vec<Datom>),
+    Parts(Vec<Part>),
+}
+
+impl Contents {
+    /// Nothing, as held by a node at `height`.
+    fn empty(height: u8) -> Contents {
+        match height {
+            0 => Contents::Datoms(Vec::new()),
+            _ => Contents::Parts(Vec::new()),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Contents::Datoms(d) => d.is_empty(),
+            Contents::Parts(p) => p.is_empty(),
+        }
+    }
+
+    /// Appends what a following node of the same height holds.
+    fn append(&mut self, other: Contents) {
+        match (self, other) {
+            (Contents::Datoms(a), Contents::Datoms(b)) => a.extend(b),
+            (Contents::Parts(a), Contents::Parts(b)) => a.extend(b),
+            // Nodes of one height hold one kind; the tree checks heights on load.
+            _ => {}
+        }
+    }
+}
+
+/// Splits sorted `edits` among `children` by their first datoms.
+fn route<'e>(index: Index, children: &[IndexChild], edits: &'e [Edit]) -> Vec<&'e [Edit]> {
+    let mut routed = Vec::with_capacity(children.len());
+    let mut rest = edits;
+    for i in 0..children.len() {
+        let take = match children.get(i + 1) {
+            None => rest.len(),
+            Some(next) => {
+                rest.partition_point(|e| index.compare(e.datom(), &next.first) == Ordering::Less)
+            }
+        };
+        let (mine, later) = rest.split_at(take);
+        routed.push(mine);
+        rest = later;
+    }
+    routed
+}
+
 /// Rewrites one tree with `edits` (sorted in index order, at most one per
 /// datom), copy-on-write: subtrees without edits keep their segments.
 pub(crate) struct TreeUpdate<'w> {
@@ -302,7 +353,10 @@ impl TreeUpdate<'_> {
                     .collect();
                 (self.write_leaves(&datoms)?, 0)
             }
-            Some(tree) => (self.rewrite(tree.id, tree.height, edits)?, tree.height),
+            Some(tree) => {
+                let contents = self.contents(tree.id, tree.height, edits)?;
+                (self.pack(contents, tree.height)?, tree.height)
+            }
         };
         let mut parts = parts;
         while parts.len() > 1 {
@@ -338,39 +392,103 @@ impl TreeUpdate<'_> {
         }))
     }
 
-    fn rewrite(&mut self, id: SegmentId, height: u8, edits: &[Edit]) -> Result<Vec<Part>> {
+    /// What node `id` holds after `edits`: datoms for a leaf, the new
+    /// children for a branch.
+    fn contents(&mut self, id: SegmentId, height: u8, edits: &[Edit]) -> Result<Contents> {
         let seg = self.writer.segments().clone();
         if height == 0 {
             let node = leaf(&seg, id, self.index, self.layer)?;
-            let merged = merge(self.index, leaf_datoms(&node), edits);
-            return self.write_leaves(&merged);
+            return Ok(Contents::Datoms(merge(
+                self.index,
+                leaf_datoms(&node),
+                edits,
+            )));
         }
         let node = branch(&seg, id, self.index, self.layer, height)?;
-        let children = branch_children(&node);
+        let children = self.children_after(branch_children(&node), height, edits)?;
+        Ok(Contents::Parts(children))
+    }
+
+    /// The children of a branch at `height` after `edits`: untouched
+    /// children as they are; each run of touched children merged and
+    /// repacked evenly, taking in an untouched neighbour when the run alone
+    /// would make an underfull node (so deletions do not leave a trail of
+    /// tiny segments).
+    fn children_after(
+        &mut self,
+        children: &[IndexChild],
+        height: u8,
+        edits: &[Edit],
+    ) -> Result<Vec<Part>> {
+        let routed = route(self.index, children, edits);
+        let kept = |c: &IndexChild| Part {
+            first: c.first.clone(),
+            id: c.id,
+            count: c.count,
+            // Unknown without loading it; only a root's fanout is used.
+            fanout: 0,
+        };
         let mut parts = Vec::with_capacity(children.len() + 1);
-        let mut rest = edits;
-        for (i, child) in children.iter().enumerate() {
-            let take = match children.get(i + 1) {
-                None => rest.len(),
-                Some(next) => rest.partition_point(|e| {
-                    self.index.compare(e.datom(), &next.first) == Ordering::Less
-                }),
-            };
-            let (mine, later) = rest.split_at(take);
-            rest = later;
-            if mine.is_empty() {
-                parts.push(Part {
-                    first: child.first.clone(),
-                    id: child.id,
-                    count: child.count,
-                    // Unknown without loading it; only a root's fanout is used.
-                    fanout: 0,
-                });
-            } else {
-                parts.extend(self.rewrite(child.id, height - 1, mine)?);
+        // The child whose unchanged part is the last in `parts`, if any.
+        let mut last_kept = None;
+        let mut i = 0;
+        while i < children.len() {
+            if routed[i].is_empty() {
+                parts.push(kept(&children[i]));
+                last_kept = Some(i);
+                i += 1;
+                continue;
             }
+            let mut end = i;
+            while end + 1 < children.len() && !routed[end + 1].is_empty() {
+                end += 1;
+            }
+            let mut run = Contents::empty(height - 1);
+            for j in i..=end {
+                let c = self.contents(children[j].id, height - 1, routed[j])?;
+                run.append(c);
+            }
+            if !run.is_empty() && self.underfull(&run) {
+                if end + 1 < children.len() {
+                    end += 1;
+                    let next = self.contents(children[end].id, height - 1, &[])?;
+                    run.append(next);
+                } else if i > 0 && last_kept == Some(i - 1) {
+                    parts.pop();
+                    let mut prev = self.contents(children[i - 1].id, height - 1, &[])?;
+                    prev.append(run);
+                    run = prev;
+                }
+            }
+            parts.extend(self.pack(run, height - 1)?);
+            last_kept = None;
+            i = end + 1;
         }
-        self.write_branches(parts, height)
+        Ok(parts)
+    }
+
+    /// True when `contents` would fill less than half a node.
+    fn underfull(&self, contents: &Contents) -> bool {
+        let config = self.writer.segments().config();
+        match contents {
+            Contents::Datoms(datoms) => {
+                let half = config.index_leaf_bytes / 2;
+                let mut size = 0;
+                !datoms.iter().any(|d| {
+                    size += encoded_len(d);
+                    size >= half
+                })
+            }
+            Contents::Parts(parts) => parts.len() < config.index_branch_children / 2,
+        }
+    }
+
+    /// Writes `contents` as nodes at `height`, evenly filled.
+    fn pack(&mut self, contents: Contents, height: u8) -> Result<Vec<Part>> {
+        match contents {
+            Contents::Datoms(datoms) => self.write_leaves(&datoms),
+            Contents::Parts(parts) => self.write_branches(parts, height),
+        }
     }
 
     /// Splits sorted datoms into leaves of about equal size under the limit.

@@ -106,3 +106,46 @@ fn many_seeds_agree_when_long() {
         }
     }
 }
+
+#[test]
+fn trees_shrink_and_lose_levels_when_their_datoms_go() {
+    let rt = runtime();
+    let (storage, _dir) = storage(&rt, Backend::Mem);
+    let seg = segments(&rt, &storage, 8 << 20, TreeConfig::tiny());
+    let mut w = Writer::create(&rt, &seg, "shrink");
+    w.tx(&rt, SCHEMA);
+    let mut people = Vec::new();
+    for batch in 0..6 {
+        let forms: Vec<String> = (0..40)
+            .map(|i| format!(r#"{{:db/id "p{i}" :p/email "s{batch}-{i}@x" :p/age {i}}}"#))
+            .collect();
+        let report = w.tx(&rt, &format!("[{}]", forms.join(" ")));
+        people.extend(report.tempids.values().copied());
+    }
+    let tall = w.index(&rt).store();
+    let height = |s: &index::DurableStore| {
+        s.index_root()
+            .tree(Index::Aevt, Layer::Current)
+            .map(|t| t.height)
+    };
+    let before = height(&tall).unwrap();
+    assert!(before >= 3, "{before}");
+    for chunk in people[1..].chunks(60) {
+        let forms: Vec<String> = chunk
+            .iter()
+            .map(|e| format!("[:db/retractEntity {e}]"))
+            .collect();
+        w.tx(&rt, &format!("[{}]", forms.join(" ")));
+    }
+    let small = w.index(&rt).store();
+    let after = height(&small).unwrap();
+    assert!(after < before, "{after} < {before}");
+    assert_same_reads(&w.db, &w.reference, &w.ts, "shrunk");
+    let reader = segments(&rt, &storage, 1 << 20, TreeConfig::tiny());
+    assert_same_reads(
+        &w.reopen(&rt, &reader),
+        &w.reference,
+        &w.ts,
+        "shrunk, reader",
+    );
+}
