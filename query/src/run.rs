@@ -115,12 +115,16 @@ impl Query {
     }
 
     fn bind(&self, inputs: &[Input]) -> Result<Bound> {
-        if inputs.len() != self.inputs.len() {
+        let specs: &[InSpec] = match (self.in_given, inputs.is_empty()) {
+            (false, true) => &[],
+            _ => &self.inputs,
+        };
+        if inputs.len() != specs.len() {
             return Err(Error::new(
                 ErrorKind::Input,
                 format!(
                     "the query takes {} inputs, got {}",
-                    self.inputs.len(),
+                    specs.len(),
                     inputs.len()
                 ),
                 format!(":in {}", self.in_text.join(" ")),
@@ -144,7 +148,7 @@ impl Query {
             patterns: HashMap::new(),
             ctx: Context::default(),
         };
-        for ((spec, input), text) in self.inputs.iter().zip(inputs).zip(&self.in_text) {
+        for ((spec, input), text) in specs.iter().zip(inputs).zip(&self.in_text) {
             let fail = |m: String| Error::new(ErrorKind::Input, m, text);
             match spec {
                 InSpec::Source(name) => {

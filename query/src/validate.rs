@@ -73,7 +73,9 @@ fn clause(c: &Clause, env: &Env<'_>, default_src: &Symbol) -> Result<()> {
             Ok(())
         }
         ClauseKind::Rule(call) => {
-            source(env, &rebind(&call.src), &c.text)?;
+            if call.src.is_some() {
+                source(env, &rebind(&call.src), &c.text)?;
+            }
             match &env.rules {
                 Some(rules) => rules.check_call(&call.name, call.args.len(), &c.text),
                 None => Err(Error::new(

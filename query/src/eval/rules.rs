@@ -238,7 +238,9 @@ impl Eval<'_, '_> {
             Some(s) if s.as_str() != "$" => s.clone(),
             _ => self.default_src.clone(),
         };
-        self.source(&src, &clause.text)?;
+        if call.src.is_some() {
+            self.source(&src, &clause.text)?;
+        }
         let input = take_input(&mut ctx, call);
         let mask: Vec<bool> = call
             .args

@@ -42,6 +42,9 @@ pub struct Query {
     pub(crate) with: Vec<Var>,
     pub(crate) inputs: Vec<InSpec>,
     pub(crate) in_text: Vec<String>,
+    /// False when `:in` was left out (it then defaults to `$`, or to
+    /// nothing when the query is run without inputs).
+    pub(crate) in_given: bool,
     pub(crate) clauses: Vec<Clause>,
     text: String,
 }
@@ -63,6 +66,7 @@ impl Query {
             with: Vec::new(),
             inputs: Vec::new(),
             in_text: Vec::new(),
+            in_given: section(&sections, "in").is_some(),
             clauses: Vec::new(),
             text: edn.to_string(),
         };

@@ -174,3 +174,56 @@ pub fn social() -> Social {
         stu_comments,
     }
 }
+
+pub const PEOPLE_SCHEMA: &str = r#"[
+ {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :person/height :db/valueType :db.type/double :db/cardinality :db.cardinality/one}
+ {:db/ident :person/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :person/likes :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
+ {:db/ident :person/role :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :role/admin} {:db/ident :role/guest}
+]"#;
+
+/// Ann (30, admin) befriends Bob and Cat; Bob (25) befriends Cat; Cat (41,
+/// guest) befriends Dan; Dan (25) has no friends and no role.
+pub struct People {
+    pub db: Db,
+    pub ann: u64,
+    pub bob: u64,
+    pub cat: u64,
+    pub dan: u64,
+}
+
+pub fn people() -> People {
+    let db = tx(&Db::new(), PEOPLE_SCHEMA).db_after;
+    let r = tx(
+        &db,
+        r#"[{:db/id "ann" :person/name "Ann" :person/age 30 :person/height 1.70 :person/friend ["bob" "cat"]
+             :person/likes ["tea" "chess"] :person/role :role/admin}
+            {:db/id "bob" :person/name "Bob" :person/age 25 :person/height 1.80 :person/friend ["cat"] :person/likes ["tea"]}
+            {:db/id "cat" :person/name "Cat" :person/age 41 :person/height 1.60 :person/friend ["dan"] :person/role :role/guest}
+            {:db/id "dan" :person/name "Dan" :person/age 25}]"#,
+    );
+    People {
+        db: r.db_after.clone(),
+        ann: r.tempid("ann").unwrap(),
+        bob: r.tempid("bob").unwrap(),
+        cat: r.tempid("cat").unwrap(),
+        dan: r.tempid("dan").unwrap(),
+    }
+}
+
+/// The names in the first column, sorted.
+pub fn strings(result: &QueryResult) -> Vec<String> {
+    let mut out: Vec<String> = result
+        .column(0)
+        .iter()
+        .map(|f| match f.as_value() {
+            Some(Value::String(s)) => s.to_string(),
+            _ => f.to_string(),
+        })
+        .collect();
+    out.sort();
+    out
+}
