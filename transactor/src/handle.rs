@@ -45,31 +45,26 @@ impl Transactor {
     /// any previous holder through the log root, opens the database at its
     /// latest committed basis and starts committing.
     pub async fn start(seg: Segments, db: &DbName, config: Config) -> Result<Transactor> {
-        config.check()?;
+        let claim = Claim::acquire(&seg, db, &config).await?;
+        Self::take_over(seg, db, config, claim).await
+    }
+
+    /// The rest of [`Transactor::start`] once the lease is held: fence,
+    /// open, run. Not to be cancelled: it holds the lease (a cancelled
+    /// claim would leave it to lapse).
+    pub(crate) async fn take_over(
+        seg: Segments,
+        db: &DbName,
+        config: Config,
+        claim: Claim,
+    ) -> Result<Transactor> {
+        let Claim { lease, uuid } = claim;
         let storage = seg.storage.clone();
-        let (catalog, _) = read_catalog(&storage).await?;
-        let entry = catalog.live(db.as_str()).cloned().ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                format!("database `{db}` does not exist"),
-            )
-        })?;
-        let floor = Epoch(read_head(storage.as_ref(), db).await?.root.epoch).next();
-        let holder = Holder::new(Uuid::new_v4(), config.endpoint.clone(), PROTOCOL_VERSION)?;
-        let lease = Lease::acquire(
-            storage.clone(),
-            db,
-            holder,
-            config.lease_ttl,
-            config.patience,
-            floor,
-        )
-        .await?;
         let epoch = lease.epoch();
         let keeper = LeaseKeeper::start(lease);
         let opened = async {
             let head = fence(storage.as_ref(), db, epoch).await?;
-            if head.root.db_uuid != entry.uuid {
+            if head.root.db_uuid != uuid {
                 return Err(Error::new(
                     ErrorKind::NotFound,
                     format!(
@@ -242,6 +237,45 @@ impl Transactor {
             kind,
             format!("transactor of `{}` stopped: {message}", self.db_name),
         )
+    }
+}
+
+/// A lease taken for a database that exists: the first half of
+/// [`Transactor::start`], and the only one that waits (as a standby).
+#[derive(Debug)]
+pub(crate) struct Claim {
+    lease: Lease,
+    /// The database's identity in the catalog when the claim began.
+    uuid: Uuid,
+}
+
+impl Claim {
+    /// Checks that `db` exists and takes its lease.
+    pub(crate) async fn acquire(seg: &Segments, db: &DbName, config: &Config) -> Result<Claim> {
+        config.check()?;
+        let storage = seg.storage.clone();
+        let (catalog, _) = read_catalog(&storage).await?;
+        let entry = catalog.live(db.as_str()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("database `{db}` does not exist"),
+            )
+        })?;
+        let floor = Epoch(read_head(storage.as_ref(), db).await?.root.epoch).next();
+        let holder = Holder::new(Uuid::new_v4(), config.endpoint.clone(), PROTOCOL_VERSION)?;
+        let lease = Lease::acquire(
+            storage,
+            db,
+            holder,
+            config.lease_ttl,
+            config.patience,
+            floor,
+        )
+        .await?;
+        Ok(Claim {
+            lease,
+            uuid: entry.uuid,
+        })
     }
 }
 

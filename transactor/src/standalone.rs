@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::{ErrorKind, Result};
-use crate::handle::Transactor;
+use crate::handle::{Claim, Transactor};
 use crate::lease::Patience;
 use crate::server::Server;
 
@@ -54,9 +54,13 @@ async fn serve_one(
     stop: CancellationToken,
 ) -> Result<()> {
     loop {
-        let started = tokio::select! {
-            started = Transactor::start(seg.clone(), &db, config.clone()) => started,
+        let claimed = tokio::select! {
+            claimed = Claim::acquire(&seg, &db, &config) => claimed,
             () = stop.cancelled() => return Ok(()),
+        };
+        let started = match claimed {
+            Ok(claim) => Transactor::take_over(seg.clone(), &db, config.clone(), claim).await,
+            Err(e) => Err(e),
         };
         let transactor = match started {
             Ok(t) => Arc::new(t),
