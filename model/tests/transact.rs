@@ -743,3 +743,16 @@ fn transaction_functions_can_nest_but_not_forever() {
     let e = db.with_edn("[[:f/loop]]", instant(&db), &fns).unwrap_err();
     assert!(e.to_string().contains("nest too deeply"), "{e}");
 }
+
+#[test]
+fn tempids_unified_through_two_identities_do_not_loop() {
+    let db = tx(&social(), r#"[{:db/ident :user/handle :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]"#).db_after;
+    // "a" claims the email first, "b" the handle first; each also asserts the other's claim.
+    let r = tx(
+        &db,
+        r#"[[:db/add "a" :user/email "x@x"] [:db/add "b" :user/handle "x"]
+                        [:db/add "b" :user/email "x@x"] [:db/add "a" :user/handle "x"]]"#,
+    );
+    assert_eq!(r.tempid("a"), r.tempid("b"));
+    assert_eq!(pairs(&r.db_after, ":user/email").len(), 1);
+}

@@ -106,11 +106,24 @@ impl Temps {
     }
 
     /// The id a tempid resolved to, following unifications.
-    fn resolution(&self, mut i: usize) -> Option<EntityId> {
+    fn resolution(&self, i: usize) -> Option<EntityId> {
+        self.list[self.root(i)].resolved
+    }
+
+    /// The tempid that stands for `i` and all tempids unified with it.
+    fn root(&self, mut i: usize) -> usize {
         while let Some(j) = self.list[i].alias {
             i = j;
         }
-        self.list[i].resolved
+        i
+    }
+
+    /// Makes `i` and `j` one entity (union by root, so no cycles).
+    fn unite(&mut self, i: usize, j: usize) {
+        let (ri, rj) = (self.root(i), self.root(j));
+        if ri != rj {
+            self.list[ri].alias = Some(rj);
+        }
     }
 }
 
@@ -204,10 +217,7 @@ impl Ctx<'_> {
                 continue;
             };
             match claims.get(&(attr.id, value.clone())) {
-                Some(&j) if j != i && self.temps.list[i].alias.is_none() => {
-                    self.temps.list[i].alias = Some(j)
-                }
-                Some(_) => {}
+                Some(&j) => self.temps.unite(i, j),
                 None => {
                     claims.insert((attr.id, value), i);
                 }
@@ -217,19 +227,17 @@ impl Ctx<'_> {
 
     fn allocate(&mut self) -> Result<()> {
         let mut counter = self.db.next_t() + 1;
-        let aliased_entities: HashSet<usize> = self
-            .temps
-            .list
-            .iter()
-            .filter(|t| t.is_entity)
-            .filter_map(|t| t.alias)
+        // A root is an entity when any tempid unified with it is one.
+        let entity_roots: HashSet<usize> = (0..self.temps.list.len())
+            .filter(|&t| self.temps.list[t].is_entity)
+            .map(|t| self.temps.root(t))
             .collect();
         for i in 0..self.temps.list.len() {
             let temp = &self.temps.list[i];
             if temp.resolved.is_some() || temp.alias.is_some() {
                 continue;
             }
-            if !temp.is_entity && !aliased_entities.contains(&i) {
+            if !entity_roots.contains(&i) {
                 let name = temp
                     .key
                     .as_ref()
