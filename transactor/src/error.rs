@@ -30,9 +30,6 @@ pub enum ErrorKind {
     /// This endpoint does not serve that database (any more): re-read the
     /// lease root for the current transactor.
     NotServing,
-    /// A subscriber fell too far behind; subscribe again from the last t it
-    /// saw (or catch up from storage).
-    Lagged,
     /// The peer on the other end broke the protocol or speaks another
     /// version.
     Protocol,
@@ -45,7 +42,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in wire-code order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::Invalid,
         ErrorKind::NotFound,
         ErrorKind::Fenced,
@@ -54,7 +51,6 @@ impl ErrorKind {
         ErrorKind::OutcomeUnknown,
         ErrorKind::ShuttingDown,
         ErrorKind::NotServing,
-        ErrorKind::Lagged,
         ErrorKind::Protocol,
         ErrorKind::Corruption,
         ErrorKind::LeaseHeld,
@@ -71,7 +67,6 @@ impl ErrorKind {
             ErrorKind::OutcomeUnknown => 6,
             ErrorKind::ShuttingDown => 7,
             ErrorKind::NotServing => 8,
-            ErrorKind::Lagged => 9,
             ErrorKind::Protocol => 10,
             ErrorKind::Corruption => 11,
             ErrorKind::LeaseHeld => 12,
@@ -98,7 +93,6 @@ impl ErrorKind {
             ErrorKind::OutcomeUnknown => "outcome unknown",
             ErrorKind::ShuttingDown => "shutting down: not committed",
             ErrorKind::NotServing => "not serving",
-            ErrorKind::Lagged => "subscriber lagged",
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Corruption => "corruption",
             ErrorKind::LeaseHeld => "lease held",

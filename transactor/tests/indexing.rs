@@ -207,3 +207,26 @@ async fn an_excision_request_is_indexed_soon() {
         assert_eq!(left, 0, "{backend:?}: excised from every layer");
     }
 }
+
+/// A short-lived embedded transactor (the CLI's) still indexes: shutdown
+/// lets the running job finish and commits it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_commits_a_running_job() {
+    let (storage, plan) = faulty(&mem(), 8);
+    let db = create(&storage, "brief").await;
+    let t = start(
+        &storage,
+        &db,
+        indexing_config(100, 100_000, BackPressure::Wait),
+    )
+    .await;
+    plan.inject(Op::Put, Fault::Delay(Duration::from_millis(50)), 1.0);
+    within(t.transact_edn(SCHEMA))
+        .await
+        .expect("schema starts a job");
+    within(t.shutdown()).await.expect("shutdown");
+    assert_eq!(t.metrics().index_jobs, 1);
+    plan.clear();
+    let root = log_root(&storage, &db).await;
+    assert!(root.index.is_some(), "the job was committed on the way out");
+}

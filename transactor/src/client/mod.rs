@@ -207,7 +207,6 @@ pub struct Subscription {
 
 impl Subscription {
     /// The next committed transaction. An error ends the subscription:
-    /// [`ErrorKind::Lagged`] when this subscriber fell too far behind,
     /// [`ErrorKind::Unavailable`] when the connection ended, or what the
     /// transactor said (e.g. [`ErrorKind::Fenced`] when it was deposed).
     pub async fn next(&mut self) -> Result<TxLog> {

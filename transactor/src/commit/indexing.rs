@@ -52,6 +52,11 @@ impl Indexing {
         self.running = Some((job, Instant::now()));
     }
 
+    /// True while a job runs.
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
     /// True when a finished job waits to be committed.
     pub(crate) fn has_ready(&self) -> bool {
         self.ready.is_some()

@@ -120,7 +120,10 @@ impl Committer {
                 return self.finish(why).await;
             }
             if self.stopping {
-                let why = Error::new(ErrorKind::ShuttingDown, "the transactor was shut down");
+                let why = match self.commit_running_index().await {
+                    Ok(()) => Error::new(ErrorKind::ShuttingDown, "the transactor was shut down"),
+                    Err(e) => e,
+                };
                 return self.finish(why).await;
             }
         }
@@ -156,6 +159,19 @@ impl Committer {
                     }
                 },
             }
+        }
+    }
+
+    /// On shutdown: lets a running indexing job finish and commits it, so
+    /// its work is not lost (a short-lived embedded transactor would
+    /// otherwise never index).
+    async fn commit_running_index(&mut self) -> Result<()> {
+        if self.indexing.is_running() {
+            self.indexing.finished().await;
+        }
+        match self.indexing.has_ready() {
+            true => self.commit(Vec::new()).await,
+            false => Ok(()),
         }
     }
 
