@@ -147,6 +147,11 @@ impl Nonce {
         Nonce(rand::random())
     }
 
+    /// The nonce with these raw bytes (golden tests, decoding).
+    pub fn from_bytes(raw: [u8; 16]) -> Self {
+        Nonce(raw)
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0

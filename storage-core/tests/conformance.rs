@@ -81,11 +81,16 @@ impl Fixture for RacyFixture {
     async fn fresh(&self) -> FreshStorage {
         let racy = Arc::new(RacyCas::default());
         let under = racy.segments.clone();
+        let beside = racy.clone();
         FreshStorage {
             storage: racy,
             corrupt: Arc::new(move |id, bytes| {
                 under.corrupt_segment(id, bytes);
                 Box::pin(async {})
+            }),
+            reopen: Arc::new(move || {
+                let handle: Arc<dyn Storage> = beside.clone();
+                Box::pin(async move { handle })
             }),
         }
     }
@@ -123,11 +128,17 @@ impl Fixture for LosingFixture {
         let plan = FaultPlan::seeded(42);
         plan.inject(Op::Put, Fault::LoseWrite, 0.05);
         let under = mem.clone();
+        let storage: Arc<dyn Storage> = Arc::new(FaultyStorage::new(Arc::new(mem), plan));
+        let beside = storage.clone();
         FreshStorage {
-            storage: Arc::new(FaultyStorage::new(Arc::new(mem), plan)),
+            storage,
             corrupt: Arc::new(move |id, bytes| {
                 under.corrupt_segment(id, bytes);
                 Box::pin(async {})
+            }),
+            reopen: Arc::new(move || {
+                let handle = beside.clone();
+                Box::pin(async move { handle })
             }),
         }
     }

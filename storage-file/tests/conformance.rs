@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use storage_core::Storage;
 use storage_core::testkit::conformance::{self, Fixture, FreshStorage};
 use storage_file::FileStorage;
 use tempfile::TempDir;
@@ -22,7 +23,8 @@ struct FileFixture {
 impl Fixture for FileFixture {
     async fn fresh(&self) -> FreshStorage {
         let dir = tempfile::tempdir().unwrap();
-        let storage = FileStorage::open(dir.path().join("storage")).await.unwrap();
+        let path = dir.path().join("storage");
+        let storage = FileStorage::open(&path).await.unwrap();
         self.dirs.lock().unwrap().push(dir);
         let under = storage.clone();
         FreshStorage {
@@ -30,6 +32,13 @@ impl Fixture for FileFixture {
             corrupt: Arc::new(move |id, bytes| {
                 std::fs::write(under.segment_path(&id), bytes).unwrap();
                 Box::pin(async {})
+            }),
+            reopen: Arc::new(move || {
+                let path = path.clone();
+                Box::pin(async move {
+                    let again: Arc<dyn Storage> = Arc::new(FileStorage::open(path).await.unwrap());
+                    again
+                })
             }),
         }
     }

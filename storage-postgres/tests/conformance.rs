@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use storage_core::StorageUri;
 use storage_core::testkit::conformance::{self, Fixture, FreshStorage};
+use storage_core::{Storage, StorageUri};
 use storage_postgres::testkit::PgServer;
 use storage_postgres::{PostgresStorage, Settings};
 
@@ -21,7 +21,7 @@ impl Fixture for PgFixture {
         let uri = StorageUri::parse(&self.server.scratch_uri("conformance")).unwrap();
         let settings = Settings::from_uri(&uri).unwrap();
         let table = format!("\"{}\".segments", settings.schema());
-        let storage = PostgresStorage::open(settings).await.unwrap();
+        let storage = PostgresStorage::open(settings.clone()).await.unwrap();
         let admin = Arc::new(self.server.admin().await.unwrap());
         FreshStorage {
             storage: Arc::new(storage),
@@ -34,6 +34,14 @@ impl Fixture for PgFixture {
                         .await
                         .unwrap();
                     assert_eq!(n, 1, "the segment to corrupt is not in {table}");
+                })
+            }),
+            reopen: Arc::new(move || {
+                let settings = settings.clone();
+                Box::pin(async move {
+                    let again: Arc<dyn Storage> =
+                        Arc::new(PostgresStorage::open(settings).await.unwrap());
+                    again
                 })
             }),
         }
