@@ -191,11 +191,13 @@ impl Error {
 impl From<storage_core::Error> for Error {
     fn from(e: storage_core::Error) -> Self {
         use storage_core::Error as S;
+        if let S::InvalidInput(message) = &e {
+            return Error::invalid(message.clone());
+        }
         let kind = match &e {
             S::Unavailable { .. } | S::Timeout { .. } => ErrorKind::Unavailable,
             S::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
             S::Corruption { .. } => ErrorKind::Corruption,
-            S::InvalidInput(_) => ErrorKind::Invalid,
             S::Conflict { .. } => ErrorKind::Fenced,
             _ => ErrorKind::Unavailable,
         };

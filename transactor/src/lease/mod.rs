@@ -61,8 +61,8 @@ pub struct Lease {
 impl Lease {
     /// Takes the lease of `db` for `holder`, waiting as a standby while
     /// another holder keeps renewing it (see the module docs). `ttl` is how
-    /// long this holder promises to renew within, and the least a held lease
-    /// must stay unchanged before it is taken over. The new epoch is at
+    /// long this holder promises to renew within; a held lease is taken over
+    /// once it has not changed for the ttl its holder promised. The new epoch is at
     /// least `floor` (one past the log root's epoch, so that a log root
     /// written by a re-created database never outranks its new holder).
     pub async fn acquire(
@@ -87,7 +87,7 @@ impl Lease {
             };
             let claim = match &current {
                 None => Some((None, Epoch::FIRST)),
-                Some(root) => standby.judge(&name, root, ttl)?,
+                Some(root) => standby.judge(&name, root)?,
             };
             let Some((expected, epoch)) = claim.map(|(rev, epoch)| (rev, epoch.max(floor))) else {
                 standby.nap(ttl, || held(&name, current.as_ref())).await?;
@@ -181,6 +181,8 @@ struct Standby {
     started: Instant,
     /// The revision last seen and when this process first saw it.
     seen: Option<(Revision, Instant)>,
+    /// The ttl the holder last seen promised.
+    holder_ttl: Option<Duration>,
 }
 
 impl Standby {
@@ -189,18 +191,15 @@ impl Standby {
             patience,
             started: Instant::now(),
             seen: None,
+            holder_ttl: None,
         }
     }
 
     /// The claim to make on `root` (expected revision, new epoch), or `None`
     /// while its holder is live.
-    fn judge(
-        &mut self,
-        name: &RootName,
-        root: &Root,
-        ttl: Duration,
-    ) -> Result<Option<(Option<Revision>, Epoch)>> {
+    fn judge(&mut self, name: &RootName, root: &Root) -> Result<Option<(Option<Revision>, Epoch)>> {
         let record = LeaseRecord::decode(name.as_str(), root.value.data())?;
+        self.holder_ttl = Some(record.ttl);
         let claim = Some((Some(root.revision), record.epoch.next()));
         if record.holder.is_none() {
             return Ok(claim);
@@ -213,8 +212,8 @@ impl Standby {
                 now
             }
         };
-        let lapse = ttl.max(record.ttl);
-        if now.duration_since(first_seen) >= lapse {
+        // The holder promised to renew within its ttl: that is what lapses.
+        if now.duration_since(first_seen) >= record.ttl {
             tracing::info!(lease = %name, epoch = %record.epoch, "lease lapsed; taking over");
             return Ok(claim);
         }
@@ -229,6 +228,7 @@ impl Standby {
         {
             return Err(why().context(format!("gave up waiting for the lease after {limit:?}")));
         }
+        let ttl = self.holder_ttl.map_or(ttl, |holder| holder.min(ttl));
         tokio::time::sleep((ttl / 8).clamp(Duration::from_millis(5), Duration::from_secs(1))).await;
         Ok(())
     }

@@ -1,0 +1,161 @@
+//! The command line: commands, arguments, help texts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES;
+
+const URI_HELP: &str = "Storage URI naming the database: file:PATH?db=NAME, \
+file:///ABS/PATH?db=NAME, postgres://USER@HOST[:PORT]/PGDB?db=NAME, mem://NAME";
+
+/// The accrete database: create databases, transact, read datoms, run a
+/// transactor.
+#[derive(Debug, Parser)]
+#[command(name = "accrete", version, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the database the URI names.
+    #[command(after_help = EXIT_CODES)]
+    CreateDb(DbArgs),
+    /// Delete the database the URI names (its segments stay until garbage
+    /// collection).
+    #[command(after_help = EXIT_CODES)]
+    DeleteDb(DbArgs),
+    /// List the databases of the storage the URI names (`?db=` is optional).
+    #[command(after_help = EXIT_CODES)]
+    ListDbs(ListArgs),
+    /// Commit a transaction (EDN: a vector of forms) from a file or stdin.
+    ///
+    /// Sends it to the live transactor the database's lease advertises;
+    /// when there is none, runs a transactor in this process for the call
+    /// (take the lease, commit, release).
+    #[command(after_help = EXIT_CODES)]
+    Transact(TransactArgs),
+    /// Print datoms of an index, optionally as of or since a point in time,
+    /// or with history.
+    #[command(after_help = EXIT_CODES)]
+    Datoms(DatomsArgs),
+    /// Run the transactor for one or more databases and serve the protocol
+    /// (see transactor/PROTOCOL.md). A second one on the same databases
+    /// stands by and takes over when the first one's lease lapses.
+    #[command(after_help = EXIT_CODES)]
+    Transactor(TransactorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DbArgs {
+    #[arg(help = URI_HELP)]
+    pub(crate) uri: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[arg(help = URI_HELP)]
+    pub(crate) uri: String,
+    /// Also print each database's uuid and creation time.
+    #[arg(short, long)]
+    pub(crate) long: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TransactArgs {
+    #[arg(help = URI_HELP)]
+    pub(crate) uri: String,
+    /// The file holding the tx data; `-` or nothing for stdin.
+    pub(crate) file: Option<PathBuf>,
+    /// How long to wait for the lease of a transactor that holds the
+    /// database but cannot be reached, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub(crate) lease_wait: f64,
+    /// Also print every datom of the transaction, `[e a v tx added]`
+    /// (attributes as entity ids).
+    #[arg(long)]
+    pub(crate) datoms: bool,
+}
+
+/// An index of datoms.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum IndexArg {
+    /// Entity, attribute, value, tx.
+    Eavt,
+    /// Attribute, entity, value, tx.
+    Aevt,
+    /// Attribute, value, entity, tx.
+    Avet,
+    /// Value, attribute, entity, tx (references only).
+    Vaet,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DatomsArgs {
+    #[arg(help = URI_HELP)]
+    pub(crate) uri: String,
+    /// The index to read.
+    #[arg(value_enum)]
+    pub(crate) index: IndexArg,
+    /// Leading components in index order, each as EDN: entity ids, idents
+    /// (`:user/email`), lookup refs (`[:user/email "a@x"]`), values
+    /// (`"a@x"`, `42`, `#inst "2024-01-01"`).
+    pub(crate) components: Vec<String>,
+    /// Only transactions up to this point: a t, a tx id, or an instant
+    /// (`2024-01-01T00:00:00Z`).
+    #[arg(long, value_name = "T|TX|INSTANT")]
+    pub(crate) as_of: Option<String>,
+    /// Only datoms of transactions after this point.
+    #[arg(long, value_name = "T|TX|INSTANT")]
+    pub(crate) since: Option<String>,
+    /// Include retracted datoms and retractions (the added flag says which).
+    #[arg(long)]
+    pub(crate) history: bool,
+    /// Print at most this many datoms.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+}
+
+/// What callers get while novelty is over its cap.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum BackPressureArg {
+    /// Transactions wait until indexing catches up.
+    Wait,
+    /// Transactions are refused (exit 3 for `accrete transact`).
+    Reject,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TransactorArgs {
+    /// Storage URIs naming the databases to serve.
+    #[arg(required = true, help = URI_HELP)]
+    pub(crate) uris: Vec<String>,
+    /// Where to listen for clients.
+    #[arg(long, default_value = "127.0.0.1:4334", value_name = "HOST:PORT")]
+    pub(crate) listen: String,
+    /// The endpoint written into each lease for clients to connect to
+    /// (default: the listen address; required when listening on 0.0.0.0).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) advertise: Option<String>,
+    /// Seconds a standby waits without seeing a lease renewal before it
+    /// takes over.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub(crate) lease_ttl: f64,
+    /// Novelty (datoms) that starts an indexing job.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub(crate) index_threshold: usize,
+    /// Novelty (datoms) beyond which writers feel back-pressure.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub(crate) novelty_cap: usize,
+    /// What back-pressure means.
+    #[arg(long, value_enum, default_value_t = BackPressureArg::Wait)]
+    pub(crate) back_pressure: BackPressureArg,
+    /// Segment cache size in MiB, shared by all databases.
+    #[arg(long, default_value_t = 512)]
+    pub(crate) cache_mib: u64,
+}

@@ -1,0 +1,6 @@
+//! One module per command.
+
+pub(crate) mod datoms;
+pub(crate) mod dbs;
+pub(crate) mod serve;
+pub(crate) mod transact;

@@ -1,0 +1,139 @@
+//! `transact`: to the live transactor when the lease advertises one,
+//! otherwise through a transactor embedded in this process for the call.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::TxLog;
+use storage_core::{DbName, Storage};
+use transactor::client::Client;
+use transactor::lease::{Patience, read_lease};
+use transactor::{Config, Transactor, parse_tx};
+
+use crate::args::TransactArgs;
+use crate::exit::{Failure, Outcome};
+use crate::storage::{open_db, segments};
+
+/// How often the lease is looked at again for a live transactor.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
+
+/// A committed transaction as this command reports it.
+struct Committed {
+    entry: TxLog,
+    tempids: BTreeMap<String, u64>,
+    via: String,
+}
+
+pub(crate) async fn run(args: TransactArgs) -> Outcome {
+    let text = read_input(&args)?;
+    // Bad EDN is refused before anything is contacted.
+    parse_tx(&text)?;
+    let (storage, db) = open_db(&args.uri).await?;
+    // Whichever comes first: the live transactor answers, or this process
+    // gets the lease (absent, released, or lapsed).
+    let committed = tokio::select! {
+        client = live_transactor(storage.as_ref(), &db) => {
+            let c = client.transact(&text).await?;
+            Committed {
+                entry: c.entry,
+                tempids: c.tempids.into_iter().collect(),
+                via: format!("transactor at {}", client.endpoint()),
+            }
+        }
+        committed = embedded(storage.clone(), &db, &text, &args) => committed?,
+    };
+    print(&committed, args.datoms);
+    Ok(())
+}
+
+fn read_input(args: &TransactArgs) -> Outcome<String> {
+    let from_stdin = args.file.as_ref().is_none_or(|f| f.as_os_str() == "-");
+    let mut text = String::new();
+    let read = match &args.file {
+        Some(path) if !from_stdin => {
+            std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text))
+        }
+        _ => std::io::stdin().read_to_string(&mut text),
+    };
+    let source = match &args.file {
+        Some(path) if !from_stdin => path.display().to_string(),
+        _ => "stdin".to_string(),
+    };
+    read.map_err(|e| Failure::invalid(format!("reading tx data from {source}: {e}")))?;
+    Ok(text)
+}
+
+/// A client of the transactor the lease advertises, once one answers (a
+/// transactor that just took the lease serves a moment later; one that
+/// died never does, and the lease lapses for [`embedded`]).
+async fn live_transactor(storage: &dyn Storage, db: &DbName) -> Client {
+    loop {
+        let advertised = read_lease(storage, db)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|lease| lease.holder)
+            .is_some_and(|holder| holder.endpoint().is_some());
+        if advertised {
+            match Client::connect_by_lease(storage, db).await {
+                Ok(client) => return client,
+                Err(e) => {
+                    tracing::debug!(error = %e, "the transactor the lease names does not answer yet")
+                }
+            }
+        }
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+/// Takes the lease, commits, releases.
+async fn embedded(
+    storage: Arc<dyn Storage>,
+    db: &DbName,
+    text: &str,
+    args: &TransactArgs,
+) -> Outcome<Committed> {
+    let wait = Duration::try_from_secs_f64(args.lease_wait)
+        .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
+    let config = Config {
+        patience: Patience::AtMost(wait),
+        ..Config::default()
+    };
+    let transactor = Transactor::start(segments(storage)?, db, config).await?;
+    let outcome = transactor.transact_edn(text).await;
+    let stopped = transactor.shutdown().await;
+    let report = outcome?;
+    if let Err(e) = stopped {
+        // The transaction is durable; only the lease was not released (it lapses).
+        tracing::warn!(error = %e, "releasing the lease");
+    }
+    Ok(Committed {
+        entry: report.log_entry(),
+        tempids: report.tempids.into_iter().collect(),
+        via: "a transactor in this process".to_string(),
+    })
+}
+
+/// Prints `{:t … :tx … :datoms … :tempids {…}}`, and each datom on request.
+fn print(committed: &Committed, datoms: bool) {
+    let tempids = committed
+        .tempids
+        .iter()
+        .map(|(k, v)| format!("{} {v}", model::edn::Edn::string(k)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "{{:t {} :tx {} :datoms {} :tempids {{{tempids}}}}}",
+        committed.entry.t,
+        committed.entry.tx(),
+        committed.entry.data.len()
+    );
+    if datoms {
+        for d in committed.entry.data.iter() {
+            println!("[{} {} {} {} {}]", d.e(), d.a(), d.v(), d.tx(), d.added());
+        }
+    }
+    tracing::info!(via = %committed.via, "committed");
+}

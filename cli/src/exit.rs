@@ -1,0 +1,111 @@
+//! Exit codes: what a failed command means for the script that ran it.
+
+use std::fmt;
+use std::process::ExitCode;
+
+use transactor::ErrorKind;
+
+/// The exit codes of `accrete`, as printed by `accrete --help`.
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  usage error (bad arguments)
+  2  invalid input: bad URI, EDN or index; transaction refused by the rules;
+     no such database
+  3  storage or transactor unavailable: nothing was changed, try again
+  4  conflict: fenced by another transactor, the lease is held by a live
+     transactor this command cannot reach, or the database already exists
+  5  outcome unknown: the transaction may have committed; read before retrying
+  6  corrupt or unreadable stored data";
+
+/// Why a command failed, and its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Code {
+    Usage = 1,
+    Invalid = 2,
+    Unavailable = 3,
+    Conflict = 4,
+    Unknown = 5,
+    Corruption = 6,
+}
+
+/// A failed command: what to print and how to exit.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: Code,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Failure::new(Code::Invalid, message)
+    }
+
+    /// The process exit code.
+    pub(crate) fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code as u8)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The result of a command.
+pub(crate) type Outcome<T = ()> = Result<T, Failure>;
+
+impl From<transactor::Error> for Failure {
+    fn from(e: transactor::Error) -> Self {
+        let code = match e.kind() {
+            ErrorKind::Invalid | ErrorKind::NotFound => Code::Invalid,
+            ErrorKind::Unavailable
+            | ErrorKind::Overloaded
+            | ErrorKind::ShuttingDown
+            | ErrorKind::NotServing => Code::Unavailable,
+            ErrorKind::Fenced | ErrorKind::LeaseHeld => Code::Conflict,
+            ErrorKind::OutcomeUnknown => Code::Unknown,
+            _ => Code::Corruption,
+        };
+        let message = match e.tx_code() {
+            Some(_) => format!("transaction refused: {}", e.message()),
+            None => e.to_string(),
+        };
+        Failure::new(code, message)
+    }
+}
+
+impl From<storage_core::Error> for Failure {
+    fn from(e: storage_core::Error) -> Self {
+        transactor::Error::from(e).into()
+    }
+}
+
+impl From<model::Error> for Failure {
+    fn from(e: model::Error) -> Self {
+        transactor::Error::from(e).into()
+    }
+}
+
+impl From<index::Error> for Failure {
+    fn from(e: index::Error) -> Self {
+        match e {
+            index::Error::DbExists(_) => Failure::new(Code::Conflict, e.to_string()),
+            other => transactor::Error::from(other).into(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::invalid(e.to_string())
+    }
+}

@@ -1,0 +1,101 @@
+//! `accrete`: the command-line tool of the accrete database. Every command
+//! is a thin layer over the library crates: databases and their catalog
+//! (`index`), transactions and the transactor process (`transactor`),
+//! datoms of a database value (`model`).
+//!
+//! It is not a query shell: `q` and `pull` belong to the `query` crate and
+//! the peer library.
+//!
+//! ```text
+//! accrete create-db 'file:data?db=shop'
+//! echo '[{:db/ident :item/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]' \
+//!   | accrete transact 'file:data?db=shop'
+//! accrete datoms 'file:data?db=shop' aevt :item/name
+//! accrete transactor 'file:data?db=shop' --listen 127.0.0.1:4334
+//! ```
+//!
+//! Storage backends are cargo features (`file`, `postgres`; on by default);
+//! a URI whose scheme was not built in is refused with the feature to
+//! enable. Exit codes are in [`exit::EXIT_CODES`].
+
+mod args;
+mod commands;
+mod exit;
+mod storage;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use exit::{Code, Failure};
+
+/// How long the runtime waits for background work after a command.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(e),
+    };
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("accrete: cannot start the runtime: {e}");
+            return ExitCode::from(Code::Unavailable as u8);
+        }
+    };
+    let outcome = runtime.block_on(run(cli.command));
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("accrete: {failure}");
+            failure.exit_code()
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::CreateDb(a) => commands::dbs::create(a).await,
+        Command::DeleteDb(a) => commands::dbs::delete(a).await,
+        Command::ListDbs(a) => commands::dbs::list(a).await,
+        Command::Transact(a) => commands::transact::run(a).await,
+        Command::Datoms(a) => commands::datoms::run(a).await,
+        Command::Transactor(a) => commands::serve::run(a).await,
+    }
+}
+
+/// `--help` and `--version` succeed; every other parse failure is a usage
+/// error (exit 1, where clap would say 2).
+fn usage(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as K;
+    // Printing to a closed stdout/stderr has nowhere to report to.
+    let _ = e.print();
+    match e.kind() {
+        K::DisplayHelp | K::DisplayVersion => ExitCode::SUCCESS,
+        _ => ExitCode::from(Code::Usage as u8),
+    }
+}
+
+/// Logs to stderr: warnings by default, more with `-v`, or `RUST_LOG`.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}

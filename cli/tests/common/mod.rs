@@ -1,0 +1,152 @@
+//! Running the `accrete` binary in tests.
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use storage_core::{DbName, Registry, Storage};
+
+pub const ACCRETE: &str = env!("CARGO_BIN_EXE_accrete");
+
+/// Runs `accrete ARGS` with `stdin` and returns its output.
+pub fn accrete(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(ACCRETE)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run accrete");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    wait_with_deadline(child, Duration::from_secs(120))
+}
+
+/// The child's output, killing it after `deadline`: no test hangs.
+pub fn wait_with_deadline(mut child: Child, deadline: Duration) -> Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > deadline {
+            child.kill().unwrap();
+            panic!("accrete ran longer than {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited, not killed")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts `accrete ARGS` succeeds and returns its stdout.
+pub fn ok(args: &[&str], stdin: &str) -> String {
+    let out = accrete(args, stdin);
+    assert_eq!(code(&out), 0, "accrete {args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// The t of a transact summary line `{:t 1005 …}`.
+pub fn t_of(summary: &str) -> u64 {
+    summary
+        .strip_prefix("{:t ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no t in {summary:?}"))
+}
+
+/// A `file:` URI for database `db` in `dir`.
+pub fn file_uri(dir: &Path, db: &str) -> String {
+    format!("file://{}?db={db}", dir.display())
+}
+
+/// A running `accrete transactor` process.
+pub struct TransactorProcess {
+    pub child: Child,
+    pub endpoint: String,
+}
+
+impl TransactorProcess {
+    /// Starts `accrete transactor URI --listen 127.0.0.1:0 EXTRA…` and waits
+    /// for the line saying where it listens.
+    pub fn start(uri: &str, extra: &[&str]) -> TransactorProcess {
+        let mut child = Command::new(ACCRETE)
+            .args(["transactor", uri, "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run accrete transactor");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().expect("a line").expect("utf-8");
+        let endpoint = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_string();
+        // Keep draining stderr so the process never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        TransactorProcess { child, endpoint }
+    }
+
+    pub fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal}");
+    }
+
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for TransactorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn registry() -> Registry {
+    let mut registry = Registry::default();
+    storage_file::register(&mut registry);
+    storage_postgres::register(&mut registry);
+    registry
+}
+
+pub async fn open(uri: &str) -> (Arc<dyn Storage>, DbName) {
+    let (storage, parsed) = registry().open(uri).await.unwrap();
+    (storage, parsed.require_db().unwrap().clone())
+}
+
+/// A PostgreSQL URI of a fresh schema for database `db`.
+pub async fn postgres_uri(db: &str) -> String {
+    storage_postgres::testkit::PgServer::shared()
+        .await
+        .expect("a PostgreSQL server for the tests")
+        .scratch_uri(db)
+}
