@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use crate::error::{CqlError, WriteType};
 use crate::exec::{BatchItem, Bindings, Options, Prepared, run_batch};
 use crate::faults::{DropPoint, FaultKind, FaultScope};
+use crate::journal::ReceivedStatement;
 use crate::protocol::{
     BatchStatement, BoundValue, Consistency, QueryParams, Request, Response, ResultBody,
     StatementRef,
@@ -58,6 +59,9 @@ pub(crate) async fn handle_statement(
         }
     };
     let scope = work.scope();
+    if let FaultScope::User(query) = &scope {
+        node.journal.record(work.received(query));
+    }
     let faults = &node.cluster.faults;
     if faults
         .fire(&scope, None, |k| {
@@ -128,6 +132,8 @@ enum Work {
 struct BatchOptions {
     consistency: Consistency,
     serial: Consistency,
+    /// The serial consistency as sent (`serial` defaults it).
+    serial_sent: Option<Consistency>,
     timestamp: Option<i64>,
 }
 
@@ -139,6 +145,7 @@ fn batch_options(
     BatchOptions {
         consistency,
         serial: serial.unwrap_or(Consistency::Serial),
+        serial_sent: serial,
         timestamp,
     }
 }
@@ -152,6 +159,19 @@ impl Work {
                 let text: Vec<&str> = statements.iter().map(|(p, _)| &*p.query).collect();
                 FaultScope::User(text.join("; ").into())
             }
+        }
+    }
+
+    /// The journal entry for this work, whose text is `query`.
+    fn received(&self, query: &Arc<str>) -> ReceivedStatement {
+        let (consistency, serial_consistency) = match self {
+            Work::Single(_, params) => (params.consistency, params.serial_consistency),
+            Work::Batch { options, .. } => (options.consistency, options.serial_sent),
+        };
+        ReceivedStatement {
+            query: Arc::clone(query),
+            consistency,
+            serial_consistency,
         }
     }
 

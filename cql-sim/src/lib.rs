@@ -121,6 +121,14 @@
 //! connection's system queries are never faulted. [`Faults::log`] lists
 //! what fired.
 //!
+//! # Looking at what a client sent
+//!
+//! [`SimCluster::received`] lists the user statements the coordinator
+//! received (text, consistency, serial consistency), so a test can check
+//! that a client asks for the levels it should and count what one
+//! operation costs, e.g. the LWTs per compare-and-swap
+//! ([`ReceivedStatement::is_conditional`]).
+//!
 //! ## Fault recipes
 //!
 //! ```
@@ -162,6 +170,7 @@ mod error;
 mod exec;
 mod faults;
 mod handler;
+mod journal;
 mod protocol;
 mod schema;
 mod server;
@@ -172,6 +181,7 @@ mod types;
 
 pub use error::{CqlError, WriteType};
 pub use faults::{Accepted, DropPoint, Fault, FaultEvent, FaultId, FaultKind, Faults, Phase};
+pub use journal::ReceivedStatement;
 pub use protocol::Consistency;
 pub use sim::{SimCluster, SimConfig};
 pub use token::token_of;

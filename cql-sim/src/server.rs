@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, watch};
 use crate::cluster::Cluster;
 use crate::connection::Connection;
 use crate::exec::Prepared;
+use crate::journal::Journal;
 use crate::protocol::SchemaChange;
 
 /// What `system.local` says about the node.
@@ -27,6 +28,8 @@ pub(crate) struct Node {
     pub(crate) info: NodeInfo,
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) credentials: Option<(String, String)>,
+    /// The user statements received, for tests to inspect.
+    pub(crate) journal: Journal,
     prepared: Mutex<HashMap<Vec<u8>, Arc<Prepared>>>,
     events: broadcast::Sender<SchemaChange>,
 }
@@ -41,6 +44,7 @@ impl Node {
             info,
             cluster,
             credentials,
+            journal: Journal::default(),
             prepared: Mutex::new(HashMap::new()),
             events: broadcast::channel(64).0,
         }

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::{Cluster, Timeouts, unix_seconds};
 use crate::faults::Faults;
+use crate::journal::ReceivedStatement;
 use crate::server::{Node, NodeInfo, serve};
 
 /// How to start a simulated cluster.
@@ -102,6 +103,24 @@ impl SimCluster {
     /// Brings replica `i` back up.
     pub fn replica_up(&self, i: usize) {
         self.faults().replica_up(i);
+    }
+
+    /// The user statements (QUERY, EXECUTE and BATCH requests; never the
+    /// driver's system queries) the coordinator received since it started
+    /// or [`SimCluster::clear_received`], oldest first: the first 100,000.
+    pub fn received(&self) -> Vec<ReceivedStatement> {
+        self.node.journal.statements()
+    }
+
+    /// How many user statements were received since the last clear, also
+    /// those beyond the 100,000 that [`SimCluster::received`] keeps.
+    pub fn received_count(&self) -> u64 {
+        self.node.journal.total()
+    }
+
+    /// Empties the journal of received statements.
+    pub fn clear_received(&self) {
+        self.node.journal.clear();
     }
 
     /// Forgets all prepared statements, as a node restart does: the next
