@@ -1,0 +1,258 @@
+//! The state a connection shares between its follower (the one writer) and
+//! its readers: the latest database value, the reports of recent
+//! transactions, and the report queues to push to.
+//!
+//! Publishing a report, registering a queue and reading the latest value
+//! happen under one lock, so a queue that registers at basis t receives
+//! exactly the reports after t.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use model::{Db, TxReport};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Recent reports kept for [`Hub::report_at`] beyond those an unanswered
+/// transact still needs.
+const RECENT_KEPT: usize = 64;
+
+/// What readers see without taking the lock.
+#[derive(Clone, Debug)]
+pub(crate) struct Latest {
+    pub(crate) db: Db,
+    /// Why the connection stopped following, once it has.
+    pub(crate) ended: Option<(ErrorKind, String)>,
+}
+
+#[derive(Debug)]
+struct State {
+    db: Db,
+    /// Reports of the latest transactions, in t order.
+    recent: VecDeque<TxReport>,
+    /// Bases at which unanswered transacts started (with how many): their
+    /// reports, all after these, stay in `recent` until they are answered.
+    pinned: BTreeMap<u64, usize>,
+    queues: Vec<mpsc::Sender<TxReport>>,
+    ended: Option<(ErrorKind, String)>,
+}
+
+/// One connection's shared state.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    state: Mutex<State>,
+    latest: watch::Sender<Latest>,
+}
+
+impl Hub {
+    /// A hub whose latest value is `db`.
+    pub(crate) fn new(db: Db) -> Hub {
+        let (latest, _) = watch::channel(Latest {
+            db: db.clone(),
+            ended: None,
+        });
+        Hub {
+            state: Mutex::new(State {
+                db,
+                recent: VecDeque::new(),
+                pinned: BTreeMap::new(),
+                queues: Vec::new(),
+                ended: None,
+            }),
+            latest,
+        }
+    }
+
+    /// The latest value the peer knows.
+    pub(crate) fn db(&self) -> Db {
+        self.latest.borrow().db.clone()
+    }
+
+    /// A watch of the latest value and the end.
+    pub(crate) fn latest(&self) -> watch::Receiver<Latest> {
+        self.latest.subscribe()
+    }
+
+    /// Why the connection stopped following, if it has.
+    pub(crate) fn ended(&self) -> Option<Error> {
+        self.latest.borrow().ended.as_ref().map(ended_error)
+    }
+
+    /// Publishes the reports of the next transactions, in t order: each
+    /// goes to every queue (a full queue is dropped, and reads the log from
+    /// then on), then the latest value moves to the last one's db after.
+    pub(crate) fn publish(&self, reports: Vec<TxReport>) -> Result<()> {
+        let mut state = self.state.lock();
+        for report in reports {
+            let (before, after) = (report.db_before.basis_t(), report.db_after.basis_t());
+            if before != state.db.basis_t() || after <= before {
+                return Err(Error::corruption(format!(
+                    "a report from t {before} to t {after} does not follow the latest value at t {}",
+                    state.db.basis_t()
+                )));
+            }
+            state
+                .queues
+                .retain(|queue| queue.try_send(report.clone()).is_ok());
+            state.db = report.db_after.clone();
+            state.recent.push_back(report);
+        }
+        state.trim_recent();
+        self.latest
+            .send_modify(|latest| latest.db = state.db.clone());
+        Ok(())
+    }
+
+    /// Replaces the latest value by the same value over a newer persistent
+    /// layer (its basis must be the same).
+    pub(crate) fn rebase(&self, db: Db) -> Result<()> {
+        let mut state = self.state.lock();
+        if db.basis_t() != state.db.basis_t() {
+            return Err(Error::corruption(format!(
+                "a value rebased at t {} replaces the latest value at t {}",
+                db.basis_t(),
+                state.db.basis_t()
+            )));
+        }
+        state.db = db.clone();
+        self.latest.send_modify(|latest| latest.db = db);
+        Ok(())
+    }
+
+    /// Stops the connection: every queue ends (after its buffered reports)
+    /// with `why`, and so do waiting syncs and later calls.
+    pub(crate) fn end(&self, why: &Error) {
+        let mut state = self.state.lock();
+        if state.ended.is_some() {
+            return;
+        }
+        let ended = (why.kind(), why.message().to_string());
+        state.ended = Some(ended.clone());
+        state.queues.clear();
+        self.latest.send_modify(|latest| latest.ended = Some(ended));
+    }
+
+    /// A new queue of the reports after the latest value, which is
+    /// returned with it.
+    pub(crate) fn subscribe(&self, capacity: usize) -> Result<(mpsc::Receiver<TxReport>, Db)> {
+        let mut state = self.state.lock();
+        let db = state.db.clone();
+        let receiver = state.register(capacity)?;
+        Ok((receiver, db))
+    }
+
+    /// A queue of the reports after basis `t`, when the latest value is
+    /// still at `t`; `None` when it has moved on (the caller reads the log
+    /// up to it first).
+    pub(crate) fn rejoin(
+        &self,
+        t: u64,
+        capacity: usize,
+    ) -> Result<Option<mpsc::Receiver<TxReport>>> {
+        let mut state = self.state.lock();
+        if let Some(ended) = &state.ended {
+            return Err(ended_error(ended));
+        }
+        match state.db.basis_t() == t {
+            true => state.register(capacity).map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// Keeps the reports after the latest value until the guard drops, so
+    /// that a transaction sent now finds its report ([`Hub::report_at`]).
+    pub(crate) fn pin(&self) -> Pin<'_> {
+        let mut state = self.state.lock();
+        let basis = state.db.basis_t();
+        *state.pinned.entry(basis).or_default() += 1;
+        Pin { hub: self, basis }
+    }
+
+    /// The report of transaction `t`, if it is among the recent ones.
+    pub(crate) fn report_at(&self, t: u64) -> Option<TxReport> {
+        let state = self.state.lock();
+        let at = state.recent.binary_search_by_key(&t, TxReport::t).ok()?;
+        state.recent.get(at).cloned()
+    }
+
+    /// Waits up to `timeout` until the latest value includes `t`.
+    pub(crate) async fn wait_for(&self, t: u64, timeout: Duration) -> Result<Db> {
+        let mut latest = self.latest.subscribe();
+        let waited = tokio::time::timeout(
+            timeout,
+            latest.wait_for(|l| l.db.basis_t() >= t || l.ended.is_some()),
+        )
+        .await;
+        let reached = match waited {
+            // The sender lives in this hub, which outlives the wait.
+            Ok(Ok(latest)) => latest.clone(),
+            Ok(Err(_)) => return Err(Error::new(ErrorKind::Closed, "the connection is gone")),
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "t {t} did not arrive within {timeout:?}; the latest t this peer knows is {}",
+                        self.db().basis_t()
+                    ),
+                ));
+            }
+        };
+        match (reached.db.basis_t() >= t, &reached.ended) {
+            (true, _) => Ok(reached.db),
+            (false, Some(ended)) => Err(ended_error(ended)),
+            (false, None) => Err(Error::corruption("the wait for a t ended early")),
+        }
+    }
+}
+
+impl State {
+    fn register(&mut self, capacity: usize) -> Result<mpsc::Receiver<TxReport>> {
+        if let Some(ended) = &self.ended {
+            return Err(ended_error(ended));
+        }
+        let (sender, receiver) = mpsc::channel(capacity);
+        self.queues.push(sender);
+        Ok(receiver)
+    }
+
+    /// Drops reports no pinned transact needs, beyond the last few.
+    fn trim_recent(&mut self) {
+        let oldest_pin = self.pinned.keys().next().copied();
+        while self.recent.len() > RECENT_KEPT {
+            let needed = match (self.recent.front(), oldest_pin) {
+                (Some(front), Some(pin)) => front.t() > pin,
+                _ => false,
+            };
+            if needed {
+                return;
+            }
+            self.recent.pop_front();
+        }
+    }
+}
+
+/// Keeps recent reports for a transact in flight (see [`Hub::pin`]).
+#[derive(Debug)]
+pub(crate) struct Pin<'a> {
+    hub: &'a Hub,
+    basis: u64,
+}
+
+impl Drop for Pin<'_> {
+    fn drop(&mut self) {
+        let mut state = self.hub.state.lock();
+        if let Some(count) = state.pinned.get_mut(&self.basis) {
+            *count -= 1;
+            if *count == 0 {
+                state.pinned.remove(&self.basis);
+            }
+        }
+        state.trim_recent();
+    }
+}
+
+fn ended_error((kind, message): &(ErrorKind, String)) -> Error {
+    Error::new(*kind, message.clone())
+}
