@@ -295,3 +295,74 @@ fn storage_failures_during_a_job_or_an_append_change_nothing_and_retries_succeed
         "after the retries",
     );
 }
+
+#[test]
+fn random_put_and_get_faults_never_lose_or_corrupt_commits_when_long() {
+    if !long() {
+        return;
+    }
+    for seed in 0..12 {
+        let rt = runtime();
+        let plan = FaultPlan::seeded(seed);
+        let storage: Arc<dyn Storage> = Arc::new(FaultyStorage::new(
+            Arc::new(MemStorage::new()),
+            plan.clone(),
+        ));
+        let seg = segments(&rt, &storage, 256 << 10, TreeConfig::tiny());
+        let mut w = Writer::create(&rt, &seg, "soak");
+        let mut generator = Generator::new(seed);
+        w.tx(&rt, SCHEMA);
+        let (mut failed_appends, mut failed_jobs) = (0, 0);
+        for step in 0..40 {
+            let text = generator.tx_text(&w.db, 3, 3);
+            let report =
+                w.db.with_edn(
+                    &text,
+                    model::edn::Instant(w.clock() + 1 + step),
+                    &model::TxFunctions::new(),
+                )
+                .unwrap();
+            plan.inject(Op::Put, Fault::FailBefore, 0.15);
+            plan.inject(Op::Get, Fault::FailBefore, 0.05);
+            let appended = rt.block_on(index::append(&seg, &w.root, &[report.log_entry()]));
+            let job = (step % 5 == 4).then(|| rt.block_on(index_db(&seg, &w.db, &w.root)));
+            plan.clear();
+            match appended {
+                Ok(next) => {
+                    w.cas(&rt, next);
+                    w.reference = w.reference.apply_tx(&report.log_entry()).unwrap();
+                    w.ts.push(report.t());
+                    w.db = report.db_after.clone();
+                    generator.created(&report);
+                }
+                Err(e) => {
+                    assert!(e.is_retryable(), "{e}");
+                    failed_appends += 1;
+                }
+            }
+            match job {
+                Some(Ok(job)) => {
+                    let next = rt.block_on(job.next_root(&seg, &w.root)).unwrap();
+                    w.cas(&rt, next);
+                    w.db = job.rebase(&w.db).unwrap();
+                }
+                Some(Err(e)) => {
+                    assert!(e.is_retryable(), "{e}");
+                    failed_jobs += 1;
+                }
+                None => {}
+            }
+            let cold = segments(&rt, &storage, 256 << 10, TreeConfig::tiny());
+            assert_same_reads(
+                &w.reopen(&rt, &cold),
+                &w.reference,
+                &w.ts,
+                &format!("seed {seed} step {step}"),
+            );
+        }
+        assert!(
+            failed_appends + failed_jobs > 0,
+            "seed {seed}: faults were injected"
+        );
+    }
+}
