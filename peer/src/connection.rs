@@ -183,6 +183,9 @@ impl Connection {
     /// reads the log root in storage, where every acknowledged transaction
     /// is) and waits for it.
     pub async fn sync(&self) -> Result<Db> {
+        if let Some(ended) = self.ended() {
+            return Err(ended);
+        }
         let t = match self.ask_latest_t().await {
             Some(t) => t,
             None => self.committed_t_in_storage().await?,

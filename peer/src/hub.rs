@@ -177,7 +177,8 @@ impl Hub {
         state.recent.get(at).cloned()
     }
 
-    /// Waits up to `timeout` until the latest value includes `t`.
+    /// Waits up to `timeout` until the latest value includes `t`; fails once
+    /// the connection has ended.
     pub(crate) async fn wait_for(&self, t: u64, timeout: Duration) -> Result<Db> {
         let mut latest = self.latest.subscribe();
         let waited = tokio::time::timeout(
@@ -199,10 +200,10 @@ impl Hub {
                 ));
             }
         };
-        match (reached.db.basis_t() >= t, &reached.ended) {
-            (true, _) => Ok(reached.db),
-            (false, Some(ended)) => Err(ended_error(ended)),
-            (false, None) => Err(Error::corruption("the wait for a t ended early")),
+        match (&reached.ended, reached.db.basis_t() >= t) {
+            (Some(ended), _) => Err(ended_error(ended)),
+            (None, true) => Ok(reached.db),
+            (None, false) => Err(Error::corruption("the wait for a t ended early")),
         }
     }
 }
