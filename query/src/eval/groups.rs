@@ -46,11 +46,11 @@ impl Groups {
         &self.keys[g * self.width..(g + 1) * self.width]
     }
 
-    /// The group of `key` (whose hash is `hash`), if present.
-    pub(crate) fn find_hashed(&self, hash: u64, key: &[Value]) -> Option<usize> {
+    /// The group whose key satisfies `same` among those with `hash`.
+    fn locate(&self, hash: u64, same: impl Fn(&[Value]) -> bool) -> Option<usize> {
         let mut g = *self.table.get(&hash)?;
         while g != END {
-            if self.key(g).iter().zip(key).all(|(a, b)| key_eq(a, b)) {
+            if same(self.key(g)) {
                 return Some(g);
             }
             g = self.collide[g];
@@ -58,19 +58,40 @@ impl Groups {
         None
     }
 
+    /// The group of `key` (whose hash is `hash`), if present.
+    pub(crate) fn find_hashed(&self, hash: u64, key: &[Value]) -> Option<usize> {
+        self.locate(hash, |k| k.iter().zip(key).all(|(a, b)| key_eq(a, b)))
+    }
+
     /// The group of `key`, if present.
     pub(crate) fn find(&self, key: &[Value]) -> Option<usize> {
         self.find_hashed(hash_key(key), key)
     }
 
+    /// The group whose key is the values of `row` at `cols`, if present.
+    pub(crate) fn find_cols(&self, row: &[Value], cols: &[usize]) -> Option<usize> {
+        let hash = hash_key(cols.iter().map(|c| &row[*c]));
+        self.locate(hash, |k| {
+            k.iter().zip(cols).all(|(a, c)| key_eq(a, &row[*c]))
+        })
+    }
+
     /// Adds member `id` under `key`; returns its group and whether the
     /// group is new.
     pub(crate) fn insert(&mut self, key: &[Value], id: usize) -> (usize, bool) {
-        let hash = hash_key(key);
-        let (g, fresh) = match self.find_hashed(hash, key) {
-            Some(g) => (g, false),
-            None => (self.add_group(hash, key), true),
-        };
+        let all: Vec<usize> = (0..key.len()).collect();
+        self.insert_cols(key, &all, id)
+    }
+
+    /// Adds member `id` under the values of `row` at `cols` (cloned only
+    /// for a new group); returns its group and whether it is new.
+    pub(crate) fn insert_cols(
+        &mut self,
+        row: &[Value],
+        cols: &[usize],
+        id: usize,
+    ) -> (usize, bool) {
+        let (g, fresh) = self.group_of(row, cols);
         let slot = self.member.len();
         self.member.push(id);
         self.next.push(END);
@@ -84,22 +105,30 @@ impl Groups {
 
     /// Adds `key` as a group without members, unless present; true when new.
     pub(crate) fn insert_key(&mut self, key: &[Value]) -> bool {
-        let hash = hash_key(key);
-        if self.find_hashed(hash, key).is_some() {
-            return false;
-        }
-        self.add_group(hash, key);
-        true
+        let all: Vec<usize> = (0..key.len()).collect();
+        self.insert_key_cols(key, &all)
     }
 
-    fn add_group(&mut self, hash: u64, key: &[Value]) -> usize {
+    /// Adds the values of `row` at `cols` as a group without members,
+    /// unless present; true when new.
+    pub(crate) fn insert_key_cols(&mut self, row: &[Value], cols: &[usize]) -> bool {
+        self.group_of(row, cols).1
+    }
+
+    fn group_of(&mut self, row: &[Value], cols: &[usize]) -> (usize, bool) {
+        let hash = hash_key(cols.iter().map(|c| &row[*c]));
+        if let Some(g) = self.locate(hash, |k| {
+            k.iter().zip(cols).all(|(a, c)| key_eq(a, &row[*c]))
+        }) {
+            return (g, false);
+        }
         let g = self.head.len();
-        self.keys.extend_from_slice(key);
+        self.keys.extend(cols.iter().map(|c| row[*c].clone()));
         self.head.push(END);
         self.tail.push(END);
         let previous = self.table.insert(hash, g).unwrap_or(END);
         self.collide.push(previous);
-        g
+        (g, true)
     }
 
     /// The member ids of group `g`, in insertion order.

@@ -29,8 +29,10 @@ const OP: usize = 4;
 
 /// Below this many distinct keys, probing is always right.
 const FEW_KEYS: usize = 32;
-/// A probe costs about as much as scanning this many datoms.
-const PROBE_COST: usize = 8;
+/// Scan instead of probing when the constants select fewer than this many
+/// datoms per key. A probe costs about as much as scanning eight datoms;
+/// a lower bound keeps the counting that decides cheap next to the probes.
+const SCAN_PER_KEY: usize = 2;
 
 /// How one position of the pattern matches.
 #[derive(Clone, Debug)]
@@ -51,6 +53,9 @@ enum Slot {
 trait Fact {
     /// The value at a position, if the fact has it.
     fn at(&self, pos: usize) -> Option<Value>;
+
+    /// True when the fact has a value at the position.
+    fn has(&self, pos: usize) -> bool;
 }
 
 impl Fact for Datom {
@@ -63,11 +68,19 @@ impl Fact for Datom {
             _ => Value::Boolean(self.added()),
         })
     }
+
+    fn has(&self, pos: usize) -> bool {
+        pos <= OP
+    }
 }
 
 impl Fact for [Value] {
     fn at(&self, pos: usize) -> Option<Value> {
         self.get(pos).cloned()
+    }
+
+    fn has(&self, pos: usize) -> bool {
+        pos < self.len()
     }
 }
 
@@ -115,16 +128,12 @@ impl Compiled<'_> {
         input: &Relation,
         out: &mut Relation,
     ) {
-        let fresh: Vec<Value> = self
-            .new
-            .iter()
-            .filter_map(|(_, pos)| fact.at(*pos))
-            .collect();
-        if fresh.len() != self.new.len() {
+        if !self.new.iter().all(|(_, pos)| fact.has(*pos)) {
             return;
         }
         for m in members {
-            out.push_parts(input.row(m), fresh.iter().cloned());
+            let fresh = self.new.iter().filter_map(|(_, pos)| fact.at(*pos));
+            out.push_parts(input.row(m), fresh);
         }
     }
 }
@@ -223,7 +232,7 @@ impl Eval<'_, '_> {
         if keys <= FEW_KEYS || !consts.selective() {
             return false;
         }
-        let budget = keys.saturating_mul(PROBE_COST);
+        let budget = keys.saturating_mul(SCAN_PER_KEY);
         consts
             .datoms(db)
             .map(|it| it.take(budget).count() < budget)

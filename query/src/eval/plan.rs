@@ -85,18 +85,32 @@ impl Eval<'_, '_> {
             .filter(|v| ctx.bound(v))
             .collect();
         let later = bindable(pending);
-        let mut best: Option<(usize, (u8, f64))> = None;
-        for (i, c) in pending.iter().enumerate() {
-            if !matches!(self.ready(c, &bound, &later), Readiness::Ready) {
-                continue;
-            }
-            let score = self.score(c, ctx);
-            if best.is_none_or(|(_, b)| score.0 < b.0 || (score.0 == b.0 && score.1 < b.1)) {
-                best = Some((i, score));
+        let ready: Vec<(usize, u8)> = pending
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(self.ready(c, &bound, &later), Readiness::Ready))
+            .map(|(i, c)| (i, tier(c, ctx)))
+            .collect();
+        let Some(best_tier) = ready.iter().map(|(_, t)| *t).min() else {
+            return Err(self.stuck(pending, &bound, &later));
+        };
+        let candidates: Vec<usize> = ready
+            .into_iter()
+            .filter(|(_, t)| *t == best_tier)
+            .map(|(i, _)| i)
+            .collect();
+        if candidates.len() == 1 {
+            return Ok(candidates[0]);
+        }
+        // Estimates (which may count datoms) only among the best tier.
+        let mut best = (candidates[0], f64::INFINITY);
+        for i in candidates {
+            let estimate = self.estimate(pending[i], ctx);
+            if estimate < best.1 {
+                best = (i, estimate);
             }
         }
-        best.map(|(i, _)| i)
-            .ok_or_else(|| self.stuck(pending, &bound, &later))
+        Ok(best.0)
     }
 
     fn ready(&self, c: &Clause, bound: &BTreeSet<Var>, later: &BTreeSet<Var>) -> Readiness {
@@ -158,20 +172,16 @@ impl Eval<'_, '_> {
         }
     }
 
-    /// Lower is better: (tier, estimated rows).
-    fn score(&mut self, c: &Clause, ctx: &Context) -> (u8, f64) {
-        let vars = c.vars();
-        let rows = vars.iter().filter_map(|v| ctx.rows_of(v)).min();
+    /// Estimated rows a clause produces (lower runs first within a tier).
+    fn estimate(&mut self, c: &Clause, ctx: &Context) -> f64 {
+        let rows = c.vars().iter().filter_map(|v| ctx.rows_of(v)).min();
         match (&c.kind, rows) {
-            (ClauseKind::Predicate(_) | ClauseKind::Not(_), _) => (0, 0.0),
-            (ClauseKind::Function(..), rows) => (1, rows.unwrap_or(1) as f64),
-            (ClauseKind::Pattern(p), rows) => match (rows, vars.is_empty()) {
-                (Some(rows), _) => (1, rows as f64 * self.fanout(p, ctx)),
-                (None, true) => (1, 1.0),
-                (None, false) => (2, self.fanout(p, ctx)),
-            },
-            (_, Some(rows)) => (1, rows as f64 * SOME),
-            (_, None) => (3, EVERYTHING),
+            (ClauseKind::Predicate(_) | ClauseKind::Not(_), _) => 0.0,
+            (ClauseKind::Function(..), rows) => rows.unwrap_or(1) as f64,
+            (ClauseKind::Pattern(p), Some(rows)) => rows as f64 * self.fanout(p, ctx),
+            (ClauseKind::Pattern(p), None) => self.fanout(p, ctx),
+            (_, Some(rows)) => rows as f64 * SOME,
+            (_, None) => EVERYTHING,
         }
     }
 
@@ -221,6 +231,19 @@ impl Eval<'_, '_> {
             .map_or(COUNT_CAP, |it| it.take(COUNT_CAP).count());
         self.attr_counts.insert(key, n);
         n
+    }
+}
+
+/// Filters first, then clauses connected to what is bound (or binding
+/// nothing new), then unconnected patterns, then unconnected rules and ors.
+fn tier(c: &Clause, ctx: &Context) -> u8 {
+    let vars = c.vars();
+    let connected = vars.is_empty() || vars.iter().any(|v| ctx.bound(v));
+    match (&c.kind, connected) {
+        (ClauseKind::Predicate(_) | ClauseKind::Not(_), _) => 0,
+        (ClauseKind::Function(..), _) | (_, true) => 1,
+        (ClauseKind::Pattern(_), false) => 2,
+        (_, false) => 3,
     }
 }
 

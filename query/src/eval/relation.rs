@@ -101,12 +101,9 @@ impl Relation {
         debug_assert_eq!(cols.len(), vars.len());
         let mut seen = Groups::new(cols.len());
         let mut out = Relation::empty(vars.to_vec());
-        let mut key = Vec::with_capacity(cols.len());
         for row in self.rows() {
-            key.clear();
-            key.extend(cols.iter().map(|c| row[*c].clone()));
-            if seen.insert_key(&key) {
-                out.push(&key);
+            if seen.insert_key_cols(row, &cols) {
+                out.push_parts(&[], cols.iter().map(|c| row[*c].clone()));
             }
         }
         out
@@ -126,11 +123,8 @@ impl Relation {
     pub(crate) fn index_by(&self, vars: &[Var]) -> Groups {
         let cols: Vec<usize> = vars.iter().filter_map(|v| self.col(v)).collect();
         let mut groups = Groups::new(cols.len());
-        let mut key = Vec::with_capacity(cols.len());
         for (i, row) in self.rows().enumerate() {
-            key.clear();
-            key.extend(cols.iter().map(|c| row[*c].clone()));
-            groups.insert(&key, i);
+            groups.insert_cols(row, &cols, i);
         }
         groups
     }
@@ -151,11 +145,10 @@ impl Relation {
         let mut vars = build.vars.clone();
         vars.extend(extra.iter().map(|c| probe.vars[*c].clone()));
         let mut out = Relation::empty(vars);
-        let mut key = Vec::with_capacity(probe_cols.len());
         for row in probe.rows() {
-            key.clear();
-            key.extend(probe_cols.iter().map(|c| row[*c].clone()));
-            let Some(g) = index.find(&key) else { continue };
+            let Some(g) = index.find_cols(row, &probe_cols) else {
+                continue;
+            };
             for m in index.members(g) {
                 out.push_parts(build.row(m), extra.iter().map(|c| row[*c].clone()));
             }
@@ -168,12 +161,7 @@ impl Relation {
     pub(crate) fn anti_join(self, other: &Relation) -> Relation {
         let index = other.index_by(other.vars());
         let cols: Vec<usize> = other.vars().iter().filter_map(|v| self.col(v)).collect();
-        let mut key = Vec::with_capacity(cols.len());
-        self.retain(|row| {
-            key.clear();
-            key.extend(cols.iter().map(|c| row[*c].clone()));
-            index.find(&key).is_none()
-        })
+        self.retain(|row| index.find_cols(row, &cols).is_none())
     }
 
     /// Adds the rows of `other` (same variables, maybe in another order).

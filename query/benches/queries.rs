@@ -1,0 +1,340 @@
+//! Query benchmark: 20,000 generated people (name, email, age, five
+//! friends, and follows forming a DAG), six queries — a point lookup, a
+//! 2-clause join, a 5-clause join, 3-hop friends-of-friends, a recursive
+//! rule and a grouped aggregate — with p50/p99 latency per query, single
+//! threaded. Each query runs against the database straight after the
+//! transaction (in-memory novelty) and against the same database indexed
+//! into a persistent layer (read through the merge, as peers read).
+//! Prints a table, then one JSON line.
+//!
+//! `cargo bench -p query --bench queries [-- --people N --dump PATH]`;
+//! `--only NAME` runs the queries whose name contains NAME; `--dump` writes the generated people as JSON for the Datascript side
+//! (`benches/datascript/run.mjs` runs both and prints them side by side).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use model::edn::{Edn, Instant, Keyword};
+use model::{Db, Index, MemoryStore, TxFunctions, Value};
+use query::{Input, Options, Query, Rules};
+use std::sync::Arc;
+use std::time::{Duration, Instant as Clock};
+
+const SCHEMA: &str = r#"[
+ {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :person/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :person/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :person/follows :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]"#;
+
+/// The benchmark's queries; Datascript runs the same text (`bench.mjs`).
+pub const QUERIES: [(&str, &str); 6] = [
+    (
+        "point lookup",
+        "[:find ?e . :in $ ?email :where [?e :person/email ?email]]",
+    ),
+    (
+        "2-clause join",
+        "[:find ?e ?name :in $ ?age :where [?e :person/age ?age] [?e :person/name ?name]]",
+    ),
+    (
+        "5-clause join",
+        "[:find ?gname ?gage :in $ ?email :where [?p :person/email ?email] [?p :person/friend ?f] [?f :person/follows ?g] [?g :person/name ?gname] [?g :person/age ?gage]]",
+    ),
+    (
+        "3-hop friends",
+        "[:find ?f3 :in $ ?email :where [?p :person/email ?email] [?p :person/friend ?f1] [?f1 :person/friend ?f2] [?f2 :person/friend ?f3]]",
+    ),
+    (
+        "recursive rule",
+        "[:find ?x :in $ % ?email :where [?p :person/email ?email] (follows* ?p ?x)]",
+    ),
+    (
+        "aggregate",
+        "[:find ?age (count ?e) :where [?e :person/age ?age]]",
+    ),
+];
+
+const RULES: &str = "[[(follows* ?a ?b) [?a :person/follows ?b]] [(follows* ?a ?b) [?a :person/follows ?c] (follows* ?c ?b)]]";
+
+const FRIENDS: usize = 5;
+
+/// A deterministic generator (splitmix64), the same on every run.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+struct Person {
+    name: String,
+    email: String,
+    age: i64,
+    friends: Vec<usize>,
+    follows: Vec<usize>,
+}
+
+/// People `i`: five random friends; follows `(i-1)/2` and `(i-1)/3`, so
+/// everyone reaches person 0 in a few steps.
+fn people(n: usize) -> Vec<Person> {
+    let mut rng = SplitMix(42);
+    (0..n)
+        .map(|i| {
+            let mut friends = Vec::with_capacity(FRIENDS);
+            while friends.len() < FRIENDS.min(n - 1) {
+                let f = rng.below(n);
+                if f != i && !friends.contains(&f) {
+                    friends.push(f);
+                }
+            }
+            let mut follows = Vec::new();
+            if i > 0 {
+                follows.push((i - 1) / 2);
+                if (i - 1) / 3 != (i - 1) / 2 {
+                    follows.push((i - 1) / 3);
+                }
+            }
+            Person {
+                name: format!("name-{i}"),
+                email: format!("user-{i}@example.com"),
+                age: 18 + rng.below(63) as i64,
+                friends,
+                follows,
+            }
+        })
+        .collect()
+}
+
+fn load(people: &[Person]) -> Db {
+    let fns = TxFunctions::new();
+    let db = Db::new()
+        .with_edn(SCHEMA, Instant(1), &fns)
+        .unwrap()
+        .db_after;
+    let k = |s: &str| Edn::Keyword(Keyword::new(s));
+    let tempid = |i: usize| Edn::string(&format!("p{i}"));
+    let tx: Vec<Edn> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            Edn::map([
+                (k(":db/id"), tempid(i)),
+                (k(":person/name"), Edn::string(&p.name)),
+                (k(":person/email"), Edn::string(&p.email)),
+                (k(":person/age"), Edn::Long(p.age)),
+                (
+                    k(":person/friend"),
+                    Edn::Vector(p.friends.iter().map(|f| tempid(*f)).collect()),
+                ),
+                (
+                    k(":person/follows"),
+                    Edn::Vector(p.follows.iter().map(|f| tempid(*f)).collect()),
+                ),
+            ])
+        })
+        .collect();
+    db.with(&tx, Instant(2), &fns).unwrap().db_after
+}
+
+/// The same database with everything in the persistent layer.
+fn indexed(db: &Db) -> Db {
+    let store = MemoryStore::index(db, db.basis_t()).unwrap();
+    Db::from_store(Arc::new(store), []).unwrap()
+}
+
+/// The inputs of query `q` for iteration `i` (a different person each time).
+fn inputs(q: usize, i: usize, db: &Db, rules: &Arc<Rules>, n: usize) -> Vec<Input> {
+    let person = (i * 7919 + 13) % n;
+    let email = Input::Value(Value::string(&format!("user-{person}@example.com")));
+    match q {
+        0 | 2 | 3 => vec![Input::Db(db.clone()), email],
+        1 => vec![
+            Input::Db(db.clone()),
+            Input::Value(Value::Long(18 + (i % 63) as i64)),
+        ],
+        4 => vec![Input::Db(db.clone()), Input::Rules(rules.clone()), email],
+        _ => vec![Input::Db(db.clone())],
+    }
+}
+
+struct Measured {
+    p50_us: f64,
+    p99_us: f64,
+    runs: usize,
+    rows: f64,
+}
+
+/// Runs `once` until the time budget is spent (20 to 20,000 runs), after a warm-up.
+fn measure(mut once: impl FnMut(usize) -> usize, budget: Duration) -> Measured {
+    for i in 0..10 {
+        once(i);
+    }
+    let mut samples = Vec::new();
+    let mut rows = 0;
+    let start = Clock::now();
+    while samples.len() < 20 || (start.elapsed() < budget && samples.len() < 20_000) {
+        let t = Clock::now();
+        rows += once(samples.len());
+        samples.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    Measured {
+        p50_us: at(0.5),
+        p99_us: at(0.99),
+        runs: samples.len(),
+        rows: rows as f64 / samples.len() as f64,
+    }
+}
+
+/// Result sizes of the first iterations, compared with Datascript's.
+const CHECKS: usize = 20;
+
+/// How many probes the calibration makes (about the 2-clause join's).
+const PROBES: usize = 320;
+
+/// What the model's index reads cost by themselves: a scan of one
+/// attribute and a run of point probes, the floors under the queries.
+fn calibrate(db: &Db, n: usize, budget: Duration) -> (f64, f64) {
+    let age = Value::keyword(":person/age");
+    let name = Value::keyword(":person/name");
+    let scan = measure(
+        |_| {
+            db.datoms(Index::Aevt, std::slice::from_ref(&age))
+                .unwrap()
+                .count()
+        },
+        budget,
+    );
+    let first = db
+        .datoms(Index::Aevt, std::slice::from_ref(&name))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .e();
+    let probes = measure(
+        |i| {
+            (0..PROBES as u64)
+                .map(|k| {
+                    let e = Value::Ref(first + (k * 7 + i as u64) % n as u64);
+                    db.datoms(Index::Eavt, &[e, name.clone()]).unwrap().count()
+                })
+                .sum()
+        },
+        budget,
+    );
+    (scan.p50_us, probes.p50_us)
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn dump(path: &str, people: &[Person]) {
+    let json: Vec<serde_json::Value> = people
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name, "email": p.email, "age": p.age,
+                "friends": p.friends, "follows": p.follows,
+            })
+        })
+        .collect();
+    std::fs::write(path, serde_json::to_string(&json).unwrap()).unwrap();
+}
+
+fn main() {
+    let n: usize = arg("--people")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let budget = Duration::from_millis(
+        arg("--budget-ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000),
+    );
+    let people = people(n);
+    if let Some(path) = arg("--dump") {
+        dump(&path, &people);
+    }
+    let start = Clock::now();
+    let novelty = load(&people);
+    let load_s = start.elapsed().as_secs_f64();
+    let persistent = indexed(&novelty);
+    let rules = Arc::new(Rules::parse(RULES).unwrap());
+    let options = Options::default();
+    println!(
+        "{n} people, {} datoms per person on average; loaded in {load_s:.2}s; 1 thread",
+        3 + FRIENDS + 2
+    );
+    println!(
+        "{:<16} {:>12} {:>12} {:>14} {:>14} {:>8}",
+        "query", "p50 µs", "p99 µs", "indexed p50", "parse+run p50", "rows"
+    );
+    let mut json = Vec::new();
+    let only = arg("--only");
+    for (q, (name, text)) in QUERIES.iter().enumerate() {
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            continue;
+        }
+        let parsed = Query::parse(text).unwrap();
+        let run = |db: &Db| {
+            let parsed = &parsed;
+            let rules = &rules;
+            let options = &options;
+            let db = db.clone();
+            move |i: usize| {
+                parsed
+                    .run(&inputs(q, i, &db, rules, n), options)
+                    .unwrap()
+                    .len()
+            }
+        };
+        let mut check = run(&novelty);
+        let check_rows: Vec<usize> = (0..CHECKS).map(&mut check).collect();
+        let plain = measure(run(&novelty), budget);
+        let on_store = measure(run(&persistent), budget);
+        let with_parse = measure(
+            |i| {
+                query::q(*text, &inputs(q, i, &novelty, &rules, n))
+                    .unwrap()
+                    .len()
+            },
+            budget,
+        );
+        println!(
+            "{:<16} {:>12.1} {:>12.1} {:>14.1} {:>14.1} {:>8.1}",
+            name, plain.p50_us, plain.p99_us, on_store.p50_us, with_parse.p50_us, plain.rows
+        );
+        json.push(serde_json::json!({
+            "query": name, "text": text, "p50_us": plain.p50_us, "p99_us": plain.p99_us,
+            "runs": plain.runs, "rows_avg": plain.rows,
+            "indexed_p50_us": on_store.p50_us, "indexed_p99_us": on_store.p99_us,
+            "parse_and_run_p50_us": with_parse.p50_us, "check_rows": check_rows,
+        }));
+    }
+    let floor = calibrate(&novelty, n, budget);
+    println!(
+        "model floor: scan of the {} :person/age datoms p50 {:.1} µs; {} EAVT [e a] probes p50 {:.1} µs",
+        n, floor.0, PROBES, floor.1
+    );
+    println!(
+        "{}",
+        serde_json::json!({ "accrete": {
+            "people": n, "queries": json,
+            "floor": { "scan_age_p50_us": floor.0, "probes": PROBES, "probes_p50_us": floor.1 },
+        } })
+    );
+}
