@@ -15,7 +15,7 @@ use transactor::client::Committed;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::follower::{Followed, Follower, Link, Wiring, read_log_root};
-use crate::hub::Hub;
+use crate::hub::{Hub, Pin};
 use crate::queue::TxReportQueue;
 
 /// The transactor a connection talks to now.
@@ -155,8 +155,7 @@ impl Connection {
     /// ([`Error::not_committed`], [`Error::committed_t`]).
     pub async fn transact(&self, tx: &str) -> Result<TxReport> {
         let deadline = Instant::now() + self.shared.config.transact_timeout;
-        let _pin = self.shared.hub.pin();
-        let committed = self.send(tx, deadline).await?;
+        let (committed, _pin) = self.send(tx, deadline).await?;
         let t = committed.t();
         self.report_of(committed)
             .await
@@ -204,14 +203,16 @@ impl Connection {
         ));
     }
 
-    /// Sends `tx` to a transactor until one answers for it.
-    async fn send(&self, tx: &str, deadline: Instant) -> Result<Committed> {
+    /// Sends `tx` to a transactor until one answers for it; the pin keeps
+    /// the reports from before the send that answered.
+    async fn send(&self, tx: &str, deadline: Instant) -> Result<(Committed, Pin<'_>)> {
         let mut refused: Option<u64> = None;
         loop {
             let link = self.wait_link(refused, deadline).await?;
+            let pin = self.shared.hub.pin();
             let answer = tokio::time::timeout_at(deadline, link.client.transact(tx)).await;
             let e = match answer {
-                Ok(Ok(committed)) => return Ok(committed),
+                Ok(Ok(committed)) => return Ok((committed, pin)),
                 Ok(Err(e)) => e,
                 Err(_) => {
                     return Err(Error::new(

@@ -79,6 +79,8 @@ pub(crate) struct Follower {
     next_link: u64,
     /// Novelty when the log root was last read.
     checked_novelty: usize,
+    /// The root's basis at the last poll, when the value was short of it.
+    awaited: Option<u64>,
 }
 
 impl Follower {
@@ -86,6 +88,7 @@ impl Follower {
         let db = hub.db();
         Follower {
             checked_novelty: db.novelty_len(),
+            awaited: None,
             followed,
             hub,
             wiring,
@@ -161,6 +164,7 @@ impl Follower {
             Err(e) => return Ended::Broken(e.into()),
         };
         self.wiring.link.send_replace(Some(link.clone()));
+        self.awaited = None;
         let mut poll = tokio::time::interval(self.config.root_poll);
         poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut kick = self.wiring.kick.clone();
@@ -173,14 +177,14 @@ impl Follower {
                     false => Ok(()),
                 },
                 first = stream.next() => self.take_batch(first, &mut stream).await,
-                _ = poll.tick() => self.check_root(Some(epoch)).await,
+                _ = poll.tick() => self.poll(epoch).await,
             };
             if let Err(e) = step {
                 return Ended::Broken(e);
             }
             let grown =
                 self.db.novelty_len() >= self.checked_novelty + self.config.root_check_datoms;
-            if grown && let Err(e) = self.check_root(Some(epoch)).await {
+            if grown && let Err(e) = self.check_root(epoch).await {
                 return Ended::Broken(e);
             }
         }
@@ -246,15 +250,32 @@ impl Follower {
         self.follow_index(&root).await
     }
 
+    /// On every poll of the root: [`Follower::check_root`], and a stream
+    /// that stalled (a connection that died without closing): the value is
+    /// still short of the t storage had at the previous poll.
+    async fn poll(&mut self, epoch: u64) -> Result<()> {
+        let root = self.check_root(epoch).await?;
+        let basis = self.db.basis_t();
+        if let Some(t) = self.awaited.filter(|t| basis < *t) {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "the transactor's stream stalled: storage had t {t} a poll ({:?}) ago and this peer is at t {basis}",
+                    self.config.root_poll
+                ),
+            ));
+        }
+        self.awaited = (root.basis_t > basis).then_some(root.basis_t);
+        Ok(())
+    }
+
     /// Reads the log root: a transactor of a newer epoch than the one
-    /// `connected` to means that one was replaced; a newer index root is
-    /// moved onto.
-    async fn check_root(&mut self, connected: Option<u64>) -> Result<()> {
+    /// connected (`epoch`) means that one was replaced; a newer index root
+    /// is moved onto.
+    async fn check_root(&mut self, epoch: u64) -> Result<LogRoot> {
         let root = self.read_root().await?;
         self.checked_novelty = self.db.novelty_len();
-        if let Some(epoch) = connected
-            && root.epoch > epoch
-        {
+        if root.epoch > epoch {
             return Err(Error::new(
                 ErrorKind::Unavailable,
                 format!(
@@ -263,7 +284,8 @@ impl Follower {
                 ),
             ));
         }
-        self.follow_index(&root).await
+        self.follow_index(&root).await?;
+        Ok(root)
     }
 
     /// Moves the value onto `root`'s index root when it is newer and covers
