@@ -76,12 +76,18 @@ impl Context {
         if self.is_empty() {
             return Relation::empty(vars.to_vec());
         }
+        let parts: Vec<&Relation> = self
+            .rels
+            .iter()
+            .filter(|r| vars.iter().any(|v| r.has(v)))
+            .collect();
+        if let [only] = parts.as_slice() {
+            return only.project(vars);
+        }
         let mut product = Relation::unit();
-        for rel in &self.rels {
+        for rel in parts {
             let mine: Vec<Var> = vars.iter().filter(|v| rel.has(v)).cloned().collect();
-            if !mine.is_empty() {
-                product = product.join(rel.project(&mine));
-            }
+            product = product.join(rel.project(&mine));
         }
         product.select(vars)
     }

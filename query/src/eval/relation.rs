@@ -23,6 +23,11 @@ impl Relation {
         }
     }
 
+    /// True for the unit relation (no variables, one row).
+    fn is_unit(&self) -> bool {
+        self.vars.is_empty() && self.len == 1
+    }
+
     /// No rows over `vars`.
     pub(crate) fn empty(vars: Vec<Var>) -> Relation {
         Relation {
@@ -132,6 +137,12 @@ impl Relation {
     /// The natural join: rows agreeing on the shared variables, combined
     /// (a product when nothing is shared). Builds on the smaller side.
     pub(crate) fn join(self, other: Relation) -> Relation {
+        if self.is_unit() {
+            return other;
+        }
+        if other.is_unit() {
+            return self;
+        }
         let shared: Vec<Var> = self.vars.iter().filter(|v| other.has(v)).cloned().collect();
         let (build, probe) = match self.len <= other.len {
             true => (self, other),
