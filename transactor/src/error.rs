@@ -228,6 +228,21 @@ impl From<model::Error> for Error {
     }
 }
 
+impl From<index::Error> for Error {
+    fn from(e: index::Error) -> Self {
+        use index::Error as I;
+        match e {
+            I::Storage(e) => e.into(),
+            I::Model(e) => e.into(),
+            I::DbNotFound(_) => Error::new(ErrorKind::NotFound, e.to_string()),
+            I::DbExists(_) | I::Invalid(_) => Error::invalid(e.to_string()),
+            e if e.is_corruption() => Error::new(ErrorKind::Corruption, e.to_string()),
+            e if e.is_retryable() => Error::new(ErrorKind::Unavailable, e.to_string()),
+            e => Error::new(ErrorKind::Corruption, e.to_string()),
+        }
+    }
+}
+
 /// The result type of the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -62,18 +62,3 @@ pub(crate) async fn fence(storage: &dyn Storage, db: &DbName, epoch: Epoch) -> R
         }
     }
 }
-
-impl From<index::Error> for Error {
-    fn from(e: index::Error) -> Self {
-        use index::Error as I;
-        match e {
-            I::Storage(e) => e.into(),
-            I::Model(e) => e.into(),
-            I::DbNotFound(_) => Error::new(ErrorKind::NotFound, e.to_string()),
-            I::DbExists(_) | I::Invalid(_) => Error::invalid(e.to_string()),
-            e if e.is_corruption() => Error::new(ErrorKind::Corruption, e.to_string()),
-            e if e.is_retryable() => Error::new(ErrorKind::Unavailable, e.to_string()),
-            e => Error::new(ErrorKind::Corruption, e.to_string()),
-        }
-    }
-}

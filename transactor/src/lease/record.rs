@@ -252,6 +252,16 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_are_checked() {
+        let id = Uuid::nil();
+        assert!(Holder::new(id, Some("h:1".into()), 1).is_ok());
+        let err = Holder::new(id, Some(String::new()), 1).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+        let long = "h".repeat(MAX_ENDPOINT_BYTES + 1);
+        assert!(Holder::new(id, Some(long), 1).is_err());
+    }
+
+    #[test]
     fn golden_bytes_pin_format_1() {
         let record = LeaseRecord {
             epoch: Epoch(2),
