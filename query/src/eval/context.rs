@@ -62,10 +62,18 @@ impl Context {
         }
     }
 
-    /// Adds a relation, joining it with every relation it shares a variable with.
+    /// Adds a relation, joining it with every relation it shares a variable
+    /// with (one hash join each, never their product).
     pub(crate) fn add(&mut self, rel: Relation) {
-        let vars = rel.vars().to_vec();
-        let joined = self.take(&vars).join(rel);
+        let mut joined = rel;
+        let mut i = 0;
+        while i < self.rels.len() {
+            if self.rels[i].vars().iter().any(|v| joined.has(v)) {
+                joined = joined.join(self.rels.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
         if !joined.vars().is_empty() || joined.is_empty() {
             self.rels.push(joined);
         }
