@@ -129,35 +129,44 @@ async fn crash_rounds(uri: &str, rounds: usize, seed: u64) {
         "100000",
     ];
     let mut acked_total = 0;
+    let mut takeovers = Vec::new();
     for round in 0..rounds {
+        let started = std::time::Instant::now();
         let mut transactor = TransactorProcess::start(uri, &extra);
         let endpoint = transactor.endpoint.clone();
+        // It serves once the killed predecessor's lease lapsed (0.5 s).
+        let client = connect_when_serving(&endpoint, &db)
+            .await
+            .unwrap_or_else(|| panic!("round {round}: the new transactor never served"));
+        takeovers.push(started.elapsed());
         if round == 0 {
-            let client = connect_when_serving(&endpoint, &db).await.unwrap();
             client.transact(SCHEMA).await.unwrap();
         }
-        let load = tokio::spawn(load(
-            endpoint,
-            db.clone(),
-            ledger.clone(),
-            8,
-            round as u64 * 10_000_000,
-        ));
-        // Alive long enough to take over the lease (0.5 s) and commit a while.
-        let alive = Duration::from_millis(rng.random_range(1200..2500));
-        tokio::time::sleep(alive).await;
+        let base = round as u64 * 10_000_000;
+        let load = tokio::spawn(load(endpoint, db.clone(), ledger.clone(), 8, base));
+        // Once this transactor commits, the kill lands anywhere in the next
+        // second of commits and indexing jobs.
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while ledger.lock().acked.len() == acked_total {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: the new transactor commits nothing"));
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..1000))).await;
         transactor.kill9();
         tokio::time::timeout(Duration::from_secs(60), load)
             .await
             .unwrap()
             .unwrap();
-        let ledger = ledger.lock();
-        assert!(
-            ledger.acked.len() > acked_total,
-            "round {round} committed nothing"
-        );
-        acked_total = ledger.acked.len();
+        acked_total = ledger.lock().acked.len();
     }
+    takeovers.sort();
+    eprintln!(
+        "{uri}: time to serve after the previous kill: median {:?}, max {:?}",
+        takeovers[takeovers.len() / 2],
+        takeovers[takeovers.len() - 1]
+    );
     let ledger = std::mem::take(&mut *ledger.lock());
     check(&storage, &db, &ledger).await;
     eprintln!(
