@@ -1,0 +1,198 @@
+//! What can go wrong talking to Cassandra, and its one translation into
+//! [`storage_core::Error`].
+//!
+//! | failure | storage error | retry? |
+//! |---|---|---|
+//! | Unavailable, Overloaded, IsBootstrapping, rate limit; no connection to any node; a connection broken or refused | `Unavailable` | yes |
+//! | ReadTimeout, WriteTimeout, ReadFailure, WriteFailure; the client's request timeout | `Timeout` | yes |
+//! | Invalid, SyntaxError, Unauthorized, authentication, anything else | `Backend` | no |
+//!
+//! For a lightweight transaction, a failure after which the write may still
+//! take effect ([`Failure::is_ambiguous`]) is not reported as above but
+//! resolved with [`storage_core::cas_resolving_ambiguity`].
+
+use scylla::errors::{DbError, ExecutionError, NewSessionError, PrepareError, RequestAttemptError};
+use storage_core::Error;
+
+use crate::SCHEME;
+
+/// A failed request, before translation.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// A statement failed.
+    #[error("{0}")]
+    Execution(Box<ExecutionError>),
+    /// A statement could not be prepared.
+    #[error("{0}")]
+    Prepare(Box<PrepareError>),
+    /// No session could be opened.
+    #[error("{0}")]
+    Connect(Box<NewSessionError>),
+    /// Our own deadline passed.
+    #[error("no answer within {seconds:.1} s")]
+    Deadline {
+        /// The deadline that passed.
+        seconds: f64,
+    },
+    /// The answer did not have the shape the statement promises.
+    #[error("unexpected result: {0}")]
+    Shape(String),
+}
+
+impl From<ExecutionError> for Failure {
+    fn from(e: ExecutionError) -> Self {
+        Failure::Execution(Box::new(e))
+    }
+}
+
+impl From<PrepareError> for Failure {
+    fn from(e: PrepareError) -> Self {
+        Failure::Prepare(Box::new(e))
+    }
+}
+
+impl From<NewSessionError> for Failure {
+    fn from(e: NewSessionError) -> Self {
+        Failure::Connect(Box::new(e))
+    }
+}
+
+enum Meaning {
+    Unavailable,
+    Timeout,
+    Other,
+}
+
+impl Failure {
+    /// A result-shape failure.
+    pub(crate) fn shape(e: impl std::fmt::Display) -> Self {
+        Failure::Shape(e.to_string())
+    }
+
+    /// True when a lightweight transaction that failed this way may still
+    /// have been (or later be) applied: a write timeout of any write type (a
+    /// CAS timeout leaves a proposal that a later round may complete; a
+    /// commit timeout leaves an accepted one), a write or server failure, a
+    /// connection broken after sending, the client's timeout, or an answer
+    /// that arrived but could not be read.
+    ///
+    /// Everything else is definite: Unavailable and Overloaded are answered
+    /// before Paxos starts, a read timeout comes from the read before the
+    /// proposal, and a failure to get a connection means nothing was sent.
+    pub(crate) fn is_ambiguous(&self) -> bool {
+        let Failure::Execution(e) = self else {
+            return false;
+        };
+        match e.as_ref() {
+            ExecutionError::RequestTimeout(_) => true,
+            ExecutionError::LastAttemptError(attempt) => match attempt {
+                RequestAttemptError::DbError(db, _) => matches!(
+                    db,
+                    DbError::WriteTimeout { .. }
+                        | DbError::WriteFailure { .. }
+                        | DbError::ServerError
+                ),
+                RequestAttemptError::BrokenConnectionError(_)
+                | RequestAttemptError::CqlResultParseError(_)
+                | RequestAttemptError::BodyExtensionsParseError(_)
+                | RequestAttemptError::UnexpectedResponse(_) => true,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    fn db_error(&self) -> Option<&DbError> {
+        let prepare = match self {
+            Failure::Execution(e) => match e.as_ref() {
+                ExecutionError::LastAttemptError(attempt) => return attempt_db_error(attempt),
+                ExecutionError::PrepareError(p) => p,
+                _ => return None,
+            },
+            Failure::Prepare(p) => p.as_ref(),
+            _ => return None,
+        };
+        match prepare {
+            PrepareError::AllAttemptsFailed { first_attempt } => attempt_db_error(first_attempt),
+            _ => None,
+        }
+    }
+
+    fn meaning(&self) -> Meaning {
+        if let Some(db) = self.db_error() {
+            return match db {
+                DbError::Unavailable { .. }
+                | DbError::Overloaded
+                | DbError::IsBootstrapping
+                | DbError::RateLimitReached { .. } => Meaning::Unavailable,
+                DbError::ReadTimeout { .. }
+                | DbError::WriteTimeout { .. }
+                | DbError::ReadFailure { .. }
+                | DbError::WriteFailure { .. } => Meaning::Timeout,
+                _ => Meaning::Other,
+            };
+        }
+        match self {
+            Failure::Deadline { .. } => Meaning::Timeout,
+            Failure::Execution(e) => match e.as_ref() {
+                ExecutionError::RequestTimeout(_) => Meaning::Timeout,
+                ExecutionError::ConnectionPoolError(_)
+                | ExecutionError::EmptyPlan
+                | ExecutionError::LastAttemptError(
+                    RequestAttemptError::BrokenConnectionError(_)
+                    | RequestAttemptError::UnableToAllocStreamId,
+                ) => Meaning::Unavailable,
+                _ => Meaning::Other,
+            },
+            Failure::Prepare(e) if matches!(e.as_ref(), PrepareError::ConnectionPoolError(_)) => {
+                Meaning::Unavailable
+            }
+            Failure::Connect(e) if !is_authentication(e) => Meaning::Unavailable,
+            _ => Meaning::Other,
+        }
+    }
+
+    /// The storage error for operation `op` (with its key).
+    pub(crate) fn into_error(self, op: &str) -> Error {
+        self.into_error_advising(op, "")
+    }
+
+    /// [`Failure::into_error`] with `advice` appended to the detail.
+    pub(crate) fn into_error_advising(self, op: &str, advice: &str) -> Error {
+        let op = op.to_string();
+        let detail = format!("{self}{advice}");
+        match self.meaning() {
+            Meaning::Unavailable => Error::Unavailable {
+                backend: SCHEME,
+                op,
+                detail,
+                source: Some(Box::new(self)),
+            },
+            Meaning::Timeout => Error::Timeout {
+                backend: SCHEME,
+                op: format!("{op} ({detail})"),
+            },
+            Meaning::Other => Error::Backend {
+                backend: SCHEME,
+                op,
+                detail,
+                source: Some(Box::new(self)),
+            },
+        }
+    }
+}
+
+fn attempt_db_error(attempt: &RequestAttemptError) -> Option<&DbError> {
+    match attempt {
+        RequestAttemptError::DbError(db, _) => Some(db),
+        _ => None,
+    }
+}
+
+/// Whether opening a session failed on authentication (the driver nests the
+/// server's answer deep inside pool and metadata errors, so its text is
+/// what tells).
+pub(crate) fn is_authentication(e: &NewSessionError) -> bool {
+    let text = e.to_string();
+    text.contains("Authentication") || text.contains("authentication")
+}

@@ -1,0 +1,209 @@
+//! Clusters for tests, for this crate and every crate above it (feature
+//! `testkit`).
+//!
+//! - [`TestCluster::sim`]: an in-process cql-sim cluster of 3 replicas
+//!   (always available; faults injectable through
+//!   [`TestCluster::simulator`]).
+//! - [`TestCluster::real`]: a real Cassandra or ScyllaDB, from
+//!   `ACCRETE_TEST_CASSANDRA=HOST:PORT` (credentials from the usual
+//!   `ACCRETE_CASSANDRA_*` variables, keyspaces replicated as
+//!   `ACCRETE_TEST_CASSANDRA_REPLICATION`, default `simple:1`), or, with
+//!   `ACCRETE_TEST_DOCKER=1`, a ScyllaDB container started with the
+//!   `docker` command (image `ACCRETE_TEST_DOCKER_IMAGE`, default
+//!   [`docker::DEFAULT_IMAGE`]) and removed when the cluster is dropped.
+//!   When neither is set it fails with the reason ([`real_cluster_status`]
+//!   says it without starting anything): such tests never pass by skipping.
+//!
+//! Each [`TestCluster::scratch_uri`] creates a keyspace no other test uses,
+//! so tests and runs never see each other's data.
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use storage_cassandra::testkit::TestCluster;
+//! let cluster = TestCluster::sim().await?;
+//! let uri = cluster.scratch_uri("orders").await?;
+//! assert!(uri.starts_with("cassandra://127.0.0.1:") && uri.contains("db=orders"));
+//! # Ok(()) }
+//! ```
+
+pub mod docker;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cql_sim::{SimCluster, SimConfig};
+use storage_core::StorageUri;
+
+use crate::keyspace::{Replication, create_keyspace};
+
+/// Names a real cluster's contact point, `HOST:PORT`.
+pub const CONTACT_VAR: &str = "ACCRETE_TEST_CASSANDRA";
+/// How scratch keyspaces on a real cluster are replicated (`simple:1` by default).
+pub const REPLICATION_VAR: &str = "ACCRETE_TEST_CASSANDRA_REPLICATION";
+/// Asks for a container when set to `1`.
+pub const DOCKER_VAR: &str = "ACCRETE_TEST_DOCKER";
+
+/// The harness could not provide a cluster, or setting one up failed.
+#[derive(Debug, Clone)]
+pub struct HarnessError(String);
+
+impl HarnessError {
+    pub(crate) fn new(msg: impl Into<String>) -> Self {
+        HarnessError(msg.into())
+    }
+}
+
+impl fmt::Display for HarnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HarnessError {}
+
+enum Owner {
+    Sim(SimCluster),
+    External,
+    Docker(docker::Container),
+}
+
+/// A cluster for tests and the scratch keyspaces made in it.
+pub struct TestCluster {
+    contact: String,
+    replication: Replication,
+    owner: Owner,
+}
+
+impl fmt::Debug for TestCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.owner {
+            Owner::Sim(_) => write!(f, "TestCluster(cql-sim at {})", self.contact),
+            Owner::External => write!(f, "TestCluster(external at {})", self.contact),
+            Owner::Docker(c) => write!(f, "TestCluster(container {} at {})", c.id(), self.contact),
+        }
+    }
+}
+
+static NEXT_KEYSPACE: AtomicU64 = AtomicU64::new(0);
+
+impl TestCluster {
+    /// A simulated cluster of 3 replicas on a free loopback port.
+    pub async fn sim() -> Result<TestCluster, HarnessError> {
+        Self::sim_with(SimConfig::default()).await
+    }
+
+    /// A simulated cluster started with `config`.
+    pub async fn sim_with(config: SimConfig) -> Result<TestCluster, HarnessError> {
+        let replicas = config.replicas as u32;
+        let sim = SimCluster::start(config)
+            .await
+            .map_err(|e| HarnessError::new(format!("starting cql-sim: {e}")))?;
+        Ok(TestCluster {
+            contact: sim.contact_point().to_string(),
+            replication: Replication::Simple(replicas.max(1)),
+            owner: Owner::Sim(sim),
+        })
+    }
+
+    /// A real cluster from the environment (see the module docs), or the
+    /// reason there is none.
+    pub async fn real() -> Result<TestCluster, HarnessError> {
+        let replication = match std::env::var(REPLICATION_VAR) {
+            Ok(text) => text
+                .parse()
+                .map_err(|e| HarnessError::new(format!("{REPLICATION_VAR}: {e}")))?,
+            Err(_) => Replication::Simple(1),
+        };
+        match real_cluster_status()? {
+            RealCluster::External(contact) => Ok(TestCluster {
+                contact,
+                replication,
+                owner: Owner::External,
+            }),
+            RealCluster::Docker(image) => {
+                let container = docker::Container::start(&image).await?;
+                Ok(TestCluster {
+                    contact: container.contact_point().to_string(),
+                    replication,
+                    owner: Owner::Docker(container),
+                })
+            }
+        }
+    }
+
+    /// The simulator behind a [`TestCluster::sim`] cluster (faults, replicas,
+    /// the statements received).
+    pub fn simulator(&self) -> Option<&SimCluster> {
+        match &self.owner {
+            Owner::Sim(sim) => Some(sim),
+            _ => None,
+        }
+    }
+
+    /// The contact point, `HOST:PORT`.
+    pub fn contact_point(&self) -> &str {
+        &self.contact
+    }
+
+    /// The URI of `keyspace` with the query parameters `params` (`db=…&…`).
+    pub fn uri(&self, keyspace: &str, params: &str) -> String {
+        format!("cassandra://{}/{keyspace}?{params}", self.contact)
+    }
+
+    /// Creates a keyspace no other test uses and returns its URI with `db=DB`.
+    pub async fn scratch_uri(&self, db: &str) -> Result<String, HarnessError> {
+        self.scratch_uri_with(&format!("db={db}")).await
+    }
+
+    /// Creates a keyspace no other test uses and returns its URI with the
+    /// query parameters `params`.
+    pub async fn scratch_uri_with(&self, params: &str) -> Result<String, HarnessError> {
+        let text = self.uri(&scratch_keyspace(), params);
+        let uri = StorageUri::parse(&text).map_err(|e| HarnessError::new(e.to_string()))?;
+        create_keyspace(&uri, &self.replication)
+            .await
+            .map_err(|e| HarnessError::new(format!("creating a scratch keyspace: {e}")))?;
+        Ok(text)
+    }
+}
+
+/// A keyspace name no other test of any process uses.
+pub fn scratch_keyspace() -> String {
+    format!(
+        "t_{}_{}_{:08x}",
+        std::process::id(),
+        NEXT_KEYSPACE.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    )
+}
+
+/// Where [`TestCluster::real`] would get its cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RealCluster {
+    /// The contact point given by [`CONTACT_VAR`].
+    External(String),
+    /// A container of this image ([`DOCKER_VAR`]).
+    Docker(String),
+}
+
+/// What the environment asks for, without starting anything; an error that
+/// says how to ask for a cluster when it asks for none.
+pub fn real_cluster_status() -> Result<RealCluster, HarnessError> {
+    if let Ok(contact) = std::env::var(CONTACT_VAR) {
+        let valid = contact
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            return Err(HarnessError::new(format!(
+                "{CONTACT_VAR}=`{contact}` is not HOST:PORT"
+            )));
+        }
+        return Ok(RealCluster::External(contact));
+    }
+    if std::env::var(DOCKER_VAR).as_deref() == Ok("1") {
+        return Ok(RealCluster::Docker(docker::image()));
+    }
+    Err(HarnessError::new(format!(
+        "no real Cassandra or ScyllaDB was asked for: set {CONTACT_VAR}=HOST:PORT to use a running cluster, or {DOCKER_VAR}=1 to start a container where a Docker daemon runs"
+    )))
+}
