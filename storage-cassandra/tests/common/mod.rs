@@ -104,3 +104,53 @@ impl Fixture for CassandraFixture {
         }
     }
 }
+
+/// Another writer's root LWT from revision `from` to `from + 1`, sent
+/// through a plain session with the revision written into the text (so
+/// fault rules can tell it from the store's own `IF rev = ?`). Returns
+/// whether it applied.
+pub(crate) async fn competitor_write(
+    session: &Session,
+    keyspace: &str,
+    name: &str,
+    from: u64,
+    value: &storage_core::RootValue,
+) -> bool {
+    let to = from + 1;
+    let mut slot = to.to_be_bytes().to_vec();
+    slot.extend_from_slice(value.nonce().as_bytes());
+    let cql = format!(
+        "UPDATE {keyspace}.accrete_roots SET rev = {to}, value = ?, w{} = ? WHERE name = ? IF rev = {from}",
+        to % 16
+    );
+    let mut st = Statement::new(cql);
+    st.set_consistency(Consistency::Quorum);
+    st.set_serial_consistency(Some(scylla::statement::SerialConsistency::Serial));
+    st.set_retry_policy(Some(Arc::new(
+        scylla::policies::retry::FallthroughRetryPolicy::new(),
+    )));
+    let result = within(
+        30,
+        session.query_unpaged(st, (value.encode().to_vec(), slot, name)),
+    )
+    .await
+    .unwrap();
+    let row = result
+        .into_rows_result()
+        .unwrap()
+        .first_row::<scylla::value::Row>()
+        .unwrap();
+    matches!(
+        row.columns.first(),
+        Some(Some(scylla::value::CqlValue::Boolean(true)))
+    )
+}
+
+/// The root LWTs (conditional statements on the roots table) the
+/// simulator received.
+pub(crate) fn root_lwts(sim: &cql_sim::SimCluster) -> usize {
+    sim.received()
+        .iter()
+        .filter(|r| r.query.contains("accrete_roots") && r.is_conditional())
+        .count()
+}
