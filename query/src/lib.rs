@@ -58,6 +58,7 @@ mod pull;
 mod resolve;
 mod result;
 mod run;
+mod shape;
 mod validate;
 mod value;
 

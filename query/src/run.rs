@@ -14,8 +14,9 @@ use crate::parse::find::{FindElem, PullSpec};
 use crate::parse::term::Var;
 use crate::parse::{InSpec, Query, Rules};
 use crate::pull::PullPattern;
-use crate::result::{Found, QueryResult};
-use crate::{aggregate, value};
+use crate::result::QueryResult;
+use crate::shape::Shaper;
+use crate::value;
 use model::Value;
 use model::edn::{Edn, Symbol};
 use std::borrow::Cow;
@@ -211,112 +212,6 @@ impl Query {
                 .map(|k| (0..k.names.len()).map(|i| k.key(i)).collect()),
             list: self.find.has_aggregates() || !self.with.is_empty(),
         })
-    }
-}
-
-/// Turns the projected relation into result rows.
-struct Shaper<'a> {
-    query: &'a Query,
-    env: &'a Env<'a>,
-    patterns: &'a HashMap<Var, Arc<PullPattern>>,
-    rel: &'a Relation,
-}
-
-impl Shaper<'_> {
-    fn col(&self, v: &Var) -> usize {
-        // Every find variable is a column of the projection.
-        self.rel.col(v).unwrap_or(0)
-    }
-
-    fn plain(&self) -> Result<Vec<Vec<Found>>> {
-        self.rel
-            .rows()
-            .map(|row| {
-                self.query
-                    .find
-                    .elems
-                    .iter()
-                    .zip(&self.query.find.texts)
-                    .map(|(elem, text)| self.cell(elem, text, &row[self.col(elem.var())], &[]))
-                    .collect()
-            })
-            .collect()
-    }
-
-    fn grouped(&self) -> Result<Vec<Vec<Found>>> {
-        let group_vars: Vec<Var> = self
-            .query
-            .find
-            .elems
-            .iter()
-            .filter(|e| !matches!(e, FindElem::Aggregate(_)))
-            .map(|e| e.var().clone())
-            .collect();
-        let groups = self.rel.index_by(&group_vars);
-        let mut rows = Vec::with_capacity(groups.len());
-        for g in 0..groups.len() {
-            let members: Vec<usize> = groups.members(g).collect();
-            let first = self.rel.row(members[0]);
-            let row = self
-                .query
-                .find
-                .elems
-                .iter()
-                .zip(&self.query.find.texts)
-                .map(|(elem, text)| {
-                    let col = self.col(elem.var());
-                    let values: Vec<Value> = match elem {
-                        FindElem::Aggregate(_) => members
-                            .iter()
-                            .map(|m| self.rel.row(*m)[col].clone())
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    self.cell(elem, text, &first[col], &values)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            rows.push(row);
-        }
-        Ok(rows)
-    }
-
-    fn cell(&self, elem: &FindElem, text: &str, value: &Value, group: &[Value]) -> Result<Found> {
-        match elem {
-            FindElem::Var(_) => Ok(Found::Value(value.clone())),
-            FindElem::Aggregate(call) => aggregate::aggregate(call, group, self.env.functions)
-                .map_err(|m| Error::new(ErrorKind::Function, m, text)),
-            FindElem::Pull(p) => {
-                let pattern = match &p.pattern {
-                    PullSpec::Given(pattern) => pattern.clone(),
-                    PullSpec::Input(v) => self.patterns.get(v).cloned().ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::Input,
-                            format!("no pull pattern was given for {v}"),
-                            text,
-                        )
-                    })?,
-                };
-                let src = match p.src.as_str() {
-                    "$" => Symbol::new("$"),
-                    _ => p.src.clone(),
-                };
-                match self.env.sources.get(&src) {
-                    Some(Source::Db(db)) => crate::pull::pull(db, &pattern, value)
-                        .map(Found::Pulled)
-                        .map_err(|e| e.at_if_unset(text)),
-                    Some(other) => Err(Error::new(
-                        ErrorKind::Source,
-                        format!("pull needs a database, {src} is {}", other.describe()),
-                        text,
-                    )),
-                    None => Err(Error::new(
-                        ErrorKind::Source,
-                        format!("no source {src} among the inputs"),
-                        text,
-                    )),
-                }
-            }
-        }
     }
 }
 

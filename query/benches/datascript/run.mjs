@@ -2,7 +2,9 @@
 // (npm `datascript`) over the same generated people, then prints a
 // side-by-side table and one JSON line.
 //   npm install && node run.mjs [people] [budget-ms]     (defaults 20000, 2000)
-// ACCRETE_CARGO_DIR sets the directory cargo runs in (default: the query crate).
+// ACCRETE_CARGO_DIR sets the directory cargo runs in (default: the query
+// crate); cargo honours CARGO_TARGET_DIR from the environment, e.g.
+//   CARGO_TARGET_DIR=/work/target/query node run.mjs
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import os from "node:os";

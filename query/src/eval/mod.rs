@@ -8,6 +8,7 @@ pub(crate) mod groups;
 mod logic;
 mod pattern;
 mod plan;
+mod probe;
 pub(crate) mod relation;
 mod rules;
 pub(crate) mod source;

@@ -11,6 +11,7 @@
 use super::Eval;
 use super::context::Context;
 use super::groups::Groups;
+use super::probe::Probe;
 use super::relation::Relation;
 use super::source::Source;
 use crate::error::{Error, ErrorKind, Result};
@@ -18,14 +19,14 @@ use crate::parse::clause::{Clause, Pattern};
 use crate::parse::term::{Term, Var};
 use crate::resolve;
 use crate::value::{hash_key, key_eq};
-use model::{Datom, Db, Index, Value};
+use model::{Datom, Db, Value};
 
 /// Positions of a pattern.
-const E: usize = 0;
-const A: usize = 1;
-const V: usize = 2;
-const TX: usize = 3;
-const OP: usize = 4;
+pub(super) const E: usize = 0;
+pub(super) const A: usize = 1;
+pub(super) const V: usize = 2;
+pub(super) const TX: usize = 3;
+pub(super) const OP: usize = 4;
 
 /// Below this many distinct keys, probing is always right.
 const FEW_KEYS: usize = 32;
@@ -36,7 +37,7 @@ const SCAN_PER_KEY: usize = 2;
 
 /// How one position of the pattern matches.
 #[derive(Clone, Debug)]
-enum Slot {
+pub(super) enum Slot {
     /// `_` or a position the pattern leaves out.
     Any,
     /// A constant (resolved for the source).
@@ -85,8 +86,8 @@ impl Fact for [Value] {
 }
 
 /// A pattern compiled against its input: slots, keys and new variables.
-struct Compiled<'p> {
-    slots: Vec<Slot>,
+pub(super) struct Compiled<'p> {
+    pub(super) slots: Vec<Slot>,
     /// For each key element: its position and its input column.
     keys: Vec<(usize, usize)>,
     /// New variables and their first positions.
@@ -435,66 +436,5 @@ fn resolve_key(db: &Db, pos: usize, v: &Value, value_is_ref: bool) -> model::Res
         A => Ok(resolve::attribute(db, v).map(Value::Ref)),
         V if value_is_ref => Ok(resolve::entity(db, v)?.map(Value::Ref)),
         _ => Ok(Some(v.clone())),
-    }
-}
-
-/// The known positions of one index lookup.
-struct Probe {
-    e: Option<u64>,
-    a: Option<u64>,
-    v: Option<Value>,
-    tx: Option<u64>,
-    op: Option<bool>,
-}
-
-impl Probe {
-    /// The constants of `c`, plus the key values of one group.
-    fn of(c: &Compiled<'_>, key: &[Value]) -> Probe {
-        let known = |pos: usize| match &c.slots[pos] {
-            Slot::Const(v) => Some(v.clone()),
-            Slot::Key(k) => key.get(*k).cloned(),
-            _ => None,
-        };
-        let id = |pos: usize| known(pos).and_then(|v| crate::value::as_entity_id(&v));
-        Probe {
-            e: id(E),
-            a: id(A),
-            v: known(V),
-            tx: id(TX),
-            op: match known(OP) {
-                Some(Value::Boolean(b)) => Some(b),
-                _ => None,
-            },
-        }
-    }
-
-    /// True when the lookup reads less than a whole index.
-    fn selective(&self) -> bool {
-        self.e.is_some() || self.a.is_some() || matches!(self.v, Some(Value::Ref(_)))
-    }
-
-    /// The datoms of the best index for the known positions (a superset:
-    /// check [`Probe::admits`]).
-    fn datoms<'d>(&self, db: &'d Db) -> model::Result<model::DatomIter<'d>> {
-        let r = |e: u64| Value::Ref(e);
-        let (index, prefix): (Index, Vec<Value>) = match (self.e, self.a, &self.v) {
-            (Some(e), Some(a), Some(v)) => (Index::Eavt, vec![r(e), r(a), v.clone()]),
-            (Some(e), Some(a), None) => (Index::Eavt, vec![r(e), r(a)]),
-            (Some(e), None, _) => (Index::Eavt, vec![r(e)]),
-            (None, Some(a), Some(v)) => (Index::Avet, vec![r(a), v.clone()]),
-            (None, Some(a), None) => (Index::Aevt, vec![r(a)]),
-            (None, None, Some(v @ Value::Ref(_))) => (Index::Vaet, vec![v.clone()]),
-            _ => (Index::Eavt, vec![]),
-        };
-        db.datoms(index, &prefix)
-    }
-
-    /// True when the datom has every known position.
-    fn admits(&self, d: &Datom) -> bool {
-        self.e.is_none_or(|e| d.e() == e)
-            && self.a.is_none_or(|a| d.a() == a)
-            && self.v.as_ref().is_none_or(|v| key_eq(d.v(), v))
-            && self.tx.is_none_or(|tx| d.tx() == tx)
-            && self.op.is_none_or(|op| d.added() == op)
     }
 }
