@@ -477,3 +477,167 @@ pub(crate) fn shorten(s: &str) -> String {
     let head: String = s.chars().take(KEEP).collect();
     format!("{}… ({} bytes)", head.escape_debug(), s.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(uri: &str, env: &[(&str, &str)]) -> Result<Settings> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        Settings::from_uri_with_env(&StorageUri::parse(uri)?, &lookup)
+    }
+
+    fn error(uri: &str, env: &[(&str, &str)]) -> String {
+        let err = parse(uri, env).unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)), "{uri}: {err:?}");
+        err.to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = parse("cassandra://db1,db2:9043,[::1]/accrete?db=orders", &[]).unwrap();
+        assert_eq!(s.contact_points(), ["db1:9042", "db2:9043", "[::1]:9042"]);
+        assert_eq!(s.keyspace(), "accrete");
+        assert_eq!(s.table_prefix(), "accrete_");
+        assert_eq!(s.level(), Level::Quorum);
+        assert_eq!(s.level().serial(), SerialConsistency::Serial);
+        assert_eq!(s.level().serial_read(), Consistency::Serial);
+        assert_eq!(s.dc(), None);
+        assert!(s.credentials().is_none());
+        assert_eq!(s.tls().mode, TlsMode::Off);
+        assert!(s.compression);
+        assert_eq!(s.connect_timeout, Duration::from_secs(10));
+        assert_eq!(s.request_timeout(), Duration::from_secs(12));
+    }
+
+    #[test]
+    fn every_parameter() {
+        let s = parse(
+            "cassandra://h/ks?db=x&table_prefix=t2_&consistency=LOCAL_QUORUM&dc=eu-west.1&compression=none&connect_timeout=3&request_timeout=2500&tls=verify-ca&tls_ca=/ca.pem&tls_cert=/c.pem&tls_key=/k.pem",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.table_prefix(), "t2_");
+        assert_eq!(s.level(), Level::LocalQuorum);
+        assert_eq!(s.level().consistency(), Consistency::LocalQuorum);
+        assert_eq!(s.level().serial(), SerialConsistency::LocalSerial);
+        assert_eq!(s.level().one(), Consistency::LocalOne);
+        assert_eq!(s.dc(), Some("eu-west.1"));
+        assert!(!s.compression);
+        assert_eq!(s.connect_timeout, Duration::from_secs(3));
+        assert_eq!(s.request_timeout(), Duration::from_millis(2500));
+        assert_eq!(s.tls().mode, TlsMode::VerifyCa);
+        assert_eq!(s.tls().ca_file, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(
+            s.tls().client,
+            Some((PathBuf::from("/c.pem"), PathBuf::from("/k.pem")))
+        );
+        let empty = parse("cassandra://h/ks?table_prefix=", &[]).unwrap();
+        assert_eq!(empty.table_prefix(), "");
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let cases = [
+            ("cassandra://h/ks?consistency=one", "`consistency=one`"),
+            (
+                "cassandra://h/ks?consistency=local_quorum",
+                "needs `dc=NAME`",
+            ),
+            ("cassandra://h/ks?dc=a%27b", "`dc=a\\'b`"),
+            ("cassandra://h/ks?table_prefix=Up", "`table_prefix=Up`"),
+            ("cassandra://h/ks?table_prefix=1a", "`table_prefix=1a`"),
+            (
+                "cassandra://h/ks?table_prefix=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "at most 34",
+            ),
+            (
+                "cassandra://h/ks?compression=snappy",
+                "`compression=snappy`",
+            ),
+            ("cassandra://h/ks?connect_timeout=0", "`connect_timeout=0`"),
+            ("cassandra://h/ks?request_timeout=5", "`request_timeout=5`"),
+            ("cassandra://h/ks?tls=yes", "`tls=yes`"),
+            ("cassandra://h/ks?tls_ca=/x", "need `tls=verify-ca`"),
+            (
+                "cassandra://h/ks?tls=verify-full&tls_cert=/c",
+                "go together",
+            ),
+            ("cassandra://h/ks?schema=s", "unknown parameter `schema`"),
+            ("postgres://h/db", "not a cassandra:// URI"),
+        ];
+        for (uri, want) in cases {
+            let msg = error(uri, &[]);
+            assert!(msg.contains(want), "{uri}: {msg}");
+        }
+    }
+
+    #[test]
+    fn credentials_come_from_uri_environment_or_file() {
+        let s = parse("cassandra://app:s3cret@h/ks", &[(PASSWORD_VAR, "env")]).unwrap();
+        let c = s.credentials().unwrap();
+        assert_eq!(
+            (c.user(), c.password.expose(), c.source()),
+            ("app", "s3cret", &PasswordSource::Uri)
+        );
+
+        let env = [(USER_VAR, "svc"), (PASSWORD_VAR, "from-env")];
+        let s = parse("cassandra://h/ks", &env).unwrap();
+        let c = s.credentials().unwrap();
+        assert_eq!((c.user(), c.password.expose()), ("svc", "from-env"));
+        assert_eq!(c.source(), &PasswordSource::Environment);
+
+        let dir = std::env::temp_dir().join(format!("accrete-cass-pw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "from-file\nignored\n").unwrap();
+        let path = file.display().to_string();
+        for (uri, env) in [
+            (format!("cassandra://app@h/ks?password_file={path}"), vec![]),
+            (
+                "cassandra://app@h/ks".to_string(),
+                vec![(PASSWORD_FILE_VAR, path.as_str())],
+            ),
+        ] {
+            let s = parse(&uri, &env).unwrap();
+            let c = s.credentials().unwrap();
+            assert_eq!(c.password.expose(), "from-file");
+            assert_eq!(c.source(), &PasswordSource::File(file.clone()));
+            let shown = format!("{s:?}");
+            assert!(
+                !shown.contains("from-file") && shown.contains("password from"),
+                "{shown}"
+            );
+        }
+        std::fs::write(&file, "").unwrap();
+        let msg = error(&format!("cassandra://app@h/ks?password_file={path}"), &[]);
+        assert!(msg.contains("is empty"), "{msg}");
+        let msg = error("cassandra://app@h/ks?password_file=/no/such/file", &[]);
+        assert!(msg.contains("/no/such/file"), "{msg}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn half_credentials_are_refused_without_showing_the_password() {
+        let msg = error("cassandra://app@h/ks", &[]);
+        assert!(
+            msg.contains("user `app` has no password") && msg.contains(PASSWORD_VAR),
+            "{msg}"
+        );
+        let msg = error("cassandra://h/ks", &[(PASSWORD_VAR, "hunter2")]);
+        assert!(msg.contains("no user") && msg.contains(USER_VAR), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        let msg = error("cassandra://app:hunter2@h/ks?tls=maybe", &[]);
+        assert!(
+            !msg.contains("hunter2") && msg.contains("app:***@h"),
+            "{msg}"
+        );
+        let s = parse("cassandra://app:hunter2@h/ks", &[]).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!s.uri().contains("hunter2"));
+    }
+}

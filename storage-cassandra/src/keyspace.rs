@@ -138,3 +138,44 @@ pub async fn create_keyspace(
     schema::ensure_tables(&session, &tables, settings.uri()).await?;
     Ok(status)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replication_parses_and_prints_as_cql() {
+        let nts: Replication = "dc1:3,eu-west.2:5".parse().unwrap();
+        assert_eq!(
+            nts.to_string(),
+            "{'class': 'NetworkTopologyStrategy', 'dc1': '3', 'eu-west.2': '5'}"
+        );
+        let simple: Replication = "simple:1".parse().unwrap();
+        assert_eq!(simple, Replication::Simple(1));
+        assert_eq!(
+            simple.to_string(),
+            "{'class': 'SimpleStrategy', 'replication_factor': '1'}"
+        );
+    }
+
+    #[test]
+    fn bad_replication_is_explained() {
+        let cases = [
+            ("", "has no `:N`"),
+            ("dc1", "has no `:N`"),
+            ("dc1:0", "not a number in 1..=32"),
+            ("dc1:x", "`x`"),
+            ("dc1:3,dc1:2", "named twice"),
+            ("d'c:3", "data centre `d\\'c`"),
+            ("simple:3,dc1:3", "stands alone"),
+            ("dc1:3,", "has no `:N`"),
+        ];
+        for (text, want) in cases {
+            let err = text.parse::<Replication>().unwrap_err().to_string();
+            assert!(
+                err.contains(want) && err.contains("DC:N"),
+                "{text:?}: {err}"
+            );
+        }
+    }
+}
