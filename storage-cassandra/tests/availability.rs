@@ -120,7 +120,7 @@ async fn dropped_connections_around_segment_writes_are_retryable() {
         })
         .await;
         assert_eq!(within(30, s.get_segment(id)).await.unwrap(), Some(bytes));
-        assert!(faults.log().len() >= 1, "{point:?}: the fault fired");
+        assert!(!faults.log().is_empty(), "{point:?}: the fault fired");
         faults.clear();
     }
 }
