@@ -4,49 +4,60 @@
 
 use std::time::Duration;
 
-use storage_core::{CasOutcome, Revision, Root, RootName, RootValue, Storage};
+use storage_core::{CasOutcome, Resolution, Revision, Root, RootName, RootValue, Storage, resolve};
 
 use crate::error::{Error, ErrorKind, Result};
 
 /// How many linearizable re-reads settle an unknown outcome before giving up.
 const REREADS: u32 = 5;
 
+/// How many ambiguous writes that provably did not apply are tried again.
+const ATTEMPTS: u32 = 3;
+
 /// Compare-and-swap of `name` from `expected` to `value`, with an unknown
-/// outcome settled by re-reading: `Applied` when the root holds our value
-/// (our nonce) at the revision we aimed for, `Conflict` with the root as
-/// read otherwise. Fails only when the write definitely did not happen
-/// (retryable storage errors) or when even the re-reads fail
-/// ([`ErrorKind::OutcomeUnknown`]).
+/// outcome settled by a linearizable re-read ([`storage_core::resolve`]):
+/// `Applied` when the root holds our value (our nonce) at the revision we
+/// aimed for, `Conflict` when another value holds it, and the write tried
+/// again when the root is still where it was. Fails when the write
+/// definitely did not happen (retryable storage errors), and with
+/// [`ErrorKind::OutcomeUnknown`] when the re-reads fail or the root moved
+/// past the revision we aimed for before we could look (our write may be
+/// under the newer value).
 pub(crate) async fn settled_cas(
     storage: &dyn Storage,
     name: &RootName,
     expected: Option<Revision>,
     value: &RootValue,
 ) -> Result<CasOutcome> {
-    match storage.cas_root(name, expected, value).await {
-        Ok(outcome) => Ok(outcome),
-        Err(storage_core::Error::OutcomeUnknown { detail, .. }) => {
-            tracing::warn!(root = %name, %detail, "root write outcome unknown; re-reading");
-            let current = reread(storage, name).await?;
-            Ok(settle(expected, value, current)?)
+    for _ in 0..ATTEMPTS {
+        let detail = match storage.cas_root(name, expected, value).await {
+            Ok(outcome) => return Ok(outcome),
+            Err(storage_core::Error::OutcomeUnknown { detail, .. }) => detail,
+            Err(e) => return Err(e.into()),
+        };
+        tracing::warn!(root = %name, %detail, "root write outcome unknown; re-reading");
+        let current = reread(storage, name).await?;
+        match resolve(expected, value, current)? {
+            Resolution::Applied(revision) => return Ok(CasOutcome::Applied(revision)),
+            Resolution::Lost(current) => return Ok(CasOutcome::Conflict(current)),
+            Resolution::NotApplied => continue,
+            Resolution::Unknown(root) => {
+                return Err(Error::new(
+                    ErrorKind::OutcomeUnknown,
+                    format!(
+                        "root `{name}`: a write's outcome is unknown and the root moved on to revision {} before it could be re-read",
+                        root.revision
+                    ),
+                ));
+            }
         }
-        Err(e) => Err(e.into()),
     }
-}
-
-/// What the root as read says about our write.
-fn settle(
-    expected: Option<Revision>,
-    value: &RootValue,
-    current: Option<Root>,
-) -> Result<CasOutcome> {
-    let target = Revision::after(expected)?;
-    match current {
-        Some(root) if root.revision == target && root.value.nonce() == value.nonce() => {
-            Ok(CasOutcome::Applied(target))
-        }
-        other => Ok(CasOutcome::Conflict(other)),
-    }
+    Err(Error::new(
+        ErrorKind::Unavailable,
+        format!(
+            "root `{name}`: {ATTEMPTS} writes were ambiguous and none applied; nothing was written"
+        ),
+    ))
 }
 
 /// A linearizable read of `name`, retried while storage is briefly away.
@@ -98,6 +109,72 @@ mod tests {
             panic!("expected a conflict, got {outcome:?}");
         };
         assert_eq!(root.value.nonce(), first.nonce());
+    }
+
+    /// A storage whose compare-and-swaps apply, then another writer's apply
+    /// on top, then the answer is lost.
+    #[derive(Debug)]
+    struct Overtaken(MemStorage);
+
+    #[async_trait::async_trait]
+    impl Storage for Overtaken {
+        fn backend(&self) -> &'static str {
+            "overtaken"
+        }
+        async fn put_segment(
+            &self,
+            id: storage_core::SegmentId,
+            bytes: bytes::Bytes,
+        ) -> storage_core::Result<()> {
+            self.0.put_segment(id, bytes).await
+        }
+        async fn get_segment(
+            &self,
+            id: storage_core::SegmentId,
+        ) -> storage_core::Result<Option<bytes::Bytes>> {
+            self.0.get_segment(id).await
+        }
+        async fn delete_segment(&self, id: storage_core::SegmentId) -> storage_core::Result<()> {
+            self.0.delete_segment(id).await
+        }
+        async fn list_segments(
+            &self,
+            from: Option<storage_core::PageToken>,
+            limit: usize,
+        ) -> storage_core::Result<storage_core::SegmentPage> {
+            self.0.list_segments(from, limit).await
+        }
+        async fn read_root(&self, name: &RootName) -> storage_core::Result<Option<Root>> {
+            self.0.read_root(name).await
+        }
+        async fn cas_root(
+            &self,
+            name: &RootName,
+            expected: Option<Revision>,
+            value: &RootValue,
+        ) -> storage_core::Result<CasOutcome> {
+            let CasOutcome::Applied(ours) = self.0.cas_root(name, expected, value).await? else {
+                return self.0.cas_root(name, expected, value).await;
+            };
+            let theirs = RootValue::new(&b"theirs"[..])?;
+            self.0.cas_root(name, Some(ours), &theirs).await?;
+            Err(storage_core::Error::OutcomeUnknown {
+                name: name.clone(),
+                detail: "lost".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_root_moved_past_our_write_leaves_the_outcome_unknown() {
+        let storage = Overtaken(MemStorage::new());
+        let name = RootName::new("db/x/log").unwrap();
+        let value = RootValue::new(&b"ours"[..]).unwrap();
+        let err = settled_cas(&storage, &name, None, &value)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+        assert!(err.to_string().contains("moved on to revision 2"), "{err}");
     }
 
     #[tokio::test]

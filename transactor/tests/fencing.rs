@@ -172,3 +172,34 @@ async fn a_recreated_database_gets_a_transactor_above_its_log_epoch() {
     assert_eq!(t.db().basis_t(), report.t());
     within(t.shutdown()).await.expect("shutdown");
 }
+
+/// A renewal whose answer was lost (and could not be settled) applied all
+/// the same; the next renewal adopts it instead of believing itself deposed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_renewal_answer_does_not_depose_the_holder() {
+    use storage_core::testkit::faults::{Fault, Op};
+    use transactor::lease::{Epoch, Holder, Lease};
+    let (storage, plan) = faulty(&mem(), 31);
+    let db = create(&storage, "renew").await;
+    let holder = Holder::new(uuid::Uuid::new_v4(), None, 1).unwrap();
+    let ttl = Duration::from_secs(5);
+    let mut lease = Lease::acquire(
+        storage.clone(),
+        &db,
+        holder,
+        ttl,
+        Patience::Forever,
+        Epoch::FIRST,
+    )
+    .await
+    .unwrap();
+    plan.inject_times(Op::Cas, Fault::FailAfter, 1);
+    plan.inject_times(Op::ReadRoot, Fault::FailBefore, 5);
+    let err = lease.renew().await.expect_err("the answer was lost");
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    plan.clear();
+    lease.renew().await.expect("still the holder");
+    let record = read_lease(storage.as_ref(), &db).await.unwrap().unwrap();
+    assert_eq!(record.epoch, lease.epoch());
+    lease.release().await.expect("release");
+}

@@ -143,22 +143,32 @@ impl Lease {
     }
 
     async fn write(&mut self, record: LeaseRecord) -> Result<()> {
-        let value = RootValue::new(record.encode())?;
-        match settled_cas(
-            self.storage.as_ref(),
-            &self.name,
-            Some(self.revision),
-            &value,
-        )
-        .await?
-        {
-            CasOutcome::Applied(revision) => {
-                self.revision = revision;
-                self.record = record;
-                Ok(())
+        // Twice at most: once more after adopting an earlier write of ours
+        // whose answer was lost (nobody else writes our holder id and epoch).
+        for _ in 0..2 {
+            let value = RootValue::new(record.encode())?;
+            let expected = Some(self.revision);
+            match settled_cas(self.storage.as_ref(), &self.name, expected, &value).await? {
+                CasOutcome::Applied(revision) => {
+                    self.revision = revision;
+                    self.record = record;
+                    return Ok(());
+                }
+                CasOutcome::Conflict(Some(root)) if self.is_ours(&root) => {
+                    self.revision = root.revision
+                }
+                CasOutcome::Conflict(current) => return Err(self.deposed(current)),
             }
-            CasOutcome::Conflict(current) => Err(self.deposed(current)),
         }
+        Err(self.deposed(None))
+    }
+
+    /// True when `root` holds a record this holder wrote.
+    fn is_ours(&self, root: &Root) -> bool {
+        LeaseRecord::decode(self.name.as_str(), root.value.data()).is_ok_and(|r| {
+            r.epoch == self.record.epoch
+                && r.holder.map(|h| h.id()) == self.record.holder.as_ref().map(|h| h.id())
+        })
     }
 
     fn deposed(&self, current: Option<Root>) -> Error {
