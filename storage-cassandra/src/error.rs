@@ -147,7 +147,7 @@ impl Failure {
             Failure::Prepare(e) if matches!(e.as_ref(), PrepareError::ConnectionPoolError(_)) => {
                 Meaning::Unavailable
             }
-            Failure::Connect(e) if !is_authentication(e) => Meaning::Unavailable,
+            Failure::Connect(e) if !is_authentication(e) && !is_tls(e) => Meaning::Unavailable,
             _ => Meaning::Other,
         }
     }
@@ -193,6 +193,14 @@ fn attempt_db_error(attempt: &RequestAttemptError) -> Option<&DbError> {
 /// server's answer deep inside pool and metadata errors, so its text is
 /// what tells).
 pub(crate) fn is_authentication(e: &NewSessionError) -> bool {
-    let text = e.to_string();
-    text.contains("Authentication") || text.contains("authentication")
+    e.to_string()
+        .to_ascii_lowercase()
+        .contains("authentication")
+}
+
+/// Whether opening a session failed in the TLS handshake (a certificate
+/// the other side refused): trying again will not help.
+pub(crate) fn is_tls(e: &NewSessionError) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("certificate") || text.contains("handshake")
 }

@@ -8,12 +8,13 @@ use scylla::client::Compression;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::NewSessionError;
 use scylla::policies::load_balancing::{DefaultPolicy, LoadBalancingPolicy};
 use scylla::policies::retry::DefaultRetryPolicy;
 use storage_core::{Error, Result};
 
 use crate::config::{Level, PASSWORD_VAR, Settings, USER_VAR};
-use crate::error::{Failure, is_authentication};
+use crate::error::{Failure, is_authentication, is_tls};
 use crate::tls;
 
 /// Added to the connect timeout per host for the whole session setup
@@ -60,7 +61,7 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Session> {
             .into_error(&op));
         }
         Ok(Err(e)) => {
-            let advice = advice(settings, is_authentication(&e));
+            let advice = advice(settings, &e);
             return Err(Failure::from(e).into_error_advising(&op, &advice));
         }
         Ok(Ok(session)) => session,
@@ -105,8 +106,14 @@ fn check_dc(session: &Session, settings: &Settings) -> Result<()> {
     )))
 }
 
-fn advice(settings: &Settings, authentication: bool) -> String {
-    if !authentication {
+fn advice(settings: &Settings, e: &NewSessionError) -> String {
+    if is_tls(e) {
+        return format!(
+            " (TLS `tls={}`: the CA certificates must sign the nodes' certificates, and verify-full needs the nodes' IP addresses in them)",
+            settings.tls.mode.as_str()
+        );
+    }
+    if !is_authentication(e) {
         return format!(
             " (contact points {}; is the native transport port right and the cluster up?)",
             settings.contact_points.join(", ")
