@@ -15,7 +15,9 @@
 //!   says it without starting anything): such tests never pass by skipping.
 //!
 //! Each [`TestCluster::scratch_uri`] creates a keyspace no other test uses,
-//! so tests and runs never see each other's data.
+//! so tests and runs never see each other's data;
+//! [`TestCluster::drop_scratch_keyspaces`] removes them from a cluster that
+//! outlives the tests.
 //!
 //! ```
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,11 +31,13 @@
 pub mod docker;
 
 use std::fmt;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cql_sim::{SimCluster, SimConfig};
 use storage_core::StorageUri;
 
+use crate::config::Settings;
 use crate::keyspace::{Replication, create_keyspace};
 
 /// Names a real cluster's contact point, `HOST:PORT`.
@@ -72,6 +76,8 @@ pub struct TestCluster {
     contact: String,
     replication: Replication,
     owner: Owner,
+    /// The scratch URIs made so far.
+    scratch: Mutex<Vec<String>>,
 }
 
 impl fmt::Debug for TestCluster {
@@ -102,6 +108,7 @@ impl TestCluster {
             contact: sim.contact_point().to_string(),
             replication: Replication::Simple(replicas.max(1)),
             owner: Owner::Sim(sim),
+            scratch: Mutex::default(),
         })
     }
 
@@ -114,21 +121,23 @@ impl TestCluster {
                 .map_err(|e| HarnessError::new(format!("{REPLICATION_VAR}: {e}")))?,
             Err(_) => Replication::Simple(1),
         };
-        match real_cluster_status()? {
-            RealCluster::External(contact) => Ok(TestCluster {
-                contact,
-                replication,
-                owner: Owner::External,
-            }),
-            RealCluster::Docker(image) => {
+        let (contact, owner) = match real_cluster_status()? {
+            None => return Err(HarnessError::new(NOT_ASKED)),
+            Some(RealCluster::External(contact)) => (contact, Owner::External),
+            Some(RealCluster::Docker(image)) => {
                 let container = docker::Container::start(&image).await?;
-                Ok(TestCluster {
-                    contact: container.contact_point().to_string(),
-                    replication,
-                    owner: Owner::Docker(container),
-                })
+                (
+                    container.contact_point().to_string(),
+                    Owner::Docker(container),
+                )
             }
-        }
+        };
+        Ok(TestCluster {
+            contact,
+            replication,
+            owner,
+            scratch: Mutex::default(),
+        })
     }
 
     /// The simulator behind a [`TestCluster::sim`] cluster (faults, replicas,
@@ -163,8 +172,31 @@ impl TestCluster {
         create_keyspace(&uri, &self.replication)
             .await
             .map_err(|e| HarnessError::new(format!("creating a scratch keyspace: {e}")))?;
+        lock(&self.scratch).push(text.clone());
         Ok(text)
     }
+
+    /// Drops every keyspace [`TestCluster::scratch_uri`] made.
+    pub async fn drop_scratch_keyspaces(&self) -> Result<(), HarnessError> {
+        let made = std::mem::take(&mut *lock(&self.scratch));
+        for text in made {
+            let fail = |e: &dyn fmt::Display| HarnessError::new(format!("dropping {text}: {e}"));
+            let uri = StorageUri::parse(&text).map_err(|e| fail(&e))?;
+            let settings = Settings::from_uri(&uri).map_err(|e| fail(&e))?;
+            let session = crate::session::connect(&settings)
+                .await
+                .map_err(|e| fail(&e))?;
+            let ddl = format!("DROP KEYSPACE IF EXISTS {}", uri.path());
+            session.query_unpaged(ddl, ()).await.map_err(|e| fail(&e))?;
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section is one push or take: a panic cannot leave the
+    // list half-changed.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A keyspace name no other test of any process uses.
@@ -186,9 +218,13 @@ pub enum RealCluster {
     Docker(String),
 }
 
-/// What the environment asks for, without starting anything; an error that
-/// says how to ask for a cluster when it asks for none.
-pub fn real_cluster_status() -> Result<RealCluster, HarnessError> {
+/// Why [`TestCluster::real`] has no cluster when the environment names none.
+pub const NOT_ASKED: &str = "no real Cassandra or ScyllaDB was asked for: set ACCRETE_TEST_CASSANDRA=HOST:PORT to use a running cluster, or ACCRETE_TEST_DOCKER=1 to start a container where a Docker daemon runs";
+
+/// What the environment asks for, without starting anything: `None` when it
+/// names no real cluster ([`NOT_ASKED`] says how to), an error when it names
+/// one badly.
+pub fn real_cluster_status() -> Result<Option<RealCluster>, HarnessError> {
     if let Ok(contact) = std::env::var(CONTACT_VAR) {
         let valid = contact
             .rsplit_once(':')
@@ -198,12 +234,10 @@ pub fn real_cluster_status() -> Result<RealCluster, HarnessError> {
                 "{CONTACT_VAR}=`{contact}` is not HOST:PORT"
             )));
         }
-        return Ok(RealCluster::External(contact));
+        return Ok(Some(RealCluster::External(contact)));
     }
     if std::env::var(DOCKER_VAR).as_deref() == Ok("1") {
-        return Ok(RealCluster::Docker(docker::image()));
+        return Ok(Some(RealCluster::Docker(docker::image())));
     }
-    Err(HarnessError::new(format!(
-        "no real Cassandra or ScyllaDB was asked for: set {CONTACT_VAR}=HOST:PORT to use a running cluster, or {DOCKER_VAR}=1 to start a container where a Docker daemon runs"
-    )))
+    Ok(None)
 }

@@ -34,17 +34,19 @@ pub(crate) async fn open(uri: &str) -> CassandraStorage {
         .unwrap()
 }
 
-/// A plain driver session on the cluster, for looking underneath a store.
+/// A plain driver session on the cluster, for looking underneath a store
+/// (logged in as the environment's `ACCRETE_CASSANDRA_*` user, if any).
 pub(crate) async fn raw_session(cluster: &TestCluster) -> Session {
-    within(
-        60,
-        SessionBuilder::new()
-            .known_node(cluster.contact_point())
-            .fetch_schema_metadata(false)
-            .build(),
-    )
-    .await
-    .unwrap()
+    let mut builder = SessionBuilder::new()
+        .known_node(cluster.contact_point())
+        .fetch_schema_metadata(false);
+    if let (Ok(user), Ok(password)) = (
+        std::env::var(storage_cassandra::config::USER_VAR),
+        std::env::var(storage_cassandra::config::PASSWORD_VAR),
+    ) {
+        builder = builder.user(user, password);
+    }
+    within(60, builder.build()).await.unwrap()
 }
 
 /// Runs `cql` with `values` at QUORUM underneath any store (the simulator
