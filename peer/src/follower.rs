@@ -113,10 +113,12 @@ impl Follower {
             let broken = match self.connect().await {
                 Ok(link) => {
                     retry = FIRST_RETRY;
-                    match self.follow(link).await {
+                    let broken = match self.follow(link).await {
                         Ended::Stopped => return closed(),
                         Ended::Broken(e) => e,
-                    }
+                    };
+                    tracing::info!(db = %self.followed.name, reason = %broken, "peer lost the transactor stream; following storage until it is back");
+                    broken
                 }
                 Err(e) => e,
             };
@@ -172,9 +174,14 @@ impl Follower {
             let step = tokio::select! {
                 biased;
                 () = self.wiring.stop.cancelled() => return Ended::Stopped,
-                _ = kick.changed() => match *kick.borrow_and_update() == Some(link.id) {
-                    true => Err(Error::new(ErrorKind::Unavailable, "a request found the transactor link broken")),
-                    false => Ok(()),
+                kicked = kick.changed() => match kicked {
+                    // The connection's handles are gone.
+                    Err(_) => return Ended::Stopped,
+                    Ok(()) if *kick.borrow_and_update() == Some(link.id) => Err(Error::new(
+                        ErrorKind::Unavailable,
+                        "a request found the transactor link broken",
+                    )),
+                    Ok(()) => Ok(()),
                 },
                 first = stream.next() => self.take_batch(first, &mut stream).await,
                 _ = poll.tick() => self.poll(epoch).await,

@@ -272,13 +272,14 @@ fn kills_lose_and_duplicate_nothing(stage: &Stage, cycles: u64, rounds: u64) {
         outcomes.add(load(&mut [&mut p1, &mut p2, &mut p3], next_id, rounds));
         next_id += 3 * rounds;
 
-        // The transactor dies with transactions in flight; a new process
+        // The transactor dies with transactions in flight; the standby
         // takes over once the lease lapses.
         let before = epoch(&mut p1);
+        let standby = stage.transactor(&format!("transactor-{}", cycle + 1));
         p1.send(&format!("transact [{{:load/id {next_id}}}]"));
         p2.send(&format!("transact [{{:load/id {}}}]", next_id + 1));
         transactor.kill();
-        transactor = stage.transactor(&format!("transactor-{}", cycle + 1));
+        transactor = standby;
         outcomes.add(BTreeMap::from([
             (next_id, p1.answer()),
             (next_id + 1, p2.answer()),
