@@ -356,3 +356,34 @@ async fn errors_say_what_went_wrong() {
     );
     served.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_thread_takes_reports_with_blocking_next() {
+    let (uri, _storage) = mem_db("thread").await;
+    let served = Served::start(&uri, transactor_config()).await;
+    let config = Config {
+        report_buffer: 2,
+        ..peer_config()
+    };
+    let conn = connect(&uri, config).await;
+    within(conn.transact(SCHEMA)).await.unwrap();
+    let mut queue = conn.tx_report_queue().unwrap();
+    let mut committed = Vec::new();
+    for n in 0..10 {
+        committed.push(within(conn.transact(&marked(n))).await.unwrap().t());
+    }
+    let consumer = std::thread::spawn(move || {
+        let mut ts = Vec::new();
+        for _ in 0..10 {
+            ts.push(queue.blocking_next().unwrap().t());
+        }
+        (ts, queue.overflows())
+    });
+    let (ts, overflows) = within(blocking(move || consumer.join().unwrap())).await;
+    assert_eq!(ts, committed);
+    assert!(
+        overflows >= 1,
+        "the buffer of 2 overflowed and the log was read"
+    );
+    served.stop().await;
+}
