@@ -19,22 +19,34 @@ pub enum Backend {
     Mem,
     File,
     Postgres,
+    /// The project's CQL cluster simulator (3 replicas, Paxos roots).
+    Cassandra,
 }
 
-pub const ALL: [Backend; 3] = [Backend::Mem, Backend::File, Backend::Postgres];
+pub const ALL: [Backend; 4] = [Backend::Mem, Backend::File, Backend::Postgres, Backend::Cassandra];
 
 /// A storage that lives as long as this value (temporary directories).
 pub struct TestStorage {
     pub storage: Arc<dyn Storage>,
     pub uri: String,
     _dir: Option<tempfile::TempDir>,
+    _cluster: Option<storage_cassandra::testkit::TestCluster>,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
 pub async fn storage(backend: Backend) -> TestStorage {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut cluster = None;
     let (uri, dir) = match backend {
+        Backend::Cassandra => {
+            let sim = storage_cassandra::testkit::TestCluster::sim()
+                .await
+                .expect("a CQL simulator cluster");
+            let uri = sim.scratch_uri("x").await.expect("a scratch keyspace");
+            cluster = Some(sim);
+            (uri, None)
+        }
         Backend::Mem => (
             format!("mem://transactor-test-{}-{n}", std::process::id()),
             None,
@@ -55,6 +67,7 @@ pub async fn storage(backend: Backend) -> TestStorage {
         storage,
         uri,
         _dir: dir,
+        _cluster: cluster,
     }
 }
 
@@ -62,6 +75,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::default();
     storage_file::register(&mut registry);
     storage_postgres::register(&mut registry);
+    storage_cassandra::register(&mut registry);
     registry
 }
 
