@@ -141,6 +141,17 @@ impl Node {
         }
     }
 
+    /// Waits until a report of `t` (or later) has arrived.
+    pub fn wait_report_t(&mut self, t: u64, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.report_ts().last().is_none_or(|last| *last < t) {
+            let line = self.line_before(deadline, &format!("the report of t {t}"));
+            if !self.keep_report(&line) {
+                self.answers.push_back(line);
+            }
+        }
+    }
+
     /// The t of every report so far.
     pub fn report_ts(&self) -> Vec<u64> {
         self.reports.iter().filter_map(|r| report_t(r)).collect()
