@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::exit::EXIT_CODES;
 
 const URI_HELP: &str = "Storage URI naming the database: file:PATH?db=NAME, \
-file:///ABS/PATH?db=NAME, postgres://USER@HOST[:PORT]/PGDB?db=NAME, mem://NAME";
+file:///ABS/PATH?db=NAME, postgres://USER@HOST[:PORT]/PGDB?db=NAME, \
+cassandra://HOST[:PORT]/KEYSPACE?db=NAME, mem://NAME";
 
 /// The accrete database: create databases, transact, read datoms, run a
 /// transactor.

@@ -14,7 +14,8 @@
 //! accrete transactor 'file:data?db=shop' --listen 127.0.0.1:4334
 //! ```
 //!
-//! Storage backends are cargo features (`file`, `postgres`; on by default);
+//! Storage backends are cargo features (`file`, `postgres`, `cassandra`; all
+//! on by default);
 //! a URI whose scheme was not built in is refused with the feature to
 //! enable. Exit codes are in [`exit::EXIT_CODES`].
 

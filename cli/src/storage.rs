@@ -18,6 +18,8 @@ pub(crate) fn registry() -> Registry {
     storage_file::register(&mut registry);
     #[cfg(feature = "postgres")]
     storage_postgres::register(&mut registry);
+    #[cfg(feature = "cassandra")]
+    storage_cassandra::register(&mut registry);
     registry
 }
 

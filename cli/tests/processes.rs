@@ -189,6 +189,15 @@ async fn kill_9_mid_commit_loses_nothing_acknowledged_on_postgres() {
     crash_rounds(&postgres_uri("crash").await, rounds, 29).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_commit_loses_nothing_acknowledged_on_the_cassandra_simulator() {
+    let cluster = storage_cassandra::testkit::TestCluster::sim()
+        .await
+        .unwrap();
+    let rounds = if long() { 40 } else { 3 };
+    crash_rounds(&cluster.scratch_uri("crash").await.unwrap(), rounds, 43).await;
+}
+
 /// A transactor process frozen with SIGSTOP is deposed by a standby
 /// process; resumed, it cannot commit: the transaction it was sent while
 /// frozen fails as fenced (not committed) and is absent.

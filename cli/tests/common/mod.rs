@@ -94,12 +94,17 @@ impl TransactorProcess {
             .spawn()
             .expect("run accrete transactor");
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().expect("a line").expect("utf-8");
-        let endpoint = first
+        // Storage drivers may log before the line saying where it listens.
+        let listening = lines
+            .by_ref()
+            .map(|line| line.expect("utf-8"))
+            .find(|line| line.contains("listening on "))
+            .expect("accrete transactor said where it listens");
+        let endpoint = listening
             .split("listening on ")
             .nth(1)
             .and_then(|rest| rest.split(',').next())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .unwrap_or_else(|| panic!("unexpected line {listening:?}"))
             .to_string();
         // Keep draining stderr so the process never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
@@ -135,6 +140,7 @@ pub fn registry() -> Registry {
     let mut registry = Registry::default();
     storage_file::register(&mut registry);
     storage_postgres::register(&mut registry);
+    storage_cassandra::register(&mut registry);
     registry
 }
 
