@@ -3,7 +3,8 @@
 //!
 //! What it is: the application side of accrete.
 //! - [`Peer::connect`] opens the database a storage URI names
-//!   (`file:…?db=NAME`, `postgres://…?db=NAME`, `mem://…?db=NAME`), reads
+//!   (`file:…?db=NAME`, `postgres://…?db=NAME`, `cassandra://…?db=NAME`,
+//!   `mem://…?db=NAME`; backends are cargo features, all on by default), reads
 //!   its latest committed value from storage and finds the active
 //!   transactor through the database's lease root.
 //! - [`Connection::db`] is the latest value the peer knows, with no network

@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::connection::{Connection, Shared};
 use crate::error::Result;
 
-/// The backends built into this crate (cargo features `file` and
-/// `postgres`, on by default; `mem` always).
+/// The backends built into this crate (cargo features `file`, `postgres`
+/// and `cassandra`, on by default; `mem` always).
 pub fn builtin_registry() -> Registry {
     #[allow(unused_mut)] // without any backend feature only `mem` is left
     let mut registry = Registry::default();
@@ -22,6 +22,8 @@ pub fn builtin_registry() -> Registry {
     storage_file::register(&mut registry);
     #[cfg(feature = "postgres")]
     storage_postgres::register(&mut registry);
+    #[cfg(feature = "cassandra")]
+    storage_cassandra::register(&mut registry);
     registry
 }
 

@@ -1,5 +1,5 @@
 //! Peers and transactors as real processes on one storage (file by
-//! default, PostgreSQL too): scenarios §5 (the report queue watcher) and
+//! default, PostgreSQL and the Cassandra simulator too): scenarios §5 (the report queue watcher) and
 //! §7 (read-your-writes across peers), one order of every transaction at
 //! every peer, and kills of peers and of the transactor that lose and
 //! duplicate nothing. `ACCRETE_LONG=1` runs a longer kill soak.
@@ -12,11 +12,22 @@ use std::path::Path;
 use std::time::Duration;
 
 use nodes::{Node, committed_t, facts, field};
+use storage_cassandra::testkit::TestCluster;
 
 /// A database in a storage the processes share.
 struct Stage {
     uri: String,
     dir: tempfile::TempDir,
+    /// A CQL simulator cluster served by this process, and its runtime.
+    simulator: Option<(TestCluster, tokio::runtime::Runtime)>,
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if let Some((cluster, runtime)) = self.simulator.take() {
+            runtime.block_on(async move { drop(cluster) });
+        }
+    }
 }
 
 impl Stage {
@@ -24,7 +35,11 @@ impl Stage {
         let dir = tempfile::tempdir().unwrap();
         let uri = format!("file://{}?db=procs", dir.path().join("data").display());
         create(&uri);
-        Stage { uri, dir }
+        Stage {
+            uri,
+            dir,
+            simulator: None,
+        }
     }
 
     fn postgres() -> Stage {
@@ -38,6 +53,27 @@ impl Stage {
         Stage {
             uri,
             dir: tempfile::tempdir().unwrap(),
+            simulator: None,
+        }
+    }
+
+    /// A keyspace on a CQL simulator cluster (3 replicas, Paxos roots)
+    /// that this process serves on a loopback port while the stage lives.
+    fn cassandra() -> Stage {
+        let runtime = runtime();
+        let (cluster, uri) = runtime.block_on(async {
+            let cluster = TestCluster::sim().await.expect("a CQL simulator cluster");
+            let uri = cluster
+                .scratch_uri("procs")
+                .await
+                .expect("a scratch keyspace");
+            (cluster, uri)
+        });
+        create(&uri);
+        Stage {
+            uri,
+            dir: tempfile::tempdir().unwrap(),
+            simulator: Some((cluster, runtime)),
         }
     }
 
@@ -213,6 +249,11 @@ fn three_peers_see_every_transaction_in_one_order_on_postgres() {
     three_peers_see_every_transaction_in_one_order(&Stage::postgres());
 }
 
+#[test]
+fn three_peers_see_every_transaction_in_one_order_on_cassandra() {
+    three_peers_see_every_transaction_in_one_order(&Stage::cassandra());
+}
+
 /// Two peers' report lines are the same; else the first difference.
 fn assert_same(a: &[String], b: &[String]) {
     let first = a.iter().zip(b).position(|(x, y)| x != y);
@@ -369,10 +410,16 @@ fn killing_peers_and_the_transactor_on_postgres() {
 }
 
 #[test]
+fn killing_peers_and_the_transactor_on_cassandra() {
+    kills_lose_and_duplicate_nothing(&Stage::cassandra(), 1, 3);
+}
+
+#[test]
 fn long_kill_soak() {
     if std::env::var("ACCRETE_LONG").as_deref() != Ok("1") {
         return;
     }
     kills_lose_and_duplicate_nothing(&Stage::file(), 6, 20);
     kills_lose_and_duplicate_nothing(&Stage::postgres(), 3, 20);
+    kills_lose_and_duplicate_nothing(&Stage::cassandra(), 3, 20);
 }
