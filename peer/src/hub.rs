@@ -15,10 +15,6 @@ use tokio::sync::{mpsc, watch};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Recent reports kept for [`Hub::report_at`] beyond those an unanswered
-/// transact still needs.
-const RECENT_KEPT: usize = 64;
-
 /// What readers see without taking the lock.
 #[derive(Clone, Debug)]
 pub(crate) struct Latest {
@@ -30,7 +26,7 @@ pub(crate) struct Latest {
 #[derive(Debug)]
 struct State {
     db: Db,
-    /// Reports of the latest transactions, in t order.
+    /// Reports of the transactions after the oldest pin, in t order.
     recent: VecDeque<TxReport>,
     /// Bases at which unanswered transacts started (with how many): their
     /// reports, all after these, stay in `recent` until they are answered.
@@ -170,7 +166,8 @@ impl Hub {
         Pin { hub: self, basis }
     }
 
-    /// The report of transaction `t`, if it is among the recent ones.
+    /// The report of transaction `t`, if a pin taken before it committed
+    /// is still held.
     pub(crate) fn report_at(&self, t: u64) -> Option<TxReport> {
         let state = self.state.lock();
         let at = state.recent.binary_search_by_key(&t, TxReport::t).ok()?;
@@ -218,15 +215,12 @@ impl State {
         Ok(receiver)
     }
 
-    /// Drops reports no pinned transact needs, beyond the last few.
+    /// Drops the reports no pinned transact needs (they hold old values,
+    /// and with them novelty an indexing job may have made redundant).
     fn trim_recent(&mut self) {
         let oldest_pin = self.pinned.keys().next().copied();
-        while self.recent.len() > RECENT_KEPT {
-            let needed = match (self.recent.front(), oldest_pin) {
-                (Some(front), Some(pin)) => front.t() > pin,
-                _ => false,
-            };
-            if needed {
+        while let Some(front) = self.recent.front() {
+            if oldest_pin.is_some_and(|pin| front.t() > pin) {
                 return;
             }
             self.recent.pop_front();
@@ -256,4 +250,95 @@ impl Drop for Pin<'_> {
 
 fn ended_error((kind, message): &(ErrorKind, String)) -> Error {
     Error::new(*kind, message.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::TxFunctions;
+    use model::edn::Instant;
+    use std::sync::Arc;
+
+    /// A value and the reports of `n` transactions after it.
+    fn reports(n: usize) -> (Db, Vec<TxReport>) {
+        let fns = TxFunctions::new();
+        let schema =
+            r#"[{:db/ident :n/v :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]"#;
+        let start = Db::new()
+            .with_edn(schema, Instant(1), &fns)
+            .unwrap()
+            .db_after;
+        let mut db = start.clone();
+        let mut made = Vec::new();
+        for i in 0..n {
+            let report = db
+                .with_edn(&format!("[{{:n/v {i}}}]"), Instant(2 + i as i64), &fns)
+                .unwrap();
+            db = report.db_after.clone();
+            made.push(report);
+        }
+        (start, made)
+    }
+
+    #[test]
+    fn a_full_queue_is_dropped_after_what_it_buffered() {
+        let (start, made) = reports(3);
+        let hub = Hub::new(start);
+        let (mut full, _) = hub.subscribe(1).unwrap();
+        let (mut roomy, at) = hub.subscribe(8).unwrap();
+        assert_eq!(at.basis_t(), hub.db().basis_t());
+        hub.publish(made.clone()).unwrap();
+        assert_eq!(full.try_recv().unwrap().t(), made[0].t());
+        assert!(matches!(
+            full.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        for report in &made {
+            assert_eq!(roomy.try_recv().unwrap().t(), report.t());
+        }
+        assert_eq!(hub.db().basis_t(), made[2].t());
+        assert!(hub.rejoin(made[0].t(), 4).unwrap().is_none());
+        assert!(hub.rejoin(made[2].t(), 4).unwrap().is_some());
+    }
+
+    #[test]
+    fn reports_that_do_not_follow_are_refused() {
+        let (start, made) = reports(2);
+        let hub = Hub::new(start);
+        let e = hub.publish(vec![made[1].clone()]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corruption, "{e}");
+        let e = hub.rebase(made[1].db_after.clone()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corruption, "{e}");
+    }
+
+    #[test]
+    fn pinned_reports_stay_until_the_pin_drops() {
+        let (start, made) = reports(3);
+        let hub = Hub::new(start);
+        hub.publish(vec![made[0].clone()]).unwrap();
+        assert!(hub.report_at(made[0].t()).is_none(), "nothing pinned it");
+        let pin = hub.pin();
+        hub.publish(made[1..].to_vec()).unwrap();
+        assert_eq!(hub.report_at(made[2].t()).unwrap().t(), made[2].t());
+        assert_eq!(hub.report_at(made[1].t()).unwrap().t(), made[1].t());
+        drop(pin);
+        assert!(hub.report_at(made[1].t()).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_end_reaches_waiters_and_new_queues() {
+        let (start, made) = reports(1);
+        let hub = Arc::new(Hub::new(start));
+        let waiting = {
+            let hub = hub.clone();
+            let t = made[0].t();
+            tokio::spawn(async move { hub.wait_for(t, Duration::from_secs(20)).await })
+        };
+        tokio::task::yield_now().await;
+        hub.end(&Error::new(ErrorKind::Closed, "released"));
+        let e = waiting.await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Closed);
+        assert_eq!(hub.subscribe(4).unwrap_err().kind(), ErrorKind::Closed);
+        assert_eq!(hub.ended().map(|e| e.kind()), Some(ErrorKind::Closed));
+    }
 }
