@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt, stream};
 use index::ReachableSegment;
 use index::segment::Node;
-use storage_core::{SegmentId, Storage, all_segment_ids};
+use storage_core::{SegmentId, Storage};
 
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Silent};
@@ -67,7 +67,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Copies the `wanted` segments that `target` lacks from `source`.
 ///
-/// The target is listed once to learn what it has; every missing segment
+/// The target is listed once (page by page) to learn what it has; every missing segment
 /// is read (verified against its id by the source backend) and written
 /// durably. A segment the source lacks is [`Error::Damaged`] naming it.
 pub(crate) async fn copy_segments(
@@ -113,11 +113,15 @@ async fn absent(
     wanted: &[ReachableSegment],
 ) -> Result<Vec<ReachableSegment>> {
     let mut todo: HashMap<SegmentId, u8> = wanted.iter().map(|r| (r.id, r.kind)).collect();
-    let mut listed = all_segment_ids(target.as_ref(), LIST_PAGE);
-    while let Some(id) = listed.try_next().await? {
-        todo.remove(&id);
-        if todo.is_empty() {
-            break;
+    let mut from = None;
+    while !todo.is_empty() {
+        let page = retrying(|| target.list_segments(from.clone(), LIST_PAGE)).await?;
+        for id in &page.ids {
+            todo.remove(id);
+        }
+        match page.next {
+            Some(next) => from = Some(next),
+            None => break,
         }
     }
     let mut missing: Vec<ReachableSegment> = todo

@@ -106,6 +106,9 @@ pub struct Bar {
 
 impl Progress for Bar {
     fn start(&self, task: &str, segments: u64) {
+        if segments == 0 {
+            return; // nothing to show
+        }
         let bar = ProgressBar::new(segments);
         let style = ProgressStyle::with_template(
             "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} segments, {msg} ETA {eta}",
@@ -173,6 +176,9 @@ impl LogLines {
 
 impl Progress for LogLines {
     fn start(&self, task: &str, segments: u64) {
+        if segments == 0 {
+            return; // nothing to report
+        }
         let meter = Meter::new(task, segments);
         self.print(&format!("{task}: {segments} segments to go"));
         *lock(&self.state) = Some((meter, Instant::now()));
@@ -239,5 +245,10 @@ mod tests {
         assert!(text.contains("segments/s"), "{text}");
         assert!(text.contains("ETA"), "{text}");
         assert_eq!(text.lines().count(), 4, "{text}");
+
+        lines.start("verify", 0);
+        lines.finish();
+        let after = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(after, text, "a task of nothing prints nothing");
     }
 }

@@ -50,6 +50,26 @@ pub(crate) enum Command {
     /// stands by and takes over when the first one's lease lapses.
     #[command(after_help = EXIT_CODES)]
     Transactor(TransactorArgs),
+    /// Back up a database, consistently and incrementally, into a directory
+    /// or any storage; one location holds several points in time.
+    #[command(after_help = EXIT_CODES)]
+    BackupDb(crate::commands::backup::BackupDbArgs),
+    /// List the points in time a backup location holds.
+    #[command(after_help = EXIT_CODES)]
+    ListBackups(crate::commands::backup::ListBackupsArgs),
+    /// Restore a backup into any storage: the latest point or the database
+    /// as of --t, as the same database or, under a new name next to the
+    /// original, as a clone.
+    #[command(after_help = EXIT_CODES)]
+    RestoreDb(crate::commands::backup::RestoreDbArgs),
+    /// Check that every segment a database reaches is present and intact
+    /// (exit 6 and a list of what is not).
+    #[command(after_help = EXIT_CODES)]
+    VerifyDb(crate::commands::backup::VerifyDbArgs),
+    /// Check every point of a backup: manifests, and every segment present
+    /// and intact (exit 6 and a list of what is not).
+    #[command(after_help = EXIT_CODES)]
+    VerifyBackup(crate::commands::backup::VerifyBackupArgs),
 }
 
 #[derive(Debug, Args)]

@@ -14,9 +14,11 @@ Exit codes:
      no such database
   3  storage or transactor unavailable: nothing was changed, try again
   4  conflict: fenced by another transactor, the lease is held by a live
-     transactor this command cannot reach, or the database already exists
+     transactor this command cannot reach, or the database already exists;
+     a restore that needs --force
   5  outcome unknown: the transaction may have committed; read before retrying
-  6  corrupt or unreadable stored data";
+  6  corrupt or unreadable stored data (verify-db and verify-backup: damage
+     was found), or a backup of a format this build does not read";
 
 /// Why a command failed, and its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -70,6 +70,11 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Transact(a) => commands::transact::run(a).await,
         Command::Datoms(a) => commands::datoms::run(a).await,
         Command::Transactor(a) => commands::serve::run(a).await,
+        Command::BackupDb(a) => commands::backup::backup_db(a).await,
+        Command::ListBackups(a) => commands::backup::list_backups(a).await,
+        Command::RestoreDb(a) => commands::backup::restore_db(a).await,
+        Command::VerifyDb(a) => commands::backup::verify_db(a).await,
+        Command::VerifyBackup(a) => commands::backup::verify_backup(a).await,
     }
 }
 

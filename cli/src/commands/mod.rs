@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub(crate) mod backup;
 pub(crate) mod datoms;
 pub(crate) mod dbs;
 pub(crate) mod serve;

@@ -1,0 +1,363 @@
+//! Backup, restore and verify throughput, printed as a table and as JSON:
+//! - a database of about 1M datoms (ACCRETE_BENCH_DATOMS) on file storage,
+//!   written and indexed as a transactor would;
+//! - backup file → PostgreSQL (MB/s, segments/s), an unchanged second
+//!   backup, restore PostgreSQL → file (and → the Cassandra simulator when
+//!   the `storage-cassandra` test kit is available), verify of the backup;
+//! - incremental backups after 1% new datoms, before and after the
+//!   indexing job that merges them: segments copied of all.
+//!
+//! `cargo bench -p backup --bench copy` (ACCRETE_BENCH_PARALLEL sets the
+//! segments in flight, default 16).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::Instant as Clock;
+
+use backup::{
+    Access, BackupLocation, CopyOptions, CopyStats, RestoreOptions, backup_db, restore_db,
+    verify_backup,
+};
+use index::{LogRoot, SegmentCache, Segments, append, create_db, index_db, log_root_name, open_db};
+use model::edn::Instant;
+use model::{Datom, Db, PART_USER, TxFunctions, TxLog, Value, entity_id, t_to_tx};
+use storage_core::{DbName, Registry, Revision, Storage, StorageExt};
+use tokio::runtime::Runtime;
+
+const SCHEMA: &str = r#"[
+ {:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :p/bio :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}]"#;
+
+/// Novelty (datoms) at which the writer indexes, like a transactor.
+const INDEX_EVERY: usize = 128 * 1024;
+
+/// A database being written: the value, its log root and revision.
+struct Writer {
+    seg: Segments,
+    name: DbName,
+    db: Db,
+    root: LogRoot,
+    revision: Revision,
+    attrs: [u64; 4],
+    people: Vec<(u64, i64)>,
+    rng: u64,
+}
+
+impl Writer {
+    fn create(rt: &Runtime, seg: &Segments) -> Writer {
+        let name = DbName::new("bench").unwrap();
+        rt.block_on(create_db(&seg.storage, &name)).unwrap();
+        let open = rt.block_on(open_db(seg, &name)).unwrap();
+        let mut w = Writer {
+            seg: seg.clone(),
+            name,
+            db: open.db,
+            root: open.root,
+            revision: open.revision,
+            attrs: [0; 4],
+            people: Vec::new(),
+            rng: 0x2545_f491_4f6c_dd1d,
+        };
+        let report =
+            w.db.with_edn(SCHEMA, Instant(1), &TxFunctions::new())
+                .unwrap();
+        w.commit(rt, report.log_entry());
+        let attr = |db: &Db, n: &str| db.attribute_named(&model::edn::Keyword::new(n)).unwrap().id;
+        w.attrs = [":p/email", ":p/age", ":p/bio", ":p/friend"].map(|n| attr(&w.db, n));
+        w
+    }
+
+    fn rand(&mut self, n: u64) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng % n
+    }
+
+    fn commit(&mut self, rt: &Runtime, entry: TxLog) {
+        self.db = self.db.apply_tx(&entry).unwrap();
+        let next = rt
+            .block_on(append(&self.seg, &self.root, &[entry]))
+            .unwrap();
+        self.cas(rt, next);
+    }
+
+    fn cas(&mut self, rt: &Runtime, next: LogRoot) {
+        let value = next.to_root_value().unwrap();
+        let name = log_root_name(&self.name);
+        self.revision = rt
+            .block_on(
+                self.seg
+                    .storage
+                    .cas_root_or_conflict(&name, Some(self.revision), &value),
+            )
+            .unwrap();
+        self.root = next;
+    }
+
+    fn index(&mut self, rt: &Runtime) {
+        let job = rt
+            .block_on(index_db(&self.seg, &self.db, &self.root))
+            .unwrap();
+        let next = rt.block_on(job.next_root(&self.seg, &self.root)).unwrap();
+        self.cas(rt, next);
+        self.db = job.rebase(&self.db).unwrap();
+    }
+
+    /// One transaction: `new` people of 4 datoms and `updates` age changes.
+    fn tx(&mut self, new: usize, updates: usize) -> TxLog {
+        let t = self.db.next_t();
+        let tx = t_to_tx(t);
+        let mut data = vec![Datom::new(
+            tx,
+            model::schema::bootstrap::TX_INSTANT,
+            Value::Instant(Instant(1_700_000_000_000 + t as i64)),
+            tx,
+            true,
+        )];
+        let [email, age, bio, friend] = self.attrs;
+        for i in 0..new {
+            let counter = t + 1 + i as u64;
+            let e = entity_id(PART_USER, counter);
+            let a = self.rand(90) as i64;
+            let f = match self.people.len() as u64 {
+                0 => e,
+                n => {
+                    let i = self.rand(n) as usize;
+                    self.people[i].0
+                }
+            };
+            data.push(Datom::new(
+                e,
+                email,
+                Value::string(&format!("person{counter}@example.org")),
+                tx,
+                true,
+            ));
+            data.push(Datom::new(e, age, Value::Long(a), tx, true));
+            data.push(Datom::new(
+                e,
+                bio,
+                Value::string(&format!("biography of person {counter}")),
+                tx,
+                true,
+            ));
+            data.push(Datom::new(e, friend, Value::Ref(f), tx, true));
+            self.people.push((e, a));
+        }
+        let mut touched = std::collections::HashSet::new();
+        for _ in 0..updates {
+            let i = self.rand(self.people.len() as u64) as usize;
+            let (e, old) = self.people[i];
+            if touched.insert(e) {
+                data.push(Datom::new(e, age, Value::Long(old), tx, false));
+                data.push(Datom::new(e, age, Value::Long((old + 1) % 90), tx, true));
+                self.people[i].1 = (old + 1) % 90;
+            }
+        }
+        TxLog {
+            t,
+            data: data.into(),
+        }
+    }
+
+    /// Writes about `datoms` datoms in transactions of ~2k, indexing like
+    /// a transactor; returns how many were written.
+    fn write(&mut self, rt: &Runtime, datoms: usize) -> usize {
+        let mut written = 0;
+        let mut novelty = 0;
+        while written < datoms {
+            let updates = if self.people.is_empty() { 0 } else { 50 };
+            let entry = self.tx(500, updates);
+            written += entry.data.len();
+            novelty += entry.data.len();
+            self.commit(rt, entry);
+            if novelty >= INDEX_EVERY {
+                self.index(rt);
+                novelty = 0;
+            }
+        }
+        written
+    }
+}
+
+struct Row {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    note: String,
+}
+
+fn copy_rows(rows: &mut Vec<Row>, what: &str, c: &CopyStats) {
+    let secs = c.elapsed.as_secs_f64();
+    rows.push(Row {
+        name: format!("{what} MB/s"),
+        value: c.bytes as f64 / 1e6 / secs,
+        unit: "MB/s",
+        note: format!(
+            "{} segments, {:.1} MB in {secs:.2}s ({} present)",
+            c.copied,
+            c.bytes as f64 / 1e6,
+            c.present
+        ),
+    });
+    rows.push(Row {
+        name: format!("{what} segments/s"),
+        value: c.copied as f64 / secs,
+        unit: "segments/s",
+        note: String::new(),
+    });
+}
+
+fn registry() -> Registry {
+    let mut registry = Registry::default();
+    storage_file::register(&mut registry);
+    storage_postgres::register(&mut registry);
+    registry
+}
+
+fn main() {
+    let datoms: usize = std::env::var("ACCRETE_BENCH_DATOMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let parallel: usize = std::env::var("ACCRETE_BENCH_PARALLEL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let options = CopyOptions {
+        parallel,
+        ..CopyOptions::default()
+    };
+    let mut rows = Vec::new();
+
+    let live_dir = tempfile::tempdir().unwrap();
+    let live: Arc<dyn Storage> = Arc::new(
+        rt.block_on(storage_file::FileStorage::open(live_dir.path()))
+            .unwrap(),
+    );
+    let seg =
+        rt.block_on(async { Segments::new(live.clone(), SegmentCache::new(256 << 20).unwrap()) });
+    let mut writer = Writer::create(&rt, &seg);
+    let started = Clock::now();
+    let written = writer.write(&rt, datoms);
+    eprintln!(
+        "wrote {written} datoms in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let server = rt
+        .block_on(storage_postgres::testkit::PgServer::shared())
+        .expect("a PostgreSQL server");
+    let location_uri = server.scratch_uri("bench-backups");
+    let location = rt
+        .block_on(BackupLocation::open(
+            &registry(),
+            &location_uri,
+            Access::Create,
+        ))
+        .unwrap();
+
+    let first = rt
+        .block_on(backup_db(&writer.seg, &writer.name, &location, &options))
+        .unwrap();
+    copy_rows(&mut rows, "backup file → postgres", &first.copy);
+    let total = first.manifest.segments;
+    let again = rt
+        .block_on(backup_db(&writer.seg, &writer.name, &location, &options))
+        .unwrap();
+    rows.push(Row {
+        name: "unchanged backup: segments copied".into(),
+        value: again.copy.copied as f64,
+        unit: "segments",
+        note: format!(
+            "of {total}, in {:.2}s (listing the location)",
+            again.copy.elapsed.as_secs_f64()
+        ),
+    });
+
+    let added = writer.write(&rt, written / 100);
+    let unindexed = rt
+        .block_on(backup_db(&writer.seg, &writer.name, &location, &options))
+        .unwrap();
+    rows.push(Row {
+        name: "incremental backup, 1% new datoms not yet indexed".into(),
+        value: unindexed.copy.copied as f64,
+        unit: "segments",
+        note: format!(
+            "{added} new datoms in the log only; {} of {} segments, {:.1} MB, {:.2}s",
+            unindexed.copy.copied,
+            unindexed.manifest.segments,
+            unindexed.copy.bytes as f64 / 1e6,
+            unindexed.copy.elapsed.as_secs_f64()
+        ),
+    });
+    writer.index(&rt);
+    let third = rt
+        .block_on(backup_db(&writer.seg, &writer.name, &location, &options))
+        .unwrap();
+    rows.push(Row {
+        name: "incremental backup, 1% new datoms indexed".into(),
+        value: third.copy.copied as f64,
+        unit: "segments",
+        note: format!(
+            "{added} new datoms; {} of {} segments ({:.1}%), {:.1} MB, {:.2}s",
+            third.copy.copied,
+            third.manifest.segments,
+            100.0 * third.copy.copied as f64 / third.manifest.segments as f64,
+            third.copy.bytes as f64 / 1e6,
+            third.copy.elapsed.as_secs_f64()
+        ),
+    });
+
+    let target_dir = tempfile::tempdir().unwrap();
+    let target: Arc<dyn Storage> = Arc::new(
+        rt.block_on(storage_file::FileStorage::open(target_dir.path()))
+            .unwrap(),
+    );
+    let target_seg =
+        rt.block_on(async { Segments::new(target, SegmentCache::new(256 << 20).unwrap()) });
+    let restore = RestoreOptions {
+        copy: options.clone(),
+        ..RestoreOptions::default()
+    };
+    let restored = rt
+        .block_on(restore_db(&location, &target_seg, &writer.name, &restore))
+        .unwrap();
+    copy_rows(&mut rows, "restore postgres → file", &restored.copy);
+
+    let started = Clock::now();
+    let verified = rt.block_on(verify_backup(&location, &options)).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(verified.is_ok(), "{:?}", verified.problems);
+    rows.push(Row {
+        name: "verify-backup postgres MB/s".into(),
+        value: verified.bytes as f64 / 1e6 / secs,
+        unit: "MB/s",
+        note: format!(
+            "{} segments of 4 points, {:.1} MB in {secs:.2}s, decoded",
+            verified.segments,
+            verified.bytes as f64 / 1e6
+        ),
+    });
+
+    println!(
+        "backup bench: {written} datoms (+{added}), {total} segments, {parallel} in flight, 2 cores"
+    );
+    println!("{:<62} {:>12} {:<11} note", "measure", "value", "unit");
+    for r in &rows {
+        println!("{:<62} {:>12.1} {:<11} {}", r.name, r.value, r.unit, r.note);
+    }
+    for r in &rows {
+        let json = serde_json::json!({"bench": "backup", "name": r.name, "value": r.value, "unit": r.unit, "note": r.note, "datoms": written, "parallel": parallel});
+        println!("{json}");
+    }
+}
