@@ -387,3 +387,52 @@ async fn a_plain_thread_takes_reports_with_blocking_next() {
     );
     served.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_read_segments_through_the_peers_bounded_cache() {
+    let (uri, _storage) = mem_db("cached").await;
+    let config = transactor::Config {
+        index_threshold: 200,
+        novelty_cap: 1_000_000,
+        ..transactor_config()
+    };
+    let served = Served::start(&uri, config).await;
+    let writer = connect(&uri, peer_config()).await;
+    within(writer.transact(SCHEMA)).await.unwrap();
+    for n in 0..150 {
+        within(writer.transact(&marked(n))).await.unwrap();
+    }
+    let capacity = 16 * 1024;
+    let peer = peer::Peer::new(Config {
+        cache_bytes: capacity,
+        ..peer_config()
+    })
+    .unwrap();
+    let conn = within(peer.connect(&uri)).await.unwrap();
+    let mut db = conn.db();
+    for _ in 0..100 {
+        if db.store().basis_t().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        db = conn.db();
+    }
+    assert!(
+        db.store().basis_t().is_some(),
+        "the value has indexed segments"
+    );
+    let before = peer.cache_stats();
+    let count = blocking(move || {
+        db.datoms(model::Index::Eavt, &[])
+            .unwrap()
+            .map(|d| d.unwrap())
+            .count()
+    })
+    .await;
+    let after = peer.cache_stats();
+    assert!(count > 450, "read {count} datoms");
+    assert!(after.misses > before.misses, "segments came from storage");
+    assert_eq!(after.capacity, capacity);
+    assert!(after.bytes <= capacity, "{after:?}");
+    served.stop().await;
+}
