@@ -423,10 +423,8 @@ async fn values_read_segments_through_the_peers_bounded_cache() {
     );
     let before = peer.cache_stats();
     let count = blocking(move || {
-        db.datoms(model::Index::Eavt, &[])
-            .unwrap()
-            .map(|d| d.unwrap())
-            .count()
+        let datoms: model::Result<Vec<_>> = db.datoms(model::Index::Eavt, &[]).unwrap().collect();
+        datoms.unwrap().len()
     })
     .await;
     let after = peer.cache_stats();
