@@ -22,7 +22,10 @@
 //!   writer nonce ([`storage_core::cas_resolving_ambiguity`]), and only if
 //!   that fails does the caller see [`storage_core::Error::OutcomeUnknown`].
 //!   A root change costs one LWT, and a conflict reports the current root
-//!   from that same LWT.
+//!   from that same LWT. Each root row also remembers who wrote its last 16
+//!   revisions, so an ambiguous write is settled even when the root moved
+//!   on before the re-read; within one handle, Paxos rounds on one root take
+//!   turns instead of pre-empting each other.
 //!
 //! Credentials come from the environment or a file, TLS from rustls
 //! (cargo feature `tls`), and frames are lz4-compressed. With the `testkit`

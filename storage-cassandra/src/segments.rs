@@ -2,6 +2,13 @@
 //! rows before the row that lists them; read at ONE first and again at the
 //! write level when ONE finds nothing or bytes that do not hash to the id;
 //! listed in ring order by token; deleted row first, then chunks.
+//!
+//! A delete leaves tombstones, and Cassandra orders a delete and a later
+//! put of the same id by their write timestamps: a segment deleted and put
+//! again is only there if the put's timestamp is the newer one, so the
+//! clocks of the writing machines must be synchronized (as Cassandra
+//! requires anyway), and garbage collection must not delete a segment that
+//! may be written again at the same moment.
 
 use bytes::{Bytes, BytesMut};
 use futures::future::try_join_all;
@@ -11,12 +18,13 @@ use scylla::value::MaybeUnset;
 use storage_core::{
     Error, MAX_SEGMENT_BYTES, PageToken, Result, SegmentId, SegmentPage, check_list_limit,
 };
+use tracing::Instrument as _;
 
 use crate::config::shorten;
 use crate::error::Failure;
 use crate::schema::CHUNK_BYTES;
 use crate::statements::ByLevel;
-use crate::store::{CassandraStorage, maybe_first_row};
+use crate::store::{CassandraStorage, maybe_first_row, span};
 
 /// The most chunks a segment can have.
 const MAX_CHUNKS: i32 = MAX_SEGMENT_BYTES.div_ceil(CHUNK_BYTES) as i32;
@@ -195,6 +203,7 @@ impl CassandraStorage {
             let (result, more) = self
                 .session
                 .execute_single_page(&statement, (start,), paging)
+                .instrument(span(op))
                 .await
                 .map_err(|e| Failure::from(e).into_error(op))?;
             let rows = result

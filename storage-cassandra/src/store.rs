@@ -80,10 +80,16 @@ impl CassandraStorage {
     ) -> std::result::Result<QueryResult, Failure> {
         self.session
             .execute_unpaged(statement, values)
-            .instrument(tracing::debug_span!("cassandra", op))
+            .instrument(span(op))
             .await
             .map_err(Failure::from)
     }
+}
+
+/// The tracing span of one request: the backend, and the operation with its
+/// key.
+pub(crate) fn span(op: &str) -> tracing::Span {
+    tracing::debug_span!("cassandra", op)
 }
 
 /// The first row of `result` as `T`, or `None` when it has no rows.
