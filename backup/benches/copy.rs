@@ -2,8 +2,8 @@
 //! - a database of about 1M datoms (ACCRETE_BENCH_DATOMS) on file storage,
 //!   written and indexed as a transactor would;
 //! - backup file → PostgreSQL (MB/s, segments/s), an unchanged second
-//!   backup, restore PostgreSQL → file (and → the Cassandra simulator when
-//!   the `storage-cassandra` test kit is available), verify of the backup;
+//!   backup, restore PostgreSQL → the Cassandra simulator (cql-sim, three
+//!   replicas in this process) and PostgreSQL → file, verify of the backup;
 //! - incremental backups after 1% new datoms, before and after the
 //!   indexing job that merges them: segments copied of all.
 //!
@@ -216,6 +216,7 @@ fn registry() -> Registry {
     let mut registry = Registry::default();
     storage_file::register(&mut registry);
     storage_postgres::register(&mut registry);
+    storage_cassandra::register(&mut registry);
     registry
 }
 
@@ -318,21 +319,28 @@ fn main() {
         ),
     });
 
-    let target_dir = tempfile::tempdir().unwrap();
-    let target: Arc<dyn Storage> = Arc::new(
-        rt.block_on(storage_file::FileStorage::open(target_dir.path()))
-            .unwrap(),
-    );
-    let target_seg =
-        rt.block_on(async { Segments::new(target, SegmentCache::new(256 << 20).unwrap()) });
     let restore = RestoreOptions {
         copy: options.clone(),
         ..RestoreOptions::default()
     };
-    let restored = rt
-        .block_on(restore_db(&location, &target_seg, &writer.name, &restore))
-        .unwrap();
-    copy_rows(&mut rows, "restore postgres → file", &restored.copy);
+    let cluster = rt
+        .block_on(storage_cassandra::testkit::TestCluster::sim())
+        .expect("a CQL simulator");
+    let sim_uri = rt.block_on(cluster.scratch_uri("bench")).unwrap();
+    let target_dir = tempfile::tempdir().unwrap();
+    let file_uri = format!("file://{}?db=bench", target_dir.path().display());
+    for (what, uri) in [
+        ("restore postgres → simulator", sim_uri),
+        ("restore postgres → file", file_uri),
+    ] {
+        let (target, _) = rt.block_on(registry().open(&uri)).unwrap();
+        let target_seg =
+            rt.block_on(async { Segments::new(target, SegmentCache::new(256 << 20).unwrap()) });
+        let restored = rt
+            .block_on(restore_db(&location, &target_seg, &writer.name, &restore))
+            .unwrap();
+        copy_rows(&mut rows, what, &restored.copy);
+    }
 
     let started = Clock::now();
     let verified = rt.block_on(verify_backup(&location, &options)).unwrap();

@@ -1,7 +1,8 @@
-//! Every backend to every backend: a database backed up into a location
-//! on one backend and restored into another reads the same, datom for
-//! datom, in every index, in history, at several t, and in its log; and
-//! both the backup and the restored database verify.
+//! Every backend to every backend (mem, file, PostgreSQL, the Cassandra
+//! simulator): a database backed up into a location on one backend and
+//! restored into another reads the same, datom for datom, in every index,
+//! in history, at several t, and in its log; and both the backup and the
+//! restored database verify.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -27,16 +27,24 @@ pub enum Backend {
     Mem,
     File,
     Postgres,
+    /// The project's CQL cluster simulator (three replicas, Paxos).
+    Cassandra,
 }
 
-pub const ALL: [Backend; 3] = [Backend::Mem, Backend::File, Backend::Postgres];
+pub const ALL: [Backend; 4] = [
+    Backend::Mem,
+    Backend::File,
+    Backend::Postgres,
+    Backend::Cassandra,
+];
 
-/// A fresh storage of its own (a mem name, a directory, a schema) that
-/// lives as long as this value.
+/// A fresh storage of its own (a mem name, a directory, a schema, a
+/// keyspace of its own simulated cluster) that lives as long as this value.
 pub struct TestStorage {
     pub storage: Arc<dyn Storage>,
     pub uri: String,
     pub dir: Option<tempfile::TempDir>,
+    _cluster: Option<storage_cassandra::testkit::TestCluster>,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -45,13 +53,23 @@ pub fn registry() -> Registry {
     let mut registry = Registry::default();
     storage_file::register(&mut registry);
     storage_postgres::register(&mut registry);
+    storage_cassandra::register(&mut registry);
     registry
 }
 
 /// A fresh storage; its URI names database `db`.
 pub async fn storage(backend: Backend, db: &str) -> TestStorage {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut cluster = None;
     let (uri, dir) = match backend {
+        Backend::Cassandra => {
+            let sim = storage_cassandra::testkit::TestCluster::sim()
+                .await
+                .expect("a CQL simulator cluster");
+            let uri = sim.scratch_uri(db).await.expect("a scratch keyspace");
+            cluster = Some(sim);
+            (uri, None)
+        }
         Backend::Mem => (
             format!("mem://backup-test-{}-{n}?db={db}", std::process::id()),
             None,
@@ -71,7 +89,12 @@ pub async fn storage(backend: Backend, db: &str) -> TestStorage {
         }
     };
     let (storage, _) = registry().open(&uri).await.expect("open storage");
-    TestStorage { storage, uri, dir }
+    TestStorage {
+        storage,
+        uri,
+        dir,
+        _cluster: cluster,
+    }
 }
 
 /// A fresh backup location on `backend`.
