@@ -204,3 +204,107 @@ pub(crate) fn is_tls(e: &NewSessionError) -> bool {
     let text = e.to_string().to_ascii_lowercase();
     text.contains("certificate") || text.contains("handshake")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use scylla::errors::{ConnectionPoolError, WriteType};
+    use scylla::statement::Consistency;
+
+    use super::*;
+
+    fn db(error: DbError) -> Failure {
+        let attempt = RequestAttemptError::DbError(error, "from the server".into());
+        Failure::from(ExecutionError::LastAttemptError(attempt))
+    }
+
+    fn write_timeout(write_type: WriteType) -> DbError {
+        DbError::WriteTimeout {
+            consistency: Consistency::Serial,
+            received: 1,
+            required: 2,
+            write_type,
+        }
+    }
+
+    /// `(failure, ambiguous for an LWT, retryable as a definite error)`.
+    fn table() -> Vec<(&'static str, Failure, bool, bool)> {
+        let unavailable = DbError::Unavailable {
+            consistency: Consistency::Quorum,
+            required: 2,
+            alive: 1,
+        };
+        let read_timeout = DbError::ReadTimeout {
+            consistency: Consistency::Quorum,
+            received: 1,
+            required: 2,
+            data_present: false,
+        };
+        vec![
+            (
+                "CAS write timeout",
+                db(write_timeout(WriteType::Cas)),
+                true,
+                true,
+            ),
+            (
+                "commit write timeout",
+                db(write_timeout(WriteType::Simple)),
+                true,
+                true,
+            ),
+            ("server error", db(DbError::ServerError), true, false),
+            (
+                "client timeout",
+                Failure::from(ExecutionError::RequestTimeout(Duration::from_secs(1))),
+                true,
+                true,
+            ),
+            ("unavailable", db(unavailable), false, true),
+            ("overloaded", db(DbError::Overloaded), false, true),
+            ("read timeout", db(read_timeout), false, true),
+            ("invalid", db(DbError::Invalid), false, false),
+            ("unauthorized", db(DbError::Unauthorized), false, false),
+            (
+                "no connection",
+                Failure::from(ExecutionError::ConnectionPoolError(
+                    ConnectionPoolError::Initializing,
+                )),
+                false,
+                true,
+            ),
+            (
+                "empty plan",
+                Failure::from(ExecutionError::EmptyPlan),
+                false,
+                true,
+            ),
+            (
+                "no stream id",
+                Failure::from(ExecutionError::LastAttemptError(
+                    RequestAttemptError::UnableToAllocStreamId,
+                )),
+                false,
+                true,
+            ),
+            (
+                "our deadline",
+                Failure::Deadline { seconds: 1.0 },
+                false,
+                true,
+            ),
+            ("bad result", Failure::shape("no [applied]"), false, false),
+        ]
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        for (what, failure, ambiguous, retryable) in table() {
+            assert_eq!(failure.is_ambiguous(), ambiguous, "{what}: ambiguous");
+            let error = failure.into_error("cas_root r");
+            assert_eq!(error.is_retryable(), retryable, "{what}: {error}");
+            assert!(error.to_string().contains("cas_root r"), "{what}: {error}");
+        }
+    }
+}
