@@ -2,7 +2,8 @@
 //! compare-and-swap rate of each backend measured in the same run.
 //!
 //! `cargo bench -p transactor --bench commit` prints a table and then the
-//! same figures as JSON. Per backend (file, postgres):
+//! same figures as JSON. Per backend (file, postgres, and Cassandra as the
+//! project's CQL simulator: 3 replicas with Paxos, in this process):
 //! - the raw backend rate: one writer doing sequential root CASes (CAS/s),
 //!   with a 256-byte value and with a 24 KiB value (the log root's average
 //!   size: its inline tail of recent entries grows to 48 KiB, then moves
@@ -83,13 +84,22 @@ async fn run(each: Duration) -> (Vec<Row>, Vec<IndexRow>) {
     let pg = storage_postgres::testkit::PgServer::shared()
         .await
         .expect("PostgreSQL for the bench");
+    // The simulator runs in this process: its replicas share the 2 cores.
+    let sim = storage_cassandra::testkit::TestCluster::sim()
+        .await
+        .expect("the CQL simulator");
     let backends: Vec<(&'static str, String)> = vec![
         ("file", format!("file://{}", dir.path().display())),
         ("postgres", pg.scratch_uri("bench")),
+        (
+            "cql-sim",
+            sim.scratch_uri("bench").await.expect("a scratch keyspace"),
+        ),
     ];
     let mut registry = Registry::default();
     storage_file::register(&mut registry);
     storage_postgres::register(&mut registry);
+    storage_cassandra::register(&mut registry);
     for (backend, uri) in backends {
         let (storage, _) = registry.open(&uri).await.unwrap();
         let small = raw_cas_rate(storage.as_ref(), each, 256).await;

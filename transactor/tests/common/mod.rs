@@ -23,7 +23,12 @@ pub enum Backend {
     Cassandra,
 }
 
-pub const ALL: [Backend; 4] = [Backend::Mem, Backend::File, Backend::Postgres, Backend::Cassandra];
+pub const ALL: [Backend; 4] = [
+    Backend::Mem,
+    Backend::File,
+    Backend::Postgres,
+    Backend::Cassandra,
+];
 
 /// A storage that lives as long as this value (temporary directories).
 pub struct TestStorage {
