@@ -309,3 +309,32 @@ async fn a_create_that_timed_out_after_winning_is_applied() {
         .unwrap();
     assert_eq!(now.value, ours);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_timeout_after_sending_is_settled_by_the_re_read() {
+    let cluster = TestCluster::sim().await.unwrap();
+    let uri = cluster
+        .scratch_uri_with("db=cas&request_timeout=300")
+        .await
+        .unwrap();
+    let storage = open(&uri).await;
+    let sim = cluster.simulator().unwrap();
+    let name = RootName::new("db/cas/log").unwrap();
+    let first = RootValue::new("one").unwrap();
+    storage.cas_root(&name, None, &first).await.unwrap();
+    sim.clear_received();
+    // The LWT applies at once; its answer comes after the client gave up.
+    sim.faults().inject(
+        Fault::new(FaultKind::SlowResponse(Duration::from_millis(900)))
+            .once()
+            .when_query_contains(OWN_UPDATE),
+    );
+    let ours = RootValue::new("two").unwrap();
+    let out = within(30, storage.cas_root(&name, Some(rev(1)), &ours))
+        .await
+        .unwrap();
+    assert_eq!(out, CasOutcome::Applied(rev(2)));
+    assert_eq!(root_lwts(sim), 1);
+    let now = storage.read_root(&name).await.unwrap().unwrap();
+    assert_eq!((now.revision, &now.value), (rev(2), &ours));
+}
