@@ -204,10 +204,16 @@ pub async fn create_db(storage: &Arc<dyn Storage>, name: &DbName) -> Result<Cata
     Ok(entry)
 }
 
-/// Marks database `name` deleted; its segments stay until garbage
-/// collection. Fails with [`Error::DbNotFound`] when no live one has the name.
+/// Marks database `name` deleted, then fences its log root (the same value
+/// at a higher epoch), so a transactor still running on it can never commit
+/// again: its next compare-and-swap of the log root conflicts. Its segments
+/// stay until garbage collection. Fails with [`Error::DbNotFound`] when no
+/// live one has the name.
+///
+/// The order matters: a transactor fences the log root first and reads the
+/// catalog after, so either our fence deposes it or it sees the deletion.
 pub async fn delete_db(storage: &Arc<dyn Storage>, name: &DbName) -> Result<CatalogEntry> {
-    update_catalog(storage, |catalog| {
+    let entry = update_catalog(storage, |catalog| {
         let entry = catalog
             .dbs
             .get_mut(name.as_str())
@@ -216,7 +222,35 @@ pub async fn delete_db(storage: &Arc<dyn Storage>, name: &DbName) -> Result<Cata
         entry.state = DbState::Deleted;
         Ok(entry.clone())
     })
-    .await
+    .await?;
+    fence_log_root(storage, name).await?;
+    Ok(entry)
+}
+
+/// Raises the epoch of `name`'s log root by one, keeping its content.
+async fn fence_log_root(storage: &Arc<dyn Storage>, name: &DbName) -> Result<()> {
+    let root_name = log_root_name(name);
+    for _ in 0..CAS_ATTEMPTS {
+        let Some(current) = storage.read_root(&root_name).await? else {
+            return Ok(());
+        };
+        let root = LogRoot::decode(&root_name, current.value.data())?;
+        let fenced = root.with_epoch(root.epoch + 1).to_root_value()?;
+        let outcome = storage
+            .cas_root(&root_name, Some(current.revision), &fenced)
+            .await?;
+        if outcome.is_applied() {
+            return Ok(());
+        }
+    }
+    Err(Error::Storage(storage_core::Error::Unavailable {
+        backend: storage.backend(),
+        op: format!("fence of root `{root_name}`"),
+        detail: format!(
+            "lost {CAS_ATTEMPTS} compare-and-swaps in a row to a transactor still committing"
+        ),
+        source: None,
+    }))
 }
 
 /// Sets the log root of `name` to a genesis value for `uuid`. A log root

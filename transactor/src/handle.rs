@@ -64,7 +64,11 @@ impl Transactor {
         let keeper = LeaseKeeper::start(lease);
         let opened = async {
             let head = fence(storage.as_ref(), db, epoch).await?;
-            if head.root.db_uuid != uuid {
+            // Read the catalog only after fencing: a delete-db marks the
+            // catalog, then fences, so either it deposes us or we see it.
+            let (catalog, _) = read_catalog(&storage).await?;
+            if catalog.live(db.as_str()).is_none_or(|e| e.uuid != uuid) || head.root.db_uuid != uuid
+            {
                 return Err(Error::new(
                     ErrorKind::NotFound,
                     format!(

@@ -152,6 +152,38 @@ async fn a_missing_database_is_not_found() {
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
 }
 
+/// Deleting a database fences the transactor still running on it: its next
+/// commit fails as not committed, it stops, and nothing reaches the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_database_fences_its_running_transactor() {
+    for backend in [Backend::Mem, Backend::File] {
+        let storage = common::storage(backend).await;
+        let storage = storage.storage.clone();
+        let db = create(&storage, "doomed").await;
+        let t = start(&storage, &db, config()).await;
+        within(t.transact_edn(SCHEMA)).await.expect("schema");
+        let basis = t.db().basis_t();
+        index::delete_db(&storage, &db).await.expect("delete");
+        let err = within(t.transact_edn(&marked(1)))
+            .await
+            .expect_err("a deleted database takes no commit");
+        assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
+        let why = within(t.wait_stopped()).await;
+        assert_eq!(why.kind(), ErrorKind::Fenced, "{why}");
+        let head = storage
+            .read_root(&index::log_root_name(&db))
+            .await
+            .unwrap()
+            .unwrap();
+        let root = index::LogRoot::decode(&index::log_root_name(&db), head.value.data()).unwrap();
+        assert_eq!(
+            root.basis_t, basis,
+            "{backend:?}: nothing committed after the delete"
+        );
+        let _ = within(t.shutdown()).await;
+    }
+}
+
 /// Deleting and creating a database anew writes a log root with a higher
 /// epoch; the next transactor still gets a higher one and commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
