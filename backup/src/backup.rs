@@ -3,11 +3,12 @@
 use index::{DurableStore, LogRoot, Segments, reachable_segments};
 use storage_core::{DbName, StorageExt};
 
-use crate::copy::{CopyOptions, CopyStats, Source, copy_segments, retrying};
+use crate::copy::{CopyOptions, CopyStats, Source, copy_segments};
 use crate::error::Result;
 use crate::head::read_head;
 use crate::location::{BackupLocation, now_ms};
 use crate::manifest::{self, Manifest, Point, digest, kind};
+use crate::retry::retrying_segments;
 
 /// What a backup did.
 #[derive(Clone, Debug)]
@@ -38,6 +39,7 @@ pub async fn backup_db(
     location: &BackupLocation,
     options: &CopyOptions,
 ) -> Result<BackupReport> {
+    let source = &retrying_segments(source)?;
     let head = read_head(&source.storage, db).await?;
     location.check_belongs(head.entry.uuid, db.as_str()).await?;
     let reachable = reachable_segments(source, &head.root).await?;
@@ -74,7 +76,7 @@ pub async fn backup_db(
     };
     let encoded = manifest::encode(&manifest)?;
     let storage = location.storage();
-    let id = retrying(|| storage.put_frame(kind::MANIFEST, &encoded)).await?;
+    let id = storage.put_frame(kind::MANIFEST, &encoded).await?;
     let point = Point {
         basis_t: manifest.basis_t,
         manifest: id,

@@ -1,12 +1,12 @@
 //! Copying segments between storages: only what the target lacks, many at
-//! once with a bound, retrying what a busy backend refuses for a moment.
+//! once with a bound. (Callers pass storages wrapped in
+//! [`crate::retry::Retrying`], which repeats what a busy backend refuses.)
 //!
 //! Segments are named by their content, so a copy is idempotent: a copy
 //! that was interrupted is finished by running it again, and a second
 //! backup of an unchanged database copies nothing.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,10 +60,6 @@ pub(crate) struct Source<'a> {
 
 /// The ids a listing page asks for.
 const LIST_PAGE: usize = 10_000;
-/// Attempts of a segment read or write that fails with a retryable error.
-const ATTEMPTS: u32 = 6;
-/// The wait before the second attempt; doubled for each further one.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Copies the `wanted` segments that `target` lacks from `source`.
 ///
@@ -115,7 +111,7 @@ async fn absent(
     let mut todo: HashMap<SegmentId, u8> = wanted.iter().map(|r| (r.id, r.kind)).collect();
     let mut from = None;
     while !todo.is_empty() {
-        let page = retrying(|| target.list_segments(from.clone(), LIST_PAGE)).await?;
+        let page = target.list_segments(from.clone(), LIST_PAGE).await?;
         for id in &page.ids {
             todo.remove(id);
         }
@@ -139,11 +135,13 @@ async fn copy_one(
     segment: ReachableSegment,
 ) -> Result<u64> {
     let id = segment.id;
-    let bytes = retrying(|| source.storage.get_segment(id))
+    let bytes = source
+        .storage
+        .get_segment(id)
         .await?
         .ok_or_else(|| missing(source.name, segment))?;
     let len = bytes.len() as u64;
-    retrying(|| target.put_segment(id, bytes.clone())).await?;
+    target.put_segment(id, bytes).await?;
     Ok(len)
 }
 
@@ -165,27 +163,5 @@ pub(crate) fn describe(kind: u8) -> &'static str {
         crate::manifest::kind::MANIFEST => "backup manifest",
         crate::manifest::kind::POINTS => "backup points list",
         other => Node::describe(other),
-    }
-}
-
-/// Runs `op` until it succeeds, fails for good, or has failed with a
-/// retryable error [`ATTEMPTS`] times, backing off in between.
-pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> storage_core::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = storage_core::Result<T>>,
-{
-    let mut backoff = FIRST_BACKOFF;
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
-                tracing::warn!(error = %e, attempt, "retrying after {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
-                attempt += 1;
-            }
-            outcome => return outcome,
-        }
     }
 }

@@ -23,6 +23,16 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] model::Error),
 
+    /// Reading the lease of a database restored over failed.
+    #[error("reading the lease of `{db}`: {source}")]
+    Lease {
+        /// The database.
+        db: String,
+        /// What the transactor crate reported.
+        #[source]
+        source: transactor::Error,
+    },
+
     /// A backup written in a format this build does not read.
     #[error("{location}: {detail}")]
     UnsupportedFormat {
@@ -91,6 +101,7 @@ impl Error {
             Error::Index(e) => index_kind(e),
             Error::Model(e) if e.is_storage() => ErrorKind::Unavailable,
             Error::Model(_) => ErrorKind::Corruption,
+            Error::Lease { source, .. } => lease_kind(source),
             Error::UnsupportedFormat { .. } | Error::Damaged { .. } => ErrorKind::Corruption,
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Invalid(_) => ErrorKind::Invalid,
@@ -126,6 +137,16 @@ fn index_kind(e: &index::Error) -> ErrorKind {
         I::DbExists(_) => ErrorKind::Conflict,
         I::Invalid(_) => ErrorKind::Invalid,
         _ if e.is_retryable() => ErrorKind::Unavailable,
+        _ => ErrorKind::Corruption,
+    }
+}
+
+fn lease_kind(e: &transactor::Error) -> ErrorKind {
+    use transactor::ErrorKind as T;
+    match e.kind() {
+        T::Unavailable | T::Overloaded => ErrorKind::Unavailable,
+        T::OutcomeUnknown => ErrorKind::OutcomeUnknown,
+        T::Invalid | T::NotFound => ErrorKind::Invalid,
         _ => ErrorKind::Corruption,
     }
 }

@@ -61,6 +61,7 @@ mod location;
 pub mod manifest;
 pub mod progress;
 mod restore;
+mod retry;
 mod verify;
 
 pub use backup::{BackupReport, backup_db};

@@ -12,9 +12,10 @@ use storage_core::{
 };
 use uuid::Uuid;
 
-use crate::copy::{missing, retrying};
+use crate::copy::missing;
 use crate::error::{Error, Result};
 use crate::manifest::{self, LocationRecord, Manifest, Point, PointsList, kind};
+use crate::retry::retrying_storage;
 
 /// The backup set a location URI without `?db=` names.
 pub const DEFAULT_SET: &str = "default";
@@ -63,7 +64,7 @@ impl BackupLocation {
     /// The set `set` in `storage`; `name` says where it is in messages.
     pub fn new(storage: Arc<dyn Storage>, name: impl Into<String>, set: &DbName) -> Result<Self> {
         Ok(BackupLocation {
-            storage,
+            storage: retrying_storage(&storage),
             name: name.into(),
             root: RootName::new(format!("backups/{set}"))?,
         })
@@ -124,7 +125,7 @@ impl BackupLocation {
             points.push(point.clone());
             points.sort_by_key(|p| (p.basis_t, p.created_at_ms));
             let list = manifest::encode(&PointsList { points })?;
-            let list_id = retrying(|| self.storage.put_frame(kind::POINTS, &list)).await?;
+            let list_id = self.storage.put_frame(kind::POINTS, &list).await?;
             let record = LocationRecord {
                 db_uuid: manifest.db_uuid,
                 db_name: manifest.db_name.clone(),
@@ -189,7 +190,9 @@ impl BackupLocation {
         segment: index::ReachableSegment,
         what: &str,
     ) -> Result<Vec<u8>> {
-        let frame = retrying(|| self.storage.get_frame(segment.id))
+        let frame = self
+            .storage
+            .get_frame(segment.id)
             .await?
             .ok_or_else(|| missing(what, segment))?;
         if frame.kind != segment.kind {

@@ -12,11 +12,12 @@ use index::LogRoot;
 use index::segment::{Node, kind};
 use storage_core::{DbName, SegmentId, Storage, codec};
 
-use crate::copy::{CopyOptions, describe, retrying};
+use crate::copy::{CopyOptions, describe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::head::read_head;
 use crate::location::BackupLocation;
 use crate::manifest::{Manifest, Point, digest};
+use crate::retry::retrying_storage;
 
 /// One thing found wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +67,7 @@ pub async fn verify_db(
     name: &DbName,
     options: &CopyOptions,
 ) -> Result<VerifyReport> {
+    let storage = &retrying_storage(storage);
     let head = read_head(storage, name).await?;
     let mut walker = Walker::new(storage, options, format!("database `{name}`"));
     let at = format!("database `{name}` at t={}", head.root.basis_t);
@@ -276,7 +278,7 @@ impl<'a> Walker<'a> {
 /// Reads and checks one segment. Missing or corrupt is a finding; a
 /// storage that cannot answer is an error.
 async fn inspect(storage: &Arc<dyn Storage>, expect: Expect) -> Result<Checked> {
-    let bytes = match retrying(|| storage.get_segment(expect.id)).await {
+    let bytes = match storage.get_segment(expect.id).await {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Ok(Err("is missing".to_string())),
         Err(e) if e.is_corruption() => return Ok(Err(format!("is corrupt: {e}"))),

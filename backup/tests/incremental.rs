@@ -102,15 +102,18 @@ async fn an_interrupted_backup_is_finished_by_running_it_again() {
         let location = BackupLocation::new(slow, "slow backup", &name("set")).unwrap();
 
         plan.inject(Op::Put, Fault::Delay(Duration::from_millis(20)), 1.0);
-        let interrupted = tokio::time::timeout(
-            Duration::from_millis(400),
-            backup_db(&source.seg, &source.name, &location, &options),
-        )
-        .await;
-        assert!(
-            interrupted.is_err(),
-            "the backup should still have been running"
-        );
+        // Interrupted (dropped) once some segments are in.
+        let some_copied = async {
+            while common::segment_count(&target.storage).await < 5 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::select! {
+            done = backup_db(&source.seg, &source.name, &location, &options) => {
+                panic!("the backup finished before it was interrupted: {:?}", done.map(|r| r.copy));
+            }
+            () = some_copied => {}
+        }
         assert!(
             location.points().await.unwrap().is_empty(),
             "an interrupted backup is never listed"

@@ -19,7 +19,6 @@ use index::{DurableStore, LogRoot, LogTree, Segments, append, apply_entry, index
 use model::{Db, IndexStore, TxLog};
 use storage_core::{SegmentId, StorageExt, codec};
 
-use crate::copy::retrying;
 use crate::error::{Error, Result};
 
 /// Novelty (datoms) at which a replaying restore runs an indexing job.
@@ -178,7 +177,7 @@ async fn write_branches(target: &Segments, leaves: &[LogChild]) -> Result<LogTre
                 children: group.to_vec(),
             });
             let framed = codec::encode(kind::LOG_BRANCH, &node.encode())?;
-            let id = retrying(|| target.storage.put(framed.clone())).await?;
+            let id = target.storage.put(framed).await?;
             parents.push(LogChild {
                 first_t: group[0].first_t,
                 last_t: group[group.len() - 1].last_t,

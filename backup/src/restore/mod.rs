@@ -13,6 +13,7 @@ use crate::copy::{CopyOptions, CopyStats, Source, copy_segments};
 use crate::error::{Error, Result};
 use crate::location::BackupLocation;
 use crate::manifest::{Manifest, Point, digest};
+use crate::retry::retrying_segments;
 use cut::{Cut, materialize, plan_cut, write_cut_log};
 use target::Incoming;
 
@@ -72,6 +73,7 @@ pub async fn restore_db(
     name: &DbName,
     options: &RestoreOptions,
 ) -> Result<RestoreReport> {
+    let target = &retrying_segments(target)?;
     let point = choose(location, &location.points().await?, options.t)?;
     let manifest = location.manifest(&point).await?;
     let root = manifest.log_root()?;

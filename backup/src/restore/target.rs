@@ -137,7 +137,10 @@ async fn inspect(storage: &Arc<dyn Storage>, name: &DbName, uuid: Uuid) -> Resul
     let root = read_log_root(storage, name).await?;
     let lease = transactor::lease::read_lease(storage.as_ref(), name)
         .await
-        .map_err(|e| Error::Invalid(format!("reading the lease of `{name}`: {e}")))?;
+        .map_err(|source| Error::Lease {
+            db: name.to_string(),
+            source,
+        })?;
     let seen = root.as_ref().map_or(0, |(r, _)| r.epoch);
     let leased = lease.map_or(0, |l| l.epoch.0);
     Ok(Found {
