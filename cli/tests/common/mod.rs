@@ -12,9 +12,14 @@ use storage_core::{DbName, Registry, Storage};
 pub const ACCRETE: &str = env!("CARGO_BIN_EXE_accrete");
 
 /// Runs `accrete ARGS` with `stdin` and returns its output.
+///
+/// It runs in a scratch working directory of its own, so a relative `file:`
+/// URI in a test never reads or writes inside the repository.
 pub fn accrete(args: &[&str], stdin: &str) -> Output {
+    let cwd = tempfile::tempdir().expect("scratch working directory");
     let mut child = Command::new(ACCRETE)
         .args(args)
+        .current_dir(cwd.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
