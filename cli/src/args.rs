@@ -10,8 +10,8 @@ const URI_HELP: &str = "Storage URI naming the database: file:PATH?db=NAME, \
 file:///ABS/PATH?db=NAME, postgres://USER@HOST[:PORT]/PGDB?db=NAME, \
 cassandra://HOST[:PORT]/KEYSPACE?db=NAME, mem://NAME";
 
-/// The accrete database: create databases, transact, read datoms, run a
-/// transactor.
+/// The accrete database: create databases, transact, read datoms, query,
+/// run a transactor.
 #[derive(Debug, Parser)]
 #[command(name = "accrete", version, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
@@ -24,6 +24,11 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Create the Cassandra keyspace the URI names, with its replication,
+    /// and accrete's tables in it (an existing keyspace is left as it is).
+    #[cfg(feature = "cassandra")]
+    #[command(after_help = EXIT_CODES)]
+    CreateKeyspace(KeyspaceArgs),
     /// Create the database the URI names.
     #[command(after_help = EXIT_CODES)]
     CreateDb(DbArgs),
@@ -45,6 +50,18 @@ pub(crate) enum Command {
     /// or with history.
     #[command(after_help = EXIT_CODES)]
     Datoms(DatomsArgs),
+    /// Run a Datalog query against the database and print the result as
+    /// EDN (a relation one row per line, sorted).
+    ///
+    /// `$` in `:in` is the database (seen --as-of, --since or with
+    /// --history), `%` the rules of --rules; every other input is an EDN
+    /// argument after the query, in the order of `:in`.
+    #[command(after_help = EXIT_CODES)]
+    Q(QueryArgs),
+    /// Pull an entity by pattern and print it as an EDN map (`nil` when a
+    /// lookup ref matches no entity).
+    #[command(after_help = EXIT_CODES)]
+    Pull(PullArgs),
     /// Run the transactor for one or more databases and serve the protocol
     /// (see transactor/PROTOCOL.md). A second one on the same databases
     /// stands by and takes over when the first one's lease lapses.
@@ -76,6 +93,22 @@ pub(crate) enum Command {
 pub(crate) struct DbArgs {
     #[arg(help = URI_HELP)]
     pub(crate) uri: String,
+}
+
+#[cfg(feature = "cassandra")]
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("replication").required(true).args(["simple", "dc"]))]
+pub(crate) struct KeyspaceArgs {
+    /// cassandra://HOST[:PORT][,HOST…]/KEYSPACE (`?db=` is not needed).
+    pub(crate) uri: String,
+    /// SimpleStrategy with this replication factor: one data centre
+    /// (development, tests).
+    #[arg(long, value_name = "N")]
+    pub(crate) simple: Option<u32>,
+    /// NetworkTopologyStrategy: keep N copies in data centre NAME
+    /// (repeat for each data centre; production).
+    #[arg(long, value_name = "NAME=N")]
+    pub(crate) dc: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +160,16 @@ pub(crate) struct DatomsArgs {
     /// (`:user/email`), lookup refs (`[:user/email "a@x"]`), values
     /// (`"a@x"`, `42`, `#inst "2024-01-01"`).
     pub(crate) components: Vec<String>,
+    #[command(flatten)]
+    pub(crate) time: TimeArgs,
+    /// Print at most this many datoms.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+}
+
+/// The point in time a reading command sees the database at.
+#[derive(Debug, Args)]
+pub(crate) struct TimeArgs {
     /// Only transactions up to this point: a t, a tx id, or an instant
     /// (`2024-01-01T00:00:00Z`).
     #[arg(long, value_name = "T|TX|INSTANT")]
@@ -137,9 +180,43 @@ pub(crate) struct DatomsArgs {
     /// Include retracted datoms and retractions (the added flag says which).
     #[arg(long)]
     pub(crate) history: bool,
-    /// Print at most this many datoms.
-    #[arg(long)]
-    pub(crate) limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub(crate) struct QueryArgs {
+    #[arg(help = URI_HELP)]
+    pub(crate) uri: String,
+    /// The query as EDN (`[:find … :in … :where …]`), or `-` to read it
+    /// from stdin. Leave it out with --file.
+    #[arg(required_unless_present = "file")]
+    pub(crate) query: Option<String>,
+    /// The inputs of `:in` after `$` (the database) and `%` (--rules), in
+    /// order, each as EDN: `"a@x"`, `[1 2]`, `[["a" 1] ["b" 2]]`.
+    #[arg(value_name = "ARGS")]
+    pub(crate) inputs: Vec<String>,
+    /// Read the query from this file (`-` for stdin); every argument after
+    /// the URI is then an input.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// Rules for `%` in `:in`: a file holding an EDN vector of rules.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) time: TimeArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    #[arg(help = URI_HELP)]
+    pub(crate) uri: String,
+    /// The pull pattern as EDN: `[*]`, `[:user/email {:story/_author [:story/title]}]`.
+    pub(crate) pattern: String,
+    /// The entity as EDN: an id, an ident (`:user/email`) or a lookup ref
+    /// (`[:user/email "a@x"]`).
+    pub(crate) entity: String,
+    #[command(flatten)]
+    pub(crate) time: TimeArgs,
 }
 
 /// What callers get while novelty is over its cap.

@@ -10,8 +10,8 @@ pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  usage error (bad arguments)
-  2  invalid input: bad URI, EDN or index; transaction refused by the rules;
-     no such database
+  2  invalid input: bad URI, EDN, index or query; transaction refused by the
+     rules; no such database or keyspace
   3  storage or transactor unavailable: nothing was changed, try again
   4  conflict: fenced by another transactor, the lease is held by a live
      transactor this command cannot reach, or the database already exists;
@@ -103,6 +103,22 @@ impl From<index::Error> for Failure {
             index::Error::DbExists(_) => Failure::new(Code::Conflict, e.to_string()),
             other => transactor::Error::from(other).into(),
         }
+    }
+}
+
+impl From<query::Error> for Failure {
+    /// The query crate's message; a failure to read the database is
+    /// unavailable storage (3) or undecodable data (6).
+    fn from(e: query::Error) -> Self {
+        if e.is_invalid_input() {
+            return Failure::invalid(e.to_string());
+        }
+        let model = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<model::Error>());
+        let code = match model {
+            Some(m) if !m.is_storage() => Code::Corruption,
+            _ => Code::Unavailable, // storage, or the query's timeout
+        };
+        Failure::new(code, e.to_string())
     }
 }
 

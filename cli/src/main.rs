@@ -1,16 +1,19 @@
 //! `accrete`: the command-line tool of the accrete database. Every command
 //! is a thin layer over the library crates: databases and their catalog
 //! (`index`), transactions and the transactor process (`transactor`),
-//! datoms of a database value (`model`).
+//! datoms of a database value (`model`), one-shot Datalog queries and
+//! pulls (`query`), Cassandra keyspaces (`storage-cassandra`).
 //!
-//! It is not a query shell: `q` and `pull` belong to the `query` crate and
-//! the peer library.
+//! It is not an interactive query shell: each `q` reads the database's
+//! latest value from storage, answers, and exits; applications query
+//! through the peer library.
 //!
 //! ```text
 //! accrete create-db 'file:data?db=shop'
 //! echo '[{:db/ident :item/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]' \
 //!   | accrete transact 'file:data?db=shop'
 //! accrete datoms 'file:data?db=shop' aevt :item/name
+//! accrete q 'file:data?db=shop' '[:find ?name :where [_ :item/name ?name]]'
 //! accrete transactor 'file:data?db=shop' --listen 127.0.0.1:4334
 //! ```
 //!
@@ -64,11 +67,15 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
+        #[cfg(feature = "cassandra")]
+        Command::CreateKeyspace(a) => commands::keyspace::create(a).await,
         Command::CreateDb(a) => commands::dbs::create(a).await,
         Command::DeleteDb(a) => commands::dbs::delete(a).await,
         Command::ListDbs(a) => commands::dbs::list(a).await,
         Command::Transact(a) => commands::transact::run(a).await,
         Command::Datoms(a) => commands::datoms::run(a).await,
+        Command::Q(a) => commands::query::q(a).await,
+        Command::Pull(a) => commands::query::pull(a).await,
         Command::Transactor(a) => commands::serve::run(a).await,
         Command::BackupDb(a) => commands::backup::backup_db(a).await,
         Command::ListBackups(a) => commands::backup::list_backups(a).await,

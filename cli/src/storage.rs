@@ -5,7 +5,7 @@ use std::sync::Arc;
 use index::{SegmentCache, Segments};
 use storage_core::{DbName, Registry, Storage, StorageUri};
 
-use crate::exit::Outcome;
+use crate::exit::{Failure, Outcome};
 
 /// The segment cache of one-shot commands.
 const COMMAND_CACHE_BYTES: u64 = 256 << 20;
@@ -25,7 +25,23 @@ pub(crate) fn registry() -> Registry {
 
 /// The storage a URI names.
 pub(crate) async fn open(uri: &str) -> Outcome<(Arc<dyn Storage>, StorageUri)> {
-    Ok(registry().open(uri).await?)
+    let parsed = StorageUri::parse(uri)?;
+    match registry().open_parsed(&parsed).await {
+        Ok(storage) => Ok((storage, parsed)),
+        Err(e) => Err(with_keyspace_hint(e.into(), &parsed)),
+    }
+}
+
+/// A Cassandra keyspace that does not exist: the backend's message, and
+/// the command of this tool that creates it.
+fn with_keyspace_hint(mut failure: Failure, uri: &StorageUri) -> Failure {
+    let missing = format!("keyspace `{}` does not exist", uri.path());
+    if uri.scheme() == "cassandra" && failure.message.contains(&missing) {
+        failure.message.push_str(&format!(
+            "; with this tool: accrete create-keyspace '{uri}' --dc DC_NAME=3 (or --simple N in a single data centre)"
+        ));
+    }
+    failure
 }
 
 /// The storage and the database a URI names (it must have `?db=`).

@@ -3,29 +3,20 @@
 
 use std::io::{BufWriter, Write};
 
-use model::edn::{self, Edn, Instant};
-use model::{Datom, Db, Index, TimePoint, Value};
+use model::edn::{self, Edn};
+use model::{Datom, Db, Index, Value};
 
+use super::value::{blocking, latest, view};
 use crate::args::{DatomsArgs, IndexArg};
 use crate::exit::{Failure, Outcome};
-use crate::storage::{open_db, segments};
 
 pub(crate) async fn run(args: DatomsArgs) -> Outcome {
-    let (storage, name) = open_db(&args.uri).await?;
-    let opened = index::open_db(&segments(storage)?, &name).await?;
-    // Reads of a durable value block on storage: off the async workers.
-    tokio::task::spawn_blocking(move || print(&opened.db, &args))
-        .await
-        .map_err(|e| {
-            Failure::new(
-                crate::exit::Code::Corruption,
-                format!("reading datoms failed: {e}"),
-            )
-        })?
+    let db = latest(&args.uri).await?;
+    blocking("reading datoms", move || print(&db, &args)).await
 }
 
 fn print(db: &Db, args: &DatomsArgs) -> Outcome {
-    let view = view(db, args)?;
+    let view = view(db, &args.time)?;
     let index = match args.index {
         IndexArg::Eavt => Index::Eavt,
         IndexArg::Aevt => Index::Aevt,
@@ -45,33 +36,6 @@ fn print(db: &Db, args: &DatomsArgs) -> Outcome {
     }
     let _ = out.flush();
     Ok(())
-}
-
-/// The database value with the requested time view.
-fn view(db: &Db, args: &DatomsArgs) -> Outcome<Db> {
-    let mut view = db.clone();
-    if let Some(point) = &args.as_of {
-        view = view.as_of(time_point(point, "--as-of")?)?;
-    }
-    if let Some(point) = &args.since {
-        view = view.since(time_point(point, "--since")?)?;
-    }
-    if args.history {
-        view = view.history();
-    }
-    Ok(view)
-}
-
-/// A t or tx id (a number), or an instant.
-fn time_point(text: &str, option: &str) -> Outcome<TimePoint> {
-    if let Ok(n) = text.parse::<u64>() {
-        return Ok(TimePoint::from(n));
-    }
-    Instant::parse(text).map(TimePoint::Instant).map_err(|e| {
-        Failure::invalid(format!(
-            "{option} {text}: not a t, a tx id or an instant like 2024-01-01T00:00:00Z ({e})"
-        ))
-    })
 }
 
 /// The components as values in index order; `None` when a lookup ref

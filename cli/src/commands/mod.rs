@@ -1,7 +1,12 @@
-//! One module per command.
+//! One module per command, and the database value the reading commands
+//! share.
 
 pub(crate) mod backup;
 pub(crate) mod datoms;
 pub(crate) mod dbs;
+#[cfg(feature = "cassandra")]
+pub(crate) mod keyspace;
+pub(crate) mod query;
 pub(crate) mod serve;
 pub(crate) mod transact;
+mod value;

@@ -1,0 +1,199 @@
+//! `q` and `pull`: Datalog queries and pulls (the `query` crate) against
+//! the latest database value in storage, printed as EDN.
+//!
+//! The query, its inputs and the rules are read and parsed before storage
+//! is contacted, so a typo costs no round trip.
+
+use std::fmt::Display;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+
+use model::Value;
+use model::edn::{self, Edn};
+use query::{Found, Input, PullPattern, Query, QueryResult, Rules, Shape};
+
+use super::value::{blocking, latest, view};
+use crate::args::{PullArgs, QueryArgs};
+use crate::exit::{Failure, Outcome};
+
+/// One input of `:in`: the database, known only once it is read, or an
+/// input given on the command line.
+enum Slot {
+    Db,
+    Given(Input),
+}
+
+pub(crate) async fn q(args: QueryArgs) -> Outcome {
+    let (text, given) = query_text(&args)?;
+    let query_edn = edn::parse(&text).map_err(|e| Failure::invalid(format!("query: {e}")))?;
+    let query = Query::from_edn(&query_edn)?;
+    let rules = args.rules.as_deref().map(read_rules).transpose()?;
+    let slots = slots(&in_forms(&query_edn), given, rules)?;
+    let db = latest(&args.uri).await?;
+    blocking("running the query", move || {
+        let db = view(&db, &args.time)?;
+        let inputs: Vec<Input> = slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Db => Input::Db(db.clone()),
+                Slot::Given(input) => input,
+            })
+            .collect();
+        print_result(&query::q(&query, &inputs)?);
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn pull(args: PullArgs) -> Outcome {
+    let pattern = PullPattern::parse(&args.pattern)?;
+    let entity = edn::parse(&args.entity)
+        .map_err(|e| Failure::invalid(format!("entity `{}`: {e}", args.entity)))?;
+    let db = latest(&args.uri).await?;
+    blocking("pulling", move || {
+        let db = view(&db, &args.time)?;
+        let pulled = match db.entid(&entity)? {
+            Some(e) => query::pull(&db, &pattern, &Value::Ref(e))?.to_edn(),
+            // As in Datomic: a lookup ref that matches nothing pulls nil.
+            None if matches!(entity, Edn::Vector(_)) => Edn::Nil,
+            None => return Err(Failure::invalid(format!("`{entity}` names no entity"))),
+        };
+        emit([pulled]);
+        Ok(())
+    })
+    .await
+}
+
+/// The query text, and the command-line inputs that follow it.
+fn query_text(args: &QueryArgs) -> Outcome<(String, Vec<String>)> {
+    let mut given = args.inputs.clone();
+    let source = match (&args.file, &args.query) {
+        (Some(file), query) => {
+            // With --file every positional argument is an input.
+            given.splice(0..0, query.iter().cloned());
+            file.as_path()
+        }
+        (None, Some(query)) if query == "-" => Path::new("-"),
+        (None, Some(query)) => return Ok((query.clone(), given)),
+        // clap requires the query unless --file is given.
+        (None, None) => return Err(Failure::invalid("give a query or --file FILE")),
+    };
+    Ok((read_text(source, "the query")?, given))
+}
+
+/// The text of `path`, or of stdin for `-`.
+fn read_text(path: &Path, what: &str) -> Outcome<String> {
+    let mut text = String::new();
+    let (read, source) = match path.as_os_str() == "-" {
+        true => (
+            std::io::stdin().read_to_string(&mut text),
+            "stdin".to_string(),
+        ),
+        false => (
+            std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)),
+            path.display().to_string(),
+        ),
+    };
+    read.map_err(|e| Failure::invalid(format!("reading {what} from {source}: {e}")))?;
+    Ok(text)
+}
+
+fn read_rules(path: &Path) -> Outcome<Input> {
+    let text = read_text(path, "rules")?;
+    let rules = Rules::parse(&text)
+        .map_err(|e| Failure::invalid(format!("rules in {}: {e}", path.display())))?;
+    Ok(Input::from(rules))
+}
+
+/// The forms of the query's `:in` (`[$]` when it has none).
+fn in_forms(query: &Edn) -> Vec<Edn> {
+    let is_in = |e: &Edn| e.as_keyword().is_some_and(|k| k.as_str() == "in");
+    let given = match query {
+        Edn::Map(_) => query
+            .get(&Edn::keyword(":in"))
+            .and_then(Edn::as_sequence)
+            .map(<[Edn]>::to_vec),
+        _ => query.as_sequence().and_then(|items| {
+            let start = items.iter().position(is_in)? + 1;
+            let section = items[start..].iter();
+            Some(
+                section
+                    .take_while(|e| e.as_keyword().is_none())
+                    .cloned()
+                    .collect(),
+            )
+        }),
+    };
+    given.unwrap_or_else(|| vec![Edn::symbol("$")])
+}
+
+/// An input for each form of `:in`: `$` is the database, `%` the rules,
+/// every other form takes the next command-line input.
+fn slots(forms: &[Edn], given: Vec<String>, mut rules: Option<Input>) -> Outcome<Vec<Slot>> {
+    let is = |form: &Edn, name: &str| matches!(form, Edn::Symbol(s) if s.as_str() == name);
+    let wanted: Vec<String> = forms
+        .iter()
+        .filter(|f| !is(f, "$") && !is(f, "%"))
+        .map(Edn::to_string)
+        .collect();
+    if wanted.len() != given.len() {
+        return Err(Failure::invalid(format!(
+            "the query's :in takes {} input(s) after the query ({}), {} given",
+            wanted.len(),
+            wanted.join(" "),
+            given.len()
+        )));
+    }
+    let mut given = wanted.iter().zip(given);
+    let mut slots = Vec::with_capacity(forms.len());
+    for form in forms {
+        let slot = match form {
+            f if is(f, "$") => Slot::Db,
+            f if is(f, "%") => Slot::Given(rules.take().ok_or_else(|| {
+                Failure::invalid("the query's :in has % (rules): give them with --rules FILE")
+            })?),
+            _ => {
+                // As many given as wanted, checked above.
+                let Some((name, text)) = given.next() else {
+                    break;
+                };
+                let edn = edn::parse(&text)
+                    .map_err(|e| Failure::invalid(format!("input {name} `{text}`: {e}")))?;
+                Slot::Given(Input::Edn(edn))
+            }
+        };
+        slots.push(slot);
+    }
+    if rules.is_some() {
+        return Err(Failure::invalid(
+            "--rules was given but the query's :in has no %",
+        ));
+    }
+    Ok(slots)
+}
+
+/// A relation one row (or return map) per line, sorted; any other shape
+/// as one EDN value.
+fn print_result(result: &QueryResult) {
+    if result.shape() != Shape::Relation {
+        emit([result.to_edn()]);
+        return;
+    }
+    let mut rows = result.maps().unwrap_or_else(|| {
+        let row = |r: &Vec<Found>| Edn::Vector(r.iter().map(Found::to_edn).collect());
+        result.rows().iter().map(row).collect()
+    });
+    rows.sort();
+    emit(rows);
+}
+
+/// Prints each item on a line; a closed stdout (`| head`) stops quietly.
+fn emit(lines: impl IntoIterator<Item = impl Display>) {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+    }
+    let _ = out.flush();
+}
