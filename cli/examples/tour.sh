@@ -1,7 +1,7 @@
 #!/bin/sh
 # A tour of accrete on its embedded default storage (a local directory):
-# create a database, transact a schema and data, read it back, change a
-# fact, and travel in time. Every step is a plain `accrete` command, printed
+# create a database, transact a schema and data, read it back, ask it
+# questions in Datalog, change a fact, and travel in time. Every step is a plain `accrete` command, printed
 # before it runs, so you can type the same commands yourself.
 #
 # Run it from anywhere in the repository; it needs nothing but cargo:
@@ -60,11 +60,14 @@ run accrete transact "$DB" "$DIR/schema.edn"
 
 step "3. Transact data"
 cat > "$DIR/data.edn" <<'EDN'
-[{:db/id "ed" :user/email "editor@example.com" :user/firstName "Ed"}
- {:db/id "story" :story/title "Accretion-only databases" :story/author "ed"}]
+[{:db/id "ed"  :user/email "editor@example.com" :user/firstName "Ed"}
+ {:db/id "ada" :user/email "ada@example.com"    :user/firstName "Ada"}
+ {:db/id "story" :story/title "Accretion-only databases" :story/author "ed"}
+ {:story/title "Datalog in practice"      :story/author "ada"}
+ {:story/title "Time travel for auditors" :story/author "ada"}]
 EDN
 cat "$DIR/data.edn"
-say "Tempids (\"ed\", \"story\") resolve to new entity ids, reported back:"
+say "Tempids (\"ed\", \"ada\", \"story\") resolve to new entity ids, reported back:"
 before=$(run accrete transact "$DB" "$DIR/data.edn" | tee /dev/stderr | sed -n 's/^{:t \([0-9]*\) .*/\1/p')
 
 step "4. Read it back"
@@ -74,20 +77,35 @@ run accrete datoms "$DB" aevt :user/firstName
 run accrete datoms "$DB" eavt '[:user/email "editor@example.com"]'
 run accrete datoms "$DB" vaet '[:user/email "editor@example.com"]'
 
-step "5. Change a fact"
+step "5. Ask questions in Datalog"
+say "'q' runs a query against the latest value and prints EDN, a relation one"
+say "row per line. Every user's email:"
+run accrete q "$DB" '[:find [?email ...] :where [_ :user/email ?email]]'
+say "A join, with the author given as an input after the query (\$ is the database):"
+run accrete q "$DB" '[:find ?title :in $ ?email
+  :where [?a :user/email ?email] [?s :story/author ?a] [?s :story/title ?title]]' '"ada@example.com"'
+say "An aggregate: stories per author."
+run accrete q "$DB" '[:find ?name (count ?s) :where [?s :story/author ?a] [?a :user/firstName ?name]]'
+say "And 'pull' reads an entity as a map, following references both ways:"
+run accrete pull "$DB" '[:user/firstName {:story/_author [:story/title]}]' '[:user/email "ada@example.com"]'
+
+step "6. Change a fact"
 say "Nothing is updated in place: asserting a new first name retracts the old one."
 echo '[[:db/add [:user/email "editor@example.com"] :user/firstName "Edward"]]' > "$DIR/rename.edn"
 cat "$DIR/rename.edn"
 run accrete transact "$DB" "$DIR/rename.edn"
 run accrete datoms "$DB" aevt :user/firstName
 
-step "6. Travel in time"
+step "7. Travel in time"
 say "As of t=$before, the transaction that added the editor, he was still Ed:"
 run accrete datoms "$DB" aevt :user/firstName --as-of "$before"
 say "Since t=$before, only the rename happened:"
 run accrete datoms "$DB" aevt :user/firstName --since "$before"
 say "And the history keeps every assertion and retraction (the last field):"
 run accrete datoms "$DB" aevt :user/firstName --history
+say "Queries travel too: who wrote what, as of t=$before:"
+run accrete q "$DB" '[:find ?name ?title
+  :where [?s :story/author ?a] [?a :user/firstName ?name] [?s :story/title ?title]]' --as-of "$before"
 
 step "Done"
 say "Next: 'accrete transactor $DB' serves the database to other processes;"

@@ -51,7 +51,8 @@ pub(crate) enum Command {
     #[command(after_help = EXIT_CODES)]
     Datoms(DatomsArgs),
     /// Run a Datalog query against the database and print the result as
-    /// EDN (a relation one row per line, sorted).
+    /// EDN: a relation one row per line, a collection as a vector (both
+    /// sorted), a scalar or tuple as it is (`nil` when nothing was found).
     ///
     /// `$` in `:in` is the database (seen --as-of, --since or with
     /// --history), `%` the rules of --rules; every other input is an EDN

@@ -1,5 +1,6 @@
-//! Every `accrete` command end to end, with its exit codes, on file and
-//! PostgreSQL storage; the tour script.
+//! Every `accrete` command end to end, with its exit codes, on file,
+//! PostgreSQL and simulated Cassandra storage; creating a Cassandra
+//! keyspace; the tour script.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -78,6 +79,19 @@ fn exercise(uri: &str, storage_uri: &str) {
     let limited = ok(&["datoms", uri, "eavt", "--limit", "3"], "");
     assert_eq!(limited.lines().count(), 3);
 
+    let emails = ok(
+        &["q", uri, "[:find ?email :where [_ :user/email ?email]]"],
+        "",
+    );
+    assert_eq!(emails, "[\"a@x\"]\n[\"b@x\"]\n");
+    let friend_of = "[:find ?name . :in $ ?email :where [?b :user/email ?email] [?b :user/friend ?a] [?a :user/name ?name]]";
+    assert_eq!(ok(&["q", uri, friend_of, r#""b@x""#], ""), "\"Anne\"\n");
+    let data_t = t_of(&data).to_string();
+    let then = ok(&["q", uri, friend_of, r#""b@x""#, "--as-of", &data_t], "");
+    assert_eq!(then, "\"Ann\"\n");
+    let pulled = ok(&["pull", uri, "[:user/name]", r#"[:user/email "a@x"]"#], "");
+    assert_eq!(pulled, "{:user/name \"Anne\"}\n");
+
     let refused = accrete(&["transact", uri], r#"[{:db/id "c" :user/email 42}]"#);
     assert_eq!(code(&refused), 2);
     assert!(
@@ -102,6 +116,10 @@ fn exercise(uri: &str, storage_uri: &str) {
             vec!["datoms", uri, "avet", ":user/email", "42"],
             "not a :db.type/string",
         ),
+        (
+            vec!["q", uri, "[:find ?e :where [?e :no/such]]"],
+            "unknown attribute: :no/such",
+        ),
     ] {
         let out = accrete(&args, "");
         assert_eq!(code(&out), 2, "{args:?}");
@@ -113,6 +131,13 @@ fn exercise(uri: &str, storage_uri: &str) {
     assert!(ok(&["delete-db", uri], "").contains("deleted database shop"));
     assert_eq!(ok(&["list-dbs", storage_uri], ""), "");
     let gone = accrete(&["datoms", uri, "eavt"], "");
+    assert_eq!(code(&gone), 2);
+    assert!(
+        stderr(&gone).contains("database `shop` does not exist"),
+        "{}",
+        stderr(&gone)
+    );
+    let gone = accrete(&["q", uri, "[:find ?e :where [?e :db/ident]]"], "");
     assert_eq!(code(&gone), 2);
     assert!(
         stderr(&gone).contains("database `shop` does not exist"),
@@ -149,6 +174,121 @@ async fn every_command_on_the_cassandra_simulator() {
     tokio::task::spawn_blocking(move || exercise(&uri, &storage_uri))
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_keyspace_on_the_cassandra_simulator() {
+    let cluster = storage_cassandra::testkit::TestCluster::sim()
+        .await
+        .unwrap();
+    let keyspace = storage_cassandra::testkit::scratch_keyspace();
+    let uri = cluster.uri(&keyspace, "db=shop");
+    let other = cluster.uri(&storage_cassandra::testkit::scratch_keyspace(), "db=shop");
+    tokio::task::spawn_blocking(move || create_keyspaces(&keyspace, &uri, &other))
+        .await
+        .unwrap();
+}
+
+/// `keyspace` (named by `uri`) and `other` do not exist yet.
+fn create_keyspaces(keyspace: &str, uri: &str, other: &str) {
+    let missing = accrete(&["create-db", uri], "");
+    assert_eq!(code(&missing), 2, "{}", stderr(&missing));
+    let why = stderr(&missing);
+    assert!(
+        why.contains(&format!("keyspace `{keyspace}` does not exist"))
+            && why.contains(&format!("accrete create-keyspace '{uri}' --dc DC_NAME=3")),
+        "{why}"
+    );
+    let no_replication = accrete(&["create-keyspace", uri], "");
+    assert_eq!(
+        code(&no_replication),
+        1,
+        "nothing silently picks SimpleStrategy"
+    );
+    let both = accrete(
+        &["create-keyspace", uri, "--simple", "3", "--dc", "dc1=3"],
+        "",
+    );
+    assert_eq!(code(&both), 1);
+    for (args, why) in [
+        (vec!["--dc", "dc1"], "--dc dc1: write NAME=N"),
+        (vec!["--dc", "a,b=3"], "--dc a,b=3: write NAME=N"),
+        (
+            vec!["--dc", "dc1=0"],
+            "--dc dc1=0: invalid input: replication `dc1:0`: the factor `0` is not a number in 1..=32",
+        ),
+        (vec!["--dc", "d'c=3"], "must be 1 to 64 ASCII letters"),
+        (
+            vec!["--dc", "dc1=3", "--dc", "dc1=2"],
+            "data centre `dc1` is given twice",
+        ),
+        (
+            vec!["--dc", "simple=3"],
+            "for SimpleStrategy use --simple N",
+        ),
+        (
+            vec!["--simple", "40"],
+            "--simple 40: invalid input: replication `simple:40`",
+        ),
+    ] {
+        let out = accrete(&[&["create-keyspace", uri][..], &args].concat(), "");
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let not_cassandra = accrete(
+        &[
+            "create-keyspace",
+            &file_uri(dir.path(), "shop"),
+            "--simple",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(code(&not_cassandra), 2);
+    assert!(
+        stderr(&not_cassandra).contains("create-keyspace takes a cassandra:// URI"),
+        "{}",
+        stderr(&not_cassandra)
+    );
+    assert_eq!(
+        code(&accrete(&["create-db", uri], "")),
+        2,
+        "nothing was created"
+    );
+
+    let created = ok(&["create-keyspace", uri, "--simple", "3"], "");
+    assert_eq!(
+        created,
+        format!(
+            "created keyspace {keyspace} with replication {{'class': 'SimpleStrategy', 'replication_factor': '3'}}\n"
+        )
+    );
+    let again = ok(&["create-keyspace", uri, "--simple", "1"], "");
+    assert!(
+        again.contains(&format!(
+            "keyspace {keyspace} exists already and was left as it is"
+        )) && again.contains("SimpleStrategy"),
+        "{again}"
+    );
+    assert!(ok(&["create-db", uri], "").starts_with("created database shop"));
+    ok(&["transact", uri], SCHEMA);
+    ok(&["transact", uri], r#"[{:user/email "a@x"}]"#);
+    let emails = ok(
+        &["q", uri, "[:find [?m ...] :where [_ :user/email ?m]]"],
+        "",
+    );
+    assert_eq!(emails, "[\"a@x\"]\n");
+
+    let topology = ok(
+        &["create-keyspace", other, "--dc", "dc1=3", "--dc", "dc2=2"],
+        "",
+    );
+    assert!(
+        topology.contains("{'class': 'NetworkTopologyStrategy', 'dc1': '3', 'dc2': '2'}"),
+        "{topology}"
+    );
+    assert!(ok(&["create-db", other], "").starts_with("created database shop"));
 }
 
 #[test]
@@ -241,6 +381,11 @@ fn the_tour_runs() {
         r#":user/firstName "Ed" "#,
         " false]",
         ":story/author",
+        "\n[\"ada@example.com\" \"editor@example.com\"]\n",
+        "\n[\"Datalog in practice\"]\n[\"Time travel for auditors\"]\n",
+        "\n[\"Ada\" 2]\n[\"Ed\" 1]\n",
+        r#"{:story/_author [{:story/title "Datalog in practice"} {:story/title "Time travel for auditors"}], :user/firstName "Ada"}"#,
+        "\n[\"Ada\" \"Datalog in practice\"]\n[\"Ada\" \"Time travel for auditors\"]\n[\"Ed\" \"Accretion-only databases\"]\n",
     ] {
         assert!(
             text.contains(expected),

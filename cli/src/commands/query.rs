@@ -172,19 +172,30 @@ fn slots(forms: &[Edn], given: Vec<String>, mut rules: Option<Input>) -> Outcome
     Ok(slots)
 }
 
-/// A relation one row (or return map) per line, sorted; any other shape
-/// as one EDN value.
+/// A relation one row (or return map) per line, a collection as one
+/// vector, both sorted (their order means nothing, and sorted output can be
+/// compared); a scalar or tuple as it is.
 fn print_result(result: &QueryResult) {
-    if result.shape() != Shape::Relation {
-        emit([result.to_edn()]);
-        return;
+    let cells = |r: &Vec<Found>| r.iter().map(Found::to_edn).collect::<Vec<Edn>>();
+    match result.shape() {
+        Shape::Relation => {
+            let mut rows = result.maps().unwrap_or_else(|| {
+                result
+                    .rows()
+                    .iter()
+                    .map(|r| Edn::Vector(cells(r)))
+                    .collect()
+            });
+            rows.sort();
+            emit(rows);
+        }
+        Shape::Collection => {
+            let mut items: Vec<Edn> = result.column(0).into_iter().map(Found::to_edn).collect();
+            items.sort();
+            emit([Edn::Vector(items)]);
+        }
+        Shape::Scalar | Shape::Tuple => emit([result.to_edn()]),
     }
-    let mut rows = result.maps().unwrap_or_else(|| {
-        let row = |r: &Vec<Found>| Edn::Vector(r.iter().map(Found::to_edn).collect());
-        result.rows().iter().map(row).collect()
-    });
-    rows.sort();
-    emit(rows);
 }
 
 /// Prints each item on a line; a closed stdout (`| head`) stops quietly.
