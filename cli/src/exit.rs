@@ -127,3 +127,29 @@ impl From<std::io::Error> for Failure {
         Failure::invalid(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_failures_say_whether_to_fix_the_query_or_retry() {
+        let invalid = query::Error::new(query::ErrorKind::UnboundVariable, "?x", ":find ?x");
+        assert_eq!(Failure::from(invalid).code, Code::Invalid);
+        let storage = model::Error::Storage {
+            operation: "reading a segment".into(),
+            source: Box::new(std::io::Error::other("connection refused")),
+        };
+        let failure = Failure::from(query::Error::model(storage, "[?e :a/b]"));
+        assert_eq!(failure.code, Code::Unavailable);
+        assert!(failure.message.contains("reading a segment"), "{failure}");
+        let undecodable = model::Error::Decode {
+            what: "segment",
+            message: "bad magic".into(),
+        };
+        let failure = Failure::from(query::Error::model(undecodable, "[?e :a/b]"));
+        assert_eq!(failure.code, Code::Corruption);
+        let timeout = query::Error::new(query::ErrorKind::Timeout, "ran 5s", "");
+        assert_eq!(Failure::from(timeout).code, Code::Unavailable);
+    }
+}
