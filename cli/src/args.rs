@@ -50,8 +50,9 @@ pub(crate) enum Command {
     /// or with history.
     #[command(after_help = EXIT_CODES)]
     Datoms(DatomsArgs),
-    /// Run a Datalog query against the database and print the result as
-    /// EDN: a relation one row per line, a collection as a vector (both
+    /// Run a Datalog query against the database and print the result as EDN.
+    ///
+    /// A relation prints one row per line, a collection as a vector (both
     /// sorted), a scalar or tuple as it is (`nil` when nothing was found).
     ///
     /// `$` in `:in` is the database (seen --as-of, --since or with
