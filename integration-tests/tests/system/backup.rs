@@ -1,0 +1,157 @@
+//! A backup taken while an `accrete transactor` process commits what two
+//! peers send (the scenario steps from one, a stream of other transactions
+//! from the other), restored into another backend with `accrete
+//! restore-db`: the restored database is at the backup's t, verifies
+//! intact, and a peer reading it gets exactly the scenario answers of the
+//! in-memory reference as of that t — current, history, as of and since
+//! every t.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use integration_tests::accrete::{self, TransactorProcess};
+use integration_tests::scenario::{self, QUERIES, Reference, first_difference};
+use integration_tests::stage::{Backend, DURABLE, Stage, blocking, within};
+use model::TxReport;
+use tokio::sync::Mutex;
+
+/// Committed transactions by t: their tx data and report.
+type Commits = Arc<Mutex<BTreeMap<u64, (String, TxReport)>>>;
+
+const LOAD_SCHEMA: &str =
+    "[{:db/ident :load/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]";
+
+async fn commit(conn: &peer::Connection, commits: &Commits, tx: String) -> u64 {
+    let report = within("a transaction", conn.transact(&tx))
+        .await
+        .unwrap_or_else(|e| panic!("commit {tx}: {e}"));
+    let t = report.t();
+    commits.lock().await.insert(t, (tx, report));
+    t
+}
+
+/// `accrete backup-db` of the source into `location`; the backup's t.
+async fn backup(uri: &str, location: &Path) -> u64 {
+    let (uri, location) = (uri.to_string(), location.display().to_string());
+    let said = blocking(move || accrete::ok(&["backup-db", &uri, &location])).await;
+    t_in(&said, "backed up ")
+}
+
+/// The t of `… at t=N …` on the line starting with `prefix`.
+fn t_in(said: &str, prefix: &str) -> u64 {
+    said.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.split("at t=").nth(1))
+        .and_then(|rest| rest.split([' ', ',']).next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no `{prefix}… at t=N` in {said:?}"))
+}
+
+async fn backup_while_writing(source: Backend, target: Backend) {
+    let label = format!("{source} -> {target}");
+    let src = Stage::new(source, "news").await;
+    let uri = src.uri.clone();
+    let process = blocking(move || {
+        TransactorProcess::start(&uri, &["--lease-ttl", "2", "--index-threshold", "150"])
+    })
+    .await;
+    let (scenario_peer, load_peer) = (src.connect().await, src.connect().await);
+    let commits = Commits::default();
+    commit(&load_peer, &commits, LOAD_SCHEMA.to_string()).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (stop, commits) = (stop.clone(), commits.clone());
+        async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                commit(&load_peer, &commits, format!("[{{:load/n {n}}}]")).await;
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            n
+        }
+    });
+    let location = tempfile::tempdir().unwrap();
+    let steps = scenario::steps();
+    let mut backup_t = None;
+    for (i, tx) in steps.iter().enumerate() {
+        commit(&scenario_peer, &commits, tx.to_string()).await;
+        if i == steps.len() - 3 {
+            backup_t = Some(backup(&src.uri, location.path()).await);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let loaded = within("the writer", writer).await.unwrap();
+    let basis = backup_t.unwrap();
+    drop(process);
+    assert!(loaded > 0, "{label}: the other peer wrote meanwhile");
+
+    // The reference: every commit in t order; the scenario's ts up to the backup.
+    let mut reference = Reference::default();
+    let mut ts = Vec::new();
+    for (t, (tx, report)) in commits.lock().await.iter() {
+        reference.apply(tx, report);
+        if steps.contains(&tx.as_str()) && *t <= basis {
+            ts.push(*t);
+        }
+    }
+    assert!(
+        ts.len() >= steps.len() - 3,
+        "{label}: the backup at t={basis} holds the first {} steps",
+        ts.len()
+    );
+
+    let restored = Stage::empty(target, "news").await;
+    let (location_text, target_uri) = (location.path().display().to_string(), restored.uri.clone());
+    let said = blocking(move || {
+        let said = accrete::ok(&["restore-db", &location_text, &target_uri]);
+        let verified = accrete::run(&["verify-db", &target_uri]);
+        assert!(verified.status.success(), "verify-db: {verified:?}");
+        said
+    })
+    .await;
+    assert_eq!(t_in(&said, "restored "), basis, "{label}: {said}");
+
+    let db = restored.connect().await.db();
+    let at_backup = reference.db.as_of(basis).unwrap();
+    blocking(move || {
+        assert_eq!(db.basis_t(), basis, "{label}");
+        assert!(
+            db.store().basis_t().is_some(),
+            "{label}: the restored index segments are read"
+        );
+        let (difference, compared) = first_difference(&db, &at_backup, &ts);
+        if let Some(difference) = difference {
+            panic!("{label}, backup at t={basis}: {difference}");
+        }
+        assert_eq!(compared, QUERIES.len() * (2 + 3 * ts.len()));
+    })
+    .await;
+}
+
+/// The pairs the default run covers: each durable backend once as source
+/// and once as target; `ACCRETE_LONG=1` runs every pair.
+fn pairs() -> Vec<(Backend, Backend)> {
+    if super::long() {
+        return DURABLE
+            .iter()
+            .flat_map(|s| DURABLE.iter().map(move |t| (*s, *t)))
+            .collect();
+    }
+    vec![
+        (Backend::File, Backend::Postgres),
+        (Backend::Postgres, Backend::Cassandra),
+        (Backend::Cassandra, Backend::File),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_during_writes_restores_elsewhere_with_the_same_answers() {
+    for (source, target) in pairs() {
+        backup_while_writing(source, target).await;
+    }
+}
