@@ -31,7 +31,7 @@
 //! let mut db = Db::new();
 //! for (i, step) in steps().into_iter().enumerate() {
 //!     let forms = transactor::parse_tx(step).unwrap();
-//!     db = db.with(&forms, Instant(i as i64), &TxFunctions::new()).unwrap().db_after;
+//!     db = db.with(&forms, Instant(1 + i as i64), &TxFunctions::new()).unwrap().db_after;
 //! }
 //! let editor_comments = answers(&db)
 //!     .into_iter()
