@@ -38,23 +38,24 @@ mod rustls_config {
     use std::path::Path;
     use std::sync::Arc;
 
-    use rustls::client::WebPkiServerVerifier;
-    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::ClientConfig;
+    use rustls::client::danger::ServerCertVerifier;
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-    use rustls::{
-        CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use storage_core::tls::{
+        ChainOnly, pem_certificates, root_store, system_certificates, webpki_verifier,
     };
 
     use super::{Error, Result, TlsMode, TlsSettings};
 
     /// The rustls configuration for `tls` (whose mode is not `off`).
+    /// `verify-ca` checks only the chain, not the name (the node's IP
+    /// address).
     pub(super) fn client_config(tls: &TlsSettings) -> Result<Arc<ClientConfig>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = Arc::new(root_store(tls)?);
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-            .build()
-            .map_err(|e| Error::invalid(format!("TLS certificate verifier: {e}")))?;
+        let roots = root_store(ca_certificates(tls)?)
+            .ok_or_else(|| Error::invalid("tls_ca: none of the CA certificates is usable"))?;
+        let webpki = webpki_verifier(roots, &provider).map_err(Error::invalid)?;
         let verifier: Arc<dyn ServerCertVerifier> = match tls.mode {
             TlsMode::VerifyCa => Arc::new(ChainOnly(webpki)),
             _ => webpki,
@@ -73,96 +74,24 @@ mod rustls_config {
         Ok(Arc::new(config))
     }
 
-    fn root_store(tls: &TlsSettings) -> Result<RootCertStore> {
-        let certs = match &tls.ca_file {
-            Some(path) => read_certs(path, "tls_ca")?,
-            None => {
-                let found = rustls_native_certs::load_native_certs();
-                if found.certs.is_empty() {
-                    return Err(Error::invalid(format!(
-                        "tls_ca=system: no CA certificates found in the system store ({} errors); name a PEM file with tls_ca=PATH",
-                        found.errors.len()
-                    )));
-                }
-                found.certs
-            }
-        };
-        let mut store = RootCertStore::empty();
-        let (added, _ignored) = store.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(Error::invalid(
-                "tls_ca: none of the CA certificates is usable",
-            ));
+    fn ca_certificates(tls: &TlsSettings) -> Result<Vec<CertificateDer<'static>>> {
+        match &tls.ca_file {
+            Some(path) => read_certs(path, "tls_ca"),
+            None => system_certificates().map_err(|why| {
+                Error::invalid(format!(
+                    "tls_ca=system: {why}; name a PEM file with tls_ca=PATH"
+                ))
+            }),
         }
-        Ok(store)
     }
 
     fn read_certs(path: &Path, param: &str) -> Result<Vec<CertificateDer<'static>>> {
-        let bad = |why: String| Error::invalid(format!("{param}={}: {why}", path.display()));
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| bad(e.to_string()))?
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| bad(e.to_string()))?;
-        if certs.is_empty() {
-            return Err(bad("holds no PEM certificate".into()));
-        }
-        Ok(certs)
+        pem_certificates(path)
+            .map_err(|why| Error::invalid(format!("{param}={}: {why}", path.display())))
     }
 
     fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
         PrivateKeyDer::from_pem_file(path)
             .map_err(|e| Error::invalid(format!("tls_key={}: {e}", path.display())))
-    }
-
-    /// `verify-ca`: the chain must lead to a trusted CA; the name (the
-    /// node's IP address) is not checked.
-    #[derive(Debug)]
-    struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-    impl ServerCertVerifier for ChainOnly {
-        fn verify_server_cert(
-            &self,
-            end_entity: &CertificateDer<'_>,
-            intermediates: &[CertificateDer<'_>],
-            server_name: &ServerName<'_>,
-            ocsp_response: &[u8],
-            now: UnixTime,
-        ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-            match self.0.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            ) {
-                Err(rustls::Error::InvalidCertificate(
-                    CertificateError::NotValidForName
-                    | CertificateError::NotValidForNameContext { .. },
-                )) => Ok(ServerCertVerified::assertion()),
-                other => other,
-            }
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls12_signature(message, cert, dss)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-            self.0.verify_tls13_signature(message, cert, dss)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.supported_verify_schemes()
-        }
     }
 }

@@ -49,6 +49,8 @@ mod registry;
 mod root;
 mod segment;
 mod storage;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod uri;
 
 #[cfg(feature = "testkit")]

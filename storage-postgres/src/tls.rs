@@ -16,13 +16,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use storage_core::tls::{
+    ChainOnly, pem_certificates, root_store, system_certificates, webpki_verifier,
 };
 use storage_core::{Error, Result};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -126,46 +125,24 @@ impl RootCerts {
         let certs = match self {
             RootCerts::None => return Ok(None),
             RootCerts::File { path, explicit } if !explicit && !path.exists() => return Ok(None),
-            RootCerts::File { path, .. } => read_pem(path, mode)?,
-            RootCerts::System => {
-                let found = rustls_native_certs::load_native_certs();
-                if found.certs.is_empty() {
-                    return Err(Error::invalid(format!(
-                        "sslrootcert=system: no CA certificates found in the system store ({} errors)",
-                        found.errors.len()
-                    )));
-                }
-                found.certs
-            }
+            RootCerts::File { path, .. } => pem_certificates(path).map_err(|why| {
+                Error::invalid(format!(
+                    "sslmode={}: CA certificates {}: {why}",
+                    mode.as_str(),
+                    path.display()
+                ))
+            })?,
+            RootCerts::System => system_certificates()
+                .map_err(|why| Error::invalid(format!("sslrootcert=system: {why}")))?,
         };
-        let mut store = RootCertStore::empty();
-        let (added, _ignored) = store.add_parsable_certificates(certs);
-        if added == 0 {
-            return Err(Error::invalid(format!(
+        match root_store(certs) {
+            Some(store) => Ok(Some(store)),
+            None => Err(Error::invalid(format!(
                 "sslmode={}: no usable CA certificate in {self:?}",
                 mode.as_str()
-            )));
+            ))),
         }
-        Ok(Some(store))
     }
-}
-
-fn read_pem(path: &Path, mode: SslMode) -> Result<Vec<CertificateDer<'static>>> {
-    let bad = |why: String| {
-        Error::invalid(format!(
-            "sslmode={}: CA certificates {}: {why}",
-            mode.as_str(),
-            path.display()
-        ))
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(e.to_string()))?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| bad(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad("holds no PEM certificate".into()));
-    }
-    Ok(certs)
 }
 
 /// The TLS connector for `mode`, or `None` for `disable`.
@@ -199,58 +176,8 @@ pub(crate) fn connector(mode: SslMode, roots: &RootCerts) -> Result<Option<MakeR
 fn webpki(
     store: RootCertStore,
     provider: &Arc<CryptoProvider>,
-) -> Result<Arc<WebPkiServerVerifier>> {
-    WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
-        .build()
-        .map_err(|e| Error::invalid(format!("TLS certificate verifier: {e}")))
-}
-
-/// `verify-ca` (and `require` with CA certificates): the chain must lead to
-/// a trusted CA; the host name is not checked.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
+) -> Result<Arc<rustls::client::WebPkiServerVerifier>> {
+    webpki_verifier(store, provider).map_err(Error::invalid)
 }
 
 /// `prefer` and `require` without CA certificates: encrypted, with the
