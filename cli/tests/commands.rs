@@ -328,12 +328,14 @@ fn transact_goes_to_the_live_transactor() {
     let dir = tempfile::tempdir().unwrap();
     let uri = file_uri(dir.path(), "live");
     ok(&["create-db", &uri], "");
-    let transactor = TransactorProcess::start(&uri, &["--lease-ttl", "1"]);
+    // A lease of a few seconds: long enough that a loaded machine's late
+    // renewal cannot let it lapse while the transactor is alive.
+    let transactor = TransactorProcess::start(&uri, &["--lease-ttl", "4"]);
     let out = accrete(&["-v", "transact", &uri], SCHEMA);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let via = format!("via=transactor at {}", transactor.endpoint);
     assert!(stderr(&out).contains(&via), "{}", stderr(&out));
-    drop(transactor); // killed: its lease lapses after a second
+    drop(transactor); // killed: its lease lapses after four seconds
     let out = accrete(
         &["-v", "transact", &uri],
         r#"[{:db/id "x" :user/email "x@x"}]"#,
@@ -352,7 +354,7 @@ fn transact_gives_up_on_a_live_lease_it_cannot_reach() {
     let uri = file_uri(dir.path(), "far");
     ok(&["create-db", &uri], "");
     let _transactor =
-        TransactorProcess::start(&uri, &["--advertise", "127.0.0.1:1", "--lease-ttl", "1"]);
+        TransactorProcess::start(&uri, &["--advertise", "127.0.0.1:1", "--lease-ttl", "10"]);
     let out = accrete(&["transact", &uri, "--lease-wait", "2"], SCHEMA);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(
