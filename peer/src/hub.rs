@@ -255,34 +255,12 @@ fn ended_error((kind, message): &(ErrorKind, String)) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::TxFunctions;
-    use model::edn::Instant;
+    use crate::test_chain::chain;
     use std::sync::Arc;
-
-    /// A value and the reports of `n` transactions after it.
-    fn reports(n: usize) -> (Db, Vec<TxReport>) {
-        let fns = TxFunctions::new();
-        let schema =
-            r#"[{:db/ident :n/v :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]"#;
-        let start = Db::new()
-            .with_edn(schema, Instant(1), &fns)
-            .unwrap()
-            .db_after;
-        let mut db = start.clone();
-        let mut made = Vec::new();
-        for i in 0..n {
-            let report = db
-                .with_edn(&format!("[{{:n/v {i}}}]"), Instant(2 + i as i64), &fns)
-                .unwrap();
-            db = report.db_after.clone();
-            made.push(report);
-        }
-        (start, made)
-    }
 
     #[test]
     fn a_full_queue_is_dropped_after_what_it_buffered() {
-        let (start, made) = reports(3);
+        let (start, made) = chain(3);
         let hub = Hub::new(start);
         let (mut full, _) = hub.subscribe(1).unwrap();
         let (mut roomy, at) = hub.subscribe(8).unwrap();
@@ -303,7 +281,7 @@ mod tests {
 
     #[test]
     fn reports_that_do_not_follow_are_refused() {
-        let (start, made) = reports(2);
+        let (start, made) = chain(2);
         let hub = Hub::new(start);
         let e = hub.publish(vec![made[1].clone()]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corruption, "{e}");
@@ -313,7 +291,7 @@ mod tests {
 
     #[test]
     fn pinned_reports_stay_until_the_pin_drops() {
-        let (start, made) = reports(3);
+        let (start, made) = chain(3);
         let hub = Hub::new(start);
         hub.publish(vec![made[0].clone()]).unwrap();
         assert!(hub.report_at(made[0].t()).is_none(), "nothing pinned it");
@@ -327,7 +305,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_end_reaches_waiters_and_new_queues() {
-        let (start, made) = reports(1);
+        let (start, made) = chain(1);
         let hub = Arc::new(Hub::new(start));
         let waiting = {
             let hub = hub.clone();

@@ -89,6 +89,8 @@ mod hub;
 mod peer;
 mod queue;
 mod replay;
+#[cfg(test)]
+mod test_chain;
 
 pub use config::Config;
 pub use connection::{Connection, TransactorInfo};

@@ -96,28 +96,7 @@ pub(crate) fn reports_after(position: &Db, latest: &Db, max: usize) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::TxFunctions;
-    use model::edn::Instant;
-
-    fn chain(n: usize) -> (Db, Vec<TxReport>) {
-        let fns = TxFunctions::new();
-        let schema =
-            r#"[{:db/ident :n/v :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]"#;
-        let start = Db::new()
-            .with_edn(schema, Instant(1), &fns)
-            .unwrap()
-            .db_after;
-        let mut db = start.clone();
-        let mut reports = Vec::new();
-        for i in 0..n {
-            let report = db
-                .with_edn(&format!("[{{:n/v {i}}}]"), Instant(2 + i as i64), &fns)
-                .unwrap();
-            db = report.db_after.clone();
-            reports.push(report);
-        }
-        (start, reports)
-    }
+    use crate::test_chain::chain;
 
     #[test]
     fn applied_entries_rebuild_the_same_values_and_skip_known_ones() {

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use scylla::statement::{Consistency, SerialConsistency};
-use storage_core::{Error, Result, Secret, StorageUri};
+use storage_core::{Error, Result, Secret, StorageUri, parse_param_number, truncate_for_message};
 
 /// The URI parameters this backend understands (besides `db`).
 pub const PARAMS: &[&str] = &[
@@ -113,7 +113,7 @@ impl Level {
             "local_quorum" => Ok(Level::LocalQuorum),
             _ => Err(format!(
                 "`consistency={}` is not `quorum` or `local_quorum`",
-                shorten(text)
+                truncate_for_message(text)
             )),
         }
     }
@@ -139,7 +139,7 @@ impl TlsMode {
             "verify-full" => Ok(TlsMode::VerifyFull),
             _ => Err(format!(
                 "`tls={}` is not one of off, verify-ca, verify-full",
-                shorten(text)
+                truncate_for_message(text)
             )),
         }
     }
@@ -250,20 +250,20 @@ impl Settings {
             Some(other) => {
                 return Err(bad(format!(
                     "`compression={}` is not `lz4` or `none`",
-                    shorten(other)
+                    truncate_for_message(other)
                 )));
             }
         };
         let connect_timeout = match param("connect_timeout") {
             None => Duration::from_secs(10),
             Some(t) => {
-                Duration::from_secs(parse_number("connect_timeout", t, 1, 600).map_err(bad)?)
+                Duration::from_secs(parse_param_number("connect_timeout", t, 1, 600).map_err(bad)?)
             }
         };
         let request_timeout = match param("request_timeout") {
             None => Duration::from_secs(12),
             Some(t) => Duration::from_millis(
-                parse_number("request_timeout", t, 100, 600_000).map_err(bad)?,
+                parse_param_number("request_timeout", t, 100, 600_000).map_err(bad)?,
             ),
         };
         Ok(Settings {
@@ -377,7 +377,7 @@ fn credentials(uri: &StorageUri, env: Env<'_>) -> std::result::Result<Option<Cre
         })),
         (Some(user), None) => Err(format!(
             "user `{}` has no password: set {PASSWORD_VAR}, or name a file holding it with {PASSWORD_FILE_VAR} or `password_file=`",
-            shorten(&user)
+            truncate_for_message(&user)
         )),
         (None, Some((_, source))) => Err(format!(
             "a password was given ({source}) but no user: write cassandra://USER@HOST/… or set {USER_VAR}"
@@ -436,7 +436,7 @@ fn check_dc(name: &str) -> std::result::Result<String, String> {
     if !valid {
         return Err(format!(
             "`dc={}` must be 1 to 64 ASCII letters, digits, `-`, `_` or `.`",
-            shorten(name)
+            truncate_for_message(name)
         ));
     }
     Ok(name.to_string())
@@ -452,30 +452,10 @@ fn check_prefix(prefix: &str) -> std::result::Result<String, String> {
     if !valid {
         return Err(format!(
             "`table_prefix={}` must be at most {max} lowercase ASCII letters, digits or `_`, starting with a letter",
-            shorten(prefix)
+            truncate_for_message(prefix)
         ));
     }
     Ok(prefix.to_string())
-}
-
-fn parse_number(name: &str, text: &str, min: u64, max: u64) -> std::result::Result<u64, String> {
-    match text.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "`{name}={}` must be a whole number in {min}..={max}",
-            shorten(text)
-        )),
-    }
-}
-
-/// User text cut to a length fit for a message, with escapes visible.
-pub(crate) fn shorten(s: &str) -> String {
-    const KEEP: usize = 64;
-    if s.chars().count() <= KEEP {
-        return s.escape_debug().to_string();
-    }
-    let head: String = s.chars().take(KEEP).collect();
-    format!("{}… ({} bytes)", head.escape_debug(), s.len())
 }
 
 #[cfg(test)]

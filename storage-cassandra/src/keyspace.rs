@@ -8,10 +8,11 @@ use std::str::FromStr;
 
 use storage_core::{Error, Result, StorageUri};
 
-use crate::config::{Settings, shorten};
+use crate::config::Settings;
 use crate::error::Failure;
 use crate::schema::{self, Tables};
 use crate::session;
+use storage_core::truncate_for_message;
 
 /// The most copies of the data a data centre may be asked to keep.
 const MAX_REPLICATION_FACTOR: u32 = 32;
@@ -35,20 +36,20 @@ impl FromStr for Replication {
         let bad = |why: String| {
             Error::invalid(format!(
                 "replication `{}`: {why}; write `DC:N[,DC:N…]` (NetworkTopologyStrategy) or `simple:N`",
-                shorten(text)
+                truncate_for_message(text)
             ))
         };
         let mut factors = BTreeMap::new();
         for part in text.split(',') {
             let (dc, n) = part
                 .split_once(':')
-                .ok_or_else(|| bad(format!("`{}` has no `:N`", shorten(part))))?;
+                .ok_or_else(|| bad(format!("`{}` has no `:N`", truncate_for_message(part))))?;
             let n = match n.parse::<u32>() {
                 Ok(n) if (1..=MAX_REPLICATION_FACTOR).contains(&n) => n,
                 _ => {
                     return Err(bad(format!(
                         "the factor `{}` is not a number in 1..={MAX_REPLICATION_FACTOR}",
-                        shorten(n)
+                        truncate_for_message(n)
                     )));
                 }
             };
@@ -66,7 +67,7 @@ impl FromStr for Replication {
             if !valid_dc {
                 return Err(bad(format!(
                     "the data centre `{}` must be 1 to 64 ASCII letters, digits, `-`, `_` or `.`",
-                    shorten(dc)
+                    truncate_for_message(dc)
                 )));
             }
             if factors.insert(dc.to_string(), n).is_some() {

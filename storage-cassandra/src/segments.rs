@@ -20,11 +20,11 @@ use storage_core::{
 };
 use tracing::Instrument as _;
 
-use crate::config::shorten;
 use crate::error::Failure;
 use crate::schema::CHUNK_BYTES;
 use crate::statements::ByLevel;
 use crate::store::{CassandraStorage, maybe_first_row, span};
+use storage_core::truncate_for_message;
 
 /// The most chunks a segment can have.
 const MAX_CHUNKS: i32 = MAX_SEGMENT_BYTES.div_ceil(CHUNK_BYTES) as i32;
@@ -243,7 +243,7 @@ fn parse_token(token: &PageToken) -> Result<(i64, SegmentId)> {
     let bad = || {
         Error::invalid(format!(
             "cassandra: page token `{}` is not one of mine",
-            shorten(&token.0)
+            truncate_for_message(&token.0)
         ))
     };
     let (ring, id) = token.0.split_once(':').ok_or_else(bad)?;

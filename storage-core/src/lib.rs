@@ -62,10 +62,10 @@ pub use mem::MemStorage;
 pub use registry::{BackendFactory, Registry};
 pub use root::{
     CasOutcome, MAX_ROOT_NAME_BYTES, MAX_ROOT_VALUE_BYTES, Nonce, Revision, Root, RootName,
-    RootValue,
+    RootValue, truncate_for_message,
 };
 pub use segment::{MAX_SEGMENT_BYTES, SegmentId, check_segment_size};
 pub use storage::{
     MAX_LIST_LIMIT, PageToken, SegmentPage, Storage, StorageExt, all_segment_ids, check_list_limit,
 };
-pub use uri::{DbName, HostPort, KNOWN_SCHEMES, Secret, StorageUri};
+pub use uri::{DbName, HostPort, KNOWN_SCHEMES, Secret, StorageUri, parse_param_number};

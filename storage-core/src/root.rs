@@ -71,8 +71,9 @@ fn validate_root_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Shortens user text for an error message.
-pub(crate) fn truncate_for_message(s: &str) -> String {
+/// User text cut to a length fit for an error message (80 characters),
+/// with escapes visible, and its length in bytes when it was cut.
+pub fn truncate_for_message(s: &str) -> String {
     const KEEP: usize = 80;
     if s.chars().count() <= KEEP {
         return s.escape_debug().to_string();

@@ -198,6 +198,23 @@ impl StorageUri {
     }
 }
 
+/// A whole number in `min..=max` from the text of parameter `name`; the
+/// error names the parameter, the (shortened) text and the range.
+pub fn parse_param_number(
+    name: &str,
+    text: &str,
+    min: u64,
+    max: u64,
+) -> std::result::Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{name}={}` must be a whole number in {min}..={max}",
+            truncate_for_message(text)
+        )),
+    }
+}
+
 impl fmt::Display for StorageUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted)

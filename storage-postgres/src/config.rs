@@ -20,7 +20,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use storage_core::{Error, Result, Secret, StorageUri};
+use storage_core::{Error, Result, Secret, StorageUri, parse_param_number, truncate_for_message};
 
 use crate::passfile::{self, Target};
 use crate::tls::{RootCerts, SslMode};
@@ -88,7 +88,7 @@ impl SchemaName {
         if !valid {
             return Err(Error::invalid(format!(
                 "schema `{}` must be 1 to {MAX_NAME_BYTES} lowercase ASCII letters, digits or `_`, starting with a letter or `_`, and not start with `pg_`",
-                shorten(name)
+                truncate_for_message(name)
             )));
         }
         Ok(SchemaName(name.to_string()))
@@ -186,7 +186,7 @@ impl Settings {
         check_name("PostgreSQL database", &database).map_err(bad)?;
         let default_port = match env("PGPORT") {
             None => DEFAULT_PORT,
-            Some(p) => parse_number("PGPORT", &p, 1, u16::MAX.into()).map_err(bad)? as u16,
+            Some(p) => parse_param_number("PGPORT", &p, 1, u16::MAX.into()).map_err(bad)? as u16,
         };
         let hosts: Vec<(String, u16)> = uri
             .hosts()
@@ -205,19 +205,19 @@ impl Settings {
         );
         let connect_timeout = match param("connect_timeout", Some("PGCONNECT_TIMEOUT")) {
             None => Duration::from_secs(10),
-            Some(t) => {
-                Duration::from_secs(parse_number("connect_timeout", &t, 1, 3600).map_err(bad)?)
-            }
+            Some(t) => Duration::from_secs(
+                parse_param_number("connect_timeout", &t, 1, 3600).map_err(bad)?,
+            ),
         };
         let statement_timeout = match param("statement_timeout", None) {
             None => Duration::from_secs(30),
             Some(t) => Duration::from_millis(
-                parse_number("statement_timeout", &t, 100, 3_600_000).map_err(bad)?,
+                parse_param_number("statement_timeout", &t, 100, 3_600_000).map_err(bad)?,
             ),
         };
         let pool_size = match param("pool_size", None) {
             None => 16,
-            Some(n) => parse_number("pool_size", &n, 1, 1000).map_err(bad)? as usize,
+            Some(n) => parse_param_number("pool_size", &n, 1, 1000).map_err(bad)? as usize,
         };
         let application_name =
             param("application_name", Some("PGAPPNAME")).unwrap_or_else(|| "accrete".into());
@@ -331,7 +331,7 @@ fn check_name(what: &str, name: &str) -> std::result::Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES || name.contains('\0') {
         return Err(format!(
             "the {what} `{}` must be 1 to {MAX_NAME_BYTES} bytes without NUL",
-            shorten(name)
+            truncate_for_message(name)
         ));
     }
     Ok(())
@@ -341,30 +341,10 @@ fn check_application_name(name: &str) -> std::result::Result<(), String> {
     if name.len() > MAX_NAME_BYTES || !name.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
         return Err(format!(
             "application_name `{}` must be at most {MAX_NAME_BYTES} printable ASCII characters",
-            shorten(name)
+            truncate_for_message(name)
         ));
     }
     Ok(())
-}
-
-fn parse_number(name: &str, text: &str, min: u64, max: u64) -> std::result::Result<u64, String> {
-    match text.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "`{name}={}` must be a whole number in {min}..={max}",
-            shorten(text)
-        )),
-    }
-}
-
-/// User text cut to a length fit for a message, with escapes visible.
-pub(crate) fn shorten(s: &str) -> String {
-    const KEEP: usize = 64;
-    if s.chars().count() <= KEEP {
-        return s.escape_debug().to_string();
-    }
-    let head: String = s.chars().take(KEEP).collect();
-    format!("{}… ({} bytes)", head.escape_debug(), s.len())
 }
 
 fn strip_invalid(e: Error) -> String {

@@ -396,7 +396,7 @@ impl Storage for PostgresStorage {
                 .map_err(|_| {
                     Error::invalid(format!(
                         "postgres: page token `{}` is not one of mine",
-                        crate::config::shorten(&token.0)
+                        storage_core::truncate_for_message(&token.0)
                     ))
                 })?
                 .as_bytes()

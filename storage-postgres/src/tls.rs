@@ -56,7 +56,7 @@ impl SslMode {
             other => {
                 return Err(format!(
                     "`sslmode={}` is not one of disable, allow, prefer, require, verify-ca, verify-full",
-                    crate::config::shorten(other)
+                    storage_core::truncate_for_message(other)
                 ));
             }
         })
