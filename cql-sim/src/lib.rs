@@ -170,6 +170,7 @@ mod error;
 mod exec;
 mod faults;
 mod handler;
+pub mod history;
 mod journal;
 mod protocol;
 mod schema;

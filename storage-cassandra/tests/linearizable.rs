@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -47,13 +47,8 @@ enum Op {
     },
 }
 
-#[derive(Clone, Debug)]
-struct Event {
-    call: u128,
-    /// `None` for an unknown outcome.
-    ret: Option<u128>,
-    op: Op,
-}
+/// An operation as its caller saw it.
+type Event = cql_sim::history::Event<Op>;
 
 /// The states `op` may leave behind when it takes effect on `state`.
 fn step(state: State, op: &Op) -> Vec<State> {
@@ -85,42 +80,7 @@ fn step(state: State, op: &Op) -> Vec<State> {
 /// Whether an order of the events that respects real time explains every
 /// result, starting from an absent register.
 fn linearizable(history: &[Event]) -> bool {
-    let mut done = vec![false; history.len()];
-    search(history, &mut done, None, &mut HashSet::new())
-}
-
-fn search(
-    history: &[Event],
-    done: &mut Vec<bool>,
-    state: State,
-    seen: &mut HashSet<(Vec<bool>, State)>,
-) -> bool {
-    if done.iter().all(|d| *d) {
-        return true;
-    }
-    if !seen.insert((done.clone(), state)) {
-        return false;
-    }
-    let horizon = history
-        .iter()
-        .zip(done.iter())
-        .filter(|(_, d)| !**d)
-        .filter_map(|(e, _)| e.ret)
-        .min()
-        .unwrap_or(u128::MAX);
-    for i in 0..history.len() {
-        if done[i] || history[i].call > horizon {
-            continue;
-        }
-        for next in step(state, &history[i].op) {
-            done[i] = true;
-            if search(history, done, next, seen) {
-                return true;
-            }
-            done[i] = false;
-        }
-    }
-    false
+    cql_sim::history::is_linearizable(history, None, |state, op| step(*state, op))
 }
 
 #[test]
