@@ -85,6 +85,23 @@ impl Case {
             .when_query_contains(OWN_READ),
         );
     }
+
+    /// Our next update times out accepted by replica 0 only, our re-read
+    /// waits, and every competitor's prepare building on revision 1 misses
+    /// replica 0: it never sees (or completes) our proposal.
+    fn strand_our_proposal_on_replica_0(&self) {
+        self.inject(
+            Fault::new(FaultKind::CasWriteTimeout(Accepted::ByOne))
+                .once()
+                .when_query_contains(OWN_UPDATE),
+        );
+        self.delay_next_read(500);
+        self.inject(
+            Fault::new(FaultKind::DropMessage(Phase::Prepare))
+                .on_replicas(&[0])
+                .when_query_contains("IF rev = 1"),
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,17 +144,7 @@ async fn proposal_lost_to_a_competitor_is_a_conflict() {
     let session = raw_session(&case.cluster).await;
     // Our proposal reaches replica 0 only; the competitor's prepare misses
     // replica 0, so it never sees (or completes) ours, and wins revision 2.
-    case.inject(
-        Fault::new(FaultKind::CasWriteTimeout(Accepted::ByOne))
-            .once()
-            .when_query_contains(OWN_UPDATE),
-    );
-    case.delay_next_read(500);
-    case.inject(
-        Fault::new(FaultKind::DropMessage(Phase::Prepare))
-            .on_replicas(&[0])
-            .when_query_contains("IF rev = 1"),
-    );
+    case.strand_our_proposal_on_replica_0();
     let ours = RootValue::new("ours").unwrap();
     let theirs = RootValue::new("theirs").unwrap();
     let (outcome, won) = tokio::join!(case.cas(&ours), async {
@@ -235,17 +242,7 @@ async fn root_moved_past_our_revision_is_settled_by_the_writer_slot() {
 async fn root_moved_past_a_lost_revision_is_a_conflict() {
     let case = Case::new().await;
     let session = raw_session(&case.cluster).await;
-    case.inject(
-        Fault::new(FaultKind::CasWriteTimeout(Accepted::ByOne))
-            .once()
-            .when_query_contains(OWN_UPDATE),
-    );
-    case.delay_next_read(500);
-    case.inject(
-        Fault::new(FaultKind::DropMessage(Phase::Prepare))
-            .on_replicas(&[0])
-            .when_query_contains("IF rev = 1"),
-    );
+    case.strand_our_proposal_on_replica_0();
     let ours = RootValue::new("ours").unwrap();
     let (second, third) = (RootValue::new("b").unwrap(), RootValue::new("c").unwrap());
     let (outcome, won) = tokio::join!(case.cas(&ours), async {
