@@ -21,15 +21,10 @@ use backup::{
 };
 use index::{LogRoot, SegmentCache, Segments, append, create_db, index_db, log_root_name, open_db};
 use model::edn::Instant;
-use model::{Datom, Db, PART_USER, TxFunctions, TxLog, Value, entity_id, t_to_tx};
+use model::testkit::{PEOPLE_SCHEMA, People};
+use model::{Db, TxFunctions, TxLog};
 use storage_core::{DbName, Registry, Revision, Storage, StorageExt};
 use tokio::runtime::Runtime;
-
-const SCHEMA: &str = r#"[
- {:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
- {:db/ident :p/bio :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}]"#;
 
 /// Novelty (datoms) at which the writer indexes, like a transactor.
 const INDEX_EVERY: usize = 128 * 1024;
@@ -41,9 +36,7 @@ struct Writer {
     db: Db,
     root: LogRoot,
     revision: Revision,
-    attrs: [u64; 4],
-    people: Vec<(u64, i64)>,
-    rng: u64,
+    people: People,
 }
 
 impl Writer {
@@ -51,30 +44,21 @@ impl Writer {
         let name = DbName::new("bench").unwrap();
         rt.block_on(create_db(&seg.storage, &name)).unwrap();
         let open = rt.block_on(open_db(seg, &name)).unwrap();
+        let report = open
+            .db
+            .with_edn(PEOPLE_SCHEMA, Instant(1), &TxFunctions::new())
+            .unwrap();
+        let people = People::new(&report.db_after).unwrap();
         let mut w = Writer {
             seg: seg.clone(),
             name,
             db: open.db,
             root: open.root,
             revision: open.revision,
-            attrs: [0; 4],
-            people: Vec::new(),
-            rng: 0x2545_f491_4f6c_dd1d,
+            people,
         };
-        let report =
-            w.db.with_edn(SCHEMA, Instant(1), &TxFunctions::new())
-                .unwrap();
         w.commit(rt, report.log_entry());
-        let attr = |db: &Db, n: &str| db.attribute_named(&model::edn::Keyword::new(n)).unwrap().id;
-        w.attrs = [":p/email", ":p/age", ":p/bio", ":p/friend"].map(|n| attr(&w.db, n));
         w
-    }
-
-    fn rand(&mut self, n: u64) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng % n
     }
 
     fn commit(&mut self, rt: &Runtime, entry: TxLog) {
@@ -109,59 +93,7 @@ impl Writer {
 
     /// One transaction: `new` people of 4 datoms and `updates` age changes.
     fn tx(&mut self, new: usize, updates: usize) -> TxLog {
-        let t = self.db.next_t();
-        let tx = t_to_tx(t);
-        let mut data = vec![Datom::new(
-            tx,
-            model::schema::bootstrap::TX_INSTANT,
-            Value::Instant(Instant(1_700_000_000_000 + t as i64)),
-            tx,
-            true,
-        )];
-        let [email, age, bio, friend] = self.attrs;
-        for i in 0..new {
-            let counter = t + 1 + i as u64;
-            let e = entity_id(PART_USER, counter);
-            let a = self.rand(90) as i64;
-            let f = match self.people.len() as u64 {
-                0 => e,
-                n => {
-                    let i = self.rand(n) as usize;
-                    self.people[i].0
-                }
-            };
-            data.push(Datom::new(
-                e,
-                email,
-                Value::string(&format!("person{counter}@example.org")),
-                tx,
-                true,
-            ));
-            data.push(Datom::new(e, age, Value::Long(a), tx, true));
-            data.push(Datom::new(
-                e,
-                bio,
-                Value::string(&format!("biography of person {counter}")),
-                tx,
-                true,
-            ));
-            data.push(Datom::new(e, friend, Value::Ref(f), tx, true));
-            self.people.push((e, a));
-        }
-        let mut touched = std::collections::HashSet::new();
-        for _ in 0..updates {
-            let i = self.rand(self.people.len() as u64) as usize;
-            let (e, old) = self.people[i];
-            if touched.insert(e) {
-                data.push(Datom::new(e, age, Value::Long(old), tx, false));
-                data.push(Datom::new(e, age, Value::Long((old + 1) % 90), tx, true));
-                self.people[i].1 = (old + 1) % 90;
-            }
-        }
-        TxLog {
-            t,
-            data: data.into(),
-        }
+        self.people.tx(&self.db, new, updates)
     }
 
     /// Writes about `datoms` datoms in transactions of ~2k, indexing like

@@ -17,92 +17,22 @@ use std::time::{Duration, Instant as Clock};
 
 use index::{LogRoot, SegmentCache, Segments, append, db_from_root, index_db};
 use model::edn::Instant;
-use model::{Datom, Db, Index, PART_USER, TxFunctions, TxLog, Value, entity_id, t_to_tx};
+use model::testkit::{PEOPLE_SCHEMA, People};
+use model::{Db, Index, TxFunctions, TxLog};
 use storage_core::{MemStorage, Storage};
 use tokio::runtime::Runtime;
-
-const SCHEMA: &str = r#"[
- {:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
- {:db/ident :p/bio :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}]"#;
 
 struct Data {
     db: Db,
     root: LogRoot,
-    attrs: [u64; 4],
-    people: Vec<(u64, i64)>,
-    clock: i64,
-    rng: u64,
+    people: People,
 }
 
 impl Data {
-    fn rand(&mut self, n: u64) -> u64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng % n
-    }
-
     /// One transaction: `new` people with 4 datoms each and `updates` age
     /// changes of old people (a retraction and an assertion each).
     fn tx(&mut self, new: usize, updates: usize) -> TxLog {
-        let t = self.db.next_t();
-        let tx = t_to_tx(t);
-        self.clock += 1;
-        let mut data = vec![Datom::new(
-            tx,
-            model::schema::bootstrap::TX_INSTANT,
-            Value::Instant(Instant(self.clock)),
-            tx,
-            true,
-        )];
-        let [email, age, bio, friend] = self.attrs;
-        for i in 0..new {
-            let counter = t + 1 + i as u64;
-            let e = entity_id(PART_USER, counter);
-            let a = self.rand(90) as i64;
-            let f = match self.people.len() as u64 {
-                0 => e,
-                n => {
-                    let i = self.rand(n) as usize;
-                    self.people[i].0
-                }
-            };
-            data.push(Datom::new(
-                e,
-                email,
-                Value::string(&format!("person{counter}@example.org")),
-                tx,
-                true,
-            ));
-            data.push(Datom::new(e, age, Value::Long(a), tx, true));
-            data.push(Datom::new(
-                e,
-                bio,
-                Value::string(&format!("biography of person {counter}, who likes datoms")),
-                tx,
-                true,
-            ));
-            data.push(Datom::new(e, friend, Value::Ref(f), tx, true));
-            self.people.push((e, a));
-        }
-        let mut touched = std::collections::HashSet::new();
-        for _ in 0..updates {
-            let i = self.rand(self.people.len() as u64) as usize;
-            let (e, old) = self.people[i];
-            if !touched.insert(e) {
-                continue;
-            }
-            let new_age = (old + 1) % 90;
-            data.push(Datom::new(e, age, Value::Long(old), tx, false));
-            data.push(Datom::new(e, age, Value::Long(new_age), tx, true));
-            self.people[i].1 = new_age;
-        }
-        TxLog {
-            t,
-            data: data.into(),
-        }
+        self.people.tx(&self.db, new, updates)
     }
 }
 
@@ -124,28 +54,15 @@ fn seg(rt: &Runtime, storage: &Arc<dyn Storage>, cache: u64) -> Segments {
 fn start(rt: &Runtime, seg: &Segments) -> Data {
     let db = Db::new();
     let report = db
-        .with_edn(SCHEMA, Instant(1), &TxFunctions::new())
+        .with_edn(PEOPLE_SCHEMA, Instant(1), &TxFunctions::new())
         .unwrap();
     let root = LogRoot::genesis(uuid::Uuid::new_v4());
     let root = rt
         .block_on(append(seg, &root, &[report.log_entry()]))
         .unwrap();
     let db = report.db_after;
-    let attr = |n: &str| db.attribute_named(&model::edn::Keyword::new(n)).unwrap().id;
-    let attrs = [
-        attr(":p/email"),
-        attr(":p/age"),
-        attr(":p/bio"),
-        attr(":p/friend"),
-    ];
-    Data {
-        db,
-        root,
-        attrs,
-        people: Vec::new(),
-        clock: 2,
-        rng: 0x2545_f491_4f6c_dd1d,
-    }
+    let people = People::new(&db).unwrap();
+    Data { db, root, people }
 }
 
 struct Row {

@@ -88,6 +88,8 @@ mod excise;
 mod index;
 mod log;
 pub mod schema;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod tx;
 mod value;
 
