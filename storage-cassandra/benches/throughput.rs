@@ -13,12 +13,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cql_sim::SimCluster;
 use storage_cassandra::testkit::TestCluster;
 use storage_cassandra::{CassandraStorage, Settings};
+use storage_core::testkit::load::{bench_duration, closed_loop};
 use storage_core::{CasOutcome, RootName, RootValue, SegmentId, Storage, StorageUri};
 
 const CALLERS: [usize; 2] = [1, 8];
@@ -30,44 +30,6 @@ struct Row {
     unit: &'static str,
     /// LWTs received per applied root change, and per `cas_root` call.
     lwts: Option<(f64, f64)>,
-}
-
-fn seconds() -> Duration {
-    let s = std::env::var("ACCRETE_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    Duration::from_secs(s)
-}
-
-/// Runs `op(caller, i)` from `callers` tasks for the bench's duration;
-/// returns the operations completed per second.
-async fn measure<F, Fut>(callers: usize, op: F) -> f64
-where
-    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let until = Instant::now() + seconds();
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|c| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                let mut n = 0u64;
-                while Instant::now() < until {
-                    op(c, n).await;
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
-    }
-    total as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Distinct segments of `size` bytes: caller and sequence in the first bytes.
@@ -83,7 +45,7 @@ async fn segment_rows(storage: Arc<CassandraStorage>, size: usize, callers: usiz
     let put_store = storage.clone();
     let written = Arc::new(AtomicU64::new(0));
     let count = written.clone();
-    let puts = measure(callers, move |c, n| {
+    let puts = closed_loop(callers, move |c, n| {
         let (s, count) = (put_store.clone(), count.clone());
         async move {
             let bytes = segment(size, c, n);
@@ -99,7 +61,7 @@ async fn segment_rows(storage: Arc<CassandraStorage>, size: usize, callers: usiz
             .map(|n| SegmentId::of(&segment(size, 0, n)))
             .collect(),
     );
-    let gets = measure(callers, move |_, n| {
+    let gets = closed_loop(callers, move |_, n| {
         let (s, ids) = (storage.clone(), ids.clone());
         async move {
             let id = ids[n as usize % ids.len()];
@@ -152,7 +114,7 @@ async fn cas_row(
     sim.clear_received();
     let applied = Arc::new(AtomicU64::new(0));
     let wins = applied.clone();
-    let rate = measure(callers, move |c, _| {
+    let rate = closed_loop(callers, move |c, _| {
         let (s, names, wins) = (storage.clone(), names.clone(), wins.clone());
         async move {
             let name = &names[c];
@@ -172,12 +134,12 @@ async fn cas_row(
         .iter()
         .filter(|r| r.query.contains("accrete_roots") && r.is_conditional())
         .count();
-    let calls = rate * seconds().as_secs_f64();
+    let calls = rate * bench_duration().as_secs_f64();
     let plural = if shared { "" } else { "s" };
     Row {
         what: format!("CAS, {tag} root{plural} ({rate:.0} read+CAS/s)"),
         callers,
-        rate: changes as f64 / seconds().as_secs_f64(),
+        rate: changes as f64 / bench_duration().as_secs_f64(),
         unit: "applied/s",
         lwts: Some((
             lwts as f64 / changes.max(1) as f64,
@@ -218,7 +180,7 @@ fn print(rows: &[Row]) {
         .collect();
     println!(
         "{{\"bench\":\"storage-cassandra throughput\",\"seconds_each\":{},\"rows\":[{}]}}",
-        seconds().as_secs(),
+        bench_duration().as_secs(),
         json.join(",")
     );
 }

@@ -10,9 +10,9 @@
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use storage_core::testkit::load::{bench_duration, closed_loop};
 use storage_core::{CasOutcome, RootName, RootValue, SegmentId, Storage, StorageExt, StorageUri};
 use storage_postgres::testkit::{PgServer, server_bindir};
 use storage_postgres::{PostgresStorage, Settings};
@@ -27,44 +27,6 @@ struct Row {
     unit: &'static str,
 }
 
-fn seconds() -> Duration {
-    let s = std::env::var("ACCRETE_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
-    Duration::from_secs(s)
-}
-
-/// Runs `op(caller, i)` from `callers` tasks for the bench's duration;
-/// returns the operations completed per second.
-async fn measure<F, Fut>(callers: usize, op: F) -> f64
-where
-    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let until = Instant::now() + seconds();
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..callers)
-        .map(|c| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                let mut n = 0u64;
-                while Instant::now() < until {
-                    op(c, n).await;
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.unwrap();
-    }
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
 async fn cas_rate(storage: Arc<PostgresStorage>, callers: usize) -> f64 {
     let names: Arc<Vec<RootName>> = Arc::new(
         (0..callers)
@@ -77,7 +39,7 @@ async fn cas_rate(storage: Arc<PostgresStorage>, callers: usize) -> f64 {
             .await
             .unwrap();
     }
-    measure(callers, move |c, _| {
+    closed_loop(callers, move |c, _| {
         let (storage, names) = (storage.clone(), names.clone());
         async move {
             let name = &names[c];
@@ -98,7 +60,7 @@ async fn put_rate(
     callers: usize,
     ids: Arc<Mutex<Vec<SegmentId>>>,
 ) -> f64 {
-    measure(callers, move |c, i| {
+    closed_loop(callers, move |c, i| {
         let (storage, ids) = (storage.clone(), ids.clone());
         async move {
             let mut bytes = vec![0u8; SEGMENT_BYTES];
@@ -116,7 +78,7 @@ async fn put_rate(
 }
 
 async fn get_rate(storage: Arc<PostgresStorage>, callers: usize, ids: Arc<Vec<SegmentId>>) -> f64 {
-    measure(callers, move |c, i| {
+    closed_loop(callers, move |c, i| {
         let (storage, ids) = (storage.clone(), ids.clone());
         async move {
             let id = ids[(c * 7919 + i as usize) % ids.len()];
@@ -148,7 +110,7 @@ fn pgbench(server: &PgServer, callers: usize, own_row: bool) -> f64 {
             "-j",
             &callers.min(2).to_string(),
         ])
-        .args(["-T", &seconds().as_secs().to_string(), "-f"])
+        .args(["-T", &bench_duration().as_secs().to_string(), "-f"])
         .arg(&script)
         .arg("postgres")
         .output()
@@ -234,7 +196,7 @@ async fn main() {
 
     println!(
         "\nstorage-postgres throughput: private PostgreSQL on 127.0.0.1 (fsync on, synchronous_commit on), {} s per row, {} segments stored",
-        seconds().as_secs(),
+        bench_duration().as_secs(),
         stored.len()
     );
     println!("{:<34} {:>7} {:>12}", "operation", "callers", "rate");

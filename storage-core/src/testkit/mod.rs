@@ -1,6 +1,8 @@
 //! Test support for every backend: the conformance suite that defines what
-//! "a storage" means, and a fault-injecting wrapper. Built with the
+//! "a storage" means, a fault-injecting wrapper, and closed-loop load for
+//! benchmarks. Built with the
 //! `testkit` feature.
 
 pub mod conformance;
 pub mod faults;
+pub mod load;
