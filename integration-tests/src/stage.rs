@@ -5,40 +5,17 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use index::{LogRoot, SegmentCache, Segments, create_db, log_root_name};
-use storage_cassandra::testkit::TestCluster;
 use storage_core::{DbName, MAX_LIST_LIMIT, Registry, SegmentId, Storage};
+use test_storages::FreshStorage;
 use transactor::{Server, Transactor};
+
+pub use test_storages::{Backend, DURABLE};
 
 /// How long any one step of a test may take before the test fails.
 pub const STEP_LIMIT: Duration = Duration::from_secs(120);
-
-/// A storage backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// `mem://`: in this process only.
-    Mem,
-    /// `file://`: a temporary directory.
-    File,
-    /// `postgres://`: a scratch schema of the PostgreSQL server the tests
-    /// share (`storage_postgres::testkit`; fails when there is none).
-    Postgres,
-    /// `cassandra://`: a scratch keyspace of a CQL simulator cluster of 3
-    /// replicas (`storage_cassandra::testkit`).
-    Cassandra,
-}
-
-/// The durable backends.
-pub const DURABLE: [Backend; 3] = [Backend::File, Backend::Postgres, Backend::Cassandra];
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
 
 /// One database in a fresh storage, alive as long as this value.
 pub struct Stage {
@@ -50,8 +27,8 @@ pub struct Stage {
     pub storage: Arc<dyn Storage>,
     /// The database's name.
     pub db: DbName,
-    _dir: Option<tempfile::TempDir>,
-    _cluster: Option<TestCluster>,
+    /// What keeps the storage alive (directory, simulator cluster).
+    _fresh: FreshStorage,
 }
 
 impl fmt::Debug for Stage {
@@ -59,8 +36,6 @@ impl fmt::Debug for Stage {
         write!(f, "Stage({} database `{}`)", self.backend, self.db)
     }
 }
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
 
 impl Stage {
     /// A fresh storage of `backend` holding a new, empty database `db`.
@@ -78,46 +53,14 @@ impl Stage {
     /// A fresh storage of `backend` whose URI names database `db`, which
     /// does not exist yet (a restore target).
     pub async fn empty(backend: Backend, db: &str) -> Stage {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let (mut dir, mut cluster) = (None, None);
-        let uri = match backend {
-            Backend::Mem => format!("mem://integration-{}-{n}?db={db}", std::process::id()),
-            Backend::File => {
-                let made = tempfile::tempdir().expect("a temporary directory");
-                let uri = format!("file://{}?db={db}", made.path().display());
-                dir = Some(made);
-                uri
-            }
-            Backend::Postgres => storage_postgres::testkit::PgServer::shared()
-                .await
-                .unwrap_or_else(|e| panic!("a PostgreSQL server for the tests: {e}"))
-                .scratch_uri(db),
-            Backend::Cassandra => {
-                let sim = TestCluster::sim()
-                    .await
-                    .unwrap_or_else(|e| panic!("a CQL simulator cluster: {e}"));
-                let uri = sim
-                    .scratch_uri(db)
-                    .await
-                    .unwrap_or_else(|e| panic!("a scratch keyspace: {e}"));
-                cluster = Some(sim);
-                uri
-            }
-        };
-        let (storage, parsed) = within("opening the storage", registry().open(&uri))
-            .await
-            .unwrap_or_else(|e| panic!("{backend}: open {uri}: {e}"));
-        let db = parsed
-            .require_db()
-            .expect("the URI names a database")
-            .clone();
+        let name = DbName::new(db).unwrap_or_else(|e| panic!("database name `{db}`: {e}"));
+        let fresh = FreshStorage::new(backend, db).await;
         Stage {
             backend,
-            uri,
-            storage,
-            db,
-            _dir: dir,
-            _cluster: cluster,
+            uri: fresh.uri.clone(),
+            storage: fresh.storage.clone(),
+            db: name,
+            _fresh: fresh,
         }
     }
 

@@ -10,7 +10,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use backup::BackupLocation;
@@ -19,82 +18,17 @@ use model::edn::Instant;
 use model::{Datom, Db, Index, TxFunctions, TxLog, TxReport};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use storage_core::{DbName, Registry, Revision, Storage, StorageExt};
+use storage_core::{DbName, Revision, Storage, StorageExt};
 
-/// The backends every test runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Mem,
-    File,
-    Postgres,
-    /// The project's CQL cluster simulator (three replicas, Paxos).
-    Cassandra,
-}
+#[allow(unused_imports)] // each test binary uses some of them
+pub use test_storages::{ALL, Backend, registry};
 
-pub const ALL: [Backend; 4] = [
-    Backend::Mem,
-    Backend::File,
-    Backend::Postgres,
-    Backend::Cassandra,
-];
-
-/// A fresh storage of its own (a mem name, a directory, a schema, a
-/// keyspace of its own simulated cluster) that lives as long as this value.
-pub struct TestStorage {
-    pub storage: Arc<dyn Storage>,
-    pub uri: String,
-    pub dir: Option<tempfile::TempDir>,
-    _cluster: Option<storage_cassandra::testkit::TestCluster>,
-}
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-pub fn registry() -> Registry {
-    let mut registry = Registry::default();
-    storage_file::register(&mut registry);
-    storage_postgres::register(&mut registry);
-    storage_cassandra::register(&mut registry);
-    registry
-}
+/// A storage of its own, alive as long as this value.
+pub type TestStorage = test_storages::FreshStorage;
 
 /// A fresh storage; its URI names database `db`.
 pub async fn storage(backend: Backend, db: &str) -> TestStorage {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let mut cluster = None;
-    let (uri, dir) = match backend {
-        Backend::Cassandra => {
-            let sim = storage_cassandra::testkit::TestCluster::sim()
-                .await
-                .expect("a CQL simulator cluster");
-            let uri = sim.scratch_uri(db).await.expect("a scratch keyspace");
-            cluster = Some(sim);
-            (uri, None)
-        }
-        Backend::Mem => (
-            format!("mem://backup-test-{}-{n}?db={db}", std::process::id()),
-            None,
-        ),
-        Backend::File => {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            (
-                format!("file://{}?db={db}", dir.path().display()),
-                Some(dir),
-            )
-        }
-        Backend::Postgres => {
-            let server = storage_postgres::testkit::PgServer::shared()
-                .await
-                .expect("a PostgreSQL server for the tests");
-            (server.scratch_uri(db), None)
-        }
-    };
-    let (storage, _) = registry().open(&uri).await.expect("open storage");
-    TestStorage {
-        storage,
-        uri,
-        dir,
-        _cluster: cluster,
-    }
+    TestStorage::new(backend, db).await
 }
 
 /// A fresh backup location on `backend`.

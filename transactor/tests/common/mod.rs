@@ -9,79 +9,19 @@ use std::time::Duration;
 use index::{SegmentCache, Segments, create_db};
 use model::edn::Instant;
 use storage_core::testkit::faults::{FaultPlan, FaultyStorage};
-use storage_core::{DbName, MemStorage, Registry, Storage};
+use storage_core::{DbName, MemStorage, Storage};
 use transactor::lease::Patience;
 use transactor::{Config, Transactor};
 
-/// The backends every test of the durable behaviour runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Mem,
-    File,
-    Postgres,
-    /// The project's CQL cluster simulator (3 replicas, Paxos roots).
-    Cassandra,
-}
+#[allow(unused_imports)] // each test binary uses some of them
+pub use test_storages::{ALL, Backend, registry};
 
-pub const ALL: [Backend; 4] = [
-    Backend::Mem,
-    Backend::File,
-    Backend::Postgres,
-    Backend::Cassandra,
-];
+/// A storage of its own, alive as long as this value.
+pub type TestStorage = test_storages::FreshStorage;
 
-/// A storage that lives as long as this value (temporary directories).
-pub struct TestStorage {
-    pub storage: Arc<dyn Storage>,
-    pub uri: String,
-    _dir: Option<tempfile::TempDir>,
-    _cluster: Option<storage_cassandra::testkit::TestCluster>,
-}
-
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
+/// A fresh storage of `backend` (its URI names database `x`).
 pub async fn storage(backend: Backend) -> TestStorage {
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let mut cluster = None;
-    let (uri, dir) = match backend {
-        Backend::Cassandra => {
-            let sim = storage_cassandra::testkit::TestCluster::sim()
-                .await
-                .expect("a CQL simulator cluster");
-            let uri = sim.scratch_uri("x").await.expect("a scratch keyspace");
-            cluster = Some(sim);
-            (uri, None)
-        }
-        Backend::Mem => (
-            format!("mem://transactor-test-{}-{n}", std::process::id()),
-            None,
-        ),
-        Backend::File => {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            (format!("file://{}", dir.path().display()), Some(dir))
-        }
-        Backend::Postgres => {
-            let server = storage_postgres::testkit::PgServer::shared()
-                .await
-                .expect("a PostgreSQL server for the tests");
-            (server.scratch_uri("x"), None)
-        }
-    };
-    let (storage, _) = registry().open(&uri).await.expect("open storage");
-    TestStorage {
-        storage,
-        uri,
-        _dir: dir,
-        _cluster: cluster,
-    }
-}
-
-pub fn registry() -> Registry {
-    let mut registry = Registry::default();
-    storage_file::register(&mut registry);
-    storage_postgres::register(&mut registry);
-    storage_cassandra::register(&mut registry);
-    registry
+    TestStorage::new(backend, "x").await
 }
 
 pub fn mem() -> Arc<dyn Storage> {
