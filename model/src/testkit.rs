@@ -135,7 +135,11 @@ mod tests {
             .db_after;
         let mut people = People::new(&db).unwrap();
         let first = people.tx(&db, 10, 0);
-        assert_eq!(first.data.len(), 1 + 40, "the instant and 4 datoms a person");
+        assert_eq!(
+            first.data.len(),
+            1 + 40,
+            "the instant and 4 datoms a person"
+        );
         let db = db.apply_tx(&first).unwrap();
         let second = people.tx(&db, 0, 5);
         let retracted = second.data.iter().filter(|d| !d.added()).count();
