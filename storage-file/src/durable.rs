@@ -1,5 +1,6 @@
-//! Crash-safe file replacement: temporary file → fsync → rename → fsync of
-//! the directory, and the sweeping of temporary files a crash left behind.
+//! Crash-safe file replacement: temporary file → fsync → rename (or an
+//! exclusive link) → fsync of the directory, and the sweeping of temporary
+//! files a crash left behind.
 //!
 //! Every durable file of a storage (segments, roots, the format marker) is
 //! written this way, so a reader sees either the old file or the complete
@@ -50,6 +51,21 @@ impl Staged {
         fs::rename(&self.path, target).at("rename a temporary file to", target)?;
         self.placed = true;
         Ok(())
+    }
+}
+
+impl Staged {
+    /// Links the file to `target` only if nothing is there yet: `Ok(true)`
+    /// when `target` now names this file, `Ok(false)` when it already
+    /// existed (it is left as it was). The link is visible at once and
+    /// durable after [`sync_dir`] of the target's directory; the temporary
+    /// name is still removed on drop.
+    pub(crate) fn link_new(&self, target: &Path) -> FsResult<bool> {
+        match fs::hard_link(&self.path, target) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e).at("link a temporary file to", target),
+        }
     }
 }
 

@@ -4,15 +4,21 @@
 //! DIR/ACCRETE-STORAGE          format marker (see `marker.rs`)
 //! DIR/segments/3f/3f9a…(64 hex) one file per segment, fanned out by the
 //!                               first byte of the id into 256 directories
-//! DIR/roots/db~orders~log      one self-verifying record per root
-//! DIR/locks/db~orders~log      the lock file taken for a root's CAS
-//! DIR/tmp/                     temporary files, renamed into place
+//! DIR/revisions/db~orders~log/00000000000000000042
+//!                               one immutable record per revision of a
+//!                               root (the recent ones; see `roots.rs`)
+//! DIR/roots/db~orders~log      a format-1 storage's single record of a
+//!                               root: read until the root's first
+//!                               revision file is written
+//! DIR/locks/                   format 1's lock files, no longer used
+//! DIR/tmp/                     temporary files, renamed or linked into place
 //! ```
 //!
 //! Root names contain `/`; the file name replaces each `/` by `~`, which a
-//! root name can never contain, so the mapping is one-to-one and creates no
-//! directories. Names are at most 200 bytes, under every file system's
-//! limit of 255.
+//! root name can never contain, so the mapping is one-to-one. Names are at
+//! most 200 bytes, under every file system's limit of 255. Revision files
+//! are named by their revision in 20 decimal digits, so that their names
+//! sort as their numbers do.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +28,9 @@ use storage_core::{RootName, SegmentId};
 pub(crate) const SEGMENTS: &str = "segments";
 /// The subdirectory holding root records.
 pub(crate) const ROOTS: &str = "roots";
-/// The subdirectory holding lock files.
+/// The subdirectory holding each root's revision files.
+pub(crate) const REVISIONS: &str = "revisions";
+/// The subdirectory of format 1's lock files (kept, never used).
 pub(crate) const LOCKS: &str = "locks";
 /// The subdirectory holding temporary files.
 pub(crate) const TMP: &str = "tmp";
@@ -33,7 +41,7 @@ pub(crate) struct Layout {
     dir: PathBuf,
     segments: PathBuf,
     roots: PathBuf,
-    locks: PathBuf,
+    revisions: PathBuf,
     tmp: PathBuf,
 }
 
@@ -43,7 +51,7 @@ impl Layout {
         Layout {
             segments: dir.join(SEGMENTS),
             roots: dir.join(ROOTS),
-            locks: dir.join(LOCKS),
+            revisions: dir.join(REVISIONS),
             tmp: dir.join(TMP),
             dir,
         }
@@ -64,19 +72,24 @@ impl Layout {
         self.fanout(id.as_bytes()[0]).join(id.to_hex())
     }
 
-    /// The directory of root records.
-    pub(crate) fn roots(&self) -> &Path {
-        &self.roots
-    }
-
-    /// The record file of root `name`.
-    pub(crate) fn root(&self, name: &RootName) -> PathBuf {
+    /// The format-1 record file of root `name`.
+    pub(crate) fn legacy_root(&self, name: &RootName) -> PathBuf {
         self.roots.join(file_name(name))
     }
 
-    /// The lock file of root `name`.
-    pub(crate) fn lock(&self, name: &RootName) -> PathBuf {
-        self.locks.join(file_name(name))
+    /// The directory of every root's revision directory.
+    pub(crate) fn all_revisions(&self) -> &Path {
+        &self.revisions
+    }
+
+    /// The directory of the revision files of root `name`.
+    pub(crate) fn revisions(&self, name: &RootName) -> PathBuf {
+        self.revisions.join(file_name(name))
+    }
+
+    /// The file of revision `revision` in a root's revision directory `dir`.
+    pub(crate) fn revision(dir: &Path, revision: u64) -> PathBuf {
+        dir.join(revision_file_name(revision))
     }
 
     /// The directory of temporary files.
@@ -90,6 +103,18 @@ fn file_name(name: &RootName) -> String {
     name.as_str().replace('/', "~")
 }
 
+/// The file name of a revision: 20 decimal digits, enough for any `u64`.
+fn revision_file_name(revision: u64) -> String {
+    format!("{revision:020}")
+}
+
+/// The revision a file in a revision directory holds, or `None` for a
+/// name that is not a revision file's.
+pub(crate) fn parse_revision(file_name: &str) -> Option<u64> {
+    let all_digits = file_name.len() == 20 && file_name.bytes().all(|b| b.is_ascii_digit());
+    all_digits.then(|| file_name.parse().ok()).flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,14 +123,35 @@ mod tests {
     fn root_file_names_are_flat_and_distinct() {
         let layout = Layout::new(PathBuf::from("/s"));
         let log = RootName::new("db/orders/log").unwrap();
-        assert_eq!(layout.root(&log), PathBuf::from("/s/roots/db~orders~log"));
-        assert_eq!(layout.lock(&log), PathBuf::from("/s/locks/db~orders~log"));
+        assert_eq!(
+            layout.legacy_root(&log),
+            PathBuf::from("/s/roots/db~orders~log")
+        );
+        let dir = layout.revisions(&log);
+        assert_eq!(dir, PathBuf::from("/s/revisions/db~orders~log"));
+        assert_eq!(
+            Layout::revision(&dir, 42),
+            PathBuf::from("/s/revisions/db~orders~log/00000000000000000042")
+        );
         let flat = RootName::new("db.orders.log").unwrap();
-        assert_ne!(layout.root(&log), layout.root(&flat));
+        assert_ne!(layout.revisions(&log), layout.revisions(&flat));
         let longest = RootName::new(format!("db/{}", "n".repeat(197))).unwrap();
-        let file = layout.root(&longest);
+        let file = layout.revisions(&longest);
         assert!(file.file_name().unwrap().len() <= 255);
-        assert_eq!(file.parent().unwrap(), Path::new("/s/roots"));
+        assert_eq!(file.parent().unwrap(), Path::new("/s/revisions"));
+    }
+
+    #[test]
+    fn revision_file_names_sort_as_numbers_and_parse_back() {
+        for n in [1, 9, 10, u64::MAX] {
+            assert_eq!(parse_revision(&revision_file_name(n)), Some(n));
+        }
+        assert!(revision_file_name(9) < revision_file_name(10));
+        for stray in ["", "42", "0000000000000000004x", "000000000000000000042"] {
+            assert_eq!(parse_revision(stray), None, "{stray}");
+        }
+        // 20 digits above u64::MAX are not a revision.
+        assert_eq!(parse_revision("99999999999999999999"), None);
     }
 
     #[test]

@@ -13,9 +13,10 @@
 //! - **Verified reads.** A segment file is checked against its content hash
 //!   and a root file against its checksum; damage is
 //!   [`storage_core::Error::Corruption`] naming the path.
-//! - **Exact compare-and-swap across processes.** A root changes under an
-//!   exclusive `flock` on its lock file (and an in-process mutex), which
-//!   the kernel releases when a holder dies.
+//! - **Exact compare-and-swap across processes, without locks.** A root
+//!   changes by linking its next revision file into place, which fails if
+//!   another writer got there first; no lock is ever held, so a writer
+//!   that is killed, stopped or hung at any instant holds up nobody.
 //! - **Never on the async workers.** Each operation is one `spawn_blocking`
 //!   task.
 //!
@@ -50,13 +51,12 @@
 //! ```
 //!
 //! The layout of the directory is described in `layout.rs`, the root record
-//! in `record.rs`, the write protocol in `durable.rs` and the locking in
-//! `locks.rs`.
+//! in `record.rs`, the write protocol in `durable.rs` and the lock-free
+//! compare-and-swap in `roots.rs`.
 
 mod durable;
 mod error;
 mod layout;
-mod locks;
 mod marker;
 mod record;
 mod roots;

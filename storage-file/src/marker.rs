@@ -6,8 +6,16 @@
 //!
 //! ```text
 //! accrete file storage
-//! format 1
+//! format 2
 //! ```
+//!
+//! Format 2 keeps each root as a directory of revision files (`roots.rs`);
+//! format 1 kept one record per root under a lock. A format-1 storage is
+//! read as it is and upgraded by its first root CAS: the marker says
+//! format 2 before the first revision file is written, so that an older
+//! accrete started afterwards refuses the storage instead of writing
+//! format-1 roots that this one would not read. (Stop older processes
+//! before a newer one writes to their storage.)
 //!
 //! The marker is written last when a directory is initialised, so a crash
 //! during initialisation leaves a directory holding only empty
@@ -21,29 +29,55 @@ use storage_core::Error;
 
 use crate::durable::{create_dir_durably, replace_durably, sync_dir};
 use crate::error::{FsResult, IoContext};
-use crate::layout::{LOCKS, Layout, ROOTS, SEGMENTS, TMP};
+use crate::layout::{LOCKS, Layout, REVISIONS, ROOTS, SEGMENTS, TMP};
 
 /// The name of the format marker file.
 pub(crate) const MARKER: &str = "ACCRETE-STORAGE";
-/// The storage format this build writes and reads.
-pub(crate) const FORMAT: u32 = 1;
+/// The storage format this build writes.
+pub(crate) const FORMAT: u32 = 2;
+/// The oldest format this build reads (and upgrades on its first CAS).
+const FORMAT_1: u32 = 1;
 const FIRST_LINE: &str = "accrete file storage";
 
 /// Opens the storage directory at `path`: creates the directory if it is
 /// missing (its parent must exist), initialises it if it is empty, and
-/// checks its marker otherwise.
-pub(crate) fn prepare(path: &Path) -> FsResult<Layout> {
+/// checks its marker otherwise. Returns the layout and the storage's
+/// format.
+pub(crate) fn prepare(path: &Path) -> FsResult<(Layout, u32)> {
     let dir = std::path::absolute(path).at("resolve the storage path", path)?;
     ensure_directory(&dir)?;
     let layout = Layout::new(dir);
     let marker = layout.dir().join(MARKER);
-    match fs::read(&marker) {
+    let format = match fs::read(&marker) {
         Ok(text) => check_marker(&marker, &text)?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => initialise(&layout)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            initialise(&layout)?;
+            FORMAT
+        }
         Err(e) => return Err(e).at("read the format marker", &marker),
+    };
+    check_subdirectories(&layout, format)?;
+    Ok((layout, format))
+}
+
+/// Makes a format-1 storage format 2, before its first revision file is
+/// written: creates `revisions/`, then rewrites the marker. Idempotent;
+/// a storage of format 2 is left alone.
+pub(crate) fn upgrade(layout: &Layout) -> FsResult<()> {
+    let marker = layout.dir().join(MARKER);
+    let text = fs::read(&marker).at("read the format marker", &marker)?;
+    if check_marker(&marker, &text)? >= FORMAT {
+        return Ok(());
     }
-    check_subdirectories(&layout)?;
-    Ok(layout)
+    create_dir_durably(layout.all_revisions())?;
+    write_marker(layout)?;
+    tracing::info!(dir = %layout.dir().display(), format = FORMAT, "upgraded the storage format on its first root write");
+    Ok(())
+}
+
+fn write_marker(layout: &Layout) -> FsResult<()> {
+    let text = format!("{FIRST_LINE}\nformat {FORMAT}\n");
+    replace_durably(layout.tmp(), &layout.dir().join(MARKER), text.as_bytes())
 }
 
 fn ensure_directory(dir: &Path) -> FsResult<()> {
@@ -87,7 +121,9 @@ fn initialise(layout: &Layout) -> FsResult<()> {
     for entry in entries {
         let entry = entry.at("list the storage directory", dir)?;
         let name = entry.file_name();
-        let ours = [SEGMENTS, ROOTS, LOCKS, TMP].iter().any(|s| name == *s);
+        let ours = [SEGMENTS, ROOTS, REVISIONS, LOCKS, TMP]
+            .iter()
+            .any(|s| name == *s);
         if !ours {
             return Err(Error::invalid(format!(
                 "directory {} is not an accrete storage: it has no {MARKER} file and is not empty (it holds `{}`); use an empty directory or a new path",
@@ -97,16 +133,16 @@ fn initialise(layout: &Layout) -> FsResult<()> {
             .into());
         }
     }
-    for sub in [SEGMENTS, ROOTS, LOCKS, TMP] {
+    for sub in [SEGMENTS, ROOTS, REVISIONS, TMP] {
         create_dir_durably(&dir.join(sub))?;
     }
-    let text = format!("{FIRST_LINE}\nformat {FORMAT}\n");
-    replace_durably(layout.tmp(), &dir.join(MARKER), text.as_bytes())?;
+    write_marker(layout)?;
     tracing::info!(dir = %dir.display(), format = FORMAT, "initialised storage directory");
     Ok(())
 }
 
-fn check_marker(path: &Path, text: &[u8]) -> FsResult<()> {
+/// The format a marker names, if this build reads it.
+fn check_marker(path: &Path, text: &[u8]) -> FsResult<u32> {
     let not_ours = || {
         Error::invalid(format!(
             "{} is not an accrete storage marker: this directory is something else",
@@ -130,18 +166,23 @@ fn check_marker(path: &Path, text: &[u8]) -> FsResult<()> {
         ))
         .into());
     }
-    if format == 0 {
+    if format < FORMAT_1 {
         return Err(not_ours().into());
     }
-    Ok(())
+    Ok(format)
 }
 
-/// Segments and roots hold the data: if one is missing the storage is
-/// damaged and must not look empty. Locks and temporary files hold nothing
-/// durable and are recreated.
-fn check_subdirectories(layout: &Layout) -> FsResult<()> {
+/// Segments and roots (and in format 2 the root revisions) hold the data:
+/// if one is missing the storage is damaged and must not look empty.
+/// Temporary files hold nothing durable and their directory is recreated.
+fn check_subdirectories(layout: &Layout, format: u32) -> FsResult<()> {
     let dir = layout.dir();
-    for sub in [SEGMENTS, ROOTS] {
+    let data: &[&str] = if format >= FORMAT {
+        &[SEGMENTS, ROOTS, REVISIONS]
+    } else {
+        &[SEGMENTS, ROOTS]
+    };
+    for &sub in data {
         if !dir.join(sub).is_dir() {
             return Err(Error::Corruption {
                 what: format!("storage directory {}", dir.display()),
@@ -152,10 +193,7 @@ fn check_subdirectories(layout: &Layout) -> FsResult<()> {
             .into());
         }
     }
-    for sub in [LOCKS, TMP] {
-        create_dir_durably(&dir.join(sub))?;
-    }
-    Ok(())
+    create_dir_durably(layout.tmp())
 }
 
 #[cfg(test)]
@@ -167,16 +205,41 @@ mod tests {
     #[test]
     fn a_new_storage_gets_the_pinned_marker() {
         let dir = tempfile::tempdir().unwrap();
-        let layout = prepare(&dir.path().join("store")).unwrap();
+        let (layout, format) = prepare(&dir.path().join("store")).unwrap();
+        assert_eq!(format, FORMAT);
         let written = fs::read(layout.dir().join(MARKER)).unwrap();
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/golden/ACCRETE-STORAGE-v1"
+            "/tests/golden/ACCRETE-STORAGE-v2"
         );
         if std::env::var_os("ACCRETE_BLESS").is_some() {
             fs::write(path, &written).unwrap();
         }
         assert_eq!(fs::read(path).unwrap(), written, "the marker changed");
-        check_marker(Path::new(path), &written).unwrap();
+        assert_eq!(check_marker(Path::new(path), &written).unwrap(), FORMAT);
+    }
+
+    #[test]
+    fn a_format_1_storage_opens_and_is_upgraded_by_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        for sub in [SEGMENTS, ROOTS, LOCKS, TMP] {
+            fs::create_dir_all(store.join(sub)).unwrap();
+        }
+        let v1 = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/ACCRETE-STORAGE-v1"
+        );
+        fs::copy(v1, store.join(MARKER)).unwrap();
+        let (layout, format) = prepare(&store).unwrap();
+        assert_eq!(format, FORMAT_1);
+        assert!(
+            !store.join(REVISIONS).exists(),
+            "opening writes no format 2"
+        );
+        upgrade(&layout).unwrap();
+        assert!(store.join(REVISIONS).is_dir());
+        assert_eq!(prepare(&store).unwrap().1, FORMAT);
+        upgrade(&layout).unwrap();
     }
 }

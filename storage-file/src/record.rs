@@ -1,9 +1,11 @@
-//! The self-verifying root record: what a root file holds.
+//! The self-verifying root record: what a root revision file holds.
 //!
 //! ```text
 //! magic     8 bytes   "ACRROOT\0"
-//! version   1 byte    1
+//! version   1 byte    2 (1: the records of format-1 storages, still read)
 //! revision  8 bytes   little-endian, ≥ 1
+//! previous  32 bytes  (version 2 only) the checksum of the record this
+//!                     revision replaced; zeros when it created the root
 //! name len  2 bytes   little-endian
 //! name      the root's name (ASCII)
 //! value len 4 bytes   little-endian
@@ -13,7 +15,11 @@
 //!
 //! The checksum makes a torn or bit-rotted file a corruption error, never a
 //! wrong value; the name inside makes a file copied or renamed to another
-//! root's place one too. `tests/golden/root-record-v1.bin` pins the format.
+//! root's place one too. The previous record's checksum chains the
+//! revisions, so a writer can tell whether the revision after its own was
+//! built on its record (see `roots.rs`).
+//! `tests/golden/root-record-v1.bin` and `root-record-v2.bin` pin the
+//! formats.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use storage_core::{
@@ -21,22 +27,52 @@ use storage_core::{
 };
 
 const MAGIC: &[u8; 8] = b"ACRROOT\0";
-const VERSION: u8 = 1;
+/// The version this build writes.
+const VERSION: u8 = 2;
+/// The version of format-1 storages' single root files.
+const VERSION_1: u8 = 1;
 const CHECKSUM_LEN: usize = 32;
 /// magic, version, revision, name length, value length, checksum.
-const FIXED_LEN: usize = 8 + 1 + 8 + 2 + 4 + CHECKSUM_LEN;
+const FIXED_LEN_V1: usize = 8 + 1 + 8 + 2 + 4 + CHECKSUM_LEN;
+/// Version 2 adds the previous record's checksum.
+const FIXED_LEN: usize = FIXED_LEN_V1 + CHECKSUM_LEN;
 /// No record is longer: the longest name, the largest value and room for
 /// the value envelope's header (17 bytes in its version 1).
 pub(crate) const MAX_LEN: usize = FIXED_LEN + MAX_ROOT_NAME_BYTES + MAX_ROOT_VALUE_BYTES + 64;
 
-/// The bytes of the root file for `name` at `revision` holding `value`.
-pub(crate) fn encode(name: &RootName, revision: Revision, value: &RootValue) -> Bytes {
+/// The BLAKE3 checksum that ends a record: it names the record.
+pub(crate) type Checksum = [u8; CHECKSUM_LEN];
+
+/// The checksum a record has as `previous` when it created its root.
+pub(crate) const NO_PREVIOUS: Checksum = [0; CHECKSUM_LEN];
+
+/// A decoded record: the root, and the checksums that chain revisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// The revision and value.
+    pub(crate) root: Root,
+    /// The checksum of the record this one replaced ([`NO_PREVIOUS`] for
+    /// the first, and unknown — also zeros — in a version 1 record).
+    pub(crate) previous: Checksum,
+    /// This record's own checksum.
+    pub(crate) checksum: Checksum,
+}
+
+/// The bytes of the record of root `name` at `revision` holding `value`,
+/// replacing the record whose checksum is `previous`.
+pub(crate) fn encode(
+    name: &RootName,
+    revision: Revision,
+    previous: &Checksum,
+    value: &RootValue,
+) -> Bytes {
     let envelope = value.encode();
     let name = name.as_str().as_bytes();
     let mut out = BytesMut::with_capacity(FIXED_LEN + name.len() + envelope.len());
     out.put_slice(MAGIC);
     out.put_u8(VERSION);
     out.put_u64_le(revision.get());
+    out.put_slice(previous);
     // Root names are at most 200 bytes and values at most 64 KiB plus a
     // small envelope (storage-core enforces both), so the casts are lossless.
     out.put_u16_le(name.len() as u16);
@@ -48,10 +84,19 @@ pub(crate) fn encode(name: &RootName, revision: Revision, value: &RootValue) -> 
     out.freeze()
 }
 
-/// Reads the root file of `name` found at `location` (a path, for
-/// messages). Anything but a whole, matching record is
+/// The checksum of encoded record `bytes` (its last 32 bytes).
+pub(crate) fn checksum_of(bytes: &[u8]) -> Checksum {
+    let mut out = NO_PREVIOUS;
+    if bytes.len() >= CHECKSUM_LEN {
+        out.copy_from_slice(&bytes[bytes.len() - CHECKSUM_LEN..]);
+    }
+    out
+}
+
+/// Reads the record of `name` found at `location` (a path, for messages),
+/// of either version. Anything but a whole, matching record is
 /// [`Error::Corruption`] naming the root and the location.
-pub(crate) fn decode(name: &RootName, location: &str, stored: Bytes) -> Result<Root> {
+pub(crate) fn decode(name: &RootName, location: &str, stored: Bytes) -> Result<Record> {
     let corrupt = |detail: String| Error::Corruption {
         what: format!("root `{name}` at {location}"),
         detail,
@@ -66,20 +111,25 @@ pub(crate) fn decode(name: &RootName, location: &str, stored: Bytes) -> Result<R
     let revision = Revision::new(fields.revision)
         .ok_or_else(|| corrupt("the stored revision is 0".to_string()))?;
     let value = RootValue::decode(name, stored.slice_ref(fields.envelope))?;
-    Ok(Root { revision, value })
+    Ok(Record {
+        root: Root { revision, value },
+        previous: fields.previous,
+        checksum: checksum_of(&stored),
+    })
 }
 
 struct Fields<'a> {
     revision: u64,
+    previous: Checksum,
     name: &'a [u8],
     envelope: &'a [u8],
 }
 
 /// Checks framing and checksum and splits a record into its fields.
 fn split(stored: &[u8]) -> std::result::Result<Fields<'_>, String> {
-    if stored.len() < FIXED_LEN {
+    if stored.len() < FIXED_LEN_V1 {
         return Err(format!(
-            "the file is {} bytes, shorter than the smallest record ({FIXED_LEN} bytes): torn or truncated",
+            "the file is {} bytes, shorter than the smallest record ({FIXED_LEN_V1} bytes): torn or truncated",
             stored.len()
         ));
     }
@@ -87,10 +137,10 @@ fn split(stored: &[u8]) -> std::result::Result<Fields<'_>, String> {
     if body[..8] != MAGIC[..] {
         return Err("the file does not start with the root record magic".into());
     }
-    if body[8] != VERSION {
+    let version = body[8];
+    if version != VERSION && version != VERSION_1 {
         return Err(format!(
-            "root record version {} is not supported (this build reads {VERSION})",
-            body[8]
+            "root record version {version} is not supported (this build reads {VERSION_1} and {VERSION})"
         ));
     }
     if blake3::hash(body).as_bytes()[..] != checksum[..] {
@@ -98,6 +148,10 @@ fn split(stored: &[u8]) -> std::result::Result<Fields<'_>, String> {
     }
     let mut reader = Reader { rest: &body[9..] };
     let revision = u64::from_le_bytes(reader.array()?);
+    let previous = match version {
+        VERSION_1 => NO_PREVIOUS,
+        _ => reader.array()?,
+    };
     let name_len = u16::from_le_bytes(reader.array()?) as usize;
     let name = reader.take(name_len)?;
     let envelope_len = u32::from_le_bytes(reader.array()?) as usize;
@@ -110,6 +164,7 @@ fn split(stored: &[u8]) -> std::result::Result<Fields<'_>, String> {
     }
     Ok(Fields {
         revision,
+        previous,
         name,
         envelope,
     })
@@ -165,36 +220,57 @@ mod tests {
         (name, Root { revision, value })
     }
 
-    /// Pins the version 1 record. After a deliberate format change (which
+    fn golden(file: &str) -> String {
+        format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// Format-1 storages hold version 1 records; they must keep reading.
+    #[test]
+    fn format_v1_records_still_decode() {
+        let (name, root) = golden_root();
+        let path = golden("root-record-v1.bin");
+        let pinned = std::fs::read(&path).unwrap();
+        let record = decode(&name, &path, pinned.clone().into()).unwrap();
+        assert_eq!(record.root, root);
+        assert_eq!(record.previous, NO_PREVIOUS);
+        assert_eq!(record.checksum, checksum_of(&pinned));
+    }
+
+    /// Pins the version 2 record. After a deliberate format change (which
     /// must bump the version and keep reading this file), write it anew with
     /// `ACCRETE_BLESS=1`.
     #[test]
-    fn format_v1_is_pinned_by_a_golden_file() {
+    fn format_v2_is_pinned_by_a_golden_file() {
         let (name, root) = golden_root();
-        let bytes = encode(&name, root.revision, &root.value);
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/golden/root-record-v1.bin"
-        );
+        let previous = [0xab; 32];
+        let bytes = encode(&name, root.revision, &previous, &root.value);
+        let path = golden("root-record-v2.bin");
         if std::env::var_os("ACCRETE_BLESS").is_some() {
-            std::fs::write(path, &bytes).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
         }
-        let pinned = std::fs::read(path).unwrap();
+        let pinned = std::fs::read(&path).unwrap();
         assert_eq!(pinned, bytes, "the root record encoding changed");
-        assert_eq!(decode(&name, path, pinned.into()).unwrap(), root);
+        let record = decode(&name, &path, pinned.into()).unwrap();
+        assert_eq!((record.root, record.previous), (root, previous));
     }
 
     #[test]
     fn round_trips() {
         let (name, root) = sample();
-        let bytes = encode(&name, root.revision, &root.value);
-        assert_eq!(decode(&name, "p", bytes).unwrap(), root);
+        let bytes = encode(&name, root.revision, &NO_PREVIOUS, &root.value);
+        let record = decode(&name, "p", bytes.clone()).unwrap();
+        assert_eq!(record.root, root);
+        assert_eq!(record.checksum, checksum_of(&bytes));
+        assert_eq!(
+            record.checksum,
+            *blake3::hash(&bytes[..bytes.len() - 32]).as_bytes()
+        );
     }
 
     #[test]
     fn every_truncation_and_every_flipped_bit_is_corruption() {
         let (name, root) = sample();
-        let bytes = encode(&name, root.revision, &root.value);
+        let bytes = encode(&name, root.revision, &[7; 32], &root.value);
         for len in 0..bytes.len() {
             let err = decode(&name, "/s/roots/x", bytes.slice(..len)).unwrap_err();
             assert!(err.is_corruption(), "truncated to {len}: {err}");
@@ -211,7 +287,7 @@ mod tests {
     #[test]
     fn a_record_of_another_root_is_corruption() {
         let (name, root) = sample();
-        let bytes = encode(&name, root.revision, &root.value);
+        let bytes = encode(&name, root.revision, &NO_PREVIOUS, &root.value);
         let other = RootName::new("db/orders/index").unwrap();
         let err = decode(&other, "p", bytes).unwrap_err().to_string();
         assert!(
@@ -223,9 +299,9 @@ mod tests {
     #[test]
     fn a_newer_version_is_refused_by_name() {
         let (name, root) = sample();
-        let mut bytes = encode(&name, root.revision, &root.value).to_vec();
-        bytes[8] = 2;
+        let mut bytes = encode(&name, root.revision, &NO_PREVIOUS, &root.value).to_vec();
+        bytes[8] = 3;
         let err = decode(&name, "p", bytes.into()).unwrap_err().to_string();
-        assert!(err.contains("version 2 is not supported"), "{err}");
+        assert!(err.contains("version 3 is not supported"), "{err}");
     }
 }

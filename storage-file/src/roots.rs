@@ -1,75 +1,368 @@
-//! Roots as files: linearizable reads and compare-and-swap under the root's
-//! exclusive lock. Blocking code, run off the async workers.
+//! Roots as files: linearizable reads and lock-free compare-and-swap.
+//! Blocking code, run off the async workers.
 //!
-//! A CAS holds the lock while it reads the current record, compares, and
-//! replaces the record durably (temporary file, fsync, rename, fsync of
-//! `roots/`). Reads take no lock: a rename replaces the file atomically,
-//! so a reader opens either the old record or the new one, and sees every
-//! CAS that returned before it began.
+//! A root is a directory of immutable revision files (`layout.rs`), and its
+//! value is the record in the file of the highest revision. A CAS from
+//! revision N writes its record to a temporary file, fsyncs it, and links
+//! it to the name of revision N+1, which fails if that name exists: the
+//! link is the compare-and-swap, done by the kernel in one step. Then the
+//! directory is fsynced. A reader lists the directory and reads the
+//! highest revision; as every file is complete before it is linked, a
+//! reader never sees a torn record, and it sees every CAS that returned
+//! before it began.
+//!
+//! No lock is held at any point, so a writer that is stopped (SIGSTOP, a
+//! debugger, a hung disk) at any instant blocks nobody: the others go on
+//! from the newest revision, and the stopped one, when it resumes, either
+//! finds its revision taken (a conflict) or links it in a directory that
+//! has moved on, which it then detects (below). That is what lets a
+//! standby fence a frozen transactor within the lease, not when the frozen
+//! process happens to wake up.
+//!
+//! **Pruning.** After a CAS applied, revisions more than [`KEEP`] below the
+//! newest are deleted, oldest first. A writer stopped between reading
+//! revision N and linking N+1 for that long could link N+1 again after it
+//! was pruned. That file is never the newest, so no reader takes it and
+//! nobody builds on it; its writer tells it apart from a revision that was
+//! current and then superseded by the chain: every record carries the
+//! checksum of the record it replaced (`record.rs`), so revision N+2 names
+//! the N+1 it was built on. When even N+2 was pruned, the outcome is
+//! reported as unknown, never guessed.
+//!
+//! **Format-1 storages** kept one record per root in `roots/`. Such a file
+//! is read while the root has no revision file; the first CAS links
+//! revision N+1 after it, and from then on the revision files win.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read};
+use std::path::Path;
 
 use bytes::Bytes;
 use storage_core::{CasOutcome, Error, Revision, Root, RootName, RootValue};
 
-use crate::durable::{Staged, sync_dir};
-use crate::error::{FsResult, IoContext};
-use crate::layout::Layout;
-use crate::locks::LockFile;
-use crate::record;
+use crate::durable::{Staged, create_dir_durably, sync_dir};
+use crate::error::{BACKEND, FsResult, IoContext};
+use crate::layout::{Layout, parse_revision};
+use crate::record::{self, Checksum, NO_PREVIOUS, Record};
+
+/// How many of a root's newest revisions are kept. A reader that lists the
+/// directory and then opens the newest file finds it pruned only if this
+/// many CASes happened in between, and then lists again.
+pub(crate) const KEEP: u64 = 64;
+
+/// How often a read lists the directory again after the newest revision
+/// it saw was pruned before it could open it.
+const READ_ATTEMPTS: usize = 1000;
 
 /// The root `name` as of now, or `None`.
 pub(crate) fn read(layout: &Layout, name: &RootName) -> FsResult<Option<Root>> {
-    let path = layout.root(name);
-    let mut file = match File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).at("open root file", &path),
-    };
-    let location = path.display().to_string();
-    let len = file.metadata().at("inspect root file", &path)?.len();
-    if len > record::MAX_LEN as u64 {
-        return Err(Error::Corruption {
-            what: format!("root `{name}` at {location}"),
-            detail: format!(
-                "the file is {len} bytes, longer than any root record ({} bytes)",
-                record::MAX_LEN
-            ),
-        }
-        .into());
-    }
-    // At most record::MAX_LEN, checked just above.
-    let mut bytes = Vec::with_capacity(len as usize);
-    file.read_to_end(&mut bytes).at("read root file", &path)?;
-    Ok(Some(record::decode(name, &location, Bytes::from(bytes))?))
+    Ok(current(layout, name)?.map(|record| record.root))
 }
 
-/// Compare-and-swap of root `name` from `expected` to `value`, holding
-/// `lock` (this root's lock file) throughout.
+/// Compare-and-swap of root `name` from `expected` to `value`.
 pub(crate) fn cas(
     layout: &Layout,
-    lock: &mut LockFile,
     name: &RootName,
     expected: Option<Revision>,
     value: &RootValue,
 ) -> FsResult<CasOutcome> {
-    let op = format!("cas_root {name}");
-    let _held = lock.hold(&layout.lock(name), &op)?;
-    let current = read(layout, name)?;
-    if current.as_ref().map(|root| root.revision) != expected {
-        return Ok(CasOutcome::Conflict(current));
+    let current = current(layout, name)?;
+    if current.as_ref().map(|record| record.root.revision) != expected {
+        return Ok(CasOutcome::Conflict(current.map(|record| record.root)));
     }
     let next = Revision::after(expected)?;
-    let mut staged = Staged::write(layout.tmp(), &record::encode(name, next, value))?;
-    staged.rename_to(&layout.root(name))?;
-    // The new record is visible from here on; only its durability is left.
-    sync_dir(layout.roots()).map_err(|e| Error::OutcomeUnknown {
+    let previous = current
+        .as_ref()
+        .map_or(NO_PREVIOUS, |record| record.checksum);
+    let bytes = record::encode(name, next, &previous, value);
+    let ours = record::checksum_of(&bytes);
+    let dir = layout.revisions(name);
+    create_dir_durably(&dir)?;
+    let staged = Staged::write(layout.tmp(), &bytes)?;
+    if !staged.link_new(&Layout::revision(&dir, next.get()))? {
+        return Ok(CasOutcome::Conflict(read(layout, name)?));
+    }
+    drop(staged);
+    // The new revision is visible from here on; only its durability is left.
+    sync_dir(&dir).map_err(|e| Error::OutcomeUnknown {
         name: name.clone(),
         detail: format!(
             "the record of revision {next} is in place, but making it durable failed ({}); whether it survives a crash is unknown",
-            e.into_storage(op.clone())
+            e.into_storage(format!("cas_root {name}"))
         ),
     })?;
-    Ok(CasOutcome::Applied(next))
+    let revisions = list(&dir)?;
+    let outcome = settle(layout, name, &dir, &revisions, next, &ours)?;
+    if outcome.is_applied() {
+        prune(&dir, &revisions);
+    }
+    Ok(outcome)
+}
+
+/// The current record of root `name`: the newest revision file, or the
+/// format-1 record while there is none.
+fn current(layout: &Layout, name: &RootName) -> FsResult<Option<Record>> {
+    let dir = layout.revisions(name);
+    for _ in 0..READ_ATTEMPTS {
+        let Some(&newest) = list(&dir)?.last() else {
+            return read_file(&layout.legacy_root(name), name, None);
+        };
+        let path = Layout::revision(&dir, newest);
+        if let Some(record) = read_file(&path, name, Some(newest))? {
+            return Ok(Some(record));
+        }
+        // Pruned between the listing and the open: list again.
+    }
+    Err(Error::Unavailable {
+        backend: BACKEND,
+        op: format!("read_root {name}"),
+        detail: format!(
+            "its newest revision was pruned {READ_ATTEMPTS} times before it could be read: the root changes faster than this process reads"
+        ),
+        source: None,
+    }
+    .into())
+}
+
+/// The revisions in the revision directory `dir`, oldest first (none if it
+/// does not exist yet). Names that are not revisions are ignored.
+fn list(dir: &Path) -> FsResult<Vec<u64>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).at("list root revisions", dir),
+    };
+    let mut revisions = Vec::new();
+    for entry in entries {
+        let entry = entry.at("list root revisions", dir)?;
+        if let Some(revision) = entry.file_name().to_str().and_then(parse_revision) {
+            revisions.push(revision);
+        }
+    }
+    revisions.sort_unstable();
+    Ok(revisions)
+}
+
+/// The record in the file at `path`, or `None` if there is no such file.
+/// A revision file must hold revision `expected`.
+fn read_file(path: &Path, name: &RootName, expected: Option<u64>) -> FsResult<Option<Record>> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).at("open root file", path),
+    };
+    let location = path.display().to_string();
+    let corrupt = |detail: String| Error::Corruption {
+        what: format!("root `{name}` at {location}"),
+        detail,
+    };
+    let len = file.metadata().at("inspect root file", path)?.len();
+    if len > record::MAX_LEN as u64 {
+        return Err(corrupt(format!(
+            "the file is {len} bytes, longer than any root record ({} bytes)",
+            record::MAX_LEN
+        ))
+        .into());
+    }
+    // At most record::MAX_LEN, checked just above.
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut bytes).at("read root file", path)?;
+    let record = record::decode(name, &location, Bytes::from(bytes))?;
+    match expected {
+        Some(revision) if record.root.revision.get() != revision => Err(corrupt(format!(
+            "the file of revision {revision} holds revision {}",
+            record.root.revision
+        ))
+        .into()),
+        _ => Ok(Some(record)),
+    }
+}
+
+/// Whether revision `ours` (just linked, with checksum `checksum`) took
+/// effect, given the directory's `revisions` listed after the link.
+fn settle(
+    layout: &Layout,
+    name: &RootName,
+    dir: &Path,
+    revisions: &[u64],
+    ours: Revision,
+    checksum: &Checksum,
+) -> FsResult<CasOutcome> {
+    let newest = revisions.last().copied().unwrap_or_default();
+    if newest <= ours.get() {
+        return Ok(CasOutcome::Applied(ours));
+    }
+    // Others went on: from our record, or ours was linked late into a
+    // place the chain had left (see the module documentation).
+    let after = ours.next()?;
+    if let Some(successor) =
+        read_file(&Layout::revision(dir, after.get()), name, Some(after.get()))?
+    {
+        if successor.previous == *checksum {
+            return Ok(CasOutcome::Applied(ours));
+        }
+        return Ok(CasOutcome::Conflict(read(layout, name)?));
+    }
+    // Revision `after` was pruned. Pruning goes oldest first, so if our
+    // file is still there, it was linked after its place had been pruned.
+    let mine = read_file(&Layout::revision(dir, ours.get()), name, Some(ours.get()))?;
+    if mine.is_some_and(|record| record.checksum == *checksum) {
+        return Ok(CasOutcome::Conflict(read(layout, name)?));
+    }
+    Err(Error::OutcomeUnknown {
+        name: name.clone(),
+        detail: format!(
+            "revision {ours} was linked, but this process was held up so long that the root moved on to revision {newest} and pruned the revisions that would tell whether it took effect"
+        ),
+    }
+    .into())
+}
+
+/// Deletes the revisions more than [`KEEP`] below the newest of
+/// `revisions`, oldest first, stopping at the first failure so that the
+/// order holds. Failures are logged: pruning never fails a CAS.
+fn prune(dir: &Path, revisions: &[u64]) {
+    let Some(&newest) = revisions.last() else {
+        return;
+    };
+    for &old in revisions.iter().take_while(|&&r| r + KEEP <= newest) {
+        let path = Layout::revision(dir, old);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "cannot prune an old root revision; the next CAS tries again");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::marker;
+
+    fn setup() -> (tempfile::TempDir, Layout, RootName) {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = marker::prepare(&dir.path().join("s")).unwrap().0;
+        (dir, layout, RootName::new("db/t/log").unwrap())
+    }
+
+    fn value(text: &str) -> RootValue {
+        RootValue::new(text.to_string()).unwrap()
+    }
+
+    fn rev(n: u64) -> Revision {
+        Revision::new(n).unwrap()
+    }
+
+    #[test]
+    fn old_revisions_are_pruned_and_the_newest_kept() {
+        let (_dir, layout, name) = setup();
+        let mut expected = None;
+        for i in 0..KEEP + 10 {
+            let out = cas(&layout, &name, expected, &value(&i.to_string())).unwrap();
+            let CasOutcome::Applied(r) = out else {
+                panic!("{out:?}")
+            };
+            expected = Some(r);
+        }
+        let revisions = list(&layout.revisions(&name)).unwrap();
+        assert_eq!(revisions.len() as u64, KEEP);
+        assert_eq!(revisions.last(), Some(&(KEEP + 10)));
+        let root = read(&layout, &name).unwrap().unwrap();
+        assert_eq!(root.revision, rev(KEEP + 10));
+        assert_eq!(
+            root.value.data().as_ref(),
+            (KEEP + 9).to_string().as_bytes()
+        );
+    }
+
+    /// A writer stopped between its check and its link, resuming after its
+    /// revision was pruned: its link succeeds, but it must not be told
+    /// "applied", and readers must not see it.
+    #[test]
+    fn a_revision_linked_after_it_was_pruned_is_a_conflict_not_applied() {
+        let (_dir, layout, name) = setup();
+        let mut expected = None;
+        for i in 0..KEEP + 5 {
+            expected = match cas(&layout, &name, expected, &value(&i.to_string())).unwrap() {
+                CasOutcome::Applied(r) => Some(r),
+                other => panic!("{other:?}"),
+            };
+        }
+        let dir = layout.revisions(&name);
+        assert!(!Layout::revision(&dir, 3).exists(), "revision 3 is pruned");
+        // What the stopped writer had read: revision 2, and its record.
+        let stale = record::encode(&name, rev(3), &[9; 32], &value("stale"));
+        let checksum = record::checksum_of(&stale);
+        fs::write(Layout::revision(&dir, 3), &stale).unwrap();
+        let revisions = list(&dir).unwrap();
+        let out = settle(&layout, &name, &dir, &revisions, rev(3), &checksum).unwrap();
+        assert!(
+            matches!(&out, CasOutcome::Conflict(Some(root)) if root.revision == expected.unwrap()),
+            "{out:?}"
+        );
+        assert_eq!(
+            read(&layout, &name).unwrap().unwrap().revision,
+            expected.unwrap()
+        );
+
+        // Revision 10 is still there and was built on the real 9, not on
+        // a stale 9.
+        let stale = record::encode(&name, rev(9), &[9; 32], &value("stale"));
+        let out = settle(
+            &layout,
+            &name,
+            &dir,
+            &revisions,
+            rev(9),
+            &record::checksum_of(&stale),
+        )
+        .unwrap();
+        assert!(matches!(out, CasOutcome::Conflict(Some(_))), "{out:?}");
+        // And the real 9's writer is told it applied.
+        let real = fs::read(Layout::revision(&dir, 9)).unwrap();
+        let out = settle(
+            &layout,
+            &name,
+            &dir,
+            &revisions,
+            rev(9),
+            &record::checksum_of(&real),
+        )
+        .unwrap();
+        assert_eq!(out, CasOutcome::Applied(rev(9)));
+    }
+
+    #[test]
+    fn a_format_1_root_is_read_and_continued() {
+        let (_dir, layout, _) = setup();
+        // The pinned version 1 record: root `db/golden/log` at revision 7.
+        let name = RootName::new("db/golden/log").unwrap();
+        let golden = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/root-record-v1.bin"
+        );
+        let legacy = fs::read(golden).unwrap();
+        fs::write(layout.legacy_root(&name), &legacy).unwrap();
+        let root = read(&layout, &name).unwrap().unwrap();
+        assert_eq!(
+            (root.revision, root.value.data().as_ref()),
+            (rev(7), &b"golden head"[..])
+        );
+        let stale = cas(&layout, &name, Some(rev(6)), &value("x")).unwrap();
+        assert!(matches!(stale, CasOutcome::Conflict(Some(_))), "{stale:?}");
+        let out = cas(&layout, &name, Some(rev(7)), &value("new")).unwrap();
+        assert_eq!(out, CasOutcome::Applied(rev(8)));
+        let root = read(&layout, &name).unwrap().unwrap();
+        assert_eq!(
+            (root.revision, root.value.data().as_ref()),
+            (rev(8), &b"new"[..])
+        );
+        let file = fs::read(Layout::revision(&layout.revisions(&name), 8)).unwrap();
+        let record = record::decode(&name, "p", file.into()).unwrap();
+        assert_eq!(record.previous, record::checksum_of(&legacy));
+    }
 }

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,14 +20,14 @@ use storage_core::{
 use crate::durable::{TEMP_FILE_MAX_AGE, sweep_temp_files};
 use crate::error::{BACKEND, FsResult};
 use crate::layout::Layout;
-use crate::locks::RootLocks;
 use crate::{marker, roots, segments};
 
 /// A storage in a local directory (`file:` URIs).
 ///
-/// Cheap to clone; clones share the in-process root locks. Several
-/// processes may open the same directory at once: roots change under a
-/// file lock, so compare-and-swap is exact across all of them.
+/// Cheap to clone. Several processes may open the same directory at once:
+/// a root changes by creating its next revision file exclusively, so
+/// compare-and-swap is exact across all of them, and no process, however
+/// stalled, holds up another.
 #[derive(Clone)]
 pub struct FileStorage {
     inner: Arc<Inner>,
@@ -35,7 +36,20 @@ pub struct FileStorage {
 #[derive(Debug)]
 struct Inner {
     layout: Layout,
-    locks: RootLocks,
+    /// False until this handle knows the storage is of the current format
+    /// (a format-1 storage is upgraded by its first CAS).
+    upgraded: AtomicBool,
+}
+
+impl Inner {
+    /// Upgrades a format-1 storage before its first root write. Blocking.
+    fn upgrade_once(&self) -> FsResult<()> {
+        if !self.upgraded.load(Ordering::Acquire) {
+            marker::upgrade(&self.layout)?;
+            self.upgraded.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for FileStorage {
@@ -56,16 +70,16 @@ impl FileStorage {
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let op = format!("open {}", path.display());
-        let layout = blocking(op, move || {
-            let layout = marker::prepare(&path)?;
-            sweep_temp_files(layout.tmp(), TEMP_FILE_MAX_AGE);
-            Ok(layout)
+        let (layout, format) = blocking(op, move || {
+            let prepared = marker::prepare(&path)?;
+            sweep_temp_files(prepared.0.tmp(), TEMP_FILE_MAX_AGE);
+            Ok(prepared)
         })
         .await?;
         Ok(FileStorage {
             inner: Arc::new(Inner {
                 layout,
-                locks: RootLocks::default(),
+                upgraded: AtomicBool::new(format >= marker::FORMAT),
             }),
         })
     }
@@ -173,13 +187,13 @@ impl Storage for FileStorage {
         expected: Option<Revision>,
         value: &RootValue,
     ) -> Result<CasOutcome> {
-        let mut turn = self.inner.locks.acquire(name).await;
         let (name, value) = (name.clone(), value.clone());
-        // The turn moves into the blocking task: if this future is dropped,
-        // the write still completes or fails as a whole before the next
-        // writer of this root goes.
-        self.run(format!("cas_root {name}"), move |layout| {
-            roots::cas(layout, &mut turn, &name, expected, &value)
+        let inner = self.inner.clone();
+        // If this future is dropped, the blocking task still completes or
+        // fails as a whole.
+        blocking(format!("cas_root {name}"), move || {
+            inner.upgrade_once()?;
+            roots::cas(&inner.layout, &name, expected, &value)
         })
         .await
     }

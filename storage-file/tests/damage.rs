@@ -15,8 +15,13 @@ use storage_file::FileStorage;
 
 use common::tmp_entries;
 
-fn root_file(storage: &FileStorage, name: &str) -> PathBuf {
-    storage.path().join("roots").join(name.replace('/', "~"))
+/// The file of revision `revision` of root `name`.
+fn root_file(storage: &FileStorage, name: &str, revision: u64) -> PathBuf {
+    storage
+        .path()
+        .join("revisions")
+        .join(name.replace('/', "~"))
+        .join(format!("{revision:020}"))
 }
 
 #[tokio::test]
@@ -53,7 +58,7 @@ async fn a_torn_or_corrupt_root_is_an_error_naming_its_file_and_is_never_overwri
         .cas_root(&name, None, &RootValue::new("head").unwrap())
         .await
         .unwrap();
-    let path = root_file(&storage, name.as_str());
+    let path = root_file(&storage, name.as_str(), 1);
     let whole = fs::read(&path).unwrap();
 
     let mut flipped = whole.clone();
@@ -92,7 +97,9 @@ async fn a_torn_or_corrupt_root_is_an_error_naming_its_file_and_is_never_overwri
     // A root file copied into another root's place is not taken for it.
     let other = RootName::new("db/orders/index").unwrap();
     fs::write(&path, &whole).unwrap();
-    fs::copy(&path, root_file(&storage, other.as_str())).unwrap();
+    let other_file = root_file(&storage, other.as_str(), 1);
+    fs::create_dir_all(other_file.parent().unwrap()).unwrap();
+    fs::copy(&path, &other_file).unwrap();
     let err = storage.read_root(&other).await.unwrap_err().to_string();
     assert!(
         err.contains("holds the record of root `db/orders/log`"),
@@ -133,7 +140,7 @@ async fn leftover_temporary_and_stray_files_are_ignored_and_swept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_handles_in_one_process_exclude_each_other_through_the_file_lock() {
+async fn two_handles_in_one_process_take_turns_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let a = FileStorage::open(dir.path()).await.unwrap();
     let b = FileStorage::open(dir.path()).await.unwrap();

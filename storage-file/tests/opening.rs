@@ -129,12 +129,12 @@ async fn a_storage_of_a_newer_format_is_refused() {
     FileStorage::open(dir.path()).await.unwrap();
     fs::write(
         dir.path().join("ACCRETE-STORAGE"),
-        b"accrete file storage\nformat 2\n",
+        b"accrete file storage\nformat 3\n",
     )
     .unwrap();
     let msg = message(FileStorage::open(dir.path()).await);
     assert!(
-        msg.contains("newer accrete (storage format 2)") && msg.contains("reads format 1"),
+        msg.contains("newer accrete (storage format 3)") && msg.contains("reads format 2"),
         "{msg}"
     );
 }

@@ -1,20 +1,21 @@
-//! Several OS processes on one storage directory: an exact CAS race, and a
+//! Several OS processes on one storage directory: an exact CAS race, a
 //! writer killed with SIGKILL at random moments that must lose nothing it
-//! acknowledged and never leave a torn root or a stale lock.
+//! acknowledged and never leave a torn root, and a writer frozen with
+//! SIGSTOP at random moments that must hold up nobody.
 //!
-//! `ACCRETE_LONG=1` runs 500 crash trials instead of 20;
-//! `ACCRETE_SEED=N` replays a run's kill timings.
+//! `ACCRETE_LONG=1` runs 500 crash and 200 freeze trials instead of 20;
+//! `ACCRETE_SEED=N` replays a run's kill and stop timings.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use storage_core::{Revision, RootName, RootValue, SegmentId, Storage, StorageExt};
+use storage_core::{CasOutcome, Revision, RootName, RootValue, SegmentId, Storage, StorageExt};
 use storage_file::FileStorage;
 
 use common::{Probe, long_mode, probe};
@@ -66,6 +67,105 @@ async fn cas_is_exact_across_processes() {
     assert_eq!(last.value.data().as_ref(), total.to_string().as_bytes());
 }
 
+fn seed() -> u64 {
+    std::env::var("ACCRETE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>)
+}
+
+/// Increments the counter `name` in this process until a CAS wins;
+/// returns the revision won and the count written.
+async fn increment(storage: &FileStorage, name: &RootName) -> (u64, u64) {
+    loop {
+        let root = storage.read_root(name).await.unwrap().unwrap();
+        let count: u64 = std::str::from_utf8(root.value.data())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let next = RootValue::new((count + 1).to_string()).unwrap();
+        let out = storage
+            .cas_root(name, Some(root.revision), &next)
+            .await
+            .unwrap();
+        if let CasOutcome::Applied(revision) = out {
+            return (revision.get(), count + 1);
+        }
+    }
+}
+
+/// A writer process frozen at a random instant — maybe between reading
+/// and writing a root, maybe in the middle of writing it — must not hold
+/// up another process's CAS on the same root: each completes within
+/// [`BOUND`] while the writer is stopped. And every win stays exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_writer_holds_up_no_other_process() {
+    const BOUND: Duration = Duration::from_secs(5);
+    const EACH: usize = 3;
+    let trials = if long_mode() { 200 } else { 20 };
+    let seed = seed();
+    eprintln!("freeze test: {trials} trials, ACCRETE_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let storage = FileStorage::open(dir.path()).await.unwrap();
+    let name = RootName::new("db/freeze/log").unwrap();
+    storage
+        .cas_root_or_conflict(&name, None, &RootValue::new("0").unwrap())
+        .await
+        .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let mut child = Probe::spawn(probe(&[
+        "increment",
+        path,
+        name.as_str(),
+        "1000000000",
+        "2",
+    ]));
+    let mut lines = child.wait_for(Duration::from_secs(60), |l| l.starts_with("WON "));
+
+    let mut ours = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for trial in 0..trials {
+        tokio::time::sleep(Duration::from_micros(rng.random_range(0..20_000))).await;
+        child.signal("STOP");
+        let started = Instant::now();
+        for _ in 0..EACH {
+            let won = tokio::time::timeout(BOUND, increment(&storage, &name))
+                .await
+                .unwrap_or_else(|_| {
+                    child.signal("CONT");
+                    panic!(
+                        "trial {trial} (ACCRETE_SEED={seed}): a CAS waited more than {BOUND:?} on the stopped process"
+                    )
+                });
+            ours.push(won);
+        }
+        slowest = slowest.max(started.elapsed());
+        child.signal("CONT");
+    }
+    lines.extend(child.kill());
+    eprintln!(
+        "freeze test: {} CASes while the other writer was stopped, the slowest {EACH} took {slowest:?}",
+        ours.len()
+    );
+
+    let mut wins = BTreeMap::new();
+    for (revision, count) in lines.iter().map(|l| parse_win(l)).chain(ours) {
+        assert!(
+            wins.insert(revision, count).is_none(),
+            "revision {revision} was won by two writers"
+        );
+        assert_eq!(count, revision - 1, "revision {revision}: a lost update");
+    }
+    let last = storage.read_root(&name).await.unwrap().unwrap();
+    assert!(last.revision.get() >= *wins.keys().last().unwrap());
+    let count: u64 = std::str::from_utf8(last.value.data())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(count, last.revision.get() - 1);
+}
+
 fn parse_win(line: &str) -> (u64, u64) {
     let fields: Vec<&str> = line.split(' ').collect();
     match fields.as_slice() {
@@ -109,10 +209,7 @@ impl Acknowledged {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_writer_loses_nothing_it_acknowledged() {
     let trials = if long_mode() { 500 } else { 20 };
-    let seed = std::env::var("ACCRETE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random::<u64>);
+    let seed = seed();
     eprintln!("crash test: {trials} trials, ACCRETE_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();

@@ -155,7 +155,7 @@ async fn an_immutable_directory_fails_writes_cleanly_even_for_root() {
     let id = SegmentId::of(&bytes);
     let fanout = storage.segment_path(&id).parent().unwrap().to_path_buf();
     fs::create_dir_all(&fanout).unwrap();
-    let roots = storage.path().join("roots");
+    let roots = storage.path().join("revisions");
     let Some(_guards) = Immutable::set(&fanout).zip(Immutable::set(&roots)) else {
         eprintln!("SKIPPED: chattr +i does not work on this file system");
         return;

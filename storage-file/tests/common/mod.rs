@@ -50,6 +50,22 @@ impl Probe {
         Probe { child, lines }
     }
 
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends the child `signal` (a name such as `STOP` or `CONT`) with
+    /// `kill(1)`.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run kill -{signal}: {e}"));
+        assert!(status.success(), "kill -{signal} failed: {status}");
+    }
+
     /// The next line, or `None` at the end of the output; panics after
     /// `timeout`.
     pub(crate) fn next_line(&mut self, timeout: Duration) -> Option<String> {
