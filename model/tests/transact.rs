@@ -682,14 +682,20 @@ fn tuples_of_all_three_kinds() {
 fn a_failed_transaction_changes_nothing() {
     let (db, u) = user(&social(), "a@x", "Ann");
     let before = all(&db, Index::Eavt, &[]);
+    // What the next transaction does when nothing failed before it.
+    let next_text = r#"[{:db/id "v" :user/email "b@x"}]"#;
+    let undisturbed = tx(&db, next_text);
     let _ = tx_err(
         &db,
         &format!(r#"[[:db/add {u} :user/firstName "New"] [:db/add "x" :user/nope 1]]"#),
     );
     assert_eq!(all(&db, Index::Eavt, &[]), before);
-    assert_eq!(db.basis_t(), db.basis_t());
-    let next = tx(&db, r#"[{:db/id "v" :user/email "b@x"}]"#);
+    // The failure used up no t and no entity id: the same transaction
+    // after it gets the same t, ids and datoms.
+    let next = tx(&db, next_text);
     assert_eq!(next.t(), db.next_t());
+    assert_eq!(next.tempids, undisturbed.tempids);
+    assert_eq!(next.tx_data, undisturbed.tx_data);
 }
 
 #[test]
