@@ -161,6 +161,9 @@ enum Event {
     Write(PathBuf),
     Sync(PathBuf),
     Rename(PathBuf, PathBuf),
+    /// A hard link of an existing file under a new name (the root CAS
+    /// publishes a revision this way: create-if-absent).
+    Link(PathBuf, PathBuf),
     Mkdir(PathBuf),
     Unlink(PathBuf),
     Create(PathBuf),
@@ -223,8 +226,8 @@ fn event(call: &str) -> Option<Event> {
         "fsync" | "fdatasync" => Event::Sync(fd_path(args.first()?)?),
         "rename" => Event::Rename(path(0)?, path(1)?),
         "renameat" | "renameat2" => Event::Rename(at(0, 1)?, at(2, 3)?),
-        "link" => Event::Create(path(1)?),
-        "linkat" => Event::Create(at(2, 3)?),
+        "link" => Event::Link(path(0)?, path(1)?),
+        "linkat" => Event::Link(at(0, 1)?, at(2, 3)?),
         "mkdir" => Event::Mkdir(path(0)?),
         "mkdirat" => Event::Mkdir(at(0, 1)?),
         "unlink" => Event::Unlink(path(0)?),
@@ -318,7 +321,7 @@ fn check(events: &[Event], dir: &Path) -> Vec<String> {
     let mut unsynced: Vec<(String, PathBuf)> = Vec::new();
     let mut window: Vec<&Event> = Vec::new();
     let mut acked = Vec::new();
-    let mut entry_changed = |what: String, path: &Path, unsynced: &mut Vec<(String, PathBuf)>| {
+    let entry_changed = |what: String, path: &Path, unsynced: &mut Vec<(String, PathBuf)>| {
         if durable(path) {
             unsynced.push((what, path.parent().unwrap().to_path_buf()));
         }
@@ -343,6 +346,15 @@ fn check(events: &[Event], dir: &Path) -> Vec<String> {
                     to.display()
                 );
                 entry_changed(format!("rename to {}", to.display()), to, &mut unsynced);
+            }
+            Event::Link(from, to) => {
+                assert!(
+                    !dirty.contains(from),
+                    "{} was linked to {} before its data was fsynced",
+                    from.display(),
+                    to.display()
+                );
+                entry_changed(format!("link to {}", to.display()), to, &mut unsynced);
             }
             Event::Mkdir(p) => entry_changed(format!("mkdir {}", p.display()), p, &mut unsynced),
             Event::Unlink(p) => entry_changed(format!("unlink {}", p.display()), p, &mut unsynced),
@@ -382,11 +394,18 @@ fn did_its_work(op: &str, id: &str, window: &[&Event], store: &Path) {
         }
         "put-new" => renamed_into(&segment),
         "put-existing" => window.contains(&&Event::Sync(segment_dir.clone())),
-        "cas-create" | "cas-update" => window.iter().any(|e| match e {
-            Event::Rename(_, to) => to.starts_with(store.join("roots")),
-            Event::Sync(p) => p.starts_with(store.join("roots")) && p != &store.join("roots"),
-            _ => false,
-        }),
+        // A root revision is published by linking its fsynced record to
+        // the revision's name, then syncing the root's revision directory.
+        "cas-create" | "cas-update" => {
+            let revisions = store.join("revisions");
+            let published = window.iter().any(
+                |e| matches!(e, Event::Link(_, to) if to.starts_with(&revisions)),
+            );
+            let synced = window.iter().any(
+                |e| matches!(e, Event::Sync(p) if p.starts_with(&revisions) && p != &revisions),
+            );
+            published && synced
+        }
         "delete" => window.contains(&&Event::Unlink(segment.clone())),
         "open-existing" => true,
         other => panic!("unknown operation `{other}` in the trace"),
