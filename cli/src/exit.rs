@@ -91,6 +91,8 @@ impl From<transactor::Error> for Failure {
         };
         let message = match e.tx_code() {
             Some(_) => format!("transaction refused: {}", e.message()),
+            // Not "unavailable": that would say "try again".
+            None if code == Code::Refused => format!("refused: {}", e.message()),
             None => e.to_string(),
         };
         Failure::new(code, message)

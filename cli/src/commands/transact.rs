@@ -17,6 +17,10 @@ use crate::exit::{Failure, Outcome};
 use crate::signals::{Stop, stop_requested};
 use crate::storage::{open_db, segments};
 
+/// How long a transactor that was starting when a signal came may finish
+/// starting, so that it can release the lease it may hold.
+const START_GRACE: Duration = Duration::from_secs(3);
+
 /// How often the lease is looked at again for a live transactor.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
@@ -105,9 +109,18 @@ async fn embedded(
     };
     let stop = stop_requested();
     tokio::pin!(stop);
+    let start = Transactor::start(segments(storage)?, db, config);
+    tokio::pin!(start);
     let transactor = tokio::select! {
-        started = Transactor::start(segments(storage)?, db, config) => started?,
-        signal = &mut stop => return Err(stopped(signal, "before it held the lease; nothing was committed")),
+        started = &mut start => started?,
+        signal = &mut stop => {
+            // Starting may have taken the lease already: let it finish for
+            // a moment, then release what it took.
+            if let Ok(Ok(transactor)) = tokio::time::timeout(START_GRACE, start).await {
+                let _ = transactor.shutdown().await;
+            }
+            return Err(stopped(signal, "before the transaction was sent; nothing was committed"));
+        }
     };
     let transact = transactor.transact_edn(text);
     tokio::pin!(transact);
