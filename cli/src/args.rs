@@ -15,7 +15,9 @@ cassandra://HOST[:PORT]/KEYSPACE?db=NAME, mem://NAME";
 #[derive(Debug, Parser)]
 #[command(name = "accrete", version, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
-    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    /// More log output on stderr (-v info, -vv debug, storage drivers
+    /// included; by default only the final line, and a transactor's own
+    /// warnings); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
     #[command(subcommand)]

@@ -18,7 +18,12 @@ Exit codes:
      a restore that needs --force
   5  outcome unknown: the transaction may have committed; read before retrying
   6  corrupt or unreadable stored data (verify-db and verify-backup: damage
-     was found), or a backup of a format this build does not read";
+     was found), or a backup of a format this build does not read
+  7  refused: wrong or missing credentials, no permission, an address in
+     use, or another failure that trying again will not cure; change what
+     the message names
+  130, 143  stopped by SIGINT or SIGTERM (an embedded transactor first
+     released its lease)";
 
 /// Why a command failed, and its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +34,9 @@ pub(crate) enum Code {
     Conflict = 4,
     Unknown = 5,
     Corruption = 6,
+    Refused = 7,
+    Interrupted = 130,
+    Terminated = 143,
 }
 
 /// A failed command: what to print and how to exit.
@@ -66,8 +74,12 @@ impl fmt::Display for Failure {
 pub(crate) type Outcome<T = ()> = Result<T, Failure>;
 
 impl From<transactor::Error> for Failure {
+    /// By the error's kind; an "unavailable" whose cause is permanent (a
+    /// storage error that is not retryable, an address in use) is
+    /// [`Code::Refused`], never "try again".
     fn from(e: transactor::Error) -> Self {
         let code = match e.kind() {
+            ErrorKind::Unavailable if permanent_cause(&e) => Code::Refused,
             ErrorKind::Invalid | ErrorKind::NotFound => Code::Invalid,
             ErrorKind::Unavailable
             | ErrorKind::Overloaded
@@ -79,10 +91,34 @@ impl From<transactor::Error> for Failure {
         };
         let message = match e.tx_code() {
             Some(_) => format!("transaction refused: {}", e.message()),
+            // Not "unavailable": that would say "try again".
+            None if code == Code::Refused => format!("refused: {}", e.message()),
             None => e.to_string(),
         };
         Failure::new(code, message)
     }
+}
+
+/// True when a cause in `e`'s source chain says trying again cannot help:
+/// a storage error that is not retryable and not more specific (wrong
+/// credentials, a missing server-side database, no permission), or a
+/// socket the system refuses (address in use or not local, no permission).
+fn permanent_cause(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as Io;
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(storage) = c.downcast_ref::<storage_core::Error>() {
+            return matches!(storage, storage_core::Error::Backend { .. });
+        }
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                Io::AddrInUse | Io::AddrNotAvailable | Io::PermissionDenied
+            );
+        }
+        cause = c.source();
+    }
+    false
 }
 
 impl From<storage_core::Error> for Failure {
@@ -131,6 +167,126 @@ impl From<std::io::Error> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use storage_core::Error as S;
+
+    fn backend(detail: &str) -> S {
+        S::Backend {
+            backend: "postgres",
+            op: "open".into(),
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    fn io(kind: std::io::ErrorKind) -> transactor::Error {
+        transactor::Error::io("listening on 127.0.0.1:4334", std::io::Error::from(kind))
+    }
+
+    /// Every cause a command can fail with, and the code a script sees:
+    /// only what may cure itself is 3 ("nothing was changed, try again").
+    #[test]
+    fn causes_map_to_exit_codes() {
+        let name = storage_core::RootName::new("db/x/log").unwrap();
+        let cases: Vec<(&str, Failure, Code)> = vec![
+            (
+                "a server that does not answer",
+                S::Unavailable {
+                    backend: "cassandra",
+                    op: "open".into(),
+                    detail: "connection refused".into(),
+                    source: None,
+                }
+                .into(),
+                Code::Unavailable,
+            ),
+            (
+                "a full disk",
+                S::Unavailable {
+                    backend: "file",
+                    op: "put_segment".into(),
+                    detail: "No space left on device".into(),
+                    source: None,
+                }
+                .into(),
+                Code::Unavailable,
+            ),
+            (
+                "a timeout",
+                S::Timeout {
+                    backend: "postgres",
+                    op: "read_root".into(),
+                }
+                .into(),
+                Code::Unavailable,
+            ),
+            (
+                "a wrong password",
+                backend("password authentication failed (28P01)").into(),
+                Code::Refused,
+            ),
+            (
+                "missing credentials",
+                backend("Authentication failed: no credentials").into(),
+                Code::Refused,
+            ),
+            (
+                "a missing PostgreSQL database",
+                backend("database \"nope\" does not exist (3D000)").into(),
+                Code::Refused,
+            ),
+            (
+                "a storage path below a file",
+                S::invalid("storage path /etc/passwd/x: a component is a file").into(),
+                Code::Invalid,
+            ),
+            (
+                "a bad URI",
+                S::invalid("storage URI `x`: has no scheme").into(),
+                Code::Invalid,
+            ),
+            (
+                "an address in use",
+                io(std::io::ErrorKind::AddrInUse).into(),
+                Code::Refused,
+            ),
+            (
+                "an address not on this machine",
+                io(std::io::ErrorKind::AddrNotAvailable).into(),
+                Code::Refused,
+            ),
+            (
+                "a network failure",
+                io(std::io::ErrorKind::ConnectionReset).into(),
+                Code::Unavailable,
+            ),
+            (
+                "an unknown outcome",
+                S::OutcomeUnknown {
+                    name: name.clone(),
+                    detail: "timeout".into(),
+                }
+                .into(),
+                Code::Unknown,
+            ),
+            (
+                "corruption",
+                S::Corruption {
+                    what: "segment".into(),
+                    detail: "hash".into(),
+                }
+                .into(),
+                Code::Corruption,
+            ),
+            (
+                "a missing accrete database",
+                index::Error::DbNotFound("x".into()).into(),
+                Code::Invalid,
+            ),
+        ];
+        for (cause, failure, code) in cases {
+            assert_eq!(failure.code, code, "{cause}: {failure}");
+        }
+    }
 
     #[test]
     fn query_failures_say_whether_to_fix_the_query_or_retry() {

@@ -25,6 +25,7 @@
 mod args;
 mod commands;
 mod exit;
+mod signals;
 mod storage;
 
 use std::process::ExitCode;
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(e),
     };
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Command::Transactor(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,18 +98,59 @@ fn usage(e: clap::Error) -> ExitCode {
     }
 }
 
-/// Logs to stderr: warnings by default, more with `-v`, or `RUST_LOG`.
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
+/// The crates of accrete itself, whose logs a transactor shows by default.
+const OWN_CRATES: [&str; 11] = [
+    "accrete",
+    "backup",
+    "index",
+    "model",
+    "peer",
+    "query",
+    "storage_cassandra",
+    "storage_core",
+    "storage_file",
+    "storage_postgres",
+    "transactor",
+];
+
+/// The log filter without `RUST_LOG`. By default a one-shot command logs
+/// nothing (its one line on failure says what went wrong) and a
+/// transactor logs accrete's own warnings; storage drivers log from `-v`
+/// on. `-v` is info from everything, `-vv` debug.
+fn default_filter(verbose: u8, server: bool) -> String {
+    match (verbose, server) {
+        (0, false) => "off".to_string(),
+        (0, true) => {
+            let own: Vec<String> = OWN_CRATES.iter().map(|c| format!("{c}=warn")).collect();
+            format!("off,{}", own.join(","))
+        }
+        (1, _) => "info".to_string(),
+        _ => "debug".to_string(),
+    }
+}
+
+/// Logs to stderr as [`default_filter`] says, or as `RUST_LOG` says.
+fn init_logging(verbose: u8, server: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(verbose, server)));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_filters_parse_and_keep_drivers_quiet() {
+        for (verbose, server) in [(0, false), (0, true), (1, false), (2, true)] {
+            let text = default_filter(verbose, server);
+            tracing_subscriber::EnvFilter::try_new(&text).expect(&text);
+        }
+        assert!(!default_filter(0, true).contains("scylla"));
+        assert!(default_filter(0, true).starts_with("off,"));
+    }
 }

@@ -23,10 +23,27 @@ pub(crate) fn registry() -> Registry {
     registry
 }
 
-/// The storage a URI names.
+/// The existing storage a URI names: a `file:` path where there is no
+/// storage is an error, never a new storage (a mistyped path must not
+/// look like an empty storage).
 pub(crate) async fn open(uri: &str) -> Outcome<(Arc<dyn Storage>, StorageUri)> {
+    open_as(uri, false).await
+}
+
+/// The storage a URI names, created if it is a `file:` path where there is
+/// none yet: for the commands that create databases.
+pub(crate) async fn open_creating(uri: &str) -> Outcome<(Arc<dyn Storage>, StorageUri)> {
+    open_as(uri, true).await
+}
+
+async fn open_as(uri: &str, create: bool) -> Outcome<(Arc<dyn Storage>, StorageUri)> {
     let parsed = StorageUri::parse(uri)?;
-    match registry().open_parsed(&parsed).await {
+    let opened = match parsed.scheme() {
+        #[cfg(feature = "file")]
+        "file" if !create => storage_file::open_existing(&parsed).await,
+        _ => registry().open_parsed(&parsed).await,
+    };
+    match opened {
         Ok(storage) => Ok((storage, parsed)),
         Err(e) => Err(with_keyspace_hint(e.into(), &parsed)),
     }
@@ -44,9 +61,17 @@ fn with_keyspace_hint(mut failure: Failure, uri: &StorageUri) -> Failure {
     failure
 }
 
-/// The storage and the database a URI names (it must have `?db=`).
+/// The existing storage and the database a URI names (it must have
+/// `?db=`).
 pub(crate) async fn open_db(uri: &str) -> Outcome<(Arc<dyn Storage>, DbName)> {
     let (storage, parsed) = open(uri).await?;
+    let db = parsed.require_db()?.clone();
+    Ok((storage, db))
+}
+
+/// [`open_db`], creating a `file:` storage that is not there yet.
+pub(crate) async fn open_db_creating(uri: &str) -> Outcome<(Arc<dyn Storage>, DbName)> {
+    let (storage, parsed) = open_creating(uri).await?;
     let db = parsed.require_db()?.clone();
     Ok((storage, db))
 }

@@ -13,7 +13,8 @@ use scylla::policies::load_balancing::{DefaultPolicy, LoadBalancingPolicy};
 use scylla::policies::retry::DefaultRetryPolicy;
 use storage_core::{Error, Result};
 
-use crate::config::{Level, PASSWORD_VAR, Settings, USER_VAR};
+use crate::SCHEME;
+use crate::config::{Level, PASSWORD_FILE_VAR, PASSWORD_VAR, Settings, USER_VAR};
 use crate::error::{Failure, is_authentication, is_tls};
 use crate::tls;
 
@@ -60,6 +61,7 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Session> {
             }
             .into_error(&op));
         }
+        Ok(Err(e)) if is_authentication(&e) => return Err(login_refused(settings, &op, e)),
         Ok(Err(e)) => {
             let advice = advice(settings, &e);
             return Err(Failure::from(e).into_error_advising(&op, &advice));
@@ -106,6 +108,28 @@ fn check_dc(session: &Session, settings: &Settings) -> Result<()> {
     )))
 }
 
+/// The cluster refused the login, or demands one: what to set, in
+/// accrete's terms (the driver's text advises calls of its own API). The
+/// driver's error stays as the source, for `-v`.
+fn login_refused(settings: &Settings, op: &str, e: NewSessionError) -> Error {
+    let detail = match &settings.credentials {
+        None => format!(
+            "the cluster requires a login: set {USER_VAR} and {PASSWORD_VAR} (or {PASSWORD_FILE_VAR}, a file holding the password)"
+        ),
+        Some(c) => format!(
+            "the cluster refused the login of user `{}` ({}): check {USER_VAR} and {PASSWORD_VAR} (or {PASSWORD_FILE_VAR}, a file holding the password)",
+            c.user, c.source
+        ),
+    };
+    tracing::debug!(error = %e, "the driver's account of the refused login");
+    Error::Backend {
+        backend: SCHEME,
+        op: op.to_string(),
+        detail,
+        source: Some(Box::new(e)),
+    }
+}
+
 fn advice(settings: &Settings, e: &NewSessionError) -> String {
     if is_tls(e) {
         return format!(
@@ -113,16 +137,8 @@ fn advice(settings: &Settings, e: &NewSessionError) -> String {
             settings.tls.mode.as_str()
         );
     }
-    if !is_authentication(e) {
-        return format!(
-            " (contact points {}; is the native transport port right and the cluster up?)",
-            settings.contact_points.join(", ")
-        );
-    }
-    match &settings.credentials {
-        None => format!(
-            " (the cluster requires a login: set {USER_VAR} and {PASSWORD_VAR}, or a password file)"
-        ),
-        Some(c) => format!(" (user `{}`, {})", c.user, c.source),
-    }
+    format!(
+        " (contact points {}; is the native transport port right and the cluster up?)",
+        settings.contact_points.join(", ")
+    )
 }

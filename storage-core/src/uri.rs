@@ -122,8 +122,9 @@ impl StorageUri {
         let redacted = redact(text);
         parse_uri(text, &redacted).map_err(|why| {
             Error::invalid(format!(
-                "storage URI `{}`: {why}",
-                truncate_for_message(&redacted)
+                "storage URI `{}`: {}",
+                truncate_for_message(&redacted),
+                without_userinfo(text, &why)
             ))
         })
     }
@@ -250,6 +251,32 @@ fn redact(text: &str) -> String {
     )
 }
 
+/// `why` with the userinfo (`user:password`) and the password of `text`'s
+/// authority replaced by `***`: a safety net under every parse error, so
+/// that none can echo a secret however the URI was malformed. A password
+/// too short to replace without garbling the message withholds it whole.
+fn without_userinfo(text: &str, why: &str) -> String {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return why.to_string();
+    };
+    let rest = &text[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return why.to_string();
+    };
+    let userinfo = &authority[..at];
+    let Some((_, password)) = userinfo.split_once(':') else {
+        return why.to_string();
+    };
+    let out = why.replace(userinfo, "***");
+    match password {
+        "" => out,
+        p if !out.contains(p) => out,
+        p if p.len() >= 4 => out.replace(p, "***"),
+        _ => "is malformed (the details are withheld: they would show the password)".into(),
+    }
+}
+
 type Why = String;
 
 fn parse_uri(text: &str, redacted: &str) -> std::result::Result<StorageUri, Why> {
@@ -368,6 +395,12 @@ fn parse_file_path(hier: &str) -> std::result::Result<String, Why> {
         Some(after) => {
             let i = after.find('/').unwrap_or(after.len());
             let host = &after[..i];
+            if host.contains('@') {
+                return Err(
+                    "file URIs name a local directory and take no user name or password (the part before `@`); use file:///PATH"
+                        .into(),
+                );
+            }
             if !(host.is_empty() || host.eq_ignore_ascii_case("localhost")) {
                 return Err(format!(
                     "file URIs name a local directory; host `{}` is not allowed (use file:///PATH)",
@@ -611,6 +644,20 @@ mod tests {
             !err.contains("hunter2") && err.contains("port `99999`"),
             "{err}"
         );
+        for text in [
+            "file://alice:Pass@/srv/x?db=s9",
+            "file://alice:Pass@host/srv/x?db=s9",
+            "mem://alice:Pass@store",
+            "cassandra://alice:Pass@h:notaport/ks",
+            "postgres://alice:Pass@/db",
+        ] {
+            let err = StorageUri::parse(text).unwrap_err().to_string();
+            assert!(!err.contains("Pass"), "{text}: {err}");
+        }
+        let err = StorageUri::parse("file://alice:Pass@/srv/x?db=s9")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("take no user name or password"), "{err}");
         let err = StorageUri::parse("cassandra://u:pw@h/ks?bogus=1")
             .unwrap()
             .check_params(&[])

@@ -86,6 +86,14 @@ impl BackendFactory for FileFactory {
     }
 }
 
+/// Opens the existing storage a `file:` URI names, creating nothing (see
+/// [`FileStorage::open_existing`]); the registry's factory creates a
+/// missing one.
+pub async fn open_existing(uri: &StorageUri) -> Result<Arc<dyn Storage>> {
+    uri.check_params(&[])?;
+    Ok(Arc::new(FileStorage::open_existing(uri.path()).await?))
+}
+
 /// Adds the `file` backend to `registry`.
 pub fn register(registry: &mut Registry) {
     registry.register(Arc::new(FileFactory));

@@ -42,14 +42,36 @@ const FIRST_LINE: &str = "accrete file storage";
 /// Opens the storage directory at `path`: creates the directory if it is
 /// missing (its parent must exist), initialises it if it is empty, and
 /// checks its marker otherwise. Returns the layout and the storage's
-/// format.
+/// format. (The tests' shorthand for [`prepare_as`].)
+#[cfg(test)]
 pub(crate) fn prepare(path: &Path) -> FsResult<(Layout, u32)> {
+    prepare_as(path, Create::IfMissing)
+}
+
+/// Whether opening may create and initialise the storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Create {
+    /// Create a missing directory and initialise an empty one.
+    IfMissing,
+    /// Only open a storage that is there: a missing or empty directory
+    /// is an error saying so.
+    Never,
+}
+
+/// [`prepare`], creating only as `create` allows.
+pub(crate) fn prepare_as(path: &Path, create: Create) -> FsResult<(Layout, u32)> {
     let dir = std::path::absolute(path).at("resolve the storage path", path)?;
+    if create == Create::Never {
+        ensure_existing(&dir)?;
+    }
     ensure_directory(&dir)?;
     let layout = Layout::new(dir);
     let marker = layout.dir().join(MARKER);
     let format = match fs::read(&marker) {
         Ok(text) => check_marker(&marker, &text)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound && create == Create::Never => {
+            return Err(no_storage(layout.dir(), "the directory holds none").into());
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             initialise(&layout)?;
             FORMAT
@@ -80,6 +102,30 @@ fn write_marker(layout: &Layout) -> FsResult<()> {
     replace_durably(layout.tmp(), &layout.dir().join(MARKER), text.as_bytes())
 }
 
+fn no_storage(dir: &Path, why: &str) -> Error {
+    Error::invalid(format!(
+        "there is no accrete storage at {}: {why} (check the path)",
+        dir.display()
+    ))
+}
+
+fn below_a_file(dir: &Path) -> Error {
+    Error::invalid(format!(
+        "storage path {}: a component of the path is a file, not a directory",
+        dir.display()
+    ))
+}
+
+/// Refuses a storage path that does not exist.
+fn ensure_existing(dir: &Path) -> FsResult<()> {
+    match fs::metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(no_storage(dir, "the directory does not exist").into())
+        }
+        _ => Ok(()),
+    }
+}
+
 fn ensure_directory(dir: &Path) -> FsResult<()> {
     match fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => Ok(()),
@@ -89,6 +135,7 @@ fn ensure_directory(dir: &Path) -> FsResult<()> {
         ))
         .into()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => create_storage_dir(dir),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => Err(below_a_file(dir).into()),
         Err(e) => Err(e).at("inspect the storage directory", dir),
     }
 }
@@ -97,6 +144,7 @@ fn create_storage_dir(dir: &Path) -> FsResult<()> {
     match fs::create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return ensure_directory(dir),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Err(below_a_file(dir).into()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let parent = dir.parent().unwrap_or(dir);
             return Err(Error::invalid(format!(
@@ -217,6 +265,51 @@ mod tests {
         }
         assert_eq!(fs::read(path).unwrap(), written, "the marker changed");
         assert_eq!(check_marker(Path::new(path), &written).unwrap(), FORMAT);
+    }
+
+    #[test]
+    fn opening_only_existing_storage_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let typo = dir.path().join("typo");
+        let err = prepare_as(&typo, Create::Never)
+            .unwrap_err()
+            .into_storage("open");
+        assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+        assert!(
+            err.to_string().contains("directory does not exist"),
+            "{err}"
+        );
+        assert!(!typo.exists(), "a missing storage was created");
+        fs::create_dir(&typo).unwrap();
+        let err = prepare_as(&typo, Create::Never)
+            .unwrap_err()
+            .into_storage("open");
+        assert!(err.to_string().contains("no accrete storage"), "{err}");
+        assert_eq!(
+            fs::read_dir(&typo).unwrap().count(),
+            0,
+            "it was initialised"
+        );
+        prepare(&typo).unwrap();
+        prepare_as(&typo, Create::Never).unwrap();
+    }
+
+    #[test]
+    fn a_path_below_a_file_is_invalid_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain");
+        fs::write(&file, b"x").unwrap();
+        for create in [Create::IfMissing, Create::Never] {
+            let err = prepare_as(&file.join("store"), create)
+                .unwrap_err()
+                .into_storage("open");
+            assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("a component of the path is a file"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

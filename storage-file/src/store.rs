@@ -20,6 +20,7 @@ use storage_core::{
 use crate::durable::{TEMP_FILE_MAX_AGE, sweep_temp_files};
 use crate::error::{BACKEND, FsResult};
 use crate::layout::Layout;
+use crate::marker::Create;
 use crate::{marker, roots, segments};
 
 /// A storage in a local directory (`file:` URIs).
@@ -68,10 +69,22 @@ impl FileStorage {
     /// newer format is refused with [`Error::InvalidInput`] saying which.
     /// Temporary files left by a crash long ago are swept.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_as(path.as_ref(), Create::IfMissing).await
+    }
+
+    /// Opens the storage in directory `path` only if there is one: a
+    /// missing directory, or one without the format marker, is
+    /// [`Error::InvalidInput`] saying there is no storage there, and
+    /// nothing is created. For commands that only read.
+    pub async fn open_existing(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_as(path.as_ref(), Create::Never).await
+    }
+
+    async fn open_as(path: &Path, create: Create) -> Result<Self> {
+        let path = path.to_path_buf();
         let op = format!("open {}", path.display());
         let (layout, format) = blocking(op, move || {
-            let prepared = marker::prepare(&path)?;
+            let prepared = marker::prepare_as(&path, create)?;
             sweep_temp_files(prepared.0.tmp(), TEMP_FILE_MAX_AGE);
             Ok(prepared)
         })

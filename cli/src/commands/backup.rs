@@ -11,7 +11,7 @@ use clap::Args;
 use model::TimePoint;
 
 use crate::exit::{Code, Failure, Outcome};
-use crate::storage::{open, open_db, registry, segments};
+use crate::storage::{open, open_db, open_db_creating, registry, segments};
 
 const DB_HELP: &str = "Storage URI naming the database: file:PATH?db=NAME, \
 postgres://USER@HOST[:PORT]/PGDB?db=NAME, mem://NAME";
@@ -151,7 +151,7 @@ pub(crate) async fn list_backups(args: ListBackupsArgs) -> Outcome {
 
 pub(crate) async fn restore_db(args: RestoreDbArgs) -> Outcome {
     let location = location(&args.backup_uri, Access::Existing).await?;
-    let (storage, db) = open_db(&args.db_uri).await?;
+    let (storage, db) = open_db_creating(&args.db_uri).await?;
     let options = RestoreOptions {
         t: args.t.map(to_t),
         force: args.force,

@@ -2,10 +2,10 @@
 
 use crate::args::{DbArgs, ListArgs};
 use crate::exit::Outcome;
-use crate::storage::{open, open_db};
+use crate::storage::{open, open_db, open_db_creating};
 
 pub(crate) async fn create(args: DbArgs) -> Outcome {
-    let (storage, db) = open_db(&args.uri).await?;
+    let (storage, db) = open_db_creating(&args.uri).await?;
     let entry = index::create_db(&storage, &db).await?;
     println!("created database {db} ({})", entry.uuid);
     Ok(())

@@ -1,10 +1,13 @@
 //! `transactor`: the standalone transactor process.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use index::{SegmentCache, Segments};
+use storage_core::{DbName, Storage, StorageUri};
 use tokio_util::sync::CancellationToken;
+use transactor::lease::read_lease;
 use transactor::{BackPressure, Config, Server, serve_databases};
 
 use crate::args::{BackPressureArg, TransactorArgs};
@@ -15,18 +18,22 @@ pub(crate) async fn run(args: TransactorArgs) -> Outcome {
     let config = config(&args)?;
     let cache = SegmentCache::new(args.cache_mib << 20)?;
     let mut databases = Vec::new();
+    let mut watched = Vec::new();
     for uri in &args.uris {
         let (storage, db) = open_db(uri).await?;
+        require_db(&storage, &db, uri).await?;
+        watched.push((storage.clone(), db.clone()));
         databases.push((Segments::new(storage, cache.clone()), db));
     }
     let server = Server::bind(&args.listen).await?;
     let endpoint = advertised(&args, server.local_addr())?;
     let names: Vec<String> = databases.iter().map(|(_, db)| db.to_string()).collect();
     eprintln!(
-        "accrete transactor listening on {}, advertising {endpoint}, for {}",
+        "accrete transactor listening on {}, advertising {endpoint}, for {}; standing by until it holds each database's lease",
         server.local_addr(),
         names.join(", ")
     );
+    tokio::spawn(announce_roles(watched, endpoint.clone()));
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     let config = Config {
@@ -36,6 +43,46 @@ pub(crate) async fn run(args: TransactorArgs) -> Outcome {
     serve_databases(&server, databases, config, stop).await?;
     eprintln!("accrete transactor stopped; leases released");
     Ok(())
+}
+
+/// Refuses a database that does not exist before anything listens.
+async fn require_db(storage: &Arc<dyn Storage>, db: &DbName, uri: &str) -> Outcome {
+    let dbs = index::list_dbs(storage).await?;
+    if dbs.iter().any(|(name, _)| name == db.as_str()) {
+        return Ok(());
+    }
+    let uri = StorageUri::parse(uri)?;
+    Err(Failure::invalid(format!(
+        "database `{db}` does not exist in {uri}; create it with `accrete create-db`, or restore it with `accrete restore-db`"
+    )))
+}
+
+/// How often the leases are looked at for [`announce_roles`].
+const ROLE_POLL: Duration = Duration::from_millis(250);
+
+/// Prints a line whenever this process becomes the active transactor of a
+/// database, or stands by for one held elsewhere, so that an operator can
+/// tell an active transactor from a standby.
+async fn announce_roles(databases: Vec<(Arc<dyn Storage>, DbName)>, ours: String) {
+    let mut last: Vec<Option<String>> = vec![None; databases.len()];
+    loop {
+        for ((storage, db), last) in databases.iter().zip(last.iter_mut()) {
+            let Ok(Some(lease)) = read_lease(storage.as_ref(), db).await else {
+                continue;
+            };
+            let holder = lease.holder.as_ref().and_then(|h| h.endpoint());
+            let role = match holder {
+                Some(e) if e == ours => format!("active for `{db}` (lease epoch {})", lease.epoch),
+                Some(e) => format!("standing by for `{db}`: the transactor at {e} holds its lease"),
+                None => continue,
+            };
+            if last.as_deref() != Some(role.as_str()) {
+                eprintln!("accrete transactor: {role}");
+                *last = Some(role);
+            }
+        }
+        tokio::time::sleep(ROLE_POLL).await;
+    }
 }
 
 fn config(args: &TransactorArgs) -> Outcome<Config> {

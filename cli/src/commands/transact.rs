@@ -14,7 +14,12 @@ use transactor::{Config, Transactor, parse_tx};
 
 use crate::args::TransactArgs;
 use crate::exit::{Failure, Outcome};
+use crate::signals::{Stop, stop_requested};
 use crate::storage::{open_db, segments};
+
+/// How long a transactor that was starting when a signal came may finish
+/// starting, so that it can release the lease it may hold.
+const START_GRACE: Duration = Duration::from_secs(3);
 
 /// How often the lease is looked at again for a live transactor.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
@@ -88,7 +93,8 @@ async fn live_transactor(storage: &dyn Storage, db: &DbName) -> Client {
     }
 }
 
-/// Takes the lease, commits, releases.
+/// Takes the lease, commits, releases — also when SIGINT or SIGTERM
+/// arrives, so that the next writer need not wait for the lease to lapse.
 async fn embedded(
     storage: Arc<dyn Storage>,
     db: &DbName,
@@ -101,19 +107,76 @@ async fn embedded(
         patience: Patience::AtMost(wait),
         ..Config::default()
     };
-    let transactor = Transactor::start(segments(storage)?, db, config).await?;
-    let outcome = transactor.transact_edn(text).await;
-    let stopped = transactor.shutdown().await;
-    let report = outcome?;
-    if let Err(e) = stopped {
-        // The transaction is durable; only the lease was not released (it lapses).
-        tracing::warn!(error = %e, "releasing the lease");
+    let stop = stop_requested();
+    tokio::pin!(stop);
+    let start = Transactor::start(segments(storage)?, db, config);
+    tokio::pin!(start);
+    let transactor = tokio::select! {
+        started = &mut start => started?,
+        signal = &mut stop => {
+            // Starting may have taken the lease already: let it finish for
+            // a moment, then release what it took.
+            if let Ok(Ok(transactor)) = tokio::time::timeout(START_GRACE, start).await {
+                let _ = transactor.shutdown().await;
+            }
+            return Err(stopped(signal, "before the transaction was sent; nothing was committed"));
+        }
+    };
+    let transact = transactor.transact_edn(text);
+    tokio::pin!(transact);
+    let (outcome, signal) = tokio::select! {
+        outcome = &mut transact => (outcome, None),
+        signal = &mut stop => {
+            // The committer commits what is queued before it stops, so the
+            // transaction still gets its answer.
+            let (outcome, _) = tokio::join!(transact, transactor.shutdown());
+            (outcome, Some(signal))
+        }
+    };
+    let released = match signal {
+        Some(_) => true,
+        None => match transactor.shutdown().await {
+            Ok(()) => true,
+            Err(e) => {
+                // The transaction is durable; only the lease was not
+                // released (it lapses).
+                tracing::warn!(error = %e, "releasing the lease");
+                false
+            }
+        },
+    };
+    let lease = match released {
+        true => "the lease was released",
+        false => "the lease lapses",
+    };
+    match (outcome, signal) {
+        (outcome, None) => Ok(Committed::from_report(outcome?)),
+        (Ok(report), Some(signal)) => {
+            let committed = Committed::from_report(report);
+            print(&committed, args.datoms);
+            let when = format!(
+                "after the transaction committed at t={}; {lease}",
+                committed.entry.t
+            );
+            Err(stopped(signal, &when))
+        }
+        (Err(e), Some(signal)) => Err(stopped(signal, &format!("({e}); {lease}"))),
     }
-    Ok(Committed {
-        entry: report.log_entry(),
-        tempids: report.tempids.into_iter().collect(),
-        via: "a transactor in this process".to_string(),
-    })
+}
+
+/// The failure of a transact stopped by `signal`, `when`.
+fn stopped(signal: Stop, when: &str) -> Failure {
+    Failure::new(signal.code(), format!("stopped by a signal {when}"))
+}
+
+impl Committed {
+    fn from_report(report: model::TxReport) -> Self {
+        Committed {
+            entry: report.log_entry(),
+            tempids: report.tempids.into_iter().collect(),
+            via: "a transactor in this process".to_string(),
+        }
+    }
 }
 
 /// Prints `{:t … :tx … :datoms … :tempids {…}}`, and each datom on request.

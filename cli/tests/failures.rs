@@ -1,0 +1,335 @@
+//! How `accrete` fails, seen from a script: the exit code of each cause
+//! (only what may cure itself is 3, "try again"), messages that never echo
+//! a secret, reading commands that never create storage, a signal that
+//! releases an embedded transact's lease, and stderr that holds only the
+//! final line unless `-v` asks for more.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use cql_sim::{SimCluster, SimConfig};
+
+const SCHEMA: &str =
+    "[{:db/ident :x/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]";
+
+/// Runs `accrete ARGS` with the environment variables `env` set.
+fn accrete_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let cwd = tempfile::tempdir().unwrap();
+    let child = Command::new(ACCRETE)
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG")
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_with_deadline(child, Duration::from_secs(120))
+}
+
+/// Asserts `out` exited with `want` and its stderr is the one line
+/// `accrete: …` containing every one of `says`.
+fn fails_with(cause: &str, out: &Output, want: i32, says: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(code(out), want, "{cause}: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("accrete: "),
+        "{cause}: stderr is not one final line:\n{err}"
+    );
+    for s in says {
+        assert!(err.contains(s), "{cause}: no `{s}` in {err}");
+    }
+}
+
+#[test]
+fn permanent_file_and_network_problems_are_not_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, b"a file").unwrap();
+    let below = file_uri(&plain.join("store"), "x");
+    for command in ["list-dbs", "create-db"] {
+        fails_with(
+            "a path below a file",
+            &accrete_env(&[command, &below], &[]),
+            2,
+            &["a component of the path is a file"],
+        );
+    }
+
+    let uri = file_uri(&dir.path().join("s"), "x");
+    ok(&["create-db", &uri], "");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    fails_with(
+        "an address in use",
+        &accrete_env(&["transactor", &uri, "--listen", &address], &[]),
+        7,
+        &["in use"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_postgres_password_and_a_missing_postgres_database_are_not_exit_3() {
+    let server = storage_postgres::testkit::PgServer::shared()
+        .await
+        .expect("a PostgreSQL server for the tests");
+    let Some(port) = server.port() else {
+        eprintln!("SKIPPED: an external server; this test needs the private one's roles");
+        return;
+    };
+    let user = storage_postgres::testkit::PASSWORD_USER;
+    let admin = server.admin().await.unwrap();
+    let _exists = admin
+        .batch_execute(&format!(
+            "CREATE ROLE {user} LOGIN PASSWORD 'correct-horse'"
+        ))
+        .await;
+    let wrong = format!("postgres://{user}@127.0.0.1:{port}/postgres?db=x&connect_timeout=3");
+    let missing =
+        format!("postgres://postgres@127.0.0.1:{port}/no_such_pg_db?db=x&connect_timeout=3");
+    tokio::task::spawn_blocking(move || {
+        fails_with(
+            "a wrong postgres password",
+            &accrete_env(&["list-dbs", &wrong], &[("PGPASSWORD", "wrong-staple")]),
+            7,
+            &["28P01"],
+        );
+        fails_with(
+            "a missing postgres database",
+            &accrete_env(&["list-dbs", &missing], &[]),
+            7,
+            &["no_such_pg_db", "does not exist"],
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn uri_userinfo_is_never_echoed() {
+    for uri in [
+        "file://alice:Pass@/srv/x?db=s9",
+        "file://alice:Pass@localhost/srv/x?db=s9",
+    ] {
+        let out = accrete_env(&["create-db", uri], &[]);
+        fails_with(
+            "userinfo in a file URI",
+            &out,
+            2,
+            &["no user name or password"],
+        );
+        assert!(!stderr(&out).contains("Pass"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn reading_commands_do_not_create_a_mistyped_file_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo");
+    let uri = file_uri(&typo, "x");
+    let reads: [&[&str]; 4] = [
+        &["list-dbs", &uri],
+        &["q", &uri, "[:find ?e :where [?e :db/ident]]"],
+        &["datoms", &uri, "eavt"],
+        &["pull", &uri, "[*]", "1"],
+    ];
+    for args in reads {
+        fails_with(
+            &format!("{}", args[0]),
+            &accrete_env(args, &[]),
+            2,
+            &["no accrete storage", "does not exist"],
+        );
+        assert!(!typo.exists(), "{} created the storage", args[0]);
+    }
+    ok(&["create-db", &uri], "");
+    assert!(typo.is_dir(), "create-db creates the storage");
+    assert_eq!(ok(&["list-dbs", &uri], ""), "x\n");
+}
+
+/// The holder the lease of `uri`'s database names right now, if any.
+async fn lease_holder(uri: &str) -> Option<String> {
+    let (storage, db) = open(uri).await;
+    let lease = transactor::lease::read_lease(storage.as_ref(), &db)
+        .await
+        .unwrap()?;
+    lease.holder.map(|h| format!("{h:?}"))
+}
+
+/// A big enough transaction that committing it takes a moment.
+fn big_tx(n: usize) -> String {
+    let forms: Vec<String> = (0..n)
+        .map(|i| format!("[:db/add \"e{i}\" :x/n {i}]"))
+        .collect();
+    format!("[{}]", forms.join(" "))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_during_an_embedded_transact_releases_the_lease() {
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = file_uri(dir.path(), "x");
+        ok(&["create-db", &uri], "");
+        ok(&["transact", &uri], SCHEMA);
+        let mut child = Command::new(ACCRETE)
+            .args(["transact", &uri])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            // Its answer lists 20,000 tempids: more than a pipe holds.
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It reads all of its input before it takes the lease; it is
+        // signalled once the lease names it, while it commits.
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, big_tx(20_000).as_bytes()).unwrap();
+        drop(stdin);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while lease_holder(&uri).await.is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the transact never took the lease"
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "it ended before it was signalled"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out =
+            tokio::task::spawn_blocking(move || wait_with_deadline(child, Duration::from_secs(60)))
+                .await
+                .unwrap();
+        let want = if signal == "-INT" { 130 } else { 143 };
+        assert_eq!(out.status.code(), Some(want), "{signal}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("stopped by a signal"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            lease_holder(&uri).await,
+            None,
+            "{signal}: the lease is still held"
+        );
+        // The next writer need not wait for a lease to lapse.
+        let started = Instant::now();
+        let next = uri.clone();
+        tokio::task::spawn_blocking(move || {
+            ok(
+                &["transact", &next, "--lease-wait", "3"],
+                "[[:db/add \"n\" :x/n 1]]",
+            )
+        })
+        .await
+        .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_transactor_on_a_missing_database_says_so_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["create-db", &file_uri(dir.path(), "real")], "");
+    let out = accrete_env(
+        &[
+            "transactor",
+            &file_uri(dir.path(), "missing"),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    fails_with(
+        "a missing database",
+        &out,
+        2,
+        &["database `missing` does not exist"],
+    );
+    assert!(!stderr(&out).contains("listening"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_cassandra_open_prints_only_the_final_line() {
+    // Nothing listens on this port.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uri = format!("cassandra://127.0.0.1:{port}/ks?db=x");
+    let out = tokio::task::spawn_blocking({
+        let uri = uri.clone();
+        move || accrete_env(&["list-dbs", &uri], &[])
+    })
+    .await
+    .unwrap();
+    fails_with("no cassandra", &out, 3, &["127.0.0.1"]);
+    let verbose = tokio::task::spawn_blocking(move || accrete_env(&["-v", "list-dbs", &uri], &[]))
+        .await
+        .unwrap();
+    assert!(
+        stderr(&verbose).lines().count() > 1,
+        "-v shows the driver's lines: {}",
+        stderr(&verbose)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_or_missing_cassandra_credentials_are_not_exit_3_and_say_what_to_set() {
+    let sim = SimCluster::start(SimConfig {
+        credentials: Some(("alice".into(), "secret".into())),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let uri = format!("cassandra://{}/ks?db=x", sim.contact_point());
+    tokio::task::spawn_blocking(move || {
+        let wrong = accrete_env(
+            &["list-dbs", &uri],
+            &[
+                ("ACCRETE_CASSANDRA_USER", "alice"),
+                ("ACCRETE_CASSANDRA_PASSWORD", "bad-pw-7731"),
+            ],
+        );
+        fails_with(
+            "wrong cassandra credentials",
+            &wrong,
+            7,
+            &["user `alice`", "ACCRETE_CASSANDRA_PASSWORD"],
+        );
+        let missing = accrete_env(&["list-dbs", &uri], &[]);
+        fails_with(
+            "missing cassandra credentials",
+            &missing,
+            7,
+            &["ACCRETE_CASSANDRA_USER", "ACCRETE_CASSANDRA_PASSWORD"],
+        );
+        for out in [&wrong, &missing] {
+            let err = stderr(out);
+            assert!(
+                !err.contains("SessionBuilder") && !err.contains("bad-pw-7731"),
+                "{err}"
+            );
+        }
+    })
+    .await
+    .unwrap();
+}
