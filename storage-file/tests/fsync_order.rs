@@ -318,7 +318,7 @@ fn check(events: &[Event], dir: &Path) -> Vec<String> {
     let mut unsynced: Vec<(String, PathBuf)> = Vec::new();
     let mut window: Vec<&Event> = Vec::new();
     let mut acked = Vec::new();
-    let mut entry_changed = |what: String, path: &Path, unsynced: &mut Vec<(String, PathBuf)>| {
+    let entry_changed = |what: String, path: &Path, unsynced: &mut Vec<(String, PathBuf)>| {
         if durable(path) {
             unsynced.push((what, path.parent().unwrap().to_path_buf()));
         }
