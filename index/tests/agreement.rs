@@ -96,10 +96,8 @@ fn random_rounds_agree_with_default_tree_shape() {
 }
 
 #[test]
-fn many_seeds_agree_when_long() {
-    if !long() {
-        return;
-    }
+#[ignore = "long: ACCRETE_LONG=1 cargo test -- --ignored"]
+fn many_seeds_agree() {
     for seed in 100..130 {
         for backend in BACKENDS {
             run(backend, seed, 10, 12, TreeConfig::tiny());

@@ -415,10 +415,8 @@ fn killing_peers_and_the_transactor_on_cassandra() {
 }
 
 #[test]
+#[ignore = "long: ACCRETE_LONG=1 cargo test -- --ignored"]
 fn long_kill_soak() {
-    if std::env::var("ACCRETE_LONG").as_deref() != Ok("1") {
-        return;
-    }
     kills_lose_and_duplicate_nothing(&Stage::file(), 6, 20);
     kills_lose_and_duplicate_nothing(&Stage::postgres(), 3, 20);
     kills_lose_and_duplicate_nothing(&Stage::cassandra(), 3, 20);

@@ -69,6 +69,8 @@ struct Rule {
     fault: Fault,
     probability: f64,
     remaining: Option<u32>,
+    /// Calls of `op` to let through before the rule applies.
+    skip: u32,
 }
 
 /// The faults to inject, shared between a test and its [`FaultyStorage`]s.
@@ -96,6 +98,7 @@ impl FaultPlan {
             fault,
             probability,
             remaining: None,
+            skip: 0,
         });
     }
 
@@ -106,6 +109,21 @@ impl FaultPlan {
             fault,
             probability: 1.0,
             remaining: Some(times),
+            skip: 0,
+        });
+    }
+
+    /// Lets the next `skip` calls of `op` through, then applies `fault` to
+    /// the one after: a crash point at the n-th step of a multi-step
+    /// operation (with [`Fault::FailAfter`], the step is done and the
+    /// caller fails as if it died right after it).
+    pub fn inject_after(&self, op: Op, skip: u32, fault: Fault) {
+        lock(&self.rules).push(Rule {
+            op,
+            fault,
+            probability: 1.0,
+            remaining: Some(1),
+            skip,
         });
     }
 
@@ -131,6 +149,10 @@ impl FaultPlan {
         let mut picked = Vec::new();
         for rule in rules.iter_mut().filter(|r| r.op == op) {
             if rule.remaining == Some(0) {
+                continue;
+            }
+            if rule.skip > 0 {
+                rule.skip -= 1;
                 continue;
             }
             if rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
