@@ -51,12 +51,24 @@ fn parts_of(db: &model::Db, n: u64) -> usize {
 }
 
 /// Clients commit through the transactor at `endpoint` until it dies.
-async fn load(endpoint: String, db: DbName, ledger: Arc<Mutex<Ledger>>, clients: u64, base: u64) {
+async fn load(
+    storage: Arc<dyn Storage>,
+    endpoint: String,
+    db: DbName,
+    ledger: Arc<Mutex<Ledger>>,
+    clients: u64,
+    base: u64,
+) {
     let tasks = (0..clients).map(|c| {
-        let (endpoint, db, ledger) = (endpoint.clone(), db.clone(), ledger.clone());
+        let (storage, endpoint, db, ledger) = (
+            storage.clone(),
+            endpoint.clone(),
+            db.clone(),
+            ledger.clone(),
+        );
         tokio::spawn(async move {
             // A new transactor serves once its predecessor's lease lapsed.
-            let Some(client) = connect_when_serving(&endpoint, &db).await else {
+            let Some(client) = connect_when_serving(storage.as_ref(), &endpoint, &db).await else {
                 return;
             };
             for i in 0.. {
@@ -74,19 +86,33 @@ async fn load(endpoint: String, db: DbName, ledger: Arc<Mutex<Ledger>>, clients:
     }
 }
 
-/// A client of the transactor at `endpoint` once it serves `db` (within
-/// 20 s), `None` if it died first.
-async fn connect_when_serving(endpoint: &str, db: &DbName) -> Option<Client> {
+/// A client of the transactor at `endpoint` once the lease of `db` names
+/// it and it serves (within 20 s), `None` if it died first.
+async fn connect_when_serving(
+    storage: &dyn Storage,
+    endpoint: &str,
+    db: &DbName,
+) -> Option<Client> {
     for _ in 0..400 {
-        match Client::connect(endpoint, db).await {
-            Ok(client) => return Some(client),
-            Err(e) if e.kind() == transactor::ErrorKind::NotServing => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
+        match Client::connect_by_lease(storage, db).await {
+            Ok(client) if client.endpoint() == endpoint => return Some(client),
+            Err(e)
+                if e.kind() != transactor::ErrorKind::NotServing
+                    && advertised(storage, db).await.as_deref() == Some(endpoint) =>
+            {
+                return None;
             }
-            Err(_) => return None,
+            // The lease still names a predecessor, or ours is taking over.
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
     None
+}
+
+/// The endpoint the lease of `db` names now.
+async fn advertised(storage: &dyn Storage, db: &DbName) -> Option<String> {
+    let lease = transactor::lease::read_lease(storage, db).await.ok()??;
+    lease.holder?.endpoint().map(str::to_string)
 }
 
 /// Reopens the database from storage and checks the ledger against it.
@@ -135,7 +161,7 @@ async fn crash_rounds(uri: &str, rounds: usize, seed: u64) {
         let mut transactor = TransactorProcess::start(uri, &extra);
         let endpoint = transactor.endpoint.clone();
         // It serves once the killed predecessor's lease lapsed (0.5 s).
-        let client = connect_when_serving(&endpoint, &db)
+        let client = connect_when_serving(storage.as_ref(), &endpoint, &db)
             .await
             .unwrap_or_else(|| panic!("round {round}: the new transactor never served"));
         takeovers.push(started.elapsed());
@@ -143,7 +169,14 @@ async fn crash_rounds(uri: &str, rounds: usize, seed: u64) {
             client.transact(SCHEMA).await.unwrap();
         }
         let base = round as u64 * 10_000_000;
-        let load = tokio::spawn(load(endpoint, db.clone(), ledger.clone(), 8, base));
+        let load = tokio::spawn(load(
+            storage.clone(),
+            endpoint,
+            db.clone(),
+            ledger.clone(),
+            8,
+            base,
+        ));
         // Once this transactor commits, the kill lands anywhere in the next
         // second of commits and indexing jobs.
         tokio::time::timeout(Duration::from_secs(30), async {
@@ -209,7 +242,9 @@ async fn a_frozen_transactor_process_is_fenced_by_its_standby() {
     let (storage, db) = open(&uri).await;
     let extra = ["--lease-ttl", "1"];
     let first = TransactorProcess::start(&uri, &extra);
-    let old = connect_when_serving(&first.endpoint, &db).await.unwrap();
+    let old = connect_when_serving(storage.as_ref(), &first.endpoint, &db)
+        .await
+        .unwrap();
     old.transact(SCHEMA).await.unwrap();
     old.transact(&marked(1)).await.unwrap();
     let standby = TransactorProcess::start(&uri, &extra);

@@ -144,7 +144,11 @@ impl Follower {
     /// Reaches the transactor the lease advertises.
     async fn connect(&mut self) -> Result<Link> {
         let seg = &self.followed.seg;
-        let connecting = Client::connect_by_lease(seg.storage.as_ref(), &self.followed.name);
+        let connecting = Client::connect_to_lease(
+            seg.storage.as_ref(),
+            &self.followed.name,
+            self.followed.uuid,
+        );
         let client = tokio::select! {
             client = connecting => client?,
             () = self.wiring.stop.cancelled() => return Err(closed()),

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use index::{SegmentCache, Segments, create_db};
 use storage_core::{DbName, Registry, RootName, RootValue, Storage, StorageExt};
-use transactor::client::Client;
+use transactor::client::{Client, Target};
 use transactor::{Config, Server, Transactor};
 
 const SCHEMA: &str = r#"[{:db/ident :bench/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
@@ -178,10 +178,15 @@ async fn commits(
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
-            let (transactor, endpoint, db) = (transactor.clone(), endpoint.clone(), db.clone());
+            let (transactor, endpoint) = (transactor.clone(), endpoint.clone());
+            let target = Target {
+                db: db.clone(),
+                db_id: transactor.db_id(),
+                epoch: transactor.epoch().0,
+            };
             tokio::spawn(async move {
                 let client = match mode {
-                    "network" => Some(Client::connect(&endpoint, &db).await.unwrap()),
+                    "network" => Some(Client::connect(&endpoint, &target).await.unwrap()),
                     _ => None,
                 };
                 let mut latencies = Histogram::<u64>::new(3).unwrap();

@@ -4,6 +4,7 @@
 
 use index::{LogRoot, log_root_name};
 use storage_core::{CasOutcome, DbName, Revision, Storage};
+use uuid::Uuid;
 
 use crate::cas::settled_cas;
 use crate::error::{Error, ErrorKind, Result};
@@ -36,11 +37,27 @@ pub(crate) async fn read_head(storage: &dyn Storage, db: &DbName) -> Result<Head
 
 /// Writes the current log root of `db` back unchanged but for `epoch`, so
 /// that every holder of an older epoch is fenced. Fails with
-/// [`ErrorKind::Fenced`] when a newer epoch has written it already.
-pub(crate) async fn fence(storage: &dyn Storage, db: &DbName, epoch: Epoch) -> Result<Head> {
+/// [`ErrorKind::Fenced`] when a newer epoch has written it already, and
+/// with [`ErrorKind::NotFound`] — before writing anything — when the root
+/// belongs to another database of the same name than `db_id`.
+pub(crate) async fn fence(
+    storage: &dyn Storage,
+    db: &DbName,
+    db_id: Uuid,
+    epoch: Epoch,
+) -> Result<Head> {
     let name = log_root_name(db);
     loop {
         let head = read_head(storage, db).await?;
+        if head.root.db_uuid != db_id {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "database `{db}` (id {db_id}) was deleted and created anew (id {}) while this transactor started",
+                    head.root.db_uuid
+                ),
+            ));
+        }
         if head.root.epoch > epoch.0 {
             return Err(Error::fenced(format!(
                 "the log root of `{db}` was written by epoch {}, newer than this transactor's {epoch}",

@@ -2,6 +2,7 @@
 //! commit until shut down or deposed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use index::{Segments, read_catalog};
 use model::edn::{self, Edn};
@@ -10,6 +11,7 @@ use parking_lot::Mutex;
 use storage_core::DbName;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::commit::{Command, Committer, Metrics, MetricsCell, Published, Request, Wiring};
@@ -31,8 +33,14 @@ const REPORT_BUFFER: usize = 4096;
 #[derive(Debug)]
 pub struct Transactor {
     db_name: DbName,
+    db_id: Uuid,
     epoch: Epoch,
     commands: mpsc::Sender<Command>,
+    /// Cancelled by [`Transactor::shutdown`]: the committer reads it in
+    /// every state, also while back-pressure keeps the queue unread.
+    stop: CancellationToken,
+    /// How long [`Transactor::shutdown`] waits for the committer.
+    shutdown_grace: Duration,
     published: watch::Receiver<Published>,
     reports: broadcast::Sender<TxReport>,
     metrics: Arc<MetricsCell>,
@@ -63,7 +71,7 @@ impl Transactor {
         let epoch = lease.epoch();
         let keeper = LeaseKeeper::start(lease);
         let opened = async {
-            let head = fence(storage.as_ref(), db, epoch).await?;
+            let head = fence(storage.as_ref(), db, uuid, epoch).await?;
             // Read the catalog only after fencing: a delete-db marks the
             // catalog, then fences, so either it deposes us or we see it.
             let (catalog, _) = read_catalog(&storage).await?;
@@ -86,7 +94,7 @@ impl Transactor {
                 return Err(e);
             }
         };
-        tracing::info!(db = %db, %epoch, basis_t = value.basis_t(), "transactor started");
+        tracing::info!(db = %db, db_id = %uuid, %epoch, basis_t = value.basis_t(), "transactor started");
         Ok(Self::run(seg, db, epoch, head, value, config, keeper))
     }
 
@@ -99,6 +107,10 @@ impl Transactor {
         config: Config,
         keeper: LeaseKeeper,
     ) -> Transactor {
+        let db_id = head.root.db_uuid;
+        let stop = CancellationToken::new();
+        // Long enough for a commit's retries and a last lease write.
+        let shutdown_grace = config.commit_patience + config.lease_ttl;
         let (commands, commands_rx) = mpsc::channel(config.queue_capacity);
         let (published_tx, published) = watch::channel(Published {
             db: value.clone(),
@@ -111,6 +123,7 @@ impl Transactor {
             published: published_tx,
             reports: reports.clone(),
             deposed: keeper.deposed(),
+            stop: stop.clone(),
             metrics: metrics.clone(),
         };
         let committer = Committer::new(seg, db.clone(), epoch, head, value, config, wiring);
@@ -120,8 +133,11 @@ impl Transactor {
         });
         Transactor {
             db_name: db.clone(),
+            db_id,
             epoch,
             commands,
+            stop,
+            shutdown_grace,
             published,
             reports,
             metrics,
@@ -132,6 +148,12 @@ impl Transactor {
     /// The database this transactor writes.
     pub fn db_name(&self) -> &DbName {
         &self.db_name
+    }
+
+    /// The catalog id of the database it writes: which database of that
+    /// name this is.
+    pub fn db_id(&self) -> Uuid {
+        self.db_id
     }
 
     /// The lease epoch it writes under.
@@ -209,20 +231,38 @@ impl Transactor {
         self.stopped_error()
     }
 
-    /// Commits what is queued, stops, and releases the lease so that the
-    /// next transactor need not wait for it to lapse.
+    /// Commits what is queued (unless back-pressure holds the queue),
+    /// stops, and releases the lease so that the next transactor need not
+    /// wait for it to lapse.
+    ///
+    /// Bounded in every state: a committer still busy after the grace
+    /// (commit patience plus the lease ttl, e.g. on a storage call that
+    /// hangs) is abandoned; what it held gets "outcome unknown", and its
+    /// lease is left to lapse (its renewals stop with it).
     pub async fn shutdown(&self) -> Result<()> {
-        // A stopped committer no longer reads commands.
-        let _ = self.commands.send(Command::Shutdown).await;
+        self.stop.cancel();
         let task = self.task.lock().take();
-        match task {
-            Some(task) => task.await.map_err(|e| {
+        let Some(mut task) = task else {
+            return Ok(());
+        };
+        match tokio::time::timeout(self.shutdown_grace, &mut task).await {
+            Ok(finished) => finished.map_err(|e| {
                 Error::new(
                     ErrorKind::Corruption,
                     format!("the transactor task failed: {e}"),
                 )
             })?,
-            None => Ok(()),
+            Err(_) => {
+                task.abort();
+                tracing::warn!(db = %self.db_name, epoch = %self.epoch, grace = ?self.shutdown_grace, "the committer did not stop in time; abandoned it, its lease lapses");
+                Err(Error::new(
+                    ErrorKind::OutcomeUnknown,
+                    format!(
+                        "transactor of `{}` did not stop within {:?} (storage hangs?); its lease was left to lapse",
+                        self.db_name, self.shutdown_grace
+                    ),
+                ))
+            }
         }
     }
 
@@ -270,6 +310,7 @@ impl Claim {
         let lease = Lease::acquire(
             storage,
             db,
+            entry.uuid,
             holder,
             config.lease_ttl,
             config.patience,

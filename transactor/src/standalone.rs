@@ -2,6 +2,7 @@
 //! served while this process holds its lease and waited for as a standby
 //! while another does.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use storage_core::DbName;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::handle::{Claim, Transactor};
 use crate::lease::Patience;
 use crate::server::Server;
@@ -19,15 +20,22 @@ use crate::server::Server;
 /// How long a deposed or failed transactor waits before it stands by again.
 const RESTART_PAUSE: Duration = Duration::from_millis(200);
 
+/// How often a standby looks again for a database that does not exist.
+const MISSING_POLL: Duration = Duration::from_secs(1);
+
 /// Serves each of `databases` on `server` until `stop` is cancelled: as the
 /// active transactor while this process holds the database's lease, as a
 /// standby (waiting for the lease to lapse) otherwise, and back to standby
 /// when deposed. `config.endpoint` is what the leases advertise.
 ///
+/// A database that does not exist (yet) is waited for: a standby survives
+/// the window of a restore or a re-create. Two databases of one name are
+/// refused at once: a client names the database it means by name, id and
+/// epoch, and one endpoint serves a name once.
+///
 /// Returns when `stop` is cancelled (after shutting every active
 /// transactor down and releasing its lease), or with the first error that
-/// waiting cannot cure: a database that does not exist, corrupt data,
-/// invalid settings.
+/// waiting cannot cure: corrupt data, invalid settings.
 pub async fn serve_databases(
     server: &Server,
     databases: Vec<(Segments, DbName)>,
@@ -35,6 +43,7 @@ pub async fn serve_databases(
     stop: CancellationToken,
 ) -> Result<()> {
     config.check()?;
+    refuse_shared_names(&databases)?;
     let config = Config {
         patience: Patience::Forever,
         ..config
@@ -45,6 +54,17 @@ pub async fn serve_databases(
     try_join_all(loops).await.map(|_| ())
 }
 
+/// One process, one transactor per database name.
+fn refuse_shared_names(databases: &[(Segments, DbName)]) -> Result<()> {
+    let mut seen = HashSet::new();
+    match databases.iter().find(|(_, db)| !seen.insert(db.as_str())) {
+        Some((_, db)) => Err(Error::invalid(format!(
+            "database name `{db}` is given twice: one transactor process serves each name once (start another process, on another port, for the other)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Standby → active → (deposed) → standby, until stopped.
 async fn serve_one(
     server: &Server,
@@ -53,17 +73,20 @@ async fn serve_one(
     config: Config,
     stop: CancellationToken,
 ) -> Result<()> {
+    let mut missing = Missing::default();
     loop {
-        let claimed = tokio::select! {
-            claimed = Claim::acquire(&seg, &db, &config) => claimed,
+        // A take-over cut short by the stop leaves the lease to lapse.
+        let started = tokio::select! {
+            started = start(&seg, &db, &config) => started,
             () = stop.cancelled() => return Ok(()),
-        };
-        let started = match claimed {
-            Ok(claim) => Transactor::take_over(seg.clone(), &db, config.clone(), claim).await,
-            Err(e) => Err(e),
         };
         let transactor = match started {
             Ok(t) => Arc::new(t),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                missing.note(&db, &e);
+                pause_for(&stop, MISSING_POLL).await;
+                continue;
+            }
             Err(e) if curable(e.kind()) => {
                 tracing::warn!(db = %db, error = %e, "could not become the transactor; standing by again");
                 pause(&stop).await;
@@ -71,6 +94,7 @@ async fn serve_one(
             }
             Err(e) => return Err(e.context(format!("database `{db}`"))),
         };
+        missing = Missing::default();
         server.serve(transactor.clone());
         let why = tokio::select! {
             why = transactor.wait_stopped() => why,
@@ -104,9 +128,34 @@ fn curable(kind: ErrorKind) -> bool {
     )
 }
 
+/// Takes the lease (as a standby while another holds it), then over.
+async fn start(seg: &Segments, db: &DbName, config: &Config) -> Result<Transactor> {
+    let claim = Claim::acquire(seg, db, config).await?;
+    Transactor::take_over(seg.clone(), db, config.clone(), claim).await
+}
+
+/// What a standby last said about a database that does not exist, so that
+/// it says it once per change and not on every poll.
+#[derive(Default)]
+struct Missing(Option<String>);
+
+impl Missing {
+    fn note(&mut self, db: &DbName, e: &Error) {
+        let why = e.message().to_string();
+        if self.0.as_deref() != Some(why.as_str()) {
+            tracing::info!(db = %db, reason = %why, "waiting for the database to be created or restored");
+            self.0 = Some(why);
+        }
+    }
+}
+
 async fn pause(stop: &CancellationToken) {
+    pause_for(stop, RESTART_PAUSE).await;
+}
+
+async fn pause_for(stop: &CancellationToken, how_long: Duration) {
     tokio::select! {
-        () = tokio::time::sleep(RESTART_PAUSE) => {}
+        () = tokio::time::sleep(how_long) => {}
         () = stop.cancelled() => {}
     }
 }

@@ -215,9 +215,12 @@ async fn a_lost_renewal_answer_does_not_depose_the_holder() {
     let db = create(&storage, "renew").await;
     let holder = Holder::new(uuid::Uuid::new_v4(), None, 1).unwrap();
     let ttl = Duration::from_secs(5);
+    let (catalog, _) = index::read_catalog(&storage).await.unwrap();
+    let db_id = catalog.live("renew").unwrap().uuid;
     let mut lease = Lease::acquire(
         storage.clone(),
         &db,
+        db_id,
         holder,
         ttl,
         Patience::Forever,
@@ -225,9 +228,16 @@ async fn a_lost_renewal_answer_does_not_depose_the_holder() {
     )
     .await
     .unwrap();
+    // The renewal's check read goes through; its write applies but the
+    // answer is lost, and the re-reads that would settle it fail.
+    plan.inject_times(Op::Cas, Fault::Delay(Duration::from_millis(300)), 1);
     plan.inject_times(Op::Cas, Fault::FailAfter, 1);
-    plan.inject_times(Op::ReadRoot, Fault::FailBefore, 5);
-    let err = lease.renew().await.expect_err("the answer was lost");
+    let break_rereads = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        plan.inject_times(Op::ReadRoot, Fault::FailBefore, 5);
+    };
+    let (renewed, ()) = tokio::join!(lease.renew(), break_rereads);
+    let err = renewed.expect_err("the answer was lost");
     assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
     plan.clear();
     lease.renew().await.expect("still the holder");

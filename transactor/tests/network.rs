@@ -11,7 +11,7 @@ use common::*;
 use futures::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
-use transactor::client::Client;
+use transactor::client::{Client, Target};
 use transactor::lease::read_lease;
 use transactor::{Config, ErrorKind, Server, Transactor, serve_databases};
 
@@ -28,6 +28,15 @@ async fn served(
     let t = Arc::new(start(storage, db, config).await);
     server.serve(t.clone());
     (server, t)
+}
+
+/// What a client names to reach `t`.
+fn target(t: &Transactor) -> Target {
+    Target {
+        db: t.db_name().clone(),
+        db_id: t.db_id(),
+        epoch: t.epoch().0,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,12 +90,14 @@ async fn many_network_clients_share_commits() {
     let db = create(&storage, "many").await;
     let (server, t) = served(&storage, &db).await;
     let endpoint = server.local_addr().to_string();
-    let setup = Client::connect(&endpoint, &db).await.expect("connect");
+    let setup = Client::connect(&endpoint, &target(&t))
+        .await
+        .expect("connect");
     within(setup.transact(SCHEMA)).await.expect("schema");
     let clients = join_all((0..24u64).map(|c| {
-        let (endpoint, db) = (endpoint.clone(), db.clone());
+        let (endpoint, target) = (endpoint.clone(), target(&t));
         tokio::spawn(async move {
-            let client = Client::connect(&endpoint, &db).await.expect("connect");
+            let client = Client::connect(&endpoint, &target).await.expect("connect");
             // Several requests in flight on one connection.
             let txs = (0..10).map(|i| marked(c * 100 + i)).collect::<Vec<_>>();
             join_all(txs.iter().map(|tx| client.transact(tx)))
@@ -116,7 +127,11 @@ async fn bad_clients_get_clear_refusals() {
     let (server, t) = served(&storage, &db).await;
     let endpoint = server.local_addr().to_string();
 
-    let err = within(Client::connect(&endpoint, &name("other")))
+    let other = Target {
+        db: name("other"),
+        ..target(&t)
+    };
+    let err = within(Client::connect(&endpoint, &other))
         .await
         .expect_err("not served");
     assert_eq!(err.kind(), ErrorKind::NotServing, "{err}");
@@ -136,7 +151,7 @@ async fn bad_clients_get_clear_refusals() {
     );
 
     // Nothing to the endpoint at all.
-    let err = within(Client::connect("127.0.0.1:1", &db))
+    let err = within(Client::connect("127.0.0.1:1", &target(&t)))
         .await
         .expect_err("no listener");
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
@@ -145,6 +160,84 @@ async fn bad_clients_get_clear_refusals() {
         .await
         .expect_err("released");
     assert_eq!(err.kind(), ErrorKind::NotServing, "{err}");
+}
+
+/// A client names the database by catalog id and lease epoch as well as by
+/// name: an endpoint serving another database of that name, or the same one
+/// at another epoch, refuses it (not serving: re-read the lease), and no
+/// transaction of it lands anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reaches_only_the_database_id_and_epoch_it_names() {
+    let (prod, staging) = (mem(), mem());
+    let db = create(&prod, "main").await;
+    create(&staging, "main").await;
+    let (server, t) = served(&staging, &db).await;
+    let endpoint = server.local_addr().to_string();
+    within(t.transact_edn(SCHEMA)).await.unwrap();
+    let basis = t.db().basis_t();
+
+    // Prod's id, read from prod's catalog, at the epoch staging's lease has.
+    let (catalog, _) = index::read_catalog(&prod).await.unwrap();
+    let prod_id = catalog.live("main").unwrap().uuid;
+    assert_ne!(prod_id, t.db_id());
+    let for_prod = Target {
+        db_id: prod_id,
+        ..target(&t)
+    };
+    let err = within(Client::connect(&endpoint, &for_prod))
+        .await
+        .expect_err("another database of that name");
+    assert_eq!(err.kind(), ErrorKind::NotServing, "{err}");
+    assert!(
+        err.to_string().contains("another database named `main`"),
+        "{err}"
+    );
+    assert!(err.not_committed());
+
+    let stale = Target {
+        epoch: t.epoch().0 + 1,
+        ..target(&t)
+    };
+    let err = within(Client::connect(&endpoint, &stale))
+        .await
+        .expect_err("another epoch");
+    assert_eq!(err.kind(), ErrorKind::NotServing, "{err}");
+    assert!(err.to_string().contains("epoch"), "{err}");
+    assert_eq!(t.db().basis_t(), basis, "nothing reached staging");
+
+    // Through prod's lease: prod has no transactor, so not serving.
+    let err = within(Client::connect_by_lease(prod.as_ref(), &db))
+        .await
+        .expect_err("prod is not served");
+    assert_eq!(err.kind(), ErrorKind::NotServing, "{err}");
+    within(t.shutdown()).await.unwrap();
+}
+
+/// One process serves a database name once: two storages that each hold a
+/// database `d` are refused at start with a clear error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_refuses_two_databases_of_one_name() {
+    let (a, b) = (mem(), mem());
+    let db = create(&a, "d").await;
+    create(&b, "d").await;
+    let server = Server::bind("127.0.0.1:0").await.unwrap();
+    let config = Config {
+        endpoint: Some(server.local_addr().to_string()),
+        ..config()
+    };
+    let databases = vec![(segments(&a), db.clone()), (segments(&b), db.clone())];
+    let err = within(serve_databases(
+        &server,
+        databases,
+        config,
+        CancellationToken::new(),
+    ))
+    .await
+    .expect_err("two databases named d");
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("`d` is given twice"), "{err}");
+    let lease = read_lease(a.as_ref(), &db).await.unwrap();
+    assert!(lease.is_none(), "refused before taking any lease");
 }
 
 /// Two standalone transactors on one database: the first serves, the

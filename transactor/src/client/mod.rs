@@ -5,11 +5,17 @@
 //! One [`Client`] is one TCP connection; it is cheap to share (`&self`
 //! methods) and many requests may be in flight at once.
 //!
+//! A client proves which database it means: besides the name, its HELLO
+//! carries the database's catalog id and the lease epoch the client read
+//! from storage ([`Target`]); a transactor that does not serve that id at
+//! that epoch refuses with [`ErrorKind::NotServing`] (re-read the lease),
+//! so a write never lands in another database of the same name.
+//!
 //! ```no_run
-//! # async fn demo() -> transactor::Result<()> {
+//! # async fn demo(storage: &dyn storage_core::Storage) -> transactor::Result<()> {
 //! use transactor::client::Client;
 //! let db = storage_core::DbName::new("orders").unwrap();
-//! let client = Client::connect("127.0.0.1:4334", &db).await?;
+//! let client = Client::connect_by_lease(storage, &db).await?;
 //! let committed = client.transact(r#"[{:db/id "o" :order/id 1}]"#).await?;
 //! println!("committed t={} ({} datoms)", committed.t(), committed.entry.data.len());
 //! let mut reports = client.subscribe(committed.t()).await?;
@@ -26,11 +32,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use index::{Catalog, catalog_root_name};
 use model::{EntityId, TxLog};
 use storage_core::{DbName, Storage};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
+use uuid::Uuid;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::lease::read_lease;
@@ -65,6 +73,17 @@ pub struct Status {
     pub epoch: u64,
 }
 
+/// Exactly which database a client means, as it read it from storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The database's name.
+    pub db: DbName,
+    /// Its catalog id (the uuid `create-db` prints).
+    pub db_id: Uuid,
+    /// The lease epoch of the transactor the client means to reach.
+    pub epoch: u64,
+}
+
 /// A connection to a transactor, for one database.
 #[derive(Debug)]
 pub struct Client {
@@ -75,9 +94,11 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to the transactor at `endpoint` (`host:port`) serving `db`.
-    pub async fn connect(endpoint: &str, db: &DbName) -> Result<Client> {
-        tokio::time::timeout(CONNECT_TIMEOUT, Self::handshake(endpoint, db))
+    /// Connects to the transactor at `endpoint` (`host:port`) serving
+    /// `target`: [`ErrorKind::NotServing`] when it serves no database of
+    /// that name, or another one (another id), or at another lease epoch.
+    pub async fn connect(endpoint: &str, target: &Target) -> Result<Client> {
+        tokio::time::timeout(CONNECT_TIMEOUT, Self::handshake(endpoint, target))
             .await
             .map_err(|_| {
                 Error::new(
@@ -88,24 +109,53 @@ impl Client {
     }
 
     /// Connects to the transactor the lease of `db` in `storage`
-    /// advertises. [`ErrorKind::NotServing`] when no live transactor with an
-    /// endpoint holds it.
+    /// advertises, for the live database of that name in the catalog.
+    /// [`ErrorKind::NotFound`] when there is none; [`ErrorKind::NotServing`]
+    /// when no live transactor with an endpoint holds its lease.
     pub async fn connect_by_lease(storage: &dyn Storage, db: &DbName) -> Result<Client> {
-        let lease = read_lease(storage, db).await?;
-        let endpoint = lease
-            .as_ref()
-            .and_then(|l| l.holder.as_ref())
-            .and_then(|h| h.endpoint().map(str::to_string));
-        let Some(endpoint) = endpoint else {
+        let Some(db_id) = live_db_id(storage, db).await? else {
             return Err(Error::new(
-                ErrorKind::NotServing,
-                format!("no transactor with an endpoint holds the lease of database `{db}`"),
+                ErrorKind::NotFound,
+                format!("database `{db}` does not exist"),
             ));
         };
-        Client::connect(&endpoint, db).await
+        Client::connect_to_lease(storage, db, db_id).await
     }
 
-    async fn handshake(endpoint: &str, db: &DbName) -> Result<Client> {
+    /// [`Client::connect_by_lease`] for the database of catalog id `db_id`
+    /// (a peer following it): [`ErrorKind::NotServing`] also when the
+    /// lease is of another database of that name.
+    pub async fn connect_to_lease(
+        storage: &dyn Storage,
+        db: &DbName,
+        db_id: Uuid,
+    ) -> Result<Client> {
+        let lease = read_lease(storage, db).await?;
+        let not_serving = |why: String| Err(Error::new(ErrorKind::NotServing, why));
+        let Some(lease) = lease else {
+            return not_serving(format!(
+                "no transactor ever held the lease of database `{db}`"
+            ));
+        };
+        if let Some(other) = lease.db_id.filter(|id| *id != db_id) {
+            return not_serving(format!(
+                "the lease of `{db}` is of another database of that name (id {other}, not {db_id})"
+            ));
+        }
+        let Some(endpoint) = lease.holder.as_ref().and_then(|h| h.endpoint()) else {
+            return not_serving(format!(
+                "no transactor with an endpoint holds the lease of database `{db}`"
+            ));
+        };
+        let target = Target {
+            db: db.clone(),
+            db_id,
+            epoch: lease.epoch.0,
+        };
+        Client::connect(endpoint, &target).await
+    }
+
+    async fn handshake(endpoint: &str, target: &Target) -> Result<Client> {
         let socket = TcpStream::connect(endpoint)
             .await
             .map_err(|e| Error::io(format!("connecting to the transactor at {endpoint}"), e))?;
@@ -118,7 +168,9 @@ impl Client {
             .send(Frame::Hello {
                 min_version: PROTOCOL_VERSION,
                 max_version: PROTOCOL_VERSION,
-                db: db.to_string(),
+                db: target.db.to_string(),
+                db_id: target.db_id,
+                epoch: target.epoch,
             })
             .await?;
         let answer = framed.next().await.ok_or_else(|| {
@@ -195,6 +247,15 @@ impl Client {
     fn id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// The catalog id of the live database `db`, if there is one.
+async fn live_db_id(storage: &dyn Storage, db: &DbName) -> Result<Option<Uuid>> {
+    let Some(root) = storage.read_root(&catalog_root_name()).await? else {
+        return Ok(None);
+    };
+    let catalog = Catalog::decode(root.value.data())?;
+    Ok(catalog.live(db.as_str()).map(|entry| entry.uuid))
 }
 
 /// Committed transactions as they arrive; dropping it unsubscribes.

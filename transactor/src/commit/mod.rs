@@ -24,6 +24,7 @@ use model::{Db, TxLog, TxReport};
 use storage_core::{CasOutcome, DbName, Root, RootName};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::cas::settled_cas;
 use crate::config::{BackPressure, Config};
@@ -34,13 +35,13 @@ use apply::{Applied, apply_batch};
 use indexing::Indexing;
 pub(crate) use metrics::MetricsCell;
 
-/// What the committer is asked to do.
+/// What the committer is asked to do. (Shutting down is the `stop` token
+/// of [`Wiring`], not a command: the queue may be full or, under
+/// back-pressure, unread.)
 #[derive(Debug)]
 pub(crate) enum Command {
     /// Commit a transaction.
     Transact(Request),
-    /// Commit what is queued, then stop.
-    Shutdown,
 }
 
 /// The latest committed state, for readers of the transactor.
@@ -58,6 +59,9 @@ pub(crate) struct Wiring {
     pub(crate) published: watch::Sender<Published>,
     pub(crate) reports: broadcast::Sender<TxReport>,
     pub(crate) deposed: watch::Receiver<Option<String>>,
+    /// Cancelled to shut down: commit what is queued (unless back-pressure
+    /// holds it), then stop.
+    pub(crate) stop: CancellationToken,
     pub(crate) metrics: Arc<MetricsCell>,
 }
 
@@ -119,7 +123,7 @@ impl Committer {
             if let Err(why) = self.commit(batch).await {
                 return self.finish(why).await;
             }
-            if self.stopping {
+            if self.stopping && (self.over_cap() || self.wiring.commands.is_empty()) {
                 let why = match self.commit_running_index().await {
                     Ok(()) => Error::new(ErrorKind::ShuttingDown, "the transactor was shut down"),
                     Err(e) => e,
@@ -130,16 +134,26 @@ impl Committer {
     }
 
     /// Waits for work: queued transactions, a finished indexing job, or a
-    /// reason to stop.
+    /// reason to stop. The stop token and a deposition are read in every
+    /// state, also while back-pressure leaves the queue unread.
     async fn wake(&mut self) -> Wake {
         loop {
-            self.indexing
-                .maybe_start(&self.seg, &self.db, &self.head.root, &self.config);
+            if !self.stopping {
+                self.indexing
+                    .maybe_start(&self.seg, &self.db, &self.head.root, &self.config);
+            }
             if self.indexing.has_ready() {
                 return Wake::Batch(self.drain(Vec::new()));
             }
-            let over_cap = self.config.back_pressure == BackPressure::Wait
-                && self.db.novelty_len() >= self.config.novelty_cap;
+            let over_cap = self.over_cap();
+            if self.stopping {
+                // What was queued before the stop, batch by batch; under
+                // back-pressure it is failed instead (never applied).
+                return Wake::Batch(match over_cap {
+                    true => Vec::new(),
+                    false => self.drain(Vec::new()),
+                });
+            }
             tokio::select! {
                 biased;
                 changed = self.wiring.deposed.changed() => {
@@ -150,16 +164,27 @@ impl Committer {
                         return Wake::Stop(Error::fenced("the lease keeper stopped"));
                     }
                 }
+                () = self.wiring.stop.cancelled() => self.begin_stopping(),
                 () = self.indexing.finished() => {}
                 command = self.wiring.commands.recv(), if !over_cap => match command {
                     Some(Command::Transact(request)) => return Wake::Batch(self.drain(vec![request])),
-                    Some(Command::Shutdown) | None => {
-                        self.stopping = true;
-                        return Wake::Batch(Vec::new());
-                    }
+                    None => self.begin_stopping(),
                 },
             }
         }
+    }
+
+    /// Takes no new transactions from now on; those queued stay readable.
+    fn begin_stopping(&mut self) {
+        self.stopping = true;
+        self.wiring.commands.close();
+    }
+
+    /// True while novelty is over its cap and back-pressure makes callers
+    /// wait: the queue is not read until indexing catches up.
+    fn over_cap(&self) -> bool {
+        self.config.back_pressure == BackPressure::Wait
+            && self.db.novelty_len() >= self.config.novelty_cap
     }
 
     /// On shutdown: lets a running indexing job finish and commits it, so
@@ -180,10 +205,6 @@ impl Committer {
         while batch.len() < self.config.max_batch {
             match self.wiring.commands.try_recv() {
                 Ok(Command::Transact(request)) => batch.push(request),
-                Ok(Command::Shutdown) => {
-                    self.stopping = true;
-                    break;
-                }
                 Err(_) => break,
             }
         }
@@ -327,12 +348,10 @@ impl Committer {
     /// running indexing job end.
     async fn finish(mut self, why: Error) -> Error {
         self.wiring.commands.close();
-        while let Ok(command) = self.wiring.commands.try_recv() {
-            if let Command::Transact(request) = command {
-                let _ = request
-                    .reply
-                    .send(Err(Error::new(why.kind(), why.message().to_string())));
-            }
+        while let Ok(Command::Transact(request)) = self.wiring.commands.try_recv() {
+            let _ = request
+                .reply
+                .send(Err(Error::new(why.kind(), why.message().to_string())));
         }
         let stopped = Some((why.kind(), why.message().to_string()));
         self.wiring.published.send_modify(|p| p.stopped = stopped);

@@ -1,10 +1,19 @@
 //! The holder's side of a lease: a task that renews it every ttl/3 and says
-//! when it was taken over.
+//! when it was taken over — or when it could not renew for a whole ttl.
+//!
+//! A holder that has gone one ttl without a successful renewal, measured on
+//! its own monotonic clock from when it *sent* the last write that applied,
+//! steps down: by then a standby may have seen the lease unchanged for the
+//! ttl and taken over (a standby starts its count only once it has read
+//! that write, which is later), so this holder must accept no more
+//! transactions. A renewal that hangs in storage is given up at that
+//! deadline too.
 
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::{Epoch, Lease};
 use crate::error::{ErrorKind, Result};
@@ -38,7 +47,8 @@ impl LeaseKeeper {
         self.epoch
     }
 
-    /// Becomes `Some(why)` once a renewal found the lease taken over.
+    /// Becomes `Some(why)` once a renewal found the lease taken over, or
+    /// once the holder went a whole ttl without renewing and stepped down.
     pub fn deposed(&self) -> watch::Receiver<Option<String>> {
         self.deposed.clone()
     }
@@ -67,7 +77,7 @@ impl Drop for LeaseKeeper {
 }
 
 /// Renews every ttl/3; gives the lease back when stopped, `None` when it
-/// was lost.
+/// was lost or lapsed.
 async fn renew_until(
     mut lease: Lease,
     mut stopped: oneshot::Receiver<()>,
@@ -75,20 +85,32 @@ async fn renew_until(
 ) -> Option<Lease> {
     let interval = lease.renew_interval().max(Duration::from_millis(1));
     loop {
+        let deadline = lease.renewed() + lease.ttl();
+        let next = (Instant::now() + interval).min(deadline);
         tokio::select! {
             _ = &mut stopped => return Some(lease),
-            () = tokio::time::sleep(interval) => {}
+            () = tokio::time::sleep_until(next) => {}
         }
-        match lease.renew().await {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::Fenced => {
+        let failure = match tokio::time::timeout_at(deadline, lease.renew()).await {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) if e.kind() == ErrorKind::Fenced => {
                 tracing::warn!(epoch = %lease.epoch(), error = %e, "lease lost");
                 tell.send_replace(Some(e.message().to_string()));
                 return None;
             }
-            Err(e) => {
-                tracing::warn!(epoch = %lease.epoch(), error = %e, "lease renewal failed; will retry")
-            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "the renewal did not finish".to_string(),
+        };
+        if Instant::now() >= deadline {
+            let why = format!(
+                "lease of epoch {} not renewed for its ttl of {:?} ({failure}): stepping down, no more transactions",
+                lease.epoch(),
+                lease.ttl()
+            );
+            tracing::warn!(epoch = %lease.epoch(), "{why}");
+            tell.send_replace(Some(why));
+            return None;
         }
+        tracing::warn!(epoch = %lease.epoch(), error = %failure, "lease renewal failed; will retry");
     }
 }

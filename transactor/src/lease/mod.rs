@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use storage_core::{CasOutcome, DbName, Revision, Root, RootName, RootValue, Storage};
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use index::lease_root_name;
 
@@ -56,18 +57,23 @@ pub struct Lease {
     name: RootName,
     revision: Revision,
     record: LeaseRecord,
+    /// When the write that last applied was sent, by this process's
+    /// monotonic clock: the lease is good for its ttl from then on.
+    renewed: Instant,
 }
 
 impl Lease {
-    /// Takes the lease of `db` for `holder`, waiting as a standby while
-    /// another holder keeps renewing it (see the module docs). `ttl` is how
-    /// long this holder promises to renew within; a held lease is taken over
-    /// once it has not changed for the ttl its holder promised. The new epoch is at
-    /// least `floor` (one past the log root's epoch, so that a log root
-    /// written by a re-created database never outranks its new holder).
+    /// Takes the lease of `db`, the database whose catalog id is `db_id`,
+    /// for `holder`, waiting as a standby while another holder keeps
+    /// renewing it (see the module docs). `ttl` is how long this holder
+    /// promises to renew within; a held lease is taken over once it has not
+    /// changed for the ttl its holder promised. The new epoch is at least
+    /// `floor` (one past the log root's epoch, so that a log root written by
+    /// a re-created database never outranks its new holder).
     pub async fn acquire(
         storage: Arc<dyn Storage>,
         db: &DbName,
+        db_id: Uuid,
         holder: Holder,
         ttl: Duration,
         patience: Patience,
@@ -93,16 +99,18 @@ impl Lease {
                 standby.nap(ttl, || held(&name, current.as_ref())).await?;
                 continue;
             };
-            let record = LeaseRecord::held(epoch, holder.clone(), ttl);
+            let record = LeaseRecord::held(db_id, epoch, holder.clone(), ttl);
             let value = RootValue::new(record.encode())?;
+            let sent = Instant::now();
             match settled_cas(storage.as_ref(), &name, expected, &value).await {
                 Ok(CasOutcome::Applied(revision)) => {
-                    tracing::info!(lease = %name, %epoch, "lease acquired");
+                    tracing::info!(lease = %name, %epoch, db_id = %db_id, "lease acquired");
                     return Ok(Lease {
                         storage,
                         name,
                         revision,
                         record,
+                        renewed: sent,
                     });
                 }
                 Ok(CasOutcome::Conflict(_)) => continue,
@@ -127,19 +135,54 @@ impl Lease {
         self.record.ttl / 3
     }
 
+    /// The ttl this holder promised to renew within.
+    pub fn ttl(&self) -> Duration {
+        self.record.ttl
+    }
+
+    /// When the write that last applied was sent (monotonic clock): the
+    /// lease is this holder's for one ttl from then, and no longer.
+    pub fn renewed(&self) -> Instant {
+        self.renewed
+    }
+
     /// Renews the lease. [`ErrorKind::Fenced`] when another claimant took
-    /// it over; a retryable storage error leaves it as it was.
+    /// it over, or when the root holds a lease of another database (a
+    /// storage reset and re-create under this holder); a retryable storage
+    /// error leaves it as it was.
+    ///
+    /// The root is read (linearizably) and checked to be this very lease —
+    /// same database id, epoch and holder, at the revision last written —
+    /// before the compare-and-swap, so a renewal never lands on a lease
+    /// root that another incarnation of the database re-created.
     pub async fn renew(&mut self) -> Result<()> {
+        self.check_ours().await?;
         let record = self.record.renewed();
         self.write(record).await
     }
 
-    /// Gives the lease up so that the next claimant takes over at once.
+    /// Gives the lease up so that the next claimant takes over at once
+    /// (checked like a renewal to be this very lease first).
     pub async fn release(mut self) -> Result<()> {
+        self.check_ours().await?;
         let record = self.record.released();
         self.write(record).await?;
         tracing::info!(lease = %self.name, epoch = %self.record.epoch, "lease released");
         Ok(())
+    }
+
+    /// Reads the root and fails with [`ErrorKind::Fenced`] unless it holds
+    /// this holder's record (adopting its revision, for a write of ours
+    /// whose answer was lost).
+    async fn check_ours(&mut self) -> Result<()> {
+        let current = self.storage.read_root(&self.name).await?;
+        match &current {
+            Some(root) if self.is_ours(root) => {
+                self.revision = root.revision;
+                Ok(())
+            }
+            _ => Err(self.deposed(current)),
+        }
     }
 
     async fn write(&mut self, record: LeaseRecord) -> Result<()> {
@@ -148,10 +191,12 @@ impl Lease {
         for _ in 0..2 {
             let value = RootValue::new(record.encode())?;
             let expected = Some(self.revision);
+            let sent = Instant::now();
             match settled_cas(self.storage.as_ref(), &self.name, expected, &value).await? {
                 CasOutcome::Applied(revision) => {
                     self.revision = revision;
                     self.record = record;
+                    self.renewed = sent;
                     return Ok(());
                 }
                 CasOutcome::Conflict(Some(root)) if self.is_ours(&root) => {
@@ -163,10 +208,14 @@ impl Lease {
         Err(self.deposed(None))
     }
 
-    /// True when `root` holds a record this holder wrote.
+    /// True when `root` holds a record this holder wrote: the same
+    /// database id, epoch and holder id (holder ids are unique per run, so
+    /// no other writer produces this triple).
     fn is_ours(&self, root: &Root) -> bool {
         LeaseRecord::decode(self.name.as_str(), root.value.data()).is_ok_and(|r| {
-            r.epoch == self.record.epoch
+            r.db_id.is_some()
+                && r.db_id == self.record.db_id
+                && r.epoch == self.record.epoch
                 && r.holder.map(|h| h.id()) == self.record.holder.as_ref().map(|h| h.id())
         })
     }
@@ -175,8 +224,14 @@ impl Lease {
         let by = current
             .and_then(|root| LeaseRecord::decode(self.name.as_str(), root.value.data()).ok())
             .map_or_else(
-                || "the lease root changed".to_string(),
-                |r| format!("the lease is at epoch {}", r.epoch),
+                || "the lease root changed or is gone".to_string(),
+                |r| match r.db_id {
+                    Some(id) if Some(id) != self.record.db_id => format!(
+                        "the lease is now of another database of the same name (id {id}), at epoch {}",
+                        r.epoch
+                    ),
+                    _ => format!("the lease is at epoch {}", r.epoch),
+                },
             );
         Error::fenced(format!(
             "lease `{}` of epoch {} was taken over: {by}",

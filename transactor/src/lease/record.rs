@@ -1,10 +1,11 @@
 //! The lease root's value: who may write a database, under which epoch, and
 //! where to reach it.
 //!
-//! Format 1 (all integers big-endian):
+//! Format 2 (all integers big-endian), written by this build:
 //!
 //! ```text
-//! u8  format version (1)
+//! u8  format version (2)
+//! [16] database id: the catalog uuid of the database the lease is for
 //! u64 epoch
 //! u8  state: 0 released, 1 held
 //! [16] holder uuid (only when held)
@@ -13,6 +14,10 @@
 //! u64 ttl in milliseconds the holder renews within
 //! i64 renewed-at, wall-clock milliseconds since 1970 (informational only)
 //! ```
+//!
+//! Format 1 is the same without the database id; it still decodes (with
+//! [`LeaseRecord::db_id`] `None`), and a holder never adopts or renews such
+//! a record: it cannot prove which database it was for.
 
 use std::fmt;
 use std::time::Duration;
@@ -22,8 +27,11 @@ use uuid::Uuid;
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// The format version this build writes and reads.
-const FORMAT: u8 = 1;
+/// The format version this build writes.
+const FORMAT: u8 = 2;
+
+/// The format before the database id, still read.
+const FORMAT_1: u8 = 1;
 
 /// The generation of a lease: one more with every takeover. The log root
 /// carries the epoch of the transactor that wrote it, which fences older
@@ -96,6 +104,9 @@ impl Holder {
 /// The value of `db/<name>/lease`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseRecord {
+    /// The catalog id of the database the lease is for (`None` only in a
+    /// format-1 record, which predates it).
+    pub db_id: Option<Uuid>,
     /// The epoch of the current (or last) holder.
     pub epoch: Epoch,
     /// The holder, or `None` when the last holder released the lease.
@@ -108,9 +119,10 @@ pub struct LeaseRecord {
 }
 
 impl LeaseRecord {
-    /// The record of `holder` at `epoch`, renewed now.
-    pub fn held(epoch: Epoch, holder: Holder, ttl: Duration) -> Self {
+    /// The record of `holder` of database `db_id` at `epoch`, renewed now.
+    pub fn held(db_id: Uuid, epoch: Epoch, holder: Holder, ttl: Duration) -> Self {
         LeaseRecord {
+            db_id: Some(db_id),
             epoch,
             holder: Some(holder),
             ttl,
@@ -136,10 +148,12 @@ impl LeaseRecord {
         }
     }
 
-    /// The stored form.
+    /// The stored form (format 2; a record without a database id, read
+    /// from format 1, is written with the nil id, which no database has).
     pub fn encode(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(64);
+        let mut out = BytesMut::with_capacity(80);
         out.put_u8(FORMAT);
+        out.put_slice(self.db_id.unwrap_or_default().as_bytes());
         out.put_u64(self.epoch.0);
         match &self.holder {
             None => out.put_u8(0),
@@ -171,13 +185,22 @@ impl LeaseRecord {
             true => Ok(()),
             false => Err(corrupt("truncated")),
         };
-        need(bytes, 1 + 8 + 1)?;
-        let format = bytes.get_u8();
-        if format != FORMAT {
-            return Err(corrupt(&format!(
-                "format version {format} is not supported (this build reads {FORMAT})"
-            )));
-        }
+        need(bytes, 1)?;
+        let db_id = match bytes.get_u8() {
+            FORMAT_1 => None,
+            FORMAT => {
+                need(bytes, 16)?;
+                let mut raw = [0u8; 16];
+                bytes.copy_to_slice(&mut raw);
+                Some(Uuid::from_bytes(raw))
+            }
+            format => {
+                return Err(corrupt(&format!(
+                    "format version {format} is not supported (this build reads {FORMAT_1} and {FORMAT})"
+                )));
+            }
+        };
+        need(bytes, 8 + 1)?;
         let epoch = Epoch(bytes.get_u64());
         let held = match bytes.get_u8() {
             0 => false,
@@ -211,6 +234,7 @@ impl LeaseRecord {
             protocol,
         });
         Ok(LeaseRecord {
+            db_id,
             epoch,
             holder,
             ttl,
@@ -227,6 +251,8 @@ fn wall_clock_ms() -> i64 {
 mod tests {
     use super::*;
 
+    const DB: Uuid = Uuid::from_u128(0xfedc_ba98_7654_3210_fedc_ba98_7654_3210);
+
     fn holder(endpoint: Option<&str>) -> Holder {
         let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
         Holder::new(id, endpoint.map(str::to_string), 1).unwrap()
@@ -235,20 +261,24 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let held = LeaseRecord::held(
+            DB,
             Epoch(7),
             holder(Some("10.0.0.1:4334")),
             Duration::from_secs(5),
         );
         let back = LeaseRecord::decode("r", &held.encode()).unwrap();
         assert_eq!(back, held);
-        let embedded = LeaseRecord::held(Epoch(1), holder(None), Duration::from_millis(1500));
+        let embedded = LeaseRecord::held(DB, Epoch(1), holder(None), Duration::from_millis(1500));
         assert_eq!(
             LeaseRecord::decode("r", &embedded.encode()).unwrap(),
             embedded
         );
         let released = held.released();
         let back = LeaseRecord::decode("r", &released.encode()).unwrap();
-        assert_eq!((back.epoch, back.holder), (Epoch(7), None));
+        assert_eq!(
+            (back.db_id, back.epoch, back.holder),
+            (Some(DB), Epoch(7), None)
+        );
     }
 
     #[test]
@@ -261,15 +291,20 @@ mod tests {
         assert!(Holder::new(id, Some(long), 1).is_err());
     }
 
-    #[test]
-    fn golden_bytes_pin_format_1() {
-        let record = LeaseRecord {
+    fn pinned() -> LeaseRecord {
+        LeaseRecord {
+            db_id: Some(DB),
             epoch: Epoch(2),
             holder: Some(holder(Some("h:1"))),
             ttl: Duration::from_millis(10_000),
             renewed_at_ms: 1_700_000_000_000,
-        };
-        let expected = "01\
+        }
+    }
+
+    #[test]
+    fn golden_bytes_pin_format_2() {
+        let expected = "02\
+            fedcba9876543210fedcba9876543210\
             0000000000000002\
             01\
             0123456789abcdef0123456789abcdef\
@@ -277,15 +312,38 @@ mod tests {
             0001\
             0000000000002710\
             0000018bcfe56800";
-        assert_eq!(hex::encode(record.encode()), expected);
+        assert_eq!(hex::encode(pinned().encode()), expected);
         let stored = hex::decode(expected).unwrap();
-        assert_eq!(LeaseRecord::decode("r", &stored).unwrap(), record);
+        assert_eq!(LeaseRecord::decode("r", &stored).unwrap(), pinned());
+    }
+
+    #[test]
+    fn format_1_still_decodes_without_a_database_id() {
+        let stored = hex::decode(
+            "01\
+            0000000000000002\
+            01\
+            0123456789abcdef0123456789abcdef\
+            0003683a31\
+            0001\
+            0000000000002710\
+            0000018bcfe56800",
+        )
+        .unwrap();
+        let record = LeaseRecord::decode("r", &stored).unwrap();
+        assert_eq!(
+            record,
+            LeaseRecord {
+                db_id: None,
+                ..pinned()
+            }
+        );
     }
 
     #[test]
     fn damage_is_reported_not_panicked() {
         let good =
-            LeaseRecord::held(Epoch(3), holder(Some("a:1")), Duration::from_secs(1)).encode();
+            LeaseRecord::held(DB, Epoch(3), holder(Some("a:1")), Duration::from_secs(1)).encode();
         for cut in 0..good.len() {
             let err = LeaseRecord::decode("db/x/lease", &good[..cut]).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Corruption, "cut at {cut}");
@@ -296,7 +354,7 @@ mod tests {
         let err = LeaseRecord::decode("r", &newer).unwrap_err();
         assert!(err.to_string().contains("version 9"), "{err}");
         let mut bad_state = good.to_vec();
-        bad_state[9] = 5;
+        bad_state[25] = 5;
         assert!(LeaseRecord::decode("r", &bad_state).is_err());
         let mut longer = good.to_vec();
         longer.push(0);

@@ -3,7 +3,9 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use model::TxLog;
+use uuid::Uuid;
 
+use super::PROTOCOL_VERSION;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The bytes every HELLO starts with.
@@ -12,8 +14,9 @@ pub const MAGIC: &[u8; 4] = b"ACRT";
 /// One protocol message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
-    /// Client → server, first frame: the versions the client speaks and the
-    /// database it wants.
+    /// Client → server, first frame: the versions the client speaks and
+    /// exactly which database it means (a name alone is not enough: two
+    /// storages may each hold a database of that name).
     Hello {
         /// Lowest protocol version the client speaks.
         min_version: u16,
@@ -21,6 +24,10 @@ pub enum Frame {
         max_version: u16,
         /// The database name.
         db: String,
+        /// The database's catalog id, as the client read it from storage.
+        db_id: Uuid,
+        /// The lease epoch the client read from storage.
+        epoch: u64,
     },
     /// Server → client, answer to HELLO.
     Welcome {
@@ -115,12 +122,16 @@ impl Frame {
                 min_version,
                 max_version,
                 db,
+                db_id,
+                epoch,
             } => {
                 out.put_u8(HELLO);
                 out.put_slice(MAGIC);
                 out.put_u16(*min_version);
                 out.put_u16(*max_version);
                 put_text(out, db);
+                out.put_slice(db_id.as_bytes());
+                out.put_u64(*epoch);
             }
             Frame::Welcome {
                 version,
@@ -190,18 +201,7 @@ impl Frame {
     pub fn decode(body: Bytes) -> Result<Frame> {
         let mut r = Reader(body);
         let frame = match r.u8()? {
-            HELLO => {
-                if r.take(4)?.as_ref() != MAGIC {
-                    return Err(Error::protocol(
-                        "HELLO without the ACRT magic: not an accrete client",
-                    ));
-                }
-                Frame::Hello {
-                    min_version: r.u16()?,
-                    max_version: r.u16()?,
-                    db: r.text()?,
-                }
-            }
+            HELLO => r.hello()?,
             WELCOME => Frame::Welcome {
                 version: r.u16()?,
                 epoch: r.u64()?,
@@ -265,6 +265,32 @@ fn put_entry(out: &mut BytesMut, entry: &TxLog) {
 struct Reader(Bytes);
 
 impl Reader {
+    /// HELLO's fields. A version-1 HELLO ends after the name; it is refused
+    /// with the versions, not as a short frame.
+    fn hello(&mut self) -> Result<Frame> {
+        if self.take(4)?.as_ref() != MAGIC {
+            return Err(Error::protocol(
+                "HELLO without the ACRT magic: not an accrete client",
+            ));
+        }
+        let (min_version, max_version, db) = (self.u16()?, self.u16()?, self.text()?);
+        if !self.0.has_remaining() && max_version < PROTOCOL_VERSION {
+            return Err(Error::protocol(format!(
+                "the client speaks versions {min_version}..={max_version}, this transactor speaks {PROTOCOL_VERSION} (which names the database by its id and lease epoch): upgrade the client"
+            )));
+        }
+        let raw = self.take(16)?;
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&raw);
+        Ok(Frame::Hello {
+            min_version,
+            max_version,
+            db,
+            db_id: Uuid::from_bytes(id),
+            epoch: self.u64()?,
+        })
+    }
+
     fn need(&self, n: usize) -> Result<()> {
         match self.0.remaining() >= n {
             true => Ok(()),

@@ -12,8 +12,9 @@ use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
 use crate::error::{Error, Result};
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version this build speaks: 2, whose HELLO names the
+/// database by its catalog id and the lease epoch as well as its name.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The largest frame body either side accepts: 16 MiB.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -94,9 +95,11 @@ mod tests {
     fn every_frame() -> Vec<Frame> {
         vec![
             Frame::Hello {
-                min_version: 1,
+                min_version: 2,
                 max_version: 3,
                 db: "orders".into(),
+                db_id: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+                epoch: 4,
             },
             Frame::Welcome {
                 version: 1,
@@ -149,17 +152,25 @@ mod tests {
         assert_eq!(codec.decode(&mut wire).unwrap(), None);
     }
 
+    /// Version 2 changed only HELLO (the database id and lease epoch after
+    /// the name); every other frame keeps its version-1 bytes.
     #[test]
-    fn golden_bytes_pin_version_1() {
+    fn golden_bytes_pin_version_2() {
         let mut codec = FrameCodec::default();
         let mut wire = BytesMut::new();
         let hello = Frame::Hello {
-            min_version: 1,
-            max_version: 1,
+            min_version: 2,
+            max_version: 2,
             db: "db".into(),
+            db_id: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            epoch: 3,
         };
         codec.encode(hello, &mut wire).unwrap();
-        assert_eq!(hex::encode(&wire), "0000000f014143525400010001000000026462");
+        assert_eq!(
+            hex::encode(&wire),
+            "00000027014143525400020002000000026462\
+             0123456789abcdef0123456789abcdef0000000000000003"
+        );
         wire.clear();
         codec.encode(Frame::Status { id: 258 }, &mut wire).unwrap();
         assert_eq!(hex::encode(&wire), "00000009130000000000000102");
@@ -185,6 +196,11 @@ mod tests {
         assert!(err.to_string().contains("unknown frame type 0x99"), "{err}");
         let err = Frame::decode(bytes::Bytes::from_static(b"\x01HTTP/1.1")).unwrap_err();
         assert!(err.to_string().contains("not an accrete client"), "{err}");
+        // The version-1 HELLO of an older client: refused by its versions.
+        let v1 = hex::decode("014143525400010001000000026462").unwrap();
+        let err = Frame::decode(v1.into()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+        assert!(err.to_string().contains("versions 1..=1"), "{err}");
         let mut huge = BytesMut::new();
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         let err = FrameCodec::default().decode(&mut huge).unwrap_err();

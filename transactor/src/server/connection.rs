@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio_util::codec::Framed;
+use uuid::Uuid;
 
 use super::Databases;
 use crate::error::{Error, ErrorKind, Result};
@@ -76,6 +77,8 @@ async fn handshake(
         min_version,
         max_version,
         db,
+        db_id,
+        epoch,
     } = first
     else {
         return Err(Error::protocol(format!(
@@ -87,12 +90,11 @@ async fn handshake(
             "the client speaks versions {min_version}..={max_version}, this transactor speaks {PROTOCOL_VERSION}"
         )));
     }
-    let transactor = databases.read().get(&db).cloned().ok_or_else(|| {
-        Error::new(
-            ErrorKind::NotServing,
-            format!("this endpoint does not serve database `{db}` now"),
-        )
-    })?;
+    let serving = databases.read().get(&db).cloned();
+    let transactor = match serving {
+        Some(t) if t.db_id() == db_id && t.epoch().0 == epoch => t,
+        serving => return Err(not_serving(&db, db_id, epoch, serving.as_deref())),
+    };
     framed
         .send(Frame::Welcome {
             version: PROTOCOL_VERSION,
@@ -101,6 +103,24 @@ async fn handshake(
         })
         .await?;
     Ok(transactor)
+}
+
+/// Why this endpoint refuses a HELLO for database `db` of id `db_id` at
+/// lease `epoch`: the client must re-read the lease, never assume its
+/// transactions went anywhere.
+fn not_serving(db: &str, db_id: Uuid, epoch: u64, serving: Option<&Transactor>) -> Error {
+    let what = match serving {
+        None => format!("this endpoint does not serve a database `{db}` now"),
+        Some(t) if t.db_id() != db_id => format!(
+            "this endpoint serves another database named `{db}` (id {}), not id {db_id}",
+            t.db_id()
+        ),
+        Some(t) => format!(
+            "this endpoint serves `{db}` (id {db_id}) at lease epoch {}, not {epoch}",
+            t.epoch()
+        ),
+    };
+    Error::new(ErrorKind::NotServing, format!("{what}: re-read the lease"))
 }
 
 async fn write_all(
