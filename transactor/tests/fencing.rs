@@ -226,7 +226,7 @@ async fn a_lost_renewal_answer_does_not_depose_the_holder() {
     .await
     .unwrap();
     plan.inject_times(Op::Cas, Fault::FailAfter, 1);
-    plan.inject_times(Op::ReadRoot, Fault::FailBefore, 5);
+    plan.inject(Op::ReadRoot, Fault::FailBefore, 1.0);
     let err = lease.renew().await.expect_err("the answer was lost");
     assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
     plan.clear();
