@@ -5,6 +5,12 @@
 //! restores run for long against busy backends: every storage they touch
 //! is wrapped in [`Retrying`], so a passing hiccup neither fails a long
 //! copy nor surfaces, disguised, from a read deep inside a database value.
+//!
+//! The repeating itself is storage-core's, the one owner of retries and
+//! ambiguity ([`storage_core::retry_retryable`], and
+//! [`storage_core::write_root`] for root writes, which also settles an
+//! ambiguous outcome by re-reading and sends the same value again, so it is
+//! never mistaken for "not written").
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,27 +20,28 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use index::Segments;
 use storage_core::{
-    CasOutcome, PageToken, Result, Revision, Root, RootName, RootValue, SegmentId, SegmentPage,
-    Storage,
+    CasOutcome, PageToken, Result, RetryBudget, Revision, Root, RootName, RootValue, SegmentId,
+    SegmentPage, Storage, retry_retryable, write_root,
 };
 
-/// Attempts of a call that fails with a retryable error.
-const ATTEMPTS: u32 = 6;
+/// How long a call that fails retryably keeps being repeated (the pauses
+/// double from [`FIRST_BACKOFF`]: about six attempts).
+const PATIENCE: Duration = Duration::from_secs(3);
 /// The wait before the second attempt; doubled for each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
-/// `inner`, retrying each call up to [`ATTEMPTS`] times with backoff.
+/// `inner`, retrying each call for up to [`PATIENCE`] with backoff.
 #[derive(Debug)]
 pub(crate) struct Retrying {
     inner: Arc<dyn Storage>,
-    first_backoff: Duration,
+    budget: RetryBudget,
 }
 
 /// `storage` wrapped in [`Retrying`].
 pub(crate) fn retrying_storage(storage: &Arc<dyn Storage>) -> Arc<dyn Storage> {
     Arc::new(Retrying {
         inner: storage.clone(),
-        first_backoff: FIRST_BACKOFF,
+        budget: RetryBudget::within(PATIENCE).with_pauses(FIRST_BACKOFF, PATIENCE),
     })
 }
 
@@ -45,24 +52,12 @@ pub(crate) fn retrying_segments(seg: &Segments) -> crate::Result<Segments> {
 }
 
 impl Retrying {
-    async fn retrying<T, F, Fut>(&self, op: &str, mut call: F) -> Result<T>
+    async fn retrying<T, F, Fut>(&self, op: &str, call: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let mut backoff = self.first_backoff;
-        let mut attempt = 1;
-        loop {
-            match call().await {
-                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
-                    tracing::warn!(error = %e, op, attempt, "retrying after {backoff:?}");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
-                }
-                outcome => return outcome,
-            }
-        }
+        retry_retryable(self.budget, op, call).await
     }
 }
 
@@ -102,10 +97,9 @@ impl Storage for Retrying {
         expected: Option<Revision>,
         value: &RootValue,
     ) -> Result<CasOutcome> {
-        // Retryable errors mean nothing was written; an ambiguous outcome
-        // is `OutcomeUnknown`, which is not retried.
-        self.retrying("cas root", || self.inner.cas_root(name, expected, value))
-            .await
+        // The same value on every attempt; an ambiguous outcome is settled
+        // by re-reading, and stays `OutcomeUnknown` when it cannot be.
+        write_root(self.inner.as_ref(), name, expected, value, self.budget).await
     }
 }
 
@@ -125,23 +119,34 @@ mod tests {
         ));
         let storage = Retrying {
             inner: faulty,
-            first_backoff: Duration::from_millis(1),
+            budget: RetryBudget::within(Duration::from_millis(100))
+                .with_pauses(Duration::from_millis(1), Duration::from_millis(10)),
         };
-        plan.inject_times(Op::Put, Fault::FailBefore, ATTEMPTS - 1);
+        plan.inject_times(Op::Put, Fault::FailBefore, 5);
         let id = storage.put(Bytes::from_static(b"x")).await.unwrap();
-        plan.inject_times(Op::Get, Fault::FailBefore, ATTEMPTS);
+        plan.inject(Op::Get, Fault::FailBefore, 1.0);
         let err = storage.get_segment(id).await.unwrap_err();
         assert!(err.is_retryable(), "{err}");
+        plan.clear();
         assert!(storage.get_segment(id).await.unwrap().is_some());
+        // A lost answer is settled by re-reading: the write applied.
         plan.inject_times(Op::Cas, Fault::FailAfter, 1);
         let name = RootName::new("r").unwrap();
+        let value = RootValue::new("v").unwrap();
+        let out = storage.cas_root(&name, None, &value).await.unwrap();
+        assert_eq!(out, CasOutcome::Applied(Revision::FIRST));
+        // One that stays invisible is unknown, never "not written".
+        plan.inject(Op::Cas, Fault::Strand, 1.0);
+        plan.inject(Op::Cas, Fault::Blind, 1.0);
+        plan.inject(Op::ReadRoot, Fault::Blind, 1.0);
+        let next = RootValue::new("w").unwrap();
         let err = storage
-            .cas_root(&name, None, &RootValue::new("v").unwrap())
+            .cas_root(&name, Some(Revision::FIRST), &next)
             .await
             .unwrap_err();
         assert!(
             matches!(err, storage_core::Error::OutcomeUnknown { .. }),
-            "not retried: {err}"
+            "{err}"
         );
     }
 }

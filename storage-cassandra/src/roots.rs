@@ -6,6 +6,9 @@
 //! writer nonce. When that gives up because the root moved past the
 //! revision the write aimed for, the row's writer slots
 //! ([`crate::schema::WRITER_SLOTS`]) still tell who wrote that revision.
+//! Reads (plain and re-reads) are repeated within one request timeout
+//! through storage-core's [`retry_retryable`]; nothing here loops on its
+//! own (see `storage_core::write_root` for the design).
 //!
 //! Within one store handle, Paxos operations on one root (reads and
 //! writes) take turns: concurrent rounds on a partition only pre-empt each
@@ -20,8 +23,8 @@ use bytes::Bytes;
 use scylla::response::query_result::QueryResult;
 use scylla::value::{CqlValue, Row};
 use storage_core::{
-    CasAttempt, CasOutcome, Error, Result, Revision, Root, RootName, RootValue,
-    cas_resolving_ambiguity,
+    CasAttempt, CasOutcome, Error, Result, RetryBudget, Revision, Root, RootName, RootValue,
+    cas_resolving_ambiguity, retry_retryable,
 };
 
 use crate::SCHEME;
@@ -66,7 +69,21 @@ impl CassandraStorage {
         self.read_unlocked(name).await
     }
 
+    /// A SERIAL read, repeated within one request timeout while it fails
+    /// retryably: a linearizable read is safe to repeat, and under load a
+    /// SERIAL read's Paxos round times out now and then with nothing wrong.
+    /// The retrying is storage-core's ([`retry_retryable`]).
     async fn read_unlocked(&self, name: &RootName) -> Result<Option<Root>> {
+        retry_retryable(self.read_budget(), "read_root", || self.read_once(name)).await
+    }
+
+    /// How long a root read keeps being repeated: one request timeout.
+    fn read_budget(&self) -> RetryBudget {
+        RetryBudget::within(self.settings.request_timeout)
+            .with_pauses(Duration::from_millis(50), Duration::from_secs(1))
+    }
+
+    async fn read_once(&self, name: &RootName) -> Result<Option<Root>> {
         let op = format!("read_root {name}");
         let result = self
             .execute(&op, &self.st.read_root, (name.as_str(),))
@@ -105,7 +122,7 @@ impl CassandraStorage {
             expected,
             value,
             || self.cas_attempt(name, revs, &write),
-            || self.read_patiently(name),
+            || self.read_unlocked(name),
         )
         .await;
         match outcome {
@@ -147,17 +164,6 @@ impl CassandraStorage {
         }
     }
 
-    /// The re-read that settles an ambiguous write: a connection that broke
-    /// mid-write is usually being re-established, so retryable failures are
-    /// retried for up to one request timeout before the outcome is given up
-    /// as unknown.
-    async fn read_patiently(&self, name: &RootName) -> Result<Option<Root>> {
-        patiently(self.settings.request_timeout, name, || {
-            self.read_unlocked(name)
-        })
-        .await
-    }
-
     /// After the ambiguity could not be settled from the current root: if
     /// the root has reached the revision the write aimed for, its writer
     /// slot says whether the write won it. Otherwise `unknown` stands.
@@ -167,7 +173,7 @@ impl CassandraStorage {
         write: &Write,
         unknown: Error,
     ) -> Result<CasOutcome> {
-        let read = patiently(self.settings.request_timeout, name, || {
+        let read = retry_retryable(self.read_budget(), "read_root (writers)", || {
             self.read_writers(name, write.target)
         });
         let Ok(Some((current, writer))) = read.await else {
@@ -218,30 +224,6 @@ struct Write {
     encoded: Bytes,
     slot: Bytes,
     target: Revision,
-}
-
-/// Runs `read` until it succeeds, fails for good, or `patience` has passed
-/// (retrying retryable failures with growing pauses).
-async fn patiently<T, F>(
-    patience: Duration,
-    name: &RootName,
-    mut read: impl FnMut() -> F,
-) -> Result<T>
-where
-    F: Future<Output = Result<T>>,
-{
-    let started = tokio::time::Instant::now();
-    let mut pause = Duration::from_millis(50);
-    loop {
-        match read().await {
-            Err(e) if e.is_retryable() && started.elapsed() < patience => {
-                tracing::debug!(root = %name, error = %e, "re-read after an ambiguous write failed; retrying");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(1));
-            }
-            other => return other,
-        }
-    }
 }
 
 /// What an LWT answered: `[applied]`, and when not applied the current

@@ -335,3 +335,19 @@ async fn client_timeout_after_sending_is_settled_by_the_re_read() {
     let now = storage.read_root(&name).await.unwrap().unwrap();
     assert_eq!((now.revision, &now.value), (rev(2), &ours));
 }
+
+/// Issue 26 item 3: under load a SERIAL read's Paxos round times out now
+/// and then. A linearizable read is safe to repeat, so it is retried within
+/// the request's time budget instead of failing the caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_reads_that_time_out_are_retried() {
+    let case = Case::new().await;
+    case.inject(
+        Fault::new(FaultKind::ReadTimeout)
+            .times(2)
+            .when_query_contains(OWN_READ),
+    );
+    let now = case.current().await;
+    assert_eq!(now.revision, Revision::FIRST);
+    assert_eq!(case.sim().faults().log().len(), 2, "both timeouts fired");
+}

@@ -73,8 +73,10 @@ pub enum Error {
     },
 
     /// A root write may or may not have been applied, and a linearizable
-    /// re-read could not settle it. The caller must re-read the root before
-    /// acting on it; blindly retrying the write is wrong.
+    /// re-read could not settle it: it may still land later. It proves
+    /// neither "written" nor "not written". Sending the *same* value again
+    /// is safe ([`crate::write_root`] does); writing a new value as if
+    /// nothing had happened is wrong.
     #[error("root `{name}`: outcome of write unknown: {detail}")]
     OutcomeUnknown {
         /// The root.

@@ -56,7 +56,10 @@ mod uri;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use ambiguity::{CasAttempt, Resolution, cas_resolving_ambiguity, resolve};
+pub use ambiguity::{
+    CasAttempt, Resolution, RetryBudget, cas_resolving_ambiguity, resolve, retry_retryable,
+    write_root,
+};
 pub use error::{BoxError, Error, Result, RevisionText};
 pub use mem::MemStorage;
 pub use registry::{BackendFactory, Registry};

@@ -73,8 +73,9 @@ pub fn check_list_limit(limit: usize) -> Result<()> {
 ///   sent, a connection lost mid-commit) is resolved inside the backend with
 ///   [`crate::cas_resolving_ambiguity`], which re-reads the root and compares
 ///   the writer nonce of [`RootValue`]. Only if that fails too does the
-///   caller get [`Error::OutcomeUnknown`], and must then re-read before
-///   acting.
+///   caller get [`Error::OutcomeUnknown`]. Callers write roots through
+///   [`crate::write_root`], which goes on settling it with the same value
+///   (the design is in that module's docs).
 /// - Roots are never written any other way and never deleted.
 ///
 /// Errors: [`Error::Unavailable`] and [`Error::Timeout`] mean nothing was

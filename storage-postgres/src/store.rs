@@ -9,8 +9,9 @@ use deadpool_postgres::{
     ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
 };
 use storage_core::{
-    CasAttempt, CasOutcome, Error, PageToken, Result, Revision, Root, RootName, RootValue,
-    SegmentId, SegmentPage, Storage, cas_resolving_ambiguity, check_list_limit,
+    CasAttempt, CasOutcome, Error, PageToken, Result, RetryBudget, Revision, Root, RootName,
+    RootValue, SegmentId, SegmentPage, Storage, cas_resolving_ambiguity, check_list_limit,
+    retry_retryable,
 };
 use tokio_postgres::NoTls;
 use tracing::Instrument as _;
@@ -237,20 +238,15 @@ impl PostgresStorage {
     /// The re-read that settles an ambiguous write: a connection that died
     /// mid-write usually means the server is restarting, so retryable
     /// failures are retried for up to `connect_timeout` before the outcome
-    /// is given up as unknown.
+    /// is given up as unknown (storage-core's [`retry_retryable`] does the
+    /// repeating).
     async fn read_root_patiently(&self, name: &RootName) -> Result<Option<Root>> {
-        let started = tokio::time::Instant::now();
-        let mut pause = Duration::from_millis(50);
-        loop {
-            match self.read_root(name).await {
-                Err(e) if e.is_retryable() && started.elapsed() < self.settings.connect_timeout => {
-                    tracing::debug!(root = %name, error = %e, "re-read after an ambiguous write failed; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-                other => return other,
-            }
-        }
+        let budget = RetryBudget::within(self.settings.connect_timeout)
+            .with_pauses(Duration::from_millis(50), Duration::from_secs(1));
+        retry_retryable(budget, "re-read after an ambiguous write", || {
+            self.read_root(name)
+        })
+        .await
     }
 
     fn segments_table(&self) -> String {

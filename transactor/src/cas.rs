@@ -1,85 +1,60 @@
-//! Root writes whose outcome is always settled: a compare-and-swap that
-//! comes back "outcome unknown" is resolved by re-reading the root and
-//! comparing the writer nonce.
+//! The transactor's root writes: every lease, fencing and log-root write
+//! goes through storage-core's one owner of ambiguity and retries
+//! ([`storage_core::write_root`]; its module docs state the design). This
+//! module only picks the budgets and turns the storage outcome into the
+//! transactor's error kinds: an unsettled write is
+//! [`OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown), never "unavailable,
+//! nothing was written".
 
 use std::time::Duration;
 
-use storage_core::{CasOutcome, Resolution, Revision, Root, RootName, RootValue, Storage, resolve};
+use storage_core::{
+    CasOutcome, RetryBudget, Revision, Root, RootName, RootValue, Storage, retry_retryable,
+    write_root,
+};
 
-use crate::error::{Error, ErrorKind, Result};
+#[cfg(test)]
+use crate::error::ErrorKind;
+use crate::error::Result;
 
-/// How many linearizable re-reads settle an unknown outcome before giving up.
-const REREADS: u32 = 5;
+/// How long a lease or fencing write keeps trying (retryable refusals, and
+/// settling an ambiguous outcome by re-reading) before it gives up.
+pub(crate) const ROOT_WRITE_PATIENCE: Duration = Duration::from_secs(3);
 
-/// How many ambiguous writes that provably did not apply are tried again.
-const ATTEMPTS: u32 = 3;
-
-/// Compare-and-swap of `name` from `expected` to `value`, with an unknown
-/// outcome settled by a linearizable re-read ([`storage_core::resolve`]):
-/// `Applied` when the root holds our value (our nonce) at the revision we
-/// aimed for, `Conflict` when another value holds it, and the write tried
-/// again when the root is still where it was. Fails when the write
-/// definitely did not happen (retryable storage errors), and with
-/// [`ErrorKind::OutcomeUnknown`] when the re-reads fail or the root moved
-/// past the revision we aimed for before we could look (our write may be
-/// under the newer value).
+/// Compare-and-swap of `name` from `expected` to `value` within
+/// [`ROOT_WRITE_PATIENCE`]; see [`settled_cas_within`].
 pub(crate) async fn settled_cas(
     storage: &dyn Storage,
     name: &RootName,
     expected: Option<Revision>,
     value: &RootValue,
 ) -> Result<CasOutcome> {
-    for _ in 0..ATTEMPTS {
-        let detail = match storage.cas_root(name, expected, value).await {
-            Ok(outcome) => return Ok(outcome),
-            Err(storage_core::Error::OutcomeUnknown { detail, .. }) => detail,
-            Err(e) => return Err(e.into()),
-        };
-        tracing::warn!(root = %name, %detail, "root write outcome unknown; re-reading");
-        let current = reread(storage, name).await?;
-        match resolve(expected, value, current)? {
-            Resolution::Applied(revision) => return Ok(CasOutcome::Applied(revision)),
-            Resolution::Lost(current) => return Ok(CasOutcome::Conflict(current)),
-            Resolution::NotApplied => continue,
-            Resolution::Unknown(root) => {
-                return Err(Error::new(
-                    ErrorKind::OutcomeUnknown,
-                    format!(
-                        "root `{name}`: a write's outcome is unknown and the root moved on to revision {} before it could be re-read",
-                        root.revision
-                    ),
-                ));
-            }
-        }
-    }
-    Err(Error::new(
-        ErrorKind::Unavailable,
-        format!(
-            "root `{name}`: {ATTEMPTS} writes were ambiguous and none applied; nothing was written"
-        ),
-    ))
+    settled_cas_within(storage, name, expected, value, ROOT_WRITE_PATIENCE).await
 }
 
-/// A linearizable read of `name`, retried while storage is briefly away.
+/// Compare-and-swap of `name` from `expected` to `value`, retried with the
+/// same value for up to `patience`: `Applied` when our value (our nonce)
+/// holds the revision we aimed for, `Conflict` when the write provably never
+/// applies, [`Unavailable`](crate::ErrorKind::Unavailable) when nothing was
+/// sent, and [`OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) otherwise
+/// (the write may still land).
+pub(crate) async fn settled_cas_within(
+    storage: &dyn Storage,
+    name: &RootName,
+    expected: Option<Revision>,
+    value: &RootValue,
+    patience: Duration,
+) -> Result<CasOutcome> {
+    let budget = RetryBudget::within(patience);
+    Ok(write_root(storage, name, expected, value, budget).await?)
+}
+
+/// A linearizable read of `name`, retried while storage is briefly away
+/// (for up to [`ROOT_WRITE_PATIENCE`]).
 pub(crate) async fn reread(storage: &dyn Storage, name: &RootName) -> Result<Option<Root>> {
-    let mut delay = Duration::from_millis(20);
-    let mut last = None;
-    for _ in 0..REREADS {
-        match storage.read_root(name).await {
-            Ok(root) => return Ok(root),
-            Err(e) if e.is_retryable() => last = Some(e),
-            Err(e) => return Err(e.into()),
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 3).min(Duration::from_secs(2));
-    }
-    let detail = last.map_or_else(String::new, |e| e.to_string());
-    Err(Error::new(
-        ErrorKind::OutcomeUnknown,
-        format!(
-            "root `{name}`: a write's outcome is unknown and {REREADS} re-reads failed, last: {detail}"
-        ),
-    ))
+    let budget = RetryBudget::within(ROOT_WRITE_PATIENCE);
+    let read = retry_retryable(budget, "read root", || storage.read_root(name));
+    Ok(read.await?)
 }
 
 #[cfg(test)]
@@ -175,6 +150,30 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
         assert!(err.to_string().contains("moved on to revision 2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn ambiguous_writes_never_seen_are_unknown_not_unwritten() {
+        let plan = FaultPlan::seeded(3);
+        let storage = FaultyStorage::new(Arc::new(MemStorage::new()), plan.clone());
+        let name = RootName::new("db/x/log").unwrap();
+        plan.inject(Op::Cas, Fault::Strand, 1.0);
+        plan.inject(Op::Cas, Fault::Blind, 1.0);
+        plan.inject(Op::ReadRoot, Fault::Blind, 1.0);
+        let value = RootValue::new(&b"ours"[..]).unwrap();
+        let patience = Duration::from_millis(200);
+        let err = settled_cas_within(&storage, &name, None, &value, patience)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+        assert!(!err.not_committed());
+        plan.clear();
+        let landed = storage.read_root(&name).await.unwrap().unwrap();
+        assert_eq!(
+            landed.value.nonce(),
+            value.nonce(),
+            "it was written after all"
+        );
     }
 
     #[tokio::test]

@@ -234,7 +234,7 @@ async fn a_lost_renewal_answer_does_not_depose_the_holder() {
     plan.inject_times(Op::Cas, Fault::FailAfter, 1);
     let break_rereads = async {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        plan.inject_times(Op::ReadRoot, Fault::FailBefore, 5);
+        plan.inject(Op::ReadRoot, Fault::FailBefore, 1.0);
     };
     let (renewed, ()) = tokio::join!(lease.renew(), break_rereads);
     let err = renewed.expect_err("the answer was lost");

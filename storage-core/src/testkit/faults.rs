@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -61,6 +62,16 @@ pub enum Fault {
     /// Report success without storing anything: a broken backend, for
     /// showing that the conformance suite catches one. `Put` only.
     LoseWrite,
+    /// `Cas` only: the write is not applied now and its answer is lost
+    /// ([`Error::OutcomeUnknown`]), but the proposal is kept, as a Paxos
+    /// proposal accepted by one replica is: the next `ReadRoot` or `Cas` of
+    /// that root finishes it (applies it if the root is still at the
+    /// revision it expected) unless a [`Fault::Blind`] fires for that
+    /// operation. A newer stranded proposal on the root replaces an older.
+    Strand,
+    /// `ReadRoot` or `Cas`: the operation misses the replica that holds a
+    /// stranded proposal, so it neither sees nor finishes it.
+    Blind,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +90,9 @@ pub struct FaultPlan {
     rng: Mutex<StdRng>,
     rules: Mutex<Vec<Rule>>,
     paused: watch::Sender<bool>,
+    /// Proposals left by [`Fault::Strand`], by root: expected revision and
+    /// value.
+    stranded: Mutex<HashMap<RootName, (Option<Revision>, RootValue)>>,
 }
 
 impl FaultPlan {
@@ -88,6 +102,7 @@ impl FaultPlan {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             rules: Mutex::new(Vec::new()),
             paused: watch::Sender::new(false),
+            stranded: Mutex::new(HashMap::new()),
         })
     }
 
@@ -199,6 +214,19 @@ impl FaultyStorage {
         Ok(faults)
     }
 
+    /// Finishes the proposal stranded on `name`, if any, unless this
+    /// operation is blind to it: applied when the root is still at the
+    /// revision it expected, superseded otherwise.
+    async fn finish_stranded(&self, name: &RootName, faults: &[Fault]) -> Result<()> {
+        if faults.contains(&Fault::Blind) {
+            return Ok(());
+        }
+        let Some((expected, value)) = lock(&self.plan.stranded).remove(name) else {
+            return Ok(());
+        };
+        self.inner.cas_root(name, expected, &value).await.map(drop)
+    }
+
     fn unavailable(&self, op: Op, what: &str, when: &str) -> Error {
         Error::Unavailable {
             backend: self.inner.backend(),
@@ -260,6 +288,7 @@ impl Storage for FaultyStorage {
 
     async fn read_root(&self, name: &RootName) -> Result<Option<Root>> {
         let faults = self.before(Op::ReadRoot, name.as_str()).await?;
+        self.finish_stranded(name, &faults).await?;
         let root = self.inner.read_root(name).await?;
         if fails_after(&faults) {
             return Err(self.unavailable(Op::ReadRoot, name.as_str(), "after"));
@@ -274,6 +303,15 @@ impl Storage for FaultyStorage {
         value: &RootValue,
     ) -> Result<CasOutcome> {
         let faults = self.before(Op::Cas, name.as_str()).await?;
+        self.finish_stranded(name, &faults).await?;
+        if faults.contains(&Fault::Strand) {
+            lock(&self.plan.stranded).insert(name.clone(), (expected, value.clone()));
+            return Err(Error::OutcomeUnknown {
+                name: name.clone(),
+                detail: "injected fault: the proposal reached one replica and the answer was lost"
+                    .into(),
+            });
+        }
         let outcome = self.inner.cas_root(name, expected, value).await?;
         if fails_after(&faults) {
             return Err(Error::OutcomeUnknown {

@@ -8,6 +8,16 @@
 //! then does any caller hear "committed" and any subscriber see the
 //! transactions. A conflict on the log root means a newer epoch fenced this
 //! transactor: it fails what it holds ("fenced: not committed") and stops.
+//!
+//! A log-root write whose outcome storage could not settle is never
+//! answered "not committed" on that account: every retry of one commit sends
+//! the same root value, so a late landing is recognised as ours; what
+//! storage leaves unknown is settled from the log (our entries there, or
+//! the revision after ours taken without them); and what even the log
+//! cannot settle is answered "outcome unknown" and stops the committer, so
+//! that nothing is built on a head it is not sure of. The next holder's
+//! fencing then decides it for good, and the transaction's id tells the
+//! client which way.
 
 mod apply;
 mod indexing;
@@ -21,12 +31,12 @@ use std::time::Duration;
 
 use index::{LogRoot, Segments, log_root_name};
 use model::{Db, TxLog, TxReport};
-use storage_core::{CasOutcome, DbName, Root, RootName};
+use storage_core::{CasOutcome, DbName, Root, RootName, RootValue};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cas::settled_cas;
+use crate::cas::{reread, settled_cas_within};
 use crate::config::{BackPressure, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fence::Head;
@@ -252,39 +262,122 @@ impl Committer {
     }
 
     /// Appends `entries` (and a finished index) to the log and CASes the
-    /// log root, retrying while storage is unavailable for up to the commit
-    /// patience.
+    /// log root, all within the commit patience.
+    ///
+    /// The new log root is encoded once: every retry of this commit sends
+    /// the same root value (the same writer nonce), so a proposal that
+    /// lands late is recognised as ours (see `storage_core::write_root`).
+    /// `Ok` means committed; [`ErrorKind::Fenced`] and
+    /// [`ErrorKind::Unavailable`] mean proven not committed;
+    /// [`ErrorKind::OutcomeUnknown`] means the write could not be settled,
+    /// even from the log, and the committer must stop.
     async fn write(&self, entries: &[TxLog]) -> Result<Head> {
         let deadline = Instant::now() + self.config.commit_patience;
+        let next = self.next_root(entries, deadline).await?;
+        let value = next.to_root_value()?;
+        let storage = self.seg.storage.as_ref();
+        let expected = Some(self.head.revision);
+        let patience = deadline.saturating_duration_since(Instant::now());
+        match settled_cas_within(storage, &self.root_name, expected, &value, patience).await {
+            Ok(CasOutcome::Applied(revision)) => Ok(Head {
+                root: next,
+                revision,
+            }),
+            Ok(CasOutcome::Conflict(current)) => Err(self.deposed(current)),
+            Err(e) if e.kind() == ErrorKind::OutcomeUnknown => {
+                self.settle(next, &value, entries.last(), e).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The log root with `entries` appended (and a finished index), with
+    /// retryable failures retried until `deadline`. Nothing is written to
+    /// the log root here, so every failure is "not committed".
+    async fn next_root(&self, entries: &[TxLog], deadline: Instant) -> Result<LogRoot> {
         let mut pause = Duration::from_millis(10);
         loop {
-            let error = match self.try_write(entries).await {
-                Ok(head) => return Ok(head),
+            let error = match self.try_next_root(entries).await {
+                Ok(next) => return Ok(next),
                 Err(e) => e,
             };
             if error.kind() != ErrorKind::Unavailable || Instant::now() + pause > deadline {
                 return Err(error);
             }
-            tracing::warn!(db = %self.db_name, error = %error, "commit failed; retrying");
+            tracing::warn!(db = %self.db_name, error = %error, "writing the log failed; retrying");
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
         }
     }
 
-    async fn try_write(&self, entries: &[TxLog]) -> Result<Head> {
+    async fn try_next_root(&self, entries: &[TxLog]) -> Result<LogRoot> {
         let base = match self.indexing.ready() {
             Some(job) => job.next_root(&self.seg, &self.head.root).await?,
             None => self.head.root.clone(),
         };
-        let next = index::append(&self.seg, &base, entries).await?;
-        let value = next.to_root_value()?;
+        Ok(index::append(&self.seg, &base, entries).await?)
+    }
+
+    /// Settles a log-root write whose outcome storage could not settle, from
+    /// the log itself: a fresh linearizable read of the log root either
+    /// holds our value, or has moved on with our entries in its log
+    /// (committed: a successor built on our write), or has moved on without
+    /// them (proven not committed: the revision after ours is taken, so our
+    /// proposal can never land). A root still at our expected revision, or
+    /// a log that cannot be read, leaves the outcome unknown.
+    async fn settle(
+        &self,
+        next: LogRoot,
+        value: &RootValue,
+        last: Option<&TxLog>,
+        unknown: Error,
+    ) -> Result<Head> {
         let storage = self.seg.storage.as_ref();
-        match settled_cas(storage, &self.root_name, Some(self.head.revision), &value).await? {
-            CasOutcome::Applied(revision) => Ok(Head {
+        let current = match reread(storage, &self.root_name).await {
+            Ok(Some(current)) => current,
+            Ok(None) | Err(_) => return Err(unknown),
+        };
+        let target = self.head.revision.next()?;
+        if current.revision == target && current.value.nonce() == value.nonce() {
+            return Ok(Head {
                 root: next,
-                revision,
-            }),
-            CasOutcome::Conflict(current) => Err(self.deposed(current)),
+                revision: target,
+            });
+        }
+        if current.revision <= self.head.revision {
+            return Err(unknown);
+        }
+        let found = LogRoot::decode(&self.root_name, current.value.data())?;
+        match self.logged(&found, last).await {
+            Some(true) => {
+                tracing::info!(db = %self.db_name, "an unsettled commit was found in the log");
+                Ok(Head {
+                    root: next,
+                    revision: target,
+                })
+            }
+            Some(false) => Err(self.deposed(Some(current))),
+            None => Err(unknown),
+        }
+    }
+
+    /// Whether the log of `found` holds `ours` (the last entry this commit
+    /// wrote): `Some(false)` only when it has no entry at that t at all.
+    async fn logged(&self, found: &LogRoot, last: Option<&TxLog>) -> Option<bool> {
+        let Some(last) = last else {
+            // Only an index was written: nothing to look for, and no
+            // caller waits on it.
+            return Some(false);
+        };
+        if found.basis_t < last.t {
+            return Some(false);
+        }
+        let read = index::read_log(&self.seg, found, last.t, Some(last.t + 1)).await;
+        match read.ok()?.first() {
+            Some(entry) if entry == last => Some(true),
+            // Another entry at our t (or an excision rewrote ours): not a
+            // proof either way.
+            _ => None,
         }
     }
 

@@ -114,7 +114,13 @@ impl Lease {
                     });
                 }
                 Ok(CasOutcome::Conflict(_)) => continue,
-                Err(e) if e.kind() == ErrorKind::Unavailable => standby.nap(ttl, || e).await?,
+                // An unsettled claim may have landed: look again (a claim of
+                // ours that did is then waited out like any holder's).
+                Err(e)
+                    if matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::OutcomeUnknown) =>
+                {
+                    standby.nap(ttl, || e).await?
+                }
                 Err(e) => return Err(e),
             }
         }
