@@ -16,10 +16,10 @@ use crate::segments::{BlockingWriter, Segments, WriteStats, frame};
 ///
 /// While the inline tail stays under its limit ([`crate::TreeConfig::tail_bytes`])
 /// nothing is written to storage. Otherwise the whole tail moves into the log
-/// tree first: the rightmost leaf is rewritten with it while it stays under
-/// [`crate::TreeConfig::log_leaf_bytes`], else new leaves start, and the
-/// changed right spine is written; every segment is durable when this
-/// returns. The new root's `basis_t` is the last entry's t and its `next_t`
+/// tree first, as new leaves of at most [`crate::TreeConfig::log_leaf_bytes`]
+/// each (a larger entry gets a leaf of its own) after the existing ones,
+/// which are never rewritten; only the right spine of branches is written
+/// anew. Every segment is durable when this returns. The new root's `basis_t` is the last entry's t and its `next_t`
 /// follows model's counter rule (past every t and entity counter used).
 ///
 /// Entries must follow the root's basis in increasing t order.
@@ -157,27 +157,28 @@ async fn push(
         let children = write_leaves(seg, chunk(entries, limit), stats).await?;
         return grow(seg, children, 0, stats).await;
     };
-    // The right spine, root first.
+    // The right spine, root first, and the rightmost leaf as its parent
+    // records it (the leaf itself is never read nor rewritten).
     let mut spine: Vec<Arc<Node>> = Vec::with_capacity(usize::from(tree.height));
-    let mut id = tree.id;
+    let mut rightmost = LogChild {
+        first_t: tree.first_t,
+        last_t: tree.last_t,
+        id: tree.id,
+    };
     for height in (1..=tree.height).rev() {
-        let node = log_branch(seg.node_async(id, kind::LOG_BRANCH).await?, id, height)?;
-        id = log_children(&node).last().map(|c| c.id).unwrap_or(id);
+        let node = log_branch(
+            seg.node_async(rightmost.id, kind::LOG_BRANCH).await?,
+            rightmost.id,
+            height,
+        )?;
+        rightmost = log_children(&node).last().copied().unwrap_or(rightmost);
         spine.push(node);
     }
-    let rightmost = log_leaf(seg.node_async(id, kind::LOG_LEAF).await?, id)?;
-    let old = log_entries(&rightmost);
-    let old_size: usize = old.iter().map(encoded_entry_len).sum();
-    let new_size: usize = entries.iter().map(encoded_entry_len).sum();
-    let mut level = if old_size + new_size <= limit {
-        let mut all = old.to_vec();
-        all.extend(entries);
-        write_leaves(seg, vec![all], stats).await?
-    } else {
-        let mut kept = vec![leaf_child(old, id)];
-        kept.extend(write_leaves(seg, chunk(entries, limit), stats).await?);
-        kept
-    };
+    // New leaves after it: appending never rewrites a leaf, so each entry
+    // is written once (issue 14: rewriting the rightmost leaf with the
+    // tail made the log take about five times what it reaches).
+    let mut level = vec![rightmost];
+    level.extend(write_leaves(seg, chunk(entries, limit), stats).await?);
     // Replace the last child of each spine branch, bottom up.
     for node in spine.iter().rev() {
         let mut children = log_children(node).to_vec();

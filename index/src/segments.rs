@@ -17,6 +17,9 @@ pub struct TreeConfig {
     pub index_leaf_bytes: usize,
     /// Children an index branch holds at most.
     pub index_branch_children: usize,
+    /// Encoded bytes of keys and ids an index branch holds at most, unless
+    /// two children alone take more (a branch always has at least two).
+    pub index_branch_bytes: usize,
     /// Encoded bytes a log leaf grows to before a new one starts.
     pub log_leaf_bytes: usize,
     /// Children a log branch holds at most.
@@ -32,8 +35,12 @@ impl Default for TreeConfig {
         TreeConfig {
             index_leaf_bytes: 256 * 1024,
             index_branch_children: 1024,
+            index_branch_bytes: 256 * 1024,
             log_leaf_bytes: 512 * 1024,
-            log_branch_children: 1024,
+            // Appending rewrites the right spine of log branches each time
+            // the tail moves out (about 48 KiB of entries): a small fanout
+            // keeps that rewrite a small part of what is appended.
+            log_branch_children: 128,
             tail_bytes: crate::log_root::TAIL_LIMIT,
         }
     }
@@ -45,6 +52,7 @@ impl TreeConfig {
         TreeConfig {
             index_leaf_bytes: 400,
             index_branch_children: 4,
+            index_branch_bytes: 400,
             log_leaf_bytes: 1200,
             log_branch_children: 3,
             tail_bytes: 300,
@@ -54,6 +62,7 @@ impl TreeConfig {
     fn check(&self) -> Result<()> {
         let ok = self.index_leaf_bytes > 0
             && self.index_branch_children >= 2
+            && self.index_branch_bytes > 0
             && self.log_leaf_bytes > 0
             && self.log_branch_children >= 2
             && self.tail_bytes <= crate::log_root::TAIL_LIMIT;

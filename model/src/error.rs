@@ -94,6 +94,11 @@ pub enum Error {
         /// The offending form, printed as EDN as the user wrote it.
         form: String,
     },
+    /// Tx data, a value or a transaction's datoms over a documented size
+    /// limit ([`crate::limits`]); nothing was applied. The message says
+    /// the size, the limit and what to do.
+    #[error("{0}")]
+    TooLarge(String),
     /// A bad argument to a read or conversion function.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -138,7 +143,10 @@ impl Error {
     pub fn is_invalid_input(&self) -> bool {
         matches!(
             self,
-            Error::Syntax { .. } | Error::Tx { .. } | Error::InvalidArgument(_)
+            Error::Syntax { .. }
+                | Error::Tx { .. }
+                | Error::TooLarge(_)
+                | Error::InvalidArgument(_)
         )
     }
 

@@ -86,6 +86,7 @@ pub mod edn;
 mod error;
 mod excise;
 mod index;
+pub mod limits;
 mod log;
 pub mod schema;
 #[cfg(feature = "testkit")]

@@ -324,8 +324,10 @@ impl Claim {
     }
 }
 
-/// Reads tx data written as EDN text: a vector (or list) of forms.
+/// Reads tx data written as EDN text: a vector (or list) of forms. Text
+/// over [`model::limits::MAX_TX_BYTES`] is refused before it is parsed.
 pub fn parse_tx(text: &str) -> Result<Vec<Edn>> {
+    model::limits::check_tx_bytes(text.len())?;
     match edn::parse(text)? {
         Edn::Vector(forms) | Edn::List(forms) => Ok(forms),
         other => Err(Error::invalid(format!(

@@ -2,7 +2,6 @@
 //! otherwise through a transactor embedded in this process for the call.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,21 +52,28 @@ pub(crate) async fn run(args: TransactArgs) -> Outcome {
     Ok(())
 }
 
+/// The tx data from the file or stdin, refused when it is over the one
+/// limit of every path ([`model::limits::MAX_TX_BYTES`]): a file by its
+/// size before it is read, a stream as soon as it goes past the limit, so
+/// memory stays bounded by the limit.
 fn read_input(args: &TransactArgs) -> Outcome<String> {
-    let from_stdin = args.file.as_ref().is_none_or(|f| f.as_os_str() == "-");
-    let mut text = String::new();
-    let read = match &args.file {
-        Some(path) if !from_stdin => {
-            std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text))
-        }
-        _ => std::io::stdin().read_to_string(&mut text),
+    let path = args.file.as_ref().filter(|f| f.as_os_str() != "-");
+    let Some(path) = path else {
+        return Ok(model::limits::read_tx_text(
+            std::io::stdin().lock(),
+            "stdin",
+        )?);
     };
-    let source = match &args.file {
-        Some(path) if !from_stdin => path.display().to_string(),
-        _ => "stdin".to_string(),
-    };
-    read.map_err(|e| Failure::invalid(format!("reading tx data from {source}: {e}")))?;
-    Ok(text)
+    let source = path.display().to_string();
+    let file = std::fs::File::open(path)
+        .map_err(|e| Failure::invalid(format!("reading tx data from {source}: {e}")))?;
+    if let Ok(meta) = file.metadata()
+        && meta.is_file()
+    {
+        let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        model::limits::check_tx_bytes(len)?;
+    }
+    Ok(model::limits::read_tx_text(file, &source)?)
 }
 
 /// A client of the transactor the lease advertises, once one answers (a

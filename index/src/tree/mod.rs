@@ -3,6 +3,7 @@
 //! are new ([`TreeUpdate`]).
 
 mod cursor;
+mod key;
 mod update;
 
 pub(crate) use cursor::Cursor;

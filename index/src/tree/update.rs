@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use model::{Datom, Index, Layer};
 use storage_core::SegmentId;
 
+use super::key::{lowest, separator, split_by_bytes};
 use super::{branch, branch_children, leaf, leaf_datoms};
 use crate::error::Result;
 use crate::segment::{IndexBranch, IndexChild, IndexLeaf, Node, TreeRef};
@@ -28,6 +29,8 @@ impl Edit {
 /// A node written (or kept) at some height, as its parent records it.
 #[derive(Clone, Debug)]
 struct Part {
+    /// Its key in the parent (see [`super::key`]): at or before its first
+    /// datom, after every datom of the node before it.
     first: Datom,
     id: SegmentId,
     count: u64,
@@ -36,6 +39,11 @@ struct Part {
 }
 
 impl Part {
+    /// About the bytes it takes in its parent: key, id and count.
+    fn encoded_len(&self) -> usize {
+        encoded_len(&self.first) + 32 + 10
+    }
+
     fn child(&self) -> IndexChild {
         IndexChild {
             first: self.first.clone(),
@@ -123,11 +131,11 @@ impl TreeUpdate<'_> {
                         Edit::Delete(_) => None,
                     })
                     .collect();
-                (self.write_leaves(&datoms)?, 0)
+                (self.write_leaves(&datoms, None)?, 0)
             }
             Some(tree) => {
                 let contents = self.contents(tree.id, tree.height, edits)?;
-                (self.pack(contents, tree.height)?, tree.height)
+                (self.pack(contents, tree.height, None)?, tree.height)
             }
         };
         let mut parts = parts;
@@ -215,6 +223,10 @@ impl TreeUpdate<'_> {
             while end + 1 < children.len() && !routed[end + 1].is_empty() {
                 end += 1;
             }
+            // The run's key in this branch; it stays valid for whatever
+            // the run holds after the edits, which sort at or after it
+            // (edits before the first key reach only a tree's first leaf).
+            let mut floor = &children[i].first;
             let mut run = Contents::empty(height - 1);
             for j in i..=end {
                 let c = self.contents(children[j].id, height - 1, routed[j])?;
@@ -227,12 +239,13 @@ impl TreeUpdate<'_> {
                     run.append(next);
                 } else if i > 0 && last_kept == Some(i - 1) {
                     parts.pop();
+                    floor = &children[i - 1].first;
                     let mut prev = self.contents(children[i - 1].id, height - 1, &[])?;
                     prev.append(run);
                     run = prev;
                 }
             }
-            parts.extend(self.pack(run, height - 1)?);
+            parts.extend(self.pack(run, height - 1, Some(floor))?);
             last_kept = None;
             i = end + 1;
         }
@@ -251,41 +264,45 @@ impl TreeUpdate<'_> {
                     size >= half
                 })
             }
-            Contents::Parts(parts) => parts.len() < config.index_branch_children / 2,
+            Contents::Parts(parts) => {
+                parts.len() < config.index_branch_children / 2
+                    && parts.iter().map(Part::encoded_len).sum::<usize>()
+                        < config.index_branch_bytes / 2
+            }
         }
     }
 
-    /// Writes `contents` as nodes at `height`, evenly filled.
-    fn pack(&mut self, contents: Contents, height: u8) -> Result<Vec<Part>> {
+    /// Writes `contents` as nodes at `height`, evenly filled; `floor` is
+    /// the key of the first, when the nodes replace children of a branch.
+    fn pack(&mut self, contents: Contents, height: u8, floor: Option<&Datom>) -> Result<Vec<Part>> {
         match contents {
-            Contents::Datoms(datoms) => self.write_leaves(&datoms),
+            Contents::Datoms(datoms) => self.write_leaves(&datoms, floor),
             Contents::Parts(parts) => self.write_branches(parts, height),
         }
     }
 
-    /// Splits sorted datoms into leaves of about equal size under the limit.
-    fn write_leaves(&mut self, datoms: &[Datom]) -> Result<Vec<Part>> {
+    /// Splits sorted datoms into leaves of about equal size, each under the
+    /// leaf limit or holding a single larger datom, keyed by the shortest
+    /// separators; the first leaf's key is `floor` if it is at or before
+    /// the first datom, else the lowest key (the tree's first leaf).
+    fn write_leaves(&mut self, datoms: &[Datom], floor: Option<&Datom>) -> Result<Vec<Part>> {
         let limit = self.writer.segments().config().index_leaf_bytes;
         let sizes: Vec<usize> = datoms.iter().map(encoded_len).collect();
-        let total: usize = sizes.iter().sum();
-        let leaves = total.div_ceil(limit).max(1);
-        let target = total.div_ceil(leaves);
-        let mut parts = Vec::new();
-        let mut start = 0;
-        let mut size = 0;
-        for (i, s) in sizes.iter().enumerate() {
-            size += s;
-            if size >= target || i + 1 == datoms.len() {
-                parts.push(self.write_leaf(&datoms[start..=i])?);
-                start = i + 1;
-                size = 0;
-            }
+        let mut parts: Vec<Part> = Vec::new();
+        for range in split_by_bytes(&sizes, limit, 1, usize::MAX) {
+            let key = match range.start {
+                0 => floor
+                    .filter(|f| self.index.compare(f, &datoms[0]) != Ordering::Greater)
+                    .cloned()
+                    .unwrap_or_else(lowest),
+                i => separator(self.index, &datoms[i - 1], &datoms[i]),
+            };
+            parts.push(self.write_leaf(key, &datoms[range])?);
         }
         Ok(parts)
     }
 
-    fn write_leaf(&mut self, datoms: &[Datom]) -> Result<Part> {
-        let first = datoms[0].clone();
+    fn write_leaf(&mut self, first: Datom, datoms: &[Datom]) -> Result<Part> {
         let id = self.writer.write(Node::IndexLeaf(IndexLeaf {
             index: self.index,
             layer: self.layer,
@@ -299,16 +316,20 @@ impl TreeUpdate<'_> {
         })
     }
 
-    /// Groups parts under branches of about equal fanout under the limit.
+    /// Groups parts under branches of about equal size under the limits
+    /// of bytes and children, at least two to a branch.
     fn write_branches(&mut self, parts: Vec<Part>, height: u8) -> Result<Vec<Part>> {
-        if parts.is_empty() {
-            return Ok(parts);
-        }
-        let limit = self.writer.segments().config().index_branch_children;
-        let groups = parts.len().div_ceil(limit);
-        let per = parts.len().div_ceil(groups);
-        let mut out = Vec::with_capacity(groups);
-        for chunk in parts.chunks(per) {
+        let config = *self.writer.segments().config();
+        let sizes: Vec<usize> = parts.iter().map(Part::encoded_len).collect();
+        let groups = split_by_bytes(
+            &sizes,
+            config.index_branch_bytes,
+            2,
+            config.index_branch_children,
+        );
+        let mut out = Vec::with_capacity(groups.len());
+        for range in groups {
+            let chunk = &parts[range];
             let children: Vec<IndexChild> = chunk.iter().map(Part::child).collect();
             let count = children.iter().map(|c| c.count).sum();
             let id = self.writer.write(Node::IndexBranch(IndexBranch {

@@ -100,7 +100,8 @@ impl Db {
     /// transactor commits `db_after`, anyone else gets a speculative value.
     /// Views are ignored: a transaction applies to the latest basis.
     /// `instant` becomes `:db/txInstant` unless the tx data sets it; it
-    /// must be later than the previous transaction's.
+    /// must be later than the previous transaction's. A transaction whose
+    /// datoms are over the [`crate::limits`] is refused.
     pub fn with(
         &self,
         tx_data: &[Edn],
@@ -112,6 +113,7 @@ impl Db {
         ctx.expand_all()?;
         ctx.resolve_tempids()?;
         let built = ctx.build(instant)?;
+        crate::limits::check_datoms(&built.datoms, &|a| db.ident(a).map(|k| k.to_string()))?;
         let schema_origin = built.schema_origin;
         let entry = TxLog {
             t: ctx.t(),
@@ -130,13 +132,15 @@ impl Db {
         })
     }
 
-    /// [`Db::with`] for tx data written as EDN text (a vector of forms).
+    /// [`Db::with`] for tx data written as EDN text (a vector of forms);
+    /// text over [`crate::limits::MAX_TX_BYTES`] is refused unparsed.
     pub fn with_edn(
         &self,
         tx_text: &str,
         instant: Instant,
         functions: &TxFunctions,
     ) -> Result<TxReport> {
+        crate::limits::check_tx_bytes(tx_text.len())?;
         match crate::edn::parse(tx_text)? {
             Edn::Vector(forms) | Edn::List(forms) => self.with(&forms, instant, functions),
             other => Err(crate::error::Error::tx(

@@ -204,7 +204,9 @@ impl Client {
 
     /// Commits `tx` (EDN text of a vector of forms) and returns once it is
     /// durable. Errors say whether it committed ([`Error::not_committed`]).
+    /// Tx data over [`model::limits::MAX_TX_BYTES`] is refused unsent.
     pub async fn transact(&self, tx: &str) -> Result<Committed> {
+        model::limits::check_tx_bytes(tx.len())?;
         let id = self.id();
         let frame = Frame::Transact {
             id,

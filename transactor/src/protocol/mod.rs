@@ -19,6 +19,17 @@ pub const PROTOCOL_VERSION: u16 = 2;
 /// The largest frame body either side accepts: 16 MiB.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
+/// The most tx data a TRANSACT frame carries: the one limit of every path
+/// ([`model::limits::MAX_TX_BYTES`]); clients and the transactor refuse
+/// more before parsing it.
+pub const MAX_TX_BYTES: usize = model::limits::MAX_TX_BYTES;
+
+// Every frame a transaction of the largest size makes fits a frame:
+// TRANSACT (the text), COMMITTED (its datoms and tempids, which come from
+// the text), TX (its datoms).
+const _: () =
+    assert!(MAX_TX_BYTES + model::limits::MAX_TX_DATOM_BYTES + 64 * 1024 <= MAX_FRAME_BYTES);
+
 /// Frames on a byte stream: a 4-byte big-endian length, then the body.
 #[derive(Debug)]
 pub struct FrameCodec(LengthDelimitedCodec);
