@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use index::Segments;
 use storage_core::{
-    CasOutcome, PageToken, Result, Revision, Root, RootName, RootValue, SegmentId, SegmentPage,
-    Storage,
+    CasOutcome, PageToken, Result, Revision, Root, RootName, RootValue, SegmentId, SegmentInfoPage,
+    SegmentPage, Storage,
 };
 
 /// Attempts of a call that fails with a retryable error.
@@ -88,6 +88,22 @@ impl Storage for Retrying {
 
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         self.retrying("list", || self.inner.list_segments(from.clone(), limit))
+            .await
+    }
+
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
+        self.retrying("list", || {
+            self.inner.list_segment_infos(from.clone(), limit)
+        })
+        .await
+    }
+
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        self.retrying("list roots", || self.inner.list_roots())
             .await
     }
 

@@ -13,12 +13,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use storage_core::{
     CasOutcome, Error, PageToken, Result, Revision, Root, RootName, RootValue, SegmentId,
-    SegmentPage, Storage, check_list_limit,
+    SegmentInfoPage, SegmentPage, Storage, check_list_limit,
 };
 
 use crate::durable::{TEMP_FILE_MAX_AGE, sweep_temp_files};
-use crate::error::{BACKEND, FsResult};
-use crate::layout::Layout;
+use crate::error::{BACKEND, FsResult, IoContext};
+use crate::layout::{Layout, root_of_file};
 use crate::locks::RootLocks;
 use crate::{marker, roots, segments};
 
@@ -155,6 +155,35 @@ impl Storage for FileStorage {
         let after = from.as_ref().map(segments::parse_token).transpose()?;
         self.run("list_segments".into(), move |layout| {
             segments::list(layout, after, limit)
+        })
+        .await
+    }
+
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
+        check_list_limit(limit)?;
+        let after = from.as_ref().map(segments::parse_token).transpose()?;
+        self.run("list_segment_infos".into(), move |layout| {
+            segments::list_infos(layout, after, limit)
+        })
+        .await
+    }
+
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        self.run("list_roots".into(), |layout| {
+            let dir = layout.roots();
+            let entries = std::fs::read_dir(dir).at("list root directory", dir)?;
+            let mut names = Vec::new();
+            for entry in entries {
+                let entry = entry.at("list root directory", dir)?;
+                if let Some(name) = entry.file_name().to_str().and_then(root_of_file) {
+                    names.push(name);
+                }
+            }
+            Ok(names)
         })
         .await
     }
