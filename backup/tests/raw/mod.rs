@@ -123,7 +123,11 @@ fn cassandra_blobs(store: &FreshStorage) -> Vec<Vec<u8>> {
     let keyspace = path.split_once('/').unwrap().1.split('?').next().unwrap();
     let mut blobs = Vec::new();
     for replica in 0..sim.replica_count() {
-        for table in ["segments", "segment_chunks", "roots"] {
+        for table in [
+            "accrete_segments",
+            "accrete_segment_chunks",
+            "accrete_roots",
+        ] {
             let partitions = sim
                 .replica_raw_values(replica, keyspace, table)
                 .unwrap_or_else(|| panic!("no table {keyspace}.{table} on replica {replica}"));
