@@ -39,6 +39,21 @@ pub async fn backup_db(
     location: &BackupLocation,
     options: &CopyOptions,
 ) -> Result<BackupReport> {
+    // Pruning of the location pauses while the backup relies on segments
+    // no point lists yet.
+    let what = format!("backup of `{db}`");
+    crate::gc::while_held(location.storage(), &what, async {
+        backup_held(source, db, location, options).await
+    })
+    .await
+}
+
+async fn backup_held(
+    source: &Segments,
+    db: &DbName,
+    location: &BackupLocation,
+    options: &CopyOptions,
+) -> Result<BackupReport> {
     let source = &retrying_segments(source)?;
     let head = read_head(&source.storage, db).await?;
     location.check_belongs(head.entry.uuid, db.as_str()).await?;

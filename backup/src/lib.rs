@@ -24,8 +24,12 @@
 //!   a [`Progress`] ([`progress::for_stderr`]: a bar on a terminal, plain
 //!   log lines otherwise).
 //!
-//! What it is not: a scheduler of backups, garbage collection of old points,
-//! or a way to read a database (that is the `index` crate).
+//! - [`gc`] collects the garbage of a storage (live databases, deleted
+//!   databases, excised values, backup sets alike) after a grace period,
+//!   and [`gc::prune_backups`] removes old points of a backup location.
+//!
+//! What it is not: a scheduler of backups or a way to read a database
+//! (that is the `index` crate).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -56,6 +60,7 @@
 mod backup;
 mod copy;
 mod error;
+pub mod gc;
 mod head;
 mod location;
 pub mod manifest;

@@ -144,6 +144,54 @@ impl BackupLocation {
         )))
     }
 
+    /// The points list segment and the points, if the location was ever
+    /// written (what garbage collection marks).
+    pub(crate) async fn listing(&self) -> Result<Option<(storage_core::SegmentId, Vec<Point>)>> {
+        Ok(self.read().await?.map(|r| (r.record.points, r.points)))
+    }
+
+    /// Removes the points `drop` chooses from the list (by compare-and-
+    /// swap, so a backup finishing meanwhile is kept) and returns them.
+    /// Their segments stay until garbage collection of the storage.
+    pub(crate) async fn remove_points(
+        &self,
+        drop: impl Fn(&[Point]) -> Vec<Point>,
+    ) -> Result<Vec<Point>> {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(current) = self.read().await? else {
+                return Ok(Vec::new());
+            };
+            let dropped = drop(&current.points);
+            if dropped.is_empty() {
+                return Ok(dropped);
+            }
+            let points: Vec<Point> = current
+                .points
+                .iter()
+                .filter(|p| !dropped.contains(p))
+                .cloned()
+                .collect();
+            let list = manifest::encode(&PointsList { points })?;
+            let list_id = self.storage.put_frame(kind::POINTS, &list).await?;
+            let record = LocationRecord {
+                points: list_id,
+                ..current.record.clone()
+            };
+            let value = RootValue::new(manifest::encode(&record)?)?;
+            if let CasOutcome::Applied(_) = self
+                .storage
+                .cas_root(&self.root, Some(current.revision), &value)
+                .await?
+            {
+                return Ok(dropped);
+            }
+        }
+        Err(Error::Raced(format!(
+            "{}: other backups kept changing the list of points ({CAS_ATTEMPTS} attempts); run the prune again",
+            self.name
+        )))
+    }
+
     /// Refuses a location that holds backups of another database.
     pub(crate) async fn check_belongs(&self, db_uuid: Uuid, db_name: &str) -> Result<()> {
         match self.read().await? {

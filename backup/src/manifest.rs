@@ -151,15 +151,15 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], location: &str, what: &s
         .map_err(|e| Error::damaged(location, format!("{what} does not decode: {e}")))
 }
 
-mod id_hex {
+pub(crate) mod id_hex {
     use serde::{Deserialize, Deserializer, Serializer};
     use storage_core::SegmentId;
 
-    pub(super) fn serialize<S: Serializer>(id: &SegmentId, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(id: &SegmentId, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&id.to_hex())
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SegmentId, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SegmentId, D::Error> {
         let text = String::deserialize(d)?;
         text.parse().map_err(serde::de::Error::custom)
     }

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use index::Segments;
 use storage_core::{
     CasOutcome, PageToken, Result, RetryBudget, Revision, Root, RootName, RootValue, SegmentId,
-    SegmentPage, Storage, retry_retryable, write_root,
+    SegmentInfoPage, SegmentPage, Storage, retry_retryable, write_root,
 };
 
 /// How long a call that fails retryably keeps being repeated (the pauses
@@ -83,6 +83,22 @@ impl Storage for Retrying {
 
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         self.retrying("list", || self.inner.list_segments(from.clone(), limit))
+            .await
+    }
+
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
+        self.retrying("list", || {
+            self.inner.list_segment_infos(from.clone(), limit)
+        })
+        .await
+    }
+
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        self.retrying("list roots", || self.inner.list_roots())
             .await
     }
 

@@ -146,6 +146,37 @@ impl SimCluster {
             .on_replica(i, |r| r.live_rows(id, unix_seconds()))
     }
 
+    /// Every byte value replica `i` holds for `keyspace.table`, shadowed
+    /// cells and Paxos proposals included, per partition ([`None`] if the
+    /// replica or table does not exist): what a scan of its disk would see.
+    pub fn replica_raw_values(
+        &self,
+        i: usize,
+        keyspace: &str,
+        table: &str,
+    ) -> Option<Vec<Vec<Vec<u8>>>> {
+        let id = self
+            .node
+            .cluster
+            .schema
+            .read()
+            .table(keyspace, table)
+            .ok()?
+            .id;
+        self.node.cluster.on_replica(i, |r| r.raw_values(id))
+    }
+
+    /// Compacts every replica: data shadowed by tombstones leaves them
+    /// (as `nodetool compact` does on a real cluster).
+    pub fn compact(&self) {
+        self.node.cluster.on_every_replica(|r| r.compact());
+    }
+
+    /// The number of replicas.
+    pub fn replica_count(&self) -> usize {
+        self.node.cluster.size()
+    }
+
     /// Stops accepting connections and closes the open ones.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);

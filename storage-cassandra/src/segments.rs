@@ -16,7 +16,8 @@ use scylla::response::PagingState;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::value::MaybeUnset;
 use storage_core::{
-    Error, MAX_SEGMENT_BYTES, PageToken, Result, SegmentId, SegmentPage, check_list_limit,
+    Error, MAX_SEGMENT_BYTES, PageToken, Result, RootName, SegmentId, SegmentInfo, SegmentInfoPage,
+    SegmentPage, check_list_limit,
 };
 use tracing::Instrument as _;
 
@@ -191,13 +192,27 @@ impl CassandraStorage {
     /// skipping the ids at that token up to and including the one in
     /// `from` (several ids may share a token).
     pub(crate) async fn list(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
+        let page = self.list_infos(from, limit).await?;
+        Ok(SegmentPage {
+            ids: page.segments.into_iter().map(|s| s.id).collect(),
+            next: page.next,
+        })
+    }
+
+    /// [`Self::list`] with each segment's write time (`writetime(size)`,
+    /// which every put rewrites) and size.
+    pub(crate) async fn list_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
         check_list_limit(limit)?;
         let after = from.as_ref().map(parse_token).transpose()?;
         let start = after.as_ref().map_or(i64::MIN, |(token, _)| *token);
         let mut statement = self.st.list_segments.clone();
         statement.set_page_size((limit + 2).min(MAX_PAGE_ROWS) as i32);
         let mut paging = PagingState::start();
-        let mut found: Vec<(i64, SegmentId)> = Vec::with_capacity(limit + 1);
+        let mut found: Vec<(i64, SegmentInfo)> = Vec::with_capacity(limit + 1);
         let op = "list_segments";
         while found.len() <= limit {
             let (result, more) = self
@@ -210,14 +225,20 @@ impl CassandraStorage {
                 .into_rows_result()
                 .map_err(|e| Failure::shape(e).into_error(op))?;
             for row in rows
-                .rows::<(i64, Bytes)>()
+                .rows::<ListedRow>()
                 .map_err(|e| Failure::shape(e).into_error(op))?
             {
-                let (token, raw) = row.map_err(|e| Failure::shape(e).into_error(op))?;
+                let (token, raw, written_us, size) =
+                    row.map_err(|e| Failure::shape(e).into_error(op))?;
                 let id = segment_id(&raw, &self.tables.segments)?;
                 let seen = after.is_some_and(|(t, last)| token == t && id <= last);
                 if !seen {
-                    found.push((token, id));
+                    let info = SegmentInfo {
+                        id,
+                        written_at_ms: written_us.map(|us| (us / 1000).max(0) as u64),
+                        bytes: size.map(|b| b.max(0) as u64),
+                    };
+                    found.push((token, info));
                 }
             }
             match more.into_paging_control_flow() {
@@ -228,15 +249,50 @@ impl CassandraStorage {
         let more = found.len() > limit;
         found.truncate(limit);
         let next = match found.last() {
-            Some((token, id)) if more => Some(PageToken(format!("{token}:{id}"))),
+            Some((token, info)) if more => Some(PageToken(format!("{token}:{}", info.id))),
             _ => None,
         };
-        Ok(SegmentPage {
-            ids: found.into_iter().map(|(_, id)| id).collect(),
+        Ok(SegmentInfoPage {
+            segments: found.into_iter().map(|(_, info)| info).collect(),
             next,
         })
     }
+
+    /// The names of every root, paged through the whole table.
+    pub(crate) async fn root_names(&self) -> Result<Vec<RootName>> {
+        let op = "list_roots";
+        let mut statement = self.st.list_roots.clone();
+        statement.set_page_size(MAX_PAGE_ROWS as i32);
+        let mut paging = PagingState::start();
+        let mut names = Vec::new();
+        loop {
+            let (result, more) = self
+                .session
+                .execute_single_page(&statement, (), paging)
+                .instrument(span(op))
+                .await
+                .map_err(|e| Failure::from(e).into_error(op))?;
+            let rows = result
+                .into_rows_result()
+                .map_err(|e| Failure::shape(e).into_error(op))?;
+            for row in rows
+                .rows::<(String,)>()
+                .map_err(|e| Failure::shape(e).into_error(op))?
+            {
+                let (name,) = row.map_err(|e| Failure::shape(e).into_error(op))?;
+                names.push(RootName::new(name)?);
+            }
+            match more.into_paging_control_flow() {
+                std::ops::ControlFlow::Break(()) => return Ok(names),
+                std::ops::ControlFlow::Continue(next) => paging = next,
+            }
+        }
+    }
 }
+
+/// A listed segment row: ring token, id, `writetime(size)` in
+/// microseconds, size.
+type ListedRow = (i64, Bytes, Option<i64>, Option<i32>);
 
 /// A page token: the ring token and id of the last id listed.
 fn parse_token(token: &PageToken) -> Result<(i64, SegmentId)> {

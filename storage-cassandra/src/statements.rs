@@ -29,8 +29,11 @@ pub(crate) struct Statements {
     pub(crate) delete_segment: PreparedStatement,
     /// Removes a segment's chunk partition, idempotent.
     pub(crate) delete_chunks: PreparedStatement,
-    /// Segment ids from a token on, in ring order, at the write level.
+    /// Segment ids from a token on, in ring order, with each row's write
+    /// time and size, at the write level.
     pub(crate) list_segments: PreparedStatement,
+    /// Every root's name, at the write level (names are never removed).
+    pub(crate) list_roots: PreparedStatement,
     /// A root at SERIAL (LOCAL_SERIAL).
     pub(crate) read_root: PreparedStatement,
     /// A root and the writers of its latest revisions, at SERIAL.
@@ -99,9 +102,12 @@ impl Statements {
                 .await?,
             list_segments: write
                 .prepare(&format!(
-                    "SELECT token(id), id FROM {} WHERE token(id) >= ?",
+                    "SELECT token(id), id, writetime(size), size FROM {} WHERE token(id) >= ?",
                     t.segments
                 ))
+                .await?,
+            list_roots: write
+                .prepare(&format!("SELECT name FROM {}", t.roots))
                 .await?,
             read_root: plain(level.serial_read())
                 .prepare(&format!(

@@ -11,8 +11,8 @@ use scylla::response::query_result::QueryResult;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::prepared::PreparedStatement;
 use storage_core::{
-    CasOutcome, PageToken, Result, Revision, Root, RootName, RootValue, SegmentId, SegmentPage,
-    Storage,
+    CasOutcome, PageToken, Result, Revision, Root, RootName, RootValue, SegmentId, SegmentInfoPage,
+    SegmentPage, Storage,
 };
 use tracing::Instrument as _;
 
@@ -124,6 +124,18 @@ impl Storage for CassandraStorage {
 
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         self.list(from, limit).await
+    }
+
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
+        self.list_infos(from, limit).await
+    }
+
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        self.root_names().await
     }
 
     async fn read_root(&self, name: &RootName) -> Result<Option<Root>> {

@@ -69,6 +69,7 @@ pub use root::{
 };
 pub use segment::{MAX_SEGMENT_BYTES, SegmentId, check_segment_size};
 pub use storage::{
-    MAX_LIST_LIMIT, PageToken, SegmentPage, Storage, StorageExt, all_segment_ids, check_list_limit,
+    MAX_LIST_LIMIT, PageToken, SegmentInfo, SegmentInfoPage, SegmentPage, Storage, StorageExt,
+    all_segment_ids, check_list_limit,
 };
 pub use uri::{DbName, HostPort, KNOWN_SCHEMES, Secret, StorageUri, parse_param_number};

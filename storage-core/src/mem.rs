@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -10,11 +11,20 @@ use bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::root::{CasOutcome, Revision, Root, RootName, RootValue};
 use crate::segment::SegmentId;
-use crate::storage::{PageToken, SegmentPage, Storage, check_list_limit};
+use crate::storage::{
+    PageToken, SegmentInfo, SegmentInfoPage, SegmentPage, Storage, check_list_limit,
+};
+
+/// A stored segment: its bytes and when it was last put (ms since 1970).
+#[derive(Clone, Debug)]
+struct Stored {
+    bytes: Bytes,
+    written_at_ms: u64,
+}
 
 #[derive(Default, Debug)]
 struct Inner {
-    segments: RwLock<BTreeMap<SegmentId, Bytes>>,
+    segments: RwLock<BTreeMap<SegmentId, Stored>>,
     roots: Mutex<HashMap<RootName, (Revision, Bytes)>>,
 }
 
@@ -56,7 +66,22 @@ impl MemStorage {
     /// Replaces the stored bytes of segment `id` without any check: a test
     /// hook that simulates corruption underneath the backend.
     pub fn corrupt_segment(&self, id: SegmentId, bytes: Bytes) {
-        write_segments(&self.inner).insert(id, bytes);
+        let written_at_ms = now_ms();
+        write_segments(&self.inner).insert(
+            id,
+            Stored {
+                bytes,
+                written_at_ms,
+            },
+        );
+    }
+
+    /// Sets the write time of segment `id`, if present: a test hook that
+    /// ages a segment without waiting.
+    pub fn set_written_at(&self, id: SegmentId, written_at_ms: u64) {
+        if let Some(stored) = write_segments(&self.inner).get_mut(&id) {
+            stored.written_at_ms = written_at_ms;
+        }
     }
 }
 
@@ -66,14 +91,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn write_segments(inner: &Inner) -> std::sync::RwLockWriteGuard<'_, BTreeMap<SegmentId, Bytes>> {
+fn write_segments(inner: &Inner) -> std::sync::RwLockWriteGuard<'_, BTreeMap<SegmentId, Stored>> {
     inner
         .segments
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn read_segments(inner: &Inner) -> std::sync::RwLockReadGuard<'_, BTreeMap<SegmentId, Bytes>> {
+fn read_segments(inner: &Inner) -> std::sync::RwLockReadGuard<'_, BTreeMap<SegmentId, Stored>> {
     inner
         .segments
         .read()
@@ -88,12 +113,19 @@ impl Storage for MemStorage {
 
     async fn put_segment(&self, id: SegmentId, bytes: Bytes) -> Result<()> {
         id.check_put(&bytes)?;
-        write_segments(&self.inner).entry(id).or_insert(bytes);
+        let written_at_ms = now_ms();
+        write_segments(&self.inner)
+            .entry(id)
+            .and_modify(|stored| stored.written_at_ms = written_at_ms)
+            .or_insert(Stored {
+                bytes,
+                written_at_ms,
+            });
         Ok(())
     }
 
     async fn get_segment(&self, id: SegmentId) -> Result<Option<Bytes>> {
-        let found = read_segments(&self.inner).get(&id).cloned();
+        let found = read_segments(&self.inner).get(&id).map(|s| s.bytes.clone());
         match found {
             None => Ok(None),
             Some(bytes) => {
@@ -109,6 +141,18 @@ impl Storage for MemStorage {
     }
 
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
+        let infos = self.list_segment_infos(from, limit).await?;
+        Ok(SegmentPage {
+            ids: infos.segments.into_iter().map(|s| s.id).collect(),
+            next: infos.next,
+        })
+    }
+
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
         check_list_limit(limit)?;
         let after = match &from {
             None => None,
@@ -121,8 +165,19 @@ impl Storage for MemStorage {
             None => segments.range(..),
             Some(a) => segments.range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
         };
-        let ids: Vec<SegmentId> = range.take(limit + 1).map(|(id, _)| *id).collect();
-        Ok(page(ids, limit))
+        let infos: Vec<SegmentInfo> = range
+            .take(limit + 1)
+            .map(|(id, stored)| SegmentInfo {
+                id: *id,
+                written_at_ms: Some(stored.written_at_ms),
+                bytes: Some(stored.bytes.len() as u64),
+            })
+            .collect();
+        Ok(page(infos, limit))
+    }
+
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        Ok(lock(&self.inner.roots).keys().cloned().collect())
     }
 
     async fn read_root(&self, name: &RootName) -> Result<Option<Root>> {
@@ -163,14 +218,21 @@ impl Storage for MemStorage {
     }
 }
 
-/// A page of at most `limit` ids from `ids` (which holds up to `limit + 1`,
-/// the extra one telling that more follow).
-fn page(mut ids: Vec<SegmentId>, limit: usize) -> SegmentPage {
-    let more = ids.len() > limit;
-    ids.truncate(limit);
-    let next = match ids.last() {
-        Some(last) if more => Some(PageToken(last.to_string())),
+/// A page of at most `limit` segments from `segments` (which holds up to
+/// `limit + 1`, the extra one telling that more follow).
+fn page(mut segments: Vec<SegmentInfo>, limit: usize) -> SegmentInfoPage {
+    let more = segments.len() > limit;
+    segments.truncate(limit);
+    let next = match segments.last() {
+        Some(last) if more => Some(PageToken(last.id.to_string())),
         _ => None,
     };
-    SegmentPage { ids, next }
+    SegmentInfoPage { segments, next }
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -29,6 +29,31 @@ pub struct SegmentPage {
     pub next: Option<PageToken>,
 }
 
+/// One stored segment as garbage collection sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// The segment.
+    pub id: SegmentId,
+    /// When it was last put, in milliseconds since the Unix epoch, by the
+    /// backend's clock (file: the file's mtime; Postgres: `written_at`;
+    /// Cassandra: the cell's `writetime()`; mem: the insertion time).
+    /// `None` when the backend cannot tell: a collector must then treat
+    /// the segment as just written.
+    pub written_at_ms: Option<u64>,
+    /// Its size in bytes, when the backend knows it without reading it.
+    pub bytes: Option<u64>,
+}
+
+/// One page of a segment listing with write times.
+#[derive(Clone, Debug, Default)]
+pub struct SegmentInfoPage {
+    /// The segments on this page, in the backend's listing order (the
+    /// same order and tokens as [`Storage::list_segments`]).
+    pub segments: Vec<SegmentInfo>,
+    /// Where the next page starts; `None` when this was the last.
+    pub next: Option<PageToken>,
+}
+
 /// Rejects a listing `limit` of 0 or above [`MAX_LIST_LIMIT`].
 pub fn check_list_limit(limit: usize) -> Result<()> {
     if limit == 0 || limit > MAX_LIST_LIMIT {
@@ -55,12 +80,19 @@ pub fn check_list_limit(limit: usize) -> Result<()> {
 /// - [`get_segment`](Storage::get_segment) of a missing id is `Ok(None)`,
 ///   never an error. Bytes that do not hash to the id are
 ///   [`Error::Corruption`] naming the id ([`SegmentId::verify`]).
+/// - A put of an existing id refreshes the segment's write time (as
+///   [`list_segment_infos`](Storage::list_segment_infos) reports it), so
+///   garbage collection's grace period counts from the last put.
 /// - [`delete_segment`](Storage::delete_segment) of a missing id is `Ok`.
 ///   Deleting is for garbage collection and excision only; the layer above
 ///   guarantees no root still reaches the segment.
 /// - [`list_segments`](Storage::list_segments) pages through every stored
 ///   id exactly once (when nothing changes meanwhile), in an order of the
-///   backend's choosing.
+///   backend's choosing;
+///   [`list_segment_infos`](Storage::list_segment_infos) does the same with
+///   each segment's write time and size. Its default implementation knows
+///   neither (`None`), which garbage collection treats as "just written":
+///   nothing is ever deleted from a backend that cannot tell.
 ///
 /// Roots:
 /// - [`read_root`](Storage::read_root) is linearizable: it sees every CAS
@@ -77,6 +109,9 @@ pub fn check_list_limit(limit: usize) -> Result<()> {
 ///   [`crate::write_root`], which goes on settling it with the same value
 ///   (the design is in that module's docs).
 /// - Roots are never written any other way and never deleted.
+/// - [`list_roots`](Storage::list_roots) names every root that exists (for
+///   garbage collection, which marks from all of them). Its default
+///   implementation refuses with [`Error::InvalidInput`].
 ///
 /// Errors: [`Error::Unavailable`] and [`Error::Timeout`] mean nothing was
 /// changed and the same call may be repeated; everything is described in
@@ -99,6 +134,36 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// Up to `limit` (1..=[`MAX_LIST_LIMIT`]) stored ids, starting at `from`
     /// (`None` for the first page).
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage>;
+
+    /// Like [`Storage::list_segments`], with each segment's write time and
+    /// size where the backend knows them.
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
+        let page = self.list_segments(from, limit).await?;
+        Ok(SegmentInfoPage {
+            segments: page
+                .ids
+                .into_iter()
+                .map(|id| SegmentInfo {
+                    id,
+                    written_at_ms: None,
+                    bytes: None,
+                })
+                .collect(),
+            next: page.next,
+        })
+    }
+
+    /// The names of every root in the storage, in no particular order.
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        Err(Error::invalid(format!(
+            "the {} backend cannot list its roots",
+            self.backend()
+        )))
+    }
 
     /// The root `name` as of now, or `None` if it was never created.
     async fn read_root(&self, name: &RootName) -> Result<Option<Root>>;

@@ -98,6 +98,11 @@ impl Layout {
     }
 }
 
+/// The root a file in `roots/` holds, if its name is one (`~` back to `/`).
+pub(crate) fn root_of_file(file_name: &str) -> Option<RootName> {
+    RootName::new(file_name.replace('~', "/")).ok()
+}
+
 /// The file name of root `name`: `/` becomes `~`.
 fn file_name(name: &RootName) -> String {
     name.as_str().replace('/', "~")

@@ -4,9 +4,12 @@
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use storage_core::{Error, MAX_SEGMENT_BYTES, PageToken, SegmentId, SegmentPage};
+use storage_core::{
+    Error, MAX_SEGMENT_BYTES, PageToken, SegmentId, SegmentInfo, SegmentInfoPage, SegmentPage,
+};
 
 use crate::durable::{replace_durably, sync_dir};
 use crate::error::{FsResult, IoContext};
@@ -14,15 +17,17 @@ use crate::layout::Layout;
 
 /// Stores `bytes` as segment `id`.
 ///
-/// An existing file of the right size is kept (a put of an existing id is a
-/// no-op); its directory is still synced, because the put that created it
-/// may not have synced it yet. A file of the wrong size is a torn or
+/// An existing file of the right size is kept, its modification time set
+/// to now (the write time garbage collection's grace counts from); its
+/// directory is still synced, because the put that created it may not
+/// have synced it yet. A file of the wrong size is a torn or
 /// damaged copy and is replaced.
 pub(crate) fn put(layout: &Layout, id: &SegmentId, bytes: &[u8]) -> FsResult<()> {
     id.check_put(bytes)?;
     let path = layout.segment(id);
     match fs::metadata(&path) {
         Ok(meta) if meta.len() == bytes.len() as u64 => {
+            touch(&path)?;
             return sync_dir(&layout.fanout(id.as_bytes()[0]));
         }
         Ok(meta) => tracing::warn!(
@@ -35,6 +40,17 @@ pub(crate) fn put(layout: &Layout, id: &SegmentId, bytes: &[u8]) -> FsResult<()>
         Err(e) => return Err(e).at("inspect segment file", &path),
     }
     replace_durably(layout.tmp(), &path, bytes)
+}
+
+/// Sets the modification time of an existing segment file to now. A file
+/// removed meanwhile (by garbage collection) is written again by the put.
+fn touch(path: &Path) -> FsResult<()> {
+    let file = fs::File::options()
+        .write(true)
+        .open(path)
+        .at("open segment file to refresh its time", path)?;
+    file.set_modified(SystemTime::now())
+        .at("refresh segment file time", path)
 }
 
 /// The verified bytes of segment `id`, or `None`.
@@ -70,6 +86,40 @@ pub(crate) fn delete(layout: &Layout, id: &SegmentId) -> FsResult<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).at("remove segment file", &path),
     }
+}
+
+/// Up to `limit` segments after `after`, in id order, with each file's
+/// modification time and size. A file removed between listing and
+/// inspecting it is left out.
+pub(crate) fn list_infos(
+    layout: &Layout,
+    after: Option<SegmentId>,
+    limit: usize,
+) -> FsResult<SegmentInfoPage> {
+    let page = list(layout, after, limit)?;
+    let mut segments = Vec::with_capacity(page.ids.len());
+    for id in page.ids {
+        let path = layout.segment(&id);
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).at("inspect segment file", &path),
+        };
+        let written_at_ms = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        segments.push(SegmentInfo {
+            id,
+            written_at_ms,
+            bytes: Some(meta.len()),
+        });
+    }
+    Ok(SegmentInfoPage {
+        segments,
+        next: page.next,
+    })
 }
 
 /// Reads a page token of this backend: the last id of the previous page.

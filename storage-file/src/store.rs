@@ -14,12 +14,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use storage_core::{
     CasOutcome, Error, PageToken, Result, Revision, Root, RootName, RootValue, SegmentId,
-    SegmentPage, Storage, check_list_limit,
+    SegmentInfoPage, SegmentPage, Storage, check_list_limit,
 };
 
 use crate::durable::{TEMP_FILE_MAX_AGE, sweep_temp_files};
-use crate::error::{BACKEND, FsResult};
-use crate::layout::Layout;
+use crate::error::{BACKEND, FsResult, IoContext};
+use crate::layout::{Layout, root_of_file};
 use crate::marker::Create;
 use crate::{marker, roots, segments};
 
@@ -182,6 +182,43 @@ impl Storage for FileStorage {
         let after = from.as_ref().map(segments::parse_token).transpose()?;
         self.run("list_segments".into(), move |layout| {
             segments::list(layout, after, limit)
+        })
+        .await
+    }
+
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
+        check_list_limit(limit)?;
+        let after = from.as_ref().map(segments::parse_token).transpose()?;
+        self.run("list_segment_infos".into(), move |layout| {
+            segments::list_infos(layout, after, limit)
+        })
+        .await
+    }
+
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        self.run("list_roots".into(), |layout| {
+            // A root is a directory of revisions, or (in a format-1 storage
+            // not yet upgraded) a single record file under `roots/`.
+            let mut names = std::collections::BTreeSet::new();
+            let legacy = layout.dir().join(crate::layout::ROOTS);
+            for dir in [layout.all_revisions(), legacy.as_path()] {
+                let entries = match std::fs::read_dir(dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e).at("list root directory", dir),
+                };
+                for entry in entries {
+                    let entry = entry.at("list root directory", dir)?;
+                    if let Some(name) = entry.file_name().to_str().and_then(root_of_file) {
+                        names.insert(name);
+                    }
+                }
+            }
+            Ok(names.into_iter().collect())
         })
         .await
     }

@@ -34,6 +34,9 @@ pub(crate) struct Sql {
     pub(crate) get_segment: String,
     pub(crate) delete_segment: String,
     pub(crate) list_segments: String,
+    pub(crate) list_segment_infos: String,
+    pub(crate) list_roots: String,
+    pub(crate) add_written_at: String,
     pub(crate) read_root: String,
     pub(crate) create_root: String,
     pub(crate) update_root: String,
@@ -58,12 +61,25 @@ impl Sql {
                      value bytea NOT NULL);"
             ),
             put_segment: format!(
-                "INSERT INTO {s}.segments (id, bytes) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING"
+                "INSERT INTO {s}.segments (id, bytes) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET written_at = now()"
             ),
             get_segment: format!("SELECT bytes FROM {s}.segments WHERE id = $1"),
             delete_segment: format!("DELETE FROM {s}.segments WHERE id = $1"),
             list_segments: format!(
                 "SELECT id FROM {s}.segments WHERE id > $1 ORDER BY id LIMIT $2"
+            ),
+            list_segment_infos: format!(
+                "SELECT id, (extract(epoch FROM written_at) * 1000)::bigint,
+                        octet_length(bytes)::bigint
+                 FROM {s}.segments WHERE id > $1 ORDER BY id LIMIT $2"
+            ),
+            list_roots: format!("SELECT name FROM {s}.roots"),
+            // Tables made before segments had a write time get one: every
+            // existing segment counts as written when the column is added.
+            add_written_at: format!(
+                "ALTER TABLE {s}.segments
+                 ADD COLUMN IF NOT EXISTS written_at timestamptz NOT NULL DEFAULT now()"
             ),
             read_root: format!("SELECT rev, value FROM {s}.roots WHERE name = $1"),
             create_root: format!(

@@ -10,8 +10,8 @@ use deadpool_postgres::{
 };
 use storage_core::{
     CasAttempt, CasOutcome, Error, PageToken, Result, RetryBudget, Revision, Root, RootName,
-    RootValue, SegmentId, SegmentPage, Storage, cas_resolving_ambiguity, check_list_limit,
-    retry_retryable,
+    RootValue, SegmentId, SegmentInfo, SegmentInfoPage, SegmentPage, Storage,
+    cas_resolving_ambiguity, check_list_limit, retry_retryable,
 };
 use tokio_postgres::NoTls;
 use tracing::Instrument as _;
@@ -135,7 +135,7 @@ impl PostgresStorage {
     async fn ensure_tables(&self) -> Result<()> {
         let (present, missing) = self.inspect_tables().await?;
         if present && missing.is_empty() {
-            return Ok(());
+            return self.ensure_written_at().await;
         }
         if present {
             return Err(self.foreign_tables(&missing));
@@ -151,6 +151,33 @@ impl PostgresStorage {
             return Ok(());
         }
         Err(self.foreign_tables(&missing))
+    }
+
+    /// Adds `segments.written_at` to tables made before it existed.
+    async fn ensure_written_at(&self) -> Result<()> {
+        let schema = self.settings.schema().as_str();
+        let found = self
+            .run("open: inspect segments.written_at", async |c| {
+                c.query_opt(
+                    "SELECT 1 FROM information_schema.columns
+                     WHERE table_schema = $1 AND table_name = 'segments'
+                       AND column_name = 'written_at'",
+                    &[&schema],
+                )
+                .await
+            })
+            .await?;
+        if found.is_some() {
+            return Ok(());
+        }
+        let ddl = format!(
+            "SELECT pg_advisory_xact_lock({DDL_LOCK}); {}",
+            self.sql.add_written_at
+        );
+        self.run("open: add segments.written_at", async |c| {
+            c.batch_execute(&ddl).await
+        })
+        .await
     }
 
     fn foreign_tables(&self, missing: &[String]) -> Error {
@@ -338,6 +365,20 @@ fn segment_id_from_row(raw: &[u8], table: &str) -> Result<SegmentId> {
     Ok(SegmentId::from_bytes(raw))
 }
 
+/// The id a listing page starts after (empty: from the first).
+fn page_start(from: Option<&PageToken>) -> Result<Vec<u8>> {
+    let Some(token) = from else {
+        return Ok(Vec::new());
+    };
+    let id = token.0.parse::<SegmentId>().map_err(|_| {
+        Error::invalid(format!(
+            "postgres: page token `{}` is not one of mine",
+            storage_core::truncate_for_message(&token.0)
+        ))
+    })?;
+    Ok(id.as_bytes().to_vec())
+}
+
 #[async_trait]
 impl Storage for PostgresStorage {
     fn backend(&self) -> &'static str {
@@ -384,20 +425,7 @@ impl Storage for PostgresStorage {
 
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         check_list_limit(limit)?;
-        let after: Vec<u8> = match &from {
-            None => Vec::new(),
-            Some(token) => token
-                .0
-                .parse::<SegmentId>()
-                .map_err(|_| {
-                    Error::invalid(format!(
-                        "postgres: page token `{}` is not one of mine",
-                        storage_core::truncate_for_message(&token.0)
-                    ))
-                })?
-                .as_bytes()
-                .to_vec(),
-        };
+        let after = page_start(from.as_ref())?;
         // One more than asked, to tell whether another page follows.
         let fetch = limit as i64 + 1;
         let rows = self
@@ -418,6 +446,52 @@ impl Storage for PostgresStorage {
             _ => None,
         };
         Ok(SegmentPage { ids, next })
+    }
+
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
+        check_list_limit(limit)?;
+        let after = page_start(from.as_ref())?;
+        let fetch = limit as i64 + 1;
+        let rows = self
+            .run("list_segment_infos", async |c| {
+                let st = c.prepare_cached(&self.sql.list_segment_infos).await?;
+                c.query(&st, &[&after, &fetch]).await
+            })
+            .await?;
+        let table = self.segments_table();
+        let mut segments = rows
+            .iter()
+            .map(|row| {
+                Ok(SegmentInfo {
+                    id: segment_id_from_row(row.get::<_, &[u8]>(0), &table)?,
+                    written_at_ms: row.get::<_, Option<i64>>(1).map(|ms| ms.max(0) as u64),
+                    bytes: row.get::<_, Option<i64>>(2).map(|b| b.max(0) as u64),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let more = segments.len() > limit;
+        segments.truncate(limit);
+        let next = match segments.last() {
+            Some(last) if more => Some(PageToken(last.id.to_string())),
+            _ => None,
+        };
+        Ok(SegmentInfoPage { segments, next })
+    }
+
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        let rows = self
+            .run("list_roots", async |c| {
+                let st = c.prepare_cached(&self.sql.list_roots).await?;
+                c.query(&st, &[]).await
+            })
+            .await?;
+        rows.iter()
+            .map(|row| RootName::new(row.get::<_, String>(0)))
+            .collect()
     }
 
     async fn read_root(&self, name: &RootName) -> Result<Option<Root>> {

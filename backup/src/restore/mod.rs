@@ -73,6 +73,24 @@ pub async fn restore_db(
     name: &DbName,
     options: &RestoreOptions,
 ) -> Result<RestoreReport> {
+    // Garbage collection of the target (and of the location) pauses while
+    // the restore relies on segments no root reaches yet.
+    let what = format!("restore of `{name}`");
+    crate::gc::while_held(&target.storage, &what, async {
+        crate::gc::while_held(location.storage(), &what, async {
+            restore_held(location, target, name, options).await
+        })
+        .await
+    })
+    .await
+}
+
+async fn restore_held(
+    location: &BackupLocation,
+    target: &Segments,
+    name: &DbName,
+    options: &RestoreOptions,
+) -> Result<RestoreReport> {
     let target = &retrying_segments(target)?;
     let point = choose(location, &location.points().await?, options.t)?;
     let manifest = location.manifest(&point).await?;

@@ -77,6 +77,20 @@ impl Partition {
             .filter_map(move |(key, row)| row.live(key, self.deleted, now))
     }
 
+    /// Drops the cells and markers that a row or partition tombstone
+    /// shadows, as compaction does.
+    pub(crate) fn drop_shadowed(&mut self) {
+        let partition_deleted = self.deleted;
+        for row in self.rows.values_mut() {
+            let shadow = row.deleted.max(partition_deleted);
+            let Some(shadow) = shadow else { continue };
+            row.cells.retain(|_, c| c.written > shadow);
+            if row.marker.as_ref().is_some_and(|m| m.written <= shadow) {
+                row.marker = None;
+            }
+        }
+    }
+
     /// The live row at `key`, if any.
     pub(crate) fn live_row(&self, key: &ClusteringKey, now: i64) -> Option<LiveRow<'_>> {
         let (key, row) = self.rows.get_key_value(key)?;

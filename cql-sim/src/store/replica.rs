@@ -192,6 +192,44 @@ impl Replica {
         self.tables.remove(&table);
     }
 
+    /// Every byte value (blob or text) this replica holds for a table, per
+    /// partition in ring order and within it in clustering order: live
+    /// cells, cells shadowed by a tombstone but not yet compacted away, and
+    /// the updates of Paxos proposals. What a disk scan would find.
+    pub(crate) fn raw_values(&self, table: TableId) -> Vec<Vec<Vec<u8>>> {
+        let Some(data) = self.tables.get(&table) else {
+            return Vec::new();
+        };
+        data.values()
+            .map(|state| {
+                let mut values = Vec::new();
+                let proposals = [&state.paxos.accepted, &state.paxos.committed];
+                let updates = proposals.into_iter().flatten().map(|p| &p.update);
+                for partition in std::iter::once(&state.data).chain(updates) {
+                    for row in partition.rows.values() {
+                        values.extend(row.cells.values().filter_map(|c| match &c.value {
+                            Some(Value::Blob(b)) => Some(b.clone()),
+                            Some(Value::Text(t)) => Some(t.clone().into_bytes()),
+                            _ => None,
+                        }));
+                    }
+                }
+                values
+            })
+            .filter(|values: &Vec<Vec<u8>>| !values.is_empty())
+            .collect()
+    }
+
+    /// Compaction: drops every cell a row or partition tombstone shadows
+    /// (the tombstones themselves stay, as they do for gc_grace_seconds).
+    pub(crate) fn compact(&mut self) {
+        for data in self.tables.values_mut() {
+            for state in data.values_mut() {
+                state.data.drop_shadowed();
+            }
+        }
+    }
+
     /// The number of live rows this replica holds for a table.
     pub(crate) fn live_rows(&self, table: TableId, now: i64) -> usize {
         self.tables.get(&table).map_or(0, |t| {

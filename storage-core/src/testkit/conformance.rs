@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::mem::MemStorage;
 use crate::root::{CasOutcome, MAX_ROOT_VALUE_BYTES, Revision, RootName, RootValue};
 use crate::segment::{MAX_SEGMENT_BYTES, SegmentId};
-use crate::storage::{MAX_LIST_LIMIT, PageToken, Storage, StorageExt};
+use crate::storage::{MAX_LIST_LIMIT, PageToken, SegmentInfo, Storage, StorageExt};
 
 /// What a case returns: `Err` with what went wrong.
 pub type CaseResult = Result<(), String>;
@@ -122,6 +122,7 @@ pub fn cases() -> Vec<Case> {
         case!(segments_can_be_deleted),
         case!(listing_pages_through_every_segment),
         case!(listing_limits_are_checked),
+        case!(listing_tells_write_times_sizes_and_roots),
         case!(roots_create_read_update),
         case!(stale_and_absent_revisions_conflict),
         case!(roots_hold_limits_and_are_independent),
@@ -417,6 +418,29 @@ pub async fn listing_pages_through_every_segment(s: Arc<dyn Storage>) -> CaseRes
     Ok(())
 }
 
+/// Every segment with its write time, in pages of `limit`.
+async fn list_infos(s: &Arc<dyn Storage>, limit: usize) -> Result<Vec<SegmentInfo>, String> {
+    let mut out = Vec::new();
+    let mut from = None;
+    loop {
+        let page = ok(
+            "list with write times",
+            s.list_segment_infos(from, limit).await,
+        )?;
+        out.extend(page.segments);
+        match page.next {
+            Some(next) => from = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 async fn list_everything(s: &Arc<dyn Storage>, limit: usize) -> Result<Vec<SegmentId>, String> {
     let mut token = None;
     let mut seen = Vec::new();
@@ -447,6 +471,73 @@ pub async fn listing_limits_are_checked(s: Arc<dyn Storage>) -> CaseResult {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// Listing with write times pages through every segment once, with its
+/// size and a write time of about now that a second put moves forward;
+/// and every root is listed.
+pub async fn listing_tells_write_times_sizes_and_roots(s: Arc<dyn Storage>) -> CaseResult {
+    // Backends under test may use another machine's clock (a real cluster).
+    const SLACK_MS: u64 = 60_000;
+    let before = now_ms();
+    let mut sizes = std::collections::BTreeMap::new();
+    for seed in 0..25u64 {
+        let bytes = payload(700 + seed, 100 + seed as usize);
+        sizes.insert(ok("put", s.put(bytes.clone()).await)?, bytes);
+    }
+    let after = now_ms();
+    let listed = list_infos(&s, 7).await?;
+    let ids: Vec<SegmentId> = listed.iter().map(|i| i.id).collect();
+    ensure!(
+        ids.len() == sizes.len() && ids.iter().all(|id| sizes.contains_key(id)),
+        "listing with write times gave {} ids, expected the {} stored",
+        ids.len(),
+        sizes.len()
+    );
+    for info in &listed {
+        ensure!(
+            info.bytes == sizes.get(&info.id).map(|b| b.len() as u64),
+            "segment {} listed with size {:?}, stored {:?}",
+            info.id,
+            info.bytes,
+            sizes.get(&info.id).map(Bytes::len)
+        );
+        let at = info
+            .written_at_ms
+            .ok_or("a segment listed without a write time")?;
+        ensure!(
+            at + SLACK_MS >= before && at <= after + SLACK_MS,
+            "segment {} written at {at} ms, not between {before} and {after}",
+            info.id
+        );
+    }
+    let first = listed[0];
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let bytes = sizes
+        .get(&first.id)
+        .cloned()
+        .ok_or("listed an unknown id")?;
+    ok("put again", s.put_segment(first.id, bytes).await)?;
+    let refreshed = list_infos(&s, MAX_LIST_LIMIT)
+        .await?
+        .into_iter()
+        .find(|i| i.id == first.id)
+        .and_then(|i| i.written_at_ms)
+        .ok_or("a segment put twice is no longer listed")?;
+    ensure!(
+        refreshed > first.written_at_ms.unwrap_or(u64::MAX),
+        "a second put of {} left its write time at {refreshed}",
+        first.id
+    );
+    let names = [root_name("db/listed/log"), root_name("catalog")];
+    for name in &names {
+        ok("create root", s.cas_root(name, None, &value(b"x")?).await)?;
+    }
+    let roots = ok("list roots", s.list_roots().await)?;
+    for name in &names {
+        ensure!(roots.contains(name), "root {name} not listed: {roots:?}");
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::root::{CasOutcome, Revision, Root, RootName, RootValue};
 use crate::segment::SegmentId;
-use crate::storage::{PageToken, SegmentPage, Storage};
+use crate::storage::{PageToken, SegmentInfoPage, SegmentPage, Storage};
 
 /// The operations of [`Storage`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +284,28 @@ impl Storage for FaultyStorage {
             return Err(self.unavailable(Op::List, "", "after"));
         }
         Ok(page)
+    }
+
+    async fn list_segment_infos(
+        &self,
+        from: Option<PageToken>,
+        limit: usize,
+    ) -> Result<SegmentInfoPage> {
+        let faults = self.before(Op::List, "").await?;
+        let page = self.inner.list_segment_infos(from, limit).await?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::List, "", "after"));
+        }
+        Ok(page)
+    }
+
+    async fn list_roots(&self) -> Result<Vec<RootName>> {
+        let faults = self.before(Op::List, "roots").await?;
+        let names = self.inner.list_roots().await?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::List, "roots", "after"));
+        }
+        Ok(names)
     }
 
     async fn read_root(&self, name: &RootName) -> Result<Option<Root>> {
