@@ -17,6 +17,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -72,6 +73,11 @@ pub enum Fault {
     /// `ReadRoot` or `Cas`: the operation misses the replica that holds a
     /// stranded proposal, so it neither sees nor finishes it.
     Blind,
+    /// Do the operation, then the process dies: this call and every later
+    /// one through the plan fail with a non-retryable error (no retry layer
+    /// can settle or repeat anything) until [`FaultPlan::clear`]. A kill at
+    /// that instant, for crash-point tests of multi-step operations.
+    Die,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +99,8 @@ pub struct FaultPlan {
     /// Proposals left by [`Fault::Strand`], by root: expected revision and
     /// value.
     stranded: Mutex<HashMap<RootName, (Option<Revision>, RootValue)>>,
+    /// Set by [`Fault::Die`]: every operation fails until cleared.
+    dead: AtomicBool,
 }
 
 impl FaultPlan {
@@ -103,6 +111,7 @@ impl FaultPlan {
             rules: Mutex::new(Vec::new()),
             paused: watch::Sender::new(false),
             stranded: Mutex::new(HashMap::new()),
+            dead: AtomicBool::new(false),
         })
     }
 
@@ -142,9 +151,11 @@ impl FaultPlan {
         });
     }
 
-    /// Removes every rule (a pause stays until [`FaultPlan::resume`]).
+    /// Removes every rule and brings a dead process back (a pause stays
+    /// until [`FaultPlan::resume`]).
     pub fn clear(&self) {
         lock(&self.rules).clear();
+        self.dead.store(false, Ordering::SeqCst);
     }
 
     /// Makes every operation wait until [`FaultPlan::resume`]: a process
@@ -203,6 +214,9 @@ impl FaultyStorage {
         let mut paused = self.plan.paused.subscribe();
         // The sender lives in the plan, which this storage keeps alive.
         let _ = paused.wait_for(|p| !*p).await;
+        if self.plan.dead.load(Ordering::SeqCst) {
+            return Err(self.died(op, what, "before"));
+        }
         let faults = self.plan.pick(op);
         for fault in &faults {
             match fault {
@@ -225,6 +239,26 @@ impl FaultyStorage {
             return Ok(());
         };
         self.inner.cas_root(name, expected, &value).await.map(drop)
+    }
+
+    /// The error of an operation of a process that died (see [`Fault::Die`]).
+    fn died(&self, op: Op, what: &str, when: &str) -> Error {
+        Error::Backend {
+            backend: self.inner.backend(),
+            op: format!("{op:?} {what}"),
+            detail: format!("injected crash: the process died {when} this operation"),
+            source: None,
+        }
+    }
+
+    /// Fails with [`Fault::Die`]'s error (and marks the process dead) when
+    /// `faults` holds it; the operation itself is already done.
+    fn die_after(&self, faults: &[Fault], op: Op, what: &str) -> Result<()> {
+        if faults.contains(&Fault::Die) {
+            self.plan.dead.store(true, Ordering::SeqCst);
+            return Err(self.died(op, what, "after"));
+        }
+        Ok(())
     }
 
     fn unavailable(&self, op: Op, what: &str, when: &str) -> Error {
@@ -253,6 +287,7 @@ impl Storage for FaultyStorage {
             return id.check_put(&bytes);
         }
         self.inner.put_segment(id, bytes).await?;
+        self.die_after(&faults, Op::Put, &id.to_string())?;
         if fails_after(&faults) {
             return Err(self.unavailable(Op::Put, &id.to_string(), "after"));
         }
@@ -271,6 +306,7 @@ impl Storage for FaultyStorage {
     async fn delete_segment(&self, id: SegmentId) -> Result<()> {
         let faults = self.before(Op::Delete, &id.to_string()).await?;
         self.inner.delete_segment(id).await?;
+        self.die_after(&faults, Op::Delete, &id.to_string())?;
         if fails_after(&faults) {
             return Err(self.unavailable(Op::Delete, &id.to_string(), "after"));
         }
@@ -335,6 +371,7 @@ impl Storage for FaultyStorage {
             });
         }
         let outcome = self.inner.cas_root(name, expected, value).await?;
+        self.die_after(&faults, Op::Cas, name.as_str())?;
         if fails_after(&faults) {
             return Err(Error::OutcomeUnknown {
                 name: name.clone(),
