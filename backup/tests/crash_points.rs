@@ -22,7 +22,7 @@ mod common;
 use std::sync::Arc;
 
 use backup::{CopyOptions, RestoreOptions, Restored, backup_db, restore_db};
-use common::{Backend, Source, assert_same, location, name, segments, storage};
+use common::{Backend, Source, assert_same, location, segments, storage};
 use storage_core::Storage;
 use storage_core::testkit::faults::{Fault, FaultPlan, FaultyStorage, Op};
 
