@@ -194,7 +194,9 @@ impl Workload {
         Some(state)
     }
 
-    async fn cas(&self, expect: Option<i64>, new: (i64, u64)) -> Outcome {
+    /// The outcome of one LWT, recorded in the history; `None` for a
+    /// definite failure, which is left out of it.
+    async fn cas(&self, expect: Option<i64>, new: (i64, u64)) -> Option<Outcome> {
         let value = new.1.to_be_bytes().to_vec();
         let call = self.now();
         let result = match expect {
@@ -210,6 +212,11 @@ impl Workload {
             }
         };
         let ret = self.now();
+        if result.as_ref().is_err_and(refused_before_any_replica) {
+            // Nothing changed: with the call left out of the history, the
+            // checker fails if it did change something.
+            return None;
+        }
         let outcome = match result
             .ok()
             .and_then(|r| r.into_rows_result().ok())
@@ -233,8 +240,22 @@ impl Workload {
                 outcome: outcome.clone(),
             },
         });
-        outcome
+        Some(outcome)
     }
+}
+
+/// True for the errors of an LWT that no replica accepted: the coordinator
+/// refused it (too few replicas alive, overloaded, starting). Timeouts and
+/// broken connections stay unknown.
+fn refused_before_any_replica(e: &scylla::errors::ExecutionError) -> bool {
+    use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+    matches!(
+        e,
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(
+            DbError::Unavailable { .. } | DbError::Overloaded | DbError::IsBootstrapping,
+            _
+        ))
+    )
 }
 
 /// The `rev` column of a not-applied LWT: `[applied], rev` for the update,
@@ -318,8 +339,8 @@ async fn client(work: Arc<Workload>, id: u64, ops: u64, seed: u64) {
         let expect = current.map(|(rev, _)| rev);
         let new = (expect.unwrap_or(0) + 1, id << 32 | seq);
         known = match work.cas(expect, new).await {
-            Outcome::Applied => Some(Some(new)),
-            Outcome::Rejected(_) | Outcome::Unknown => None,
+            Some(Outcome::Applied) => Some(Some(new)),
+            Some(Outcome::Rejected(_) | Outcome::Unknown) | None => None,
         };
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..5))).await;
     }

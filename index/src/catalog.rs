@@ -208,12 +208,31 @@ pub async fn create_db(storage: &Arc<dyn Storage>, name: &DbName) -> Result<Cata
 /// at a higher epoch), so a transactor still running on it can never commit
 /// again: its next compare-and-swap of the log root conflicts. Its segments
 /// stay until garbage collection. Fails with [`Error::DbNotFound`] when no
-/// live one has the name.
+/// live one has the name; when the name is marked deleted, it fences the
+/// log root all the same, so that a delete that died between its two steps
+/// is finished by running it again.
 ///
 /// The order matters: a transactor fences the log root first and reads the
 /// catalog after, so either our fence deposes it or it sees the deletion.
 pub async fn delete_db(storage: &Arc<dyn Storage>, name: &DbName) -> Result<CatalogEntry> {
-    let entry = update_catalog(storage, |catalog| {
+    let entry = match mark_deleted(storage, name).await {
+        Err(Error::DbNotFound(missing)) => {
+            let (catalog, _) = read_catalog(storage).await?;
+            let deleted = catalog.dbs.get(name.as_str());
+            if deleted.is_some_and(|e| e.state == DbState::Deleted) {
+                fence_log_root(storage, name).await?;
+            }
+            return Err(Error::DbNotFound(missing));
+        }
+        marked => marked?,
+    };
+    fence_log_root(storage, name).await?;
+    Ok(entry)
+}
+
+/// The first step of [`delete_db`]: the catalog marks `name` deleted.
+async fn mark_deleted(storage: &Arc<dyn Storage>, name: &DbName) -> Result<CatalogEntry> {
+    update_catalog(storage, |catalog| {
         let entry = catalog
             .dbs
             .get_mut(name.as_str())
@@ -222,9 +241,7 @@ pub async fn delete_db(storage: &Arc<dyn Storage>, name: &DbName) -> Result<Cata
         entry.state = DbState::Deleted;
         Ok(entry.clone())
     })
-    .await?;
-    fence_log_root(storage, name).await?;
-    Ok(entry)
+    .await
 }
 
 /// Raises the epoch of `name`'s log root by one, keeping its content.

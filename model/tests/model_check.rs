@@ -339,7 +339,7 @@ fn cases() -> u32 {
     if std::env::var("ACCRETE_LONG").is_ok_and(|v| v == "1") {
         2000
     } else {
-        48
+        256
     }
 }
 

@@ -1,7 +1,10 @@
 //! Differential tests: random data and random queries (patterns, or-join,
 //! recursive rules, predicates, not, counts) give the same answers from
 //! the engine, over a database and over the same facts as a plain
-//! collection, as from a naive nested-loop evaluator written here.
+//! collection, as from a naive nested-loop evaluator written here. The data
+//! is asserted, then partly retracted; the queries run over the current
+//! value, the value as of before the retractions, and the history (every
+//! fact ever asserted), each against the facts the test itself transacted.
 //!
 //! `ACCRETE_LONG=1` runs many more cases.
 
@@ -295,7 +298,17 @@ fn binds(c: &C, v: &str) -> bool {
     }
 }
 
-fn random_db(rng: &mut StdRng, entities: u64) -> (Db, u64) {
+/// A random database: its value, its first entity id, the t before the
+/// retractions, and the facts as transacted (before and after them).
+struct Random {
+    db: Db,
+    base: u64,
+    first_t: u64,
+    first: BTreeSet<Fact>,
+    now: BTreeSet<Fact>,
+}
+
+fn random_db(rng: &mut StdRng, entities: u64) -> Random {
     let db = tx(
         &Db::new(),
         r#"[{:db/ident :r/a :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
@@ -316,25 +329,61 @@ fn random_db(rng: &mut StdRng, entities: u64) -> (Db, u64) {
             "ids are consecutive"
         );
     }
-    let mut forms = Vec::new();
-    for _ in 0..entities * 2 {
-        let e = base + rng.random_range(0..entities);
+    let mut first: BTreeSet<Fact> = (0..entities)
+        .map(|i| (Value::Ref(base + i), ":v/k", Value::Long((i % 4) as i64)))
+        .collect();
+    let random_fact = |rng: &mut StdRng| -> Fact {
+        let e = Value::Ref(base + rng.random_range(0..entities));
         match rng.random_range(0..3) {
-            0 => forms.push(format!(
-                "[:db/add {e} :r/a {}]",
-                base + rng.random_range(0..entities)
-            )),
-            1 => forms.push(format!(
-                "[:db/add {e} :r/b {}]",
-                base + rng.random_range(0..entities)
-            )),
-            _ => forms.push(format!("[:db/add {e} :v/n {}]", rng.random_range(0..4))),
+            0 => (e, ":r/a", Value::Ref(base + rng.random_range(0..entities))),
+            1 => (e, ":r/b", Value::Ref(base + rng.random_range(0..entities))),
+            _ => (e, ":v/n", Value::Long(rng.random_range(0..4))),
         }
-    }
-    (
-        tx(&created.db_after, &format!("[{}]", forms.join(" "))).db_after,
-        base,
+    };
+    let added: Vec<Fact> = (0..entities * 2).map(|_| random_fact(rng)).collect();
+    first.extend(added.iter().cloned());
+    let db = tx(
+        &created.db_after,
+        &format!("[{}]", forms(":db/add", &added)),
     )
+    .db_after;
+    let first_t = db.basis_t();
+    // Then retract about a third of the facts and assert a few new ones.
+    let retracted: Vec<Fact> = first
+        .iter()
+        .filter(|_| rng.random_bool(0.3))
+        .cloned()
+        .collect();
+    let more: Vec<Fact> = (0..entities / 2)
+        .map(|_| random_fact(rng))
+        .filter(|f| f.1 != ":v/k" && !retracted.contains(f))
+        .collect();
+    let mut now = first.clone();
+    for f in &retracted {
+        now.remove(f);
+    }
+    now.extend(more.iter().cloned());
+    let text = format!(
+        "[{} {}]",
+        forms(":db/retract", &retracted),
+        forms(":db/add", &more)
+    );
+    Random {
+        db: tx(&db, &text).db_after,
+        base,
+        first_t,
+        first,
+        now,
+    }
+}
+
+/// The `[op e a v]` forms of `facts`, one after another.
+fn forms(op: &str, facts: &[Fact]) -> String {
+    let forms: Vec<String> = facts
+        .iter()
+        .map(|(e, a, v)| format!("[{op} {e} {a} {v}]"))
+        .collect();
+    forms.join(" ")
 }
 
 fn facts(db: &Db) -> Vec<Fact> {
@@ -383,15 +432,35 @@ fn expected(
 fn run_cases(seed: u64, queries: usize) {
     let mut rng = StdRng::seed_from_u64(seed);
     let entities = rng.random_range(4..10);
-    let (db, base) = random_db(&mut rng, entities);
-    let facts = facts(&db);
-    let naive = Naive::new(facts.clone());
+    let Random {
+        db,
+        base,
+        first_t,
+        first,
+        now,
+    } = random_db(&mut rng, entities);
+    let read: BTreeSet<Fact> = facts(&db).into_iter().collect();
+    assert_eq!(
+        read, now,
+        "seed {seed}: the database holds what was transacted"
+    );
+    let ever: BTreeSet<Fact> = first.union(&now).cloned().collect();
     let tuples = Input::Rel(
-        facts
-            .iter()
+        now.iter()
             .map(|(e, a, v)| vec![e.clone(), Value::keyword(a), v.clone()])
             .collect(),
     );
+    // (view, its input, the facts it holds)
+    let views = [
+        ("db", Input::Db(db.clone()), &now),
+        ("tuples", tuples, &now),
+        ("as-of", Input::Db(db.as_of(first_t).unwrap()), &first),
+        ("history", Input::Db(db.history()), &ever),
+    ];
+    let naive: Vec<Naive> = views
+        .iter()
+        .map(|(_, _, facts)| Naive::new(facts.iter().cloned().collect()))
+        .collect();
     let rules = Input::Edn(edn(RULES));
     let mut generator = Gen {
         rng,
@@ -411,9 +480,9 @@ fn run_cases(seed: u64, queries: usize) {
             "[:find {find_text} :in $ % :where {}]",
             clauses.iter().map(render).collect::<Vec<_>>().join(" ")
         );
-        let want = expected(&naive, &clauses, &find, count);
-        for (source, input) in [("db", Input::Db(db.clone())), ("tuples", tuples.clone())] {
-            let got = query::q(&text, &[input, rules.clone()])
+        for ((source, input, _), naive) in views.iter().zip(&naive) {
+            let want = expected(naive, &clauses, &find, count);
+            let got = query::q(&text, &[input.clone(), rules.clone()])
                 .unwrap_or_else(|e| panic!("seed {seed} case {case} ({source}): {e}\n{text}"));
             let got: BTreeSet<Vec<Edn>> = rows(&got).into_iter().collect();
             assert_eq!(got, want, "seed {seed} case {case} ({source})\n{text}");
