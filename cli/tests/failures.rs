@@ -142,7 +142,7 @@ fn reading_commands_do_not_create_a_mistyped_file_storage() {
     ];
     for args in reads {
         fails_with(
-            &format!("{}", args[0]),
+            args[0],
             &accrete_env(args, &[]),
             2,
             &["no accrete storage", "does not exist"],
