@@ -64,6 +64,7 @@ fn with_keyspace_hint(mut failure: Failure, uri: &StorageUri) -> Failure {
 /// The existing storage and the database a URI names (it must have
 /// `?db=`).
 pub(crate) async fn open_db(uri: &str) -> Outcome<(Arc<dyn Storage>, DbName)> {
+    StorageUri::parse(uri)?.require_db()?;
     let (storage, parsed) = open(uri).await?;
     let db = parsed.require_db()?.clone();
     Ok((storage, db))
@@ -71,6 +72,7 @@ pub(crate) async fn open_db(uri: &str) -> Outcome<(Arc<dyn Storage>, DbName)> {
 
 /// [`open_db`], creating a `file:` storage that is not there yet.
 pub(crate) async fn open_db_creating(uri: &str) -> Outcome<(Arc<dyn Storage>, DbName)> {
+    StorageUri::parse(uri)?.require_db()?;
     let (storage, parsed) = open_creating(uri).await?;
     let db = parsed.require_db()?.clone();
     Ok((storage, db))
