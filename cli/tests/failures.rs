@@ -333,3 +333,84 @@ async fn wrong_or_missing_cassandra_credentials_are_not_exit_3_and_say_what_to_s
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cassandra_commands_print_no_driver_lines_and_name_the_command_first() {
+    let cluster = storage_cassandra::testkit::TestCluster::sim()
+        .await
+        .unwrap();
+    let uri = cluster.scratch_uri("shop").await.unwrap();
+    let keyspace = storage_cassandra::testkit::scratch_keyspace();
+    let missing = cluster.uri(&keyspace, "db=shop");
+    tokio::task::spawn_blocking(move || {
+        for args in [&["create-db", &uri][..], &["list-dbs", &uri][..]] {
+            let out = accrete_env(args, &[]);
+            assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+            assert_eq!(stderr(&out), "", "{args:?} wrote to stderr");
+        }
+        let out = accrete_env(&["list-dbs", &missing], &[]);
+        fails_with("a missing keyspace", &out, 2, &["accrete create-keyspace"]);
+        let err = stderr(&out);
+        assert!(!err.contains("storage_cassandra::"), "{err}");
+        let command = err.find("accrete create-keyspace").unwrap();
+        assert!(
+            command < err.find("cqlsh").unwrap(),
+            "the command comes first: {err}"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn verify_db_reports_the_segments_its_progress_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = file_uri(dir.path(), "x");
+    ok(&["create-db", &uri], "");
+    let schema =
+        "[{:db/ident :x/s :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]";
+    ok(&["transact", &uri], schema);
+    // Too much to ride inside the log root: it goes to segments.
+    let forms: Vec<String> = (0..40)
+        .map(|i| format!("[:db/add \"e{i}\" :x/s \"{}\"]", i.to_string().repeat(2000)))
+        .collect();
+    ok(&["transact", &uri], &format!("[{}]", forms.join(" ")));
+    let out = accrete_env(&["verify-db", &uri], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let progress = stderr(&out);
+    let last = progress
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("verify leaves: "))
+        .unwrap_or_else(|| panic!("no progress line in {progress}"));
+    let (done, total) = last
+        .split(" segments")
+        .next()
+        .unwrap()
+        .split_once('/')
+        .unwrap();
+    assert_eq!(done, total, "{progress}");
+    let summary = stdout(&out);
+    let leaves = if done == "1" {
+        "1 leaf".to_string()
+    } else {
+        format!("{done} leaves")
+    };
+    assert!(
+        summary.contains(&format!("the {leaves} the progress counted")),
+        "progress {last:?} against {summary}"
+    );
+}
+
+#[test]
+fn backup_and_restore_help_names_every_scheme() {
+    for command in ["backup-db", "restore-db"] {
+        let help = ok(&[command, "--help"], "");
+        for scheme in ["file:", "postgres://", "cassandra://", "mem://"] {
+            assert!(
+                help.contains(scheme),
+                "{command} --help omits {scheme}: {help}"
+            );
+        }
+    }
+}
