@@ -414,3 +414,77 @@ fn backup_and_restore_help_names_every_scheme() {
         }
     }
 }
+
+/// A transactor process whose stderr lines arrive on a channel.
+struct Watched {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Watched {
+    fn start(uri: &str) -> Watched {
+        use std::io::BufRead;
+        let mut child = Command::new(ACCRETE)
+            .args(["transactor", uri, "--listen", "127.0.0.1:0"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Watched { child, lines }
+    }
+
+    /// Lines until one contains `want` (within 20 s), all of them.
+    fn until(&self, want: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            let done = line.contains(want);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        panic!("no line with `{want}`; saw {seen:?}");
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_standby_says_it_stands_by_and_the_active_transactor_says_it_is_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = file_uri(dir.path(), "x");
+    ok(&["create-db", &uri], "");
+    let active = Watched::start(&uri);
+    let lines = active.until("active for `x`");
+    assert!(
+        lines.iter().all(|l| !l.contains("standing by for")),
+        "{lines:?}"
+    );
+    let standby = Watched::start(&uri);
+    let lines = standby.until("standing by for `x`");
+    assert!(lines.iter().all(|l| !l.contains("active for")), "{lines:?}");
+    // Neither prints anything else at the default level.
+    for line in &lines {
+        assert!(line.starts_with("accrete transactor"), "{lines:?}");
+    }
+}
