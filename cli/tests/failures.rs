@@ -488,3 +488,57 @@ fn a_standby_says_it_stands_by_and_the_active_transactor_says_it_is_active() {
         assert!(line.starts_with("accrete transactor"), "{lines:?}");
     }
 }
+
+/// A small tmpfs mounted over a directory, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| Tmpfs(path.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_one_line_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_mount) = Tmpfs::mount(dir.path(), "3m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root, or no mount permission)");
+        return;
+    };
+    let uri = file_uri(&dir.path().join("s"), "x");
+    ok(&["create-db", &uri], "");
+    let schema =
+        "[{:db/ident :x/s :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]";
+    ok(&["transact", &uri], schema);
+    // Random text, so that compression cannot shrink it.
+    let noise = |rng: &mut rand::rngs::ThreadRng| -> String {
+        use rand::Rng;
+        (0..4000)
+            .map(|_| rng.random_range(b'a'..=b'z') as char)
+            .collect()
+    };
+    let mut rng = rand::rng();
+    for _ in 0..200 {
+        let forms: Vec<String> = (0..40)
+            .map(|i| format!("[:db/add \"e{i}\" :x/s \"{}\"]", noise(&mut rng)))
+            .collect();
+        let out = accrete(&["transact", &uri], &format!("[{}]", forms.join(" ")));
+        if code(&out) != 0 {
+            fails_with("a full disk", &out, 3, &["disk is full"]);
+            return;
+        }
+    }
+    panic!("a 3 MiB file system took 200 transactions of 160 KB");
+}
