@@ -46,6 +46,10 @@ pub struct VerifyReport {
     pub subject: String,
     /// The distinct segments read and found good.
     pub segments: u64,
+    /// How many of them are leaves (log and index leaves): the segments
+    /// the progress counts. The others are branches and index roots,
+    /// read first to find the leaves.
+    pub leaves: u64,
     /// Their bytes.
     pub bytes: u64,
     /// Everything found missing or corrupt.
@@ -234,7 +238,9 @@ impl<'a> Walker<'a> {
         todo.sort_by_key(|e| e.id);
         todo.dedup_by_key(|e| e.id);
         if progress {
-            self.options.progress.start("verify", todo.len() as u64);
+            self.options
+                .progress
+                .start("verify leaves", todo.len() as u64);
         }
         let storage = self.storage;
         let mut results = stream::iter(todo)
@@ -260,6 +266,7 @@ impl<'a> Walker<'a> {
         match checked {
             Ok((bytes, children)) => {
                 self.report.segments += 1;
+                self.report.leaves += u64::from(expect.is_leaf());
                 self.report.bytes += bytes;
                 if progress {
                     self.options.progress.segment_done(bytes);

@@ -6,7 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES;
 
-const URI_HELP: &str = "Storage URI naming the database: file:PATH?db=NAME, \
+/// The help of every argument that names a database by storage URI.
+pub(crate) const URI_HELP: &str = "Storage URI naming the database: file:PATH?db=NAME, \
 file:///ABS/PATH?db=NAME, postgres://USER@HOST[:PORT]/PGDB?db=NAME, \
 cassandra://HOST[:PORT]/KEYSPACE?db=NAME, mem://NAME";
 

@@ -49,14 +49,18 @@ async fn open_as(uri: &str, create: bool) -> Outcome<(Arc<dyn Storage>, StorageU
     }
 }
 
-/// A Cassandra keyspace that does not exist: the backend's message, and
-/// the command of this tool that creates it.
+/// A Cassandra keyspace that does not exist: the command of this tool
+/// that creates it, first, then the backend's message.
 fn with_keyspace_hint(mut failure: Failure, uri: &StorageUri) -> Failure {
     let missing = format!("keyspace `{}` does not exist", uri.path());
-    if uri.scheme() == "cassandra" && failure.message.contains(&missing) {
-        failure.message.push_str(&format!(
-            "; with this tool: accrete create-keyspace '{uri}' --dc DC_NAME=3 (or --simple N in a single data centre)"
-        ));
+    if uri.scheme() != "cassandra" {
+        return failure;
+    }
+    if let Some(at) = failure.message.find(&missing) {
+        let hint = format!(
+            "; create it with: accrete create-keyspace '{uri}' --dc DC_NAME=3 (or --simple N in a single data centre)"
+        );
+        failure.message.insert_str(at + missing.len(), &hint);
     }
     failure
 }
@@ -64,6 +68,7 @@ fn with_keyspace_hint(mut failure: Failure, uri: &StorageUri) -> Failure {
 /// The existing storage and the database a URI names (it must have
 /// `?db=`).
 pub(crate) async fn open_db(uri: &str) -> Outcome<(Arc<dyn Storage>, DbName)> {
+    StorageUri::parse(uri)?.require_db()?;
     let (storage, parsed) = open(uri).await?;
     let db = parsed.require_db()?.clone();
     Ok((storage, db))
@@ -71,6 +76,7 @@ pub(crate) async fn open_db(uri: &str) -> Outcome<(Arc<dyn Storage>, DbName)> {
 
 /// [`open_db`], creating a `file:` storage that is not there yet.
 pub(crate) async fn open_db_creating(uri: &str) -> Outcome<(Arc<dyn Storage>, DbName)> {
+    StorageUri::parse(uri)?.require_db()?;
     let (storage, parsed) = open_creating(uri).await?;
     let db = parsed.require_db()?.clone();
     Ok((storage, db))

@@ -142,7 +142,7 @@ fn reading_commands_do_not_create_a_mistyped_file_storage() {
     ];
     for args in reads {
         fails_with(
-            &format!("{}", args[0]),
+            args[0],
             &accrete_env(args, &[]),
             2,
             &["no accrete storage", "does not exist"],
@@ -332,4 +332,213 @@ async fn wrong_or_missing_cassandra_credentials_are_not_exit_3_and_say_what_to_s
     })
     .await
     .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cassandra_commands_print_no_driver_lines_and_name_the_command_first() {
+    let cluster = storage_cassandra::testkit::TestCluster::sim()
+        .await
+        .unwrap();
+    let uri = cluster.scratch_uri("shop").await.unwrap();
+    let keyspace = storage_cassandra::testkit::scratch_keyspace();
+    let missing = cluster.uri(&keyspace, "db=shop");
+    tokio::task::spawn_blocking(move || {
+        for args in [&["create-db", &uri][..], &["list-dbs", &uri][..]] {
+            let out = accrete_env(args, &[]);
+            assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+            assert_eq!(stderr(&out), "", "{args:?} wrote to stderr");
+        }
+        let out = accrete_env(&["list-dbs", &missing], &[]);
+        fails_with("a missing keyspace", &out, 2, &["accrete create-keyspace"]);
+        let err = stderr(&out);
+        assert!(!err.contains("storage_cassandra::"), "{err}");
+        let command = err.find("accrete create-keyspace").unwrap();
+        assert!(
+            command < err.find("cqlsh").unwrap(),
+            "the command comes first: {err}"
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn verify_db_reports_the_segments_its_progress_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = file_uri(dir.path(), "x");
+    ok(&["create-db", &uri], "");
+    let schema =
+        "[{:db/ident :x/s :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]";
+    ok(&["transact", &uri], schema);
+    // Too much to ride inside the log root: it goes to segments.
+    let forms: Vec<String> = (0..40)
+        .map(|i| format!("[:db/add \"e{i}\" :x/s \"{}\"]", i.to_string().repeat(2000)))
+        .collect();
+    ok(&["transact", &uri], &format!("[{}]", forms.join(" ")));
+    let out = accrete_env(&["verify-db", &uri], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let progress = stderr(&out);
+    let last = progress
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("verify leaves: "))
+        .unwrap_or_else(|| panic!("no progress line in {progress}"));
+    let (done, total) = last
+        .split(" segments")
+        .next()
+        .unwrap()
+        .split_once('/')
+        .unwrap();
+    assert_eq!(done, total, "{progress}");
+    let summary = stdout(&out);
+    let leaves = if done == "1" {
+        "1 leaf".to_string()
+    } else {
+        format!("{done} leaves")
+    };
+    assert!(
+        summary.contains(&format!("the {leaves} the progress counted")),
+        "progress {last:?} against {summary}"
+    );
+}
+
+#[test]
+fn backup_and_restore_help_names_every_scheme() {
+    for command in ["backup-db", "restore-db"] {
+        let help = ok(&[command, "--help"], "");
+        for scheme in ["file:", "postgres://", "cassandra://", "mem://"] {
+            assert!(
+                help.contains(scheme),
+                "{command} --help omits {scheme}: {help}"
+            );
+        }
+    }
+}
+
+/// A transactor process whose stderr lines arrive on a channel.
+struct Watched {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Watched {
+    fn start(uri: &str) -> Watched {
+        use std::io::BufRead;
+        let mut child = Command::new(ACCRETE)
+            .args(["transactor", uri, "--listen", "127.0.0.1:0"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Watched { child, lines }
+    }
+
+    /// Lines until one contains `want` (within 20 s), all of them.
+    fn until(&self, want: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            let done = line.contains(want);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        panic!("no line with `{want}`; saw {seen:?}");
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_standby_says_it_stands_by_and_the_active_transactor_says_it_is_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = file_uri(dir.path(), "x");
+    ok(&["create-db", &uri], "");
+    let active = Watched::start(&uri);
+    let lines = active.until("active for `x`");
+    assert!(
+        lines.iter().all(|l| !l.contains("standing by for")),
+        "{lines:?}"
+    );
+    let standby = Watched::start(&uri);
+    let lines = standby.until("standing by for `x`");
+    assert!(lines.iter().all(|l| !l.contains("active for")), "{lines:?}");
+    // Neither prints anything else at the default level.
+    for line in &lines {
+        assert!(line.starts_with("accrete transactor"), "{lines:?}");
+    }
+}
+
+/// A small tmpfs mounted over a directory, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| Tmpfs(path.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_one_line_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_mount) = Tmpfs::mount(dir.path(), "3m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root, or no mount permission)");
+        return;
+    };
+    let uri = file_uri(&dir.path().join("s"), "x");
+    ok(&["create-db", &uri], "");
+    let schema =
+        "[{:db/ident :x/s :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]";
+    ok(&["transact", &uri], schema);
+    // Random text, so that compression cannot shrink it.
+    let noise = |rng: &mut rand::rngs::ThreadRng| -> String {
+        use rand::Rng;
+        (0..4000)
+            .map(|_| rng.random_range(b'a'..=b'z') as char)
+            .collect()
+    };
+    let mut rng = rand::rng();
+    for _ in 0..200 {
+        let forms: Vec<String> = (0..40)
+            .map(|i| format!("[:db/add \"e{i}\" :x/s \"{}\"]", noise(&mut rng)))
+            .collect();
+        let out = accrete(&["transact", &uri], &format!("[{}]", forms.join(" ")));
+        if code(&out) != 0 {
+            fails_with("a full disk", &out, 3, &["disk is full"]);
+            return;
+        }
+    }
+    panic!("a 3 MiB file system took 200 transactions of 160 KB");
 }

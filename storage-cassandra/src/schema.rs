@@ -210,7 +210,7 @@ async fn inspect(session: &Session, tables: &Tables) -> Result<(Vec<String>, Vec
 
 fn missing_keyspace(keyspace: &str, uri: &str) -> Error {
     Error::invalid(format!(
-        "storage URI `{uri}`: keyspace `{keyspace}` does not exist; create it first with its replication (storage_cassandra::create_keyspace, which the accrete CLI exposes), or in cqlsh: CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', 'DC_NAME': 3}}"
+        "storage URI `{uri}`: keyspace `{keyspace}` does not exist; create it first with its replication, for example in cqlsh: CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', 'DC_NAME': 3}}"
     ))
 }
 

@@ -26,8 +26,10 @@ async fn a_missing_keyspace_is_not_created_but_explained() {
     let uri = cluster.uri("nowhere", "db=x");
     let msg = open_err(&uri).await;
     assert!(msg.contains("keyspace `nowhere` does not exist"), "{msg}");
+    // How to create it, in terms any user has (the CLI adds its command).
     assert!(
-        msg.contains("create_keyspace") && msg.contains("CREATE KEYSPACE nowhere"),
+        msg.contains("create it first with its replication")
+            && msg.contains("CREATE KEYSPACE nowhere"),
         "{msg}"
     );
     let msg = open_err(&uri).await;

@@ -156,9 +156,14 @@ impl Error {
         self
     }
 
-    /// The same error with `context` (what was being done) in front.
+    /// The same error with `context` (what was being done) in front,
+    /// unless the message already says it.
     pub fn context(mut self, context: impl fmt::Display) -> Self {
-        self.message = format!("{context}: {}", self.message);
+        let context = context.to_string();
+        // "database `x`: database `x` does not exist" says it twice.
+        if !self.message.contains(&context) {
+            self.message = format!("{context}: {}", self.message);
+        }
         self
     }
 
@@ -249,6 +254,20 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_is_not_repeated() {
+        let missing = Error::new(ErrorKind::NotFound, "database `x` does not exist");
+        assert_eq!(
+            missing.context("database `x`").message(),
+            "database `x` does not exist"
+        );
+        let other = Error::new(ErrorKind::Unavailable, "storage down");
+        assert_eq!(
+            other.context("database `x`").message(),
+            "database `x`: storage down"
+        );
+    }
 
     #[test]
     fn kinds_round_trip_through_their_codes() {

@@ -13,8 +13,8 @@ use model::TimePoint;
 use crate::exit::{Code, Failure, Outcome};
 use crate::storage::{open, open_db, open_db_creating, registry, segments};
 
-const DB_HELP: &str = "Storage URI naming the database: file:PATH?db=NAME, \
-postgres://USER@HOST[:PORT]/PGDB?db=NAME, mem://NAME";
+/// The same help as every other command's database URI.
+const DB_HELP: &str = crate::args::URI_HELP;
 const BACKUP_HELP: &str = "The backup location: a directory, or a storage URI \
 (file:, postgres:, cassandra:; ?db=SET names a backup set within that storage)";
 
@@ -208,11 +208,27 @@ fn verdict(report: &VerifyReport) -> usize {
         true => "all present and intact".to_string(),
         false => format!("{} problems", report.problems.len()),
     };
+    let others = report.segments - report.leaves;
+    let roots = if others == 1 { "root" } else { "roots" };
     println!(
-        "{}: {} segments ({} bytes) read: {state}",
-        report.subject, report.segments, report.bytes
+        "{}: {} read (the {} the progress counted, and {} or index {roots}; {} bytes): {state}",
+        report.subject,
+        count(report.segments, "segment"),
+        count(report.leaves, "leaf"),
+        count(others, "branch"),
+        report.bytes
     );
     report.problems.len()
+}
+
+/// `n` and `noun`, plural when `n` is not 1.
+fn count(n: u64, noun: &str) -> String {
+    match (n, noun) {
+        (1, _) => format!("1 {noun}"),
+        (_, "leaf") => format!("{n} leaves"),
+        (_, "branch") => format!("{n} branches"),
+        _ => format!("{n} {noun}s"),
+    }
 }
 
 fn finish(problems: usize) -> Outcome {

@@ -58,7 +58,7 @@ async fn require_db(storage: &Arc<dyn Storage>, db: &DbName, uri: &str) -> Outco
 }
 
 /// How often the leases are looked at for [`announce_roles`].
-const ROLE_POLL: Duration = Duration::from_millis(250);
+const ROLE_POLL: Duration = Duration::from_secs(1);
 
 /// Prints a line whenever this process becomes the active transactor of a
 /// database, or stands by for one held elsewhere, so that an operator can
