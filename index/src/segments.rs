@@ -13,7 +13,9 @@ use crate::segment::Node;
 /// The sizes writers aim for. Reads accept any shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TreeConfig {
-    /// Encoded bytes (before compression) an index leaf holds at most.
+    /// Encoded bytes (before compression) an index leaf holds at most,
+    /// unless it holds a single larger datom (values are at most
+    /// [`model::limits::MAX_VALUE_BYTES`], so such a leaf fits a segment).
     pub index_leaf_bytes: usize,
     /// Children an index branch holds at most.
     pub index_branch_children: usize,

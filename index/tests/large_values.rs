@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use index::TreeConfig;
+use index::segment::Node;
 use model::limits::{MAX_TX_BYTES, MAX_TX_DATOM_BYTES, MAX_VALUE_BYTES};
 use model::{Index, Layer};
 use proptest::prelude::*;
@@ -39,10 +40,39 @@ fn writer(rt: &tokio::runtime::Runtime) -> (Writer, Option<tempfile::TempDir>) {
     (w, dir)
 }
 
+/// Every index leaf of more than one datom is within the leaf limit (a
+/// large datom never shares a leaf that would take it over).
+fn assert_leaves_split_by_bytes(rt: &tokio::runtime::Runtime, w: &Writer, what: &str) {
+    let limit = w.seg.config().index_leaf_bytes;
+    let reachable = rt
+        .block_on(index::reachable_segments(&w.seg, &w.root))
+        .unwrap();
+    for r in reachable
+        .iter()
+        .filter(|r| r.kind == index::segment::kind::INDEX_LEAF)
+    {
+        let bytes = rt
+            .block_on(w.seg.storage.get_segment(r.id))
+            .unwrap()
+            .unwrap();
+        let frame = storage_core::codec::decode(&bytes).unwrap();
+        let Node::IndexLeaf(leaf) = Node::decode(frame.kind, &frame.payload).unwrap() else {
+            panic!("{what}: {} is not an index leaf", r.id);
+        };
+        let size = model::codec::encode_datoms(&leaf.datoms).len();
+        assert!(
+            leaf.datoms.len() == 1 || size <= limit + 16,
+            "{what}: a leaf of {} datoms and {size} bytes",
+            leaf.datoms.len()
+        );
+    }
+}
+
 /// Indexes, then checks that the writer and a fresh reader read exactly
 /// what the all-novelty reference holds.
 fn index_and_compare(rt: &tokio::runtime::Runtime, w: &mut Writer, what: &str) {
     w.index(rt);
+    assert_leaves_split_by_bytes(rt, w, what);
     for db in [w.db.clone(), w.reopen(rt, &w.seg)] {
         assert_eq!(everything(&db), everything(&w.reference), "{what}: current");
         assert_eq!(

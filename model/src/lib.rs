@@ -6,7 +6,8 @@
 //! database value, tx data, an instant and registered transaction functions
 //! to a [`TxReport`]; database values with `as_of`, `since`, `history`,
 //! `filter`, `datoms`, `seek_datoms`, `index_range`, the entity API and the
-//! log; a stable binary [`codec`].
+//! log; a stable binary [`codec`]; the size limits a transaction is held
+//! to where tx data enters ([`limits`]).
 //!
 //! What it is not: storage, durability, networking or query. The persistent
 //! half of the indexes is the [`IndexStore`] trait that the transactor's

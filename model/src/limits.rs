@@ -43,7 +43,7 @@ pub const MAX_TX_DATOM_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 const SPLIT: &str = "split it into smaller transactions";
 
 /// Refuses tx data of `bytes` bytes over [`MAX_TX_BYTES`]. Callers check
-/// before parsing, and while reading a stream (see [`TxBytesExceeded`]).
+/// before parsing, and while reading a stream (see [`read_tx_text`]).
 pub fn check_tx_bytes(bytes: usize) -> Result<()> {
     match bytes > MAX_TX_BYTES {
         true => Err(tx_too_large(bytes)),

@@ -212,3 +212,45 @@ async fn subscribers_get_every_committed_transaction_in_order() {
     let err = within(from_start.next()).await.expect_err("ended");
     assert_eq!(err.kind(), ErrorKind::ShuttingDown, "{err}");
 }
+
+/// Issue 14 item 5, the library path: tx data over the one limit is
+/// refused before it is parsed, with the size and the limit, and a
+/// transaction whose datoms would not fit a log segment is refused before
+/// it commits; the transactor goes on committing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_transactions_are_refused_before_the_work() {
+    let store = storage(ALL[0]).await;
+    let db = create(&store.storage, "big").await;
+    let t = start(&store.storage, &db, config()).await;
+    within(t.transact_edn(SCHEMA)).await.expect("schema");
+    let over = format!("[{}]", " ".repeat(model::limits::MAX_TX_BYTES));
+    let started = Instant::now();
+    let err = within(t.transact_edn(&over)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(
+        err.to_string()
+            .contains("transaction of 3.5 MiB is over the limit of 3.5 MiB; split it"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = transactor::parse_tx(&over).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    // A value over its limit, as parsed forms.
+    let value = "x".repeat(model::limits::MAX_VALUE_BYTES + 1);
+    let forms = transactor::parse_tx(&format!(r#"[{{:db/id "x" :user/name "{value}"}}]"#)).unwrap();
+    let err = within(t.transact(forms)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(
+        err.to_string()
+            .contains("over the limit of 1.0 MiB per value"),
+        "{err}"
+    );
+    within(t.transact_edn(r#"[{:db/id "ed" :user/email "ed@x"}]"#))
+        .await
+        .expect("still committing");
+    within(t.shutdown()).await.expect("shutdown");
+}

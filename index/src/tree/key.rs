@@ -221,7 +221,7 @@ mod tests {
             [0..3, 3..4, 4..6]
         );
         // Every group has two items, even when they are over the limit.
-        assert_eq!(split_by_bytes(&[1000, 1000, 1000], 100, 2, 8), [0..3]);
+        assert_eq!(split_by_bytes(&[1000, 1000, 1000], 100, 2, 8), vec![0..3]);
         assert_eq!(
             split_by_bytes(&[1000, 1000, 1000, 1000], 100, 2, 8),
             [0..2, 2..4]
