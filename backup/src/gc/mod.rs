@@ -75,7 +75,7 @@ use crate::error::Result;
 use crate::location::now_ms;
 use crate::progress::{Progress, Silent};
 
-pub use excision::{ExcisionState, ExcisionStatus, excise_status};
+pub use excision::{ExcisionState, ExcisionStatus, excise_status, points_predating_excisions};
 pub use hold::{HOLD_TTL, while_held};
 pub use prune::{PrunePolicy, PruneReport, prune_backups};
 pub use record::{ExcisionRecord, Hold, kind};

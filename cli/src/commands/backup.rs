@@ -134,16 +134,22 @@ pub(crate) async fn list_backups(args: ListBackupsArgs) -> Outcome {
         )));
     };
     println!("# backups of {name} ({uuid}) in {}", location.name());
-    println!("# t\tcreated\tsegments\tcopied\tcopied bytes\tmanifest");
-    for p in location.points().await? {
+    println!("# t\tcreated\tsegments\tcopied\tcopied bytes\tmanifest\tpredates excisions");
+    for (p, predates) in backup::gc::points_predating_excisions(&location).await? {
+        let predates: Vec<String> = predates.iter().map(u64::to_string).collect();
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
             p.basis_t,
             instant(p.created_at_ms),
             p.segments,
             p.copied_segments,
             p.copied_bytes,
-            p.manifest
+            p.manifest,
+            if predates.is_empty() {
+                "-".to_string()
+            } else {
+                predates.join(",")
+            }
         );
     }
     Ok(())
