@@ -165,3 +165,36 @@ async fn erasure_erases_on_postgres() {
 async fn erasure_erases_on_cassandra_simulator() {
     within(erasure_erases(Backend::Cassandra)).await;
 }
+
+/// A restore or backup in progress holds the storage: a run deletes
+/// nothing while the hold lasts, and the same run afterwards does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_pauses_deletion() {
+    within(async {
+        let store = storage(Backend::Mem, "held").await;
+        let mut source = Source::create(&store.storage, "held").await;
+        source.busy(12, 3).await;
+        index::delete_db(&store.storage, &source.name)
+            .await
+            .unwrap();
+        let storage = store.storage.clone();
+        let held = backup::gc::while_held(&store.storage, "restore of `other`", async move {
+            Ok(gc_storage(&storage, &zero_grace()).await?)
+        })
+        .await
+        .unwrap();
+        assert!(held.deleted.len() > 10, "{held:?}");
+        assert_eq!(held.held_by, vec!["restore of `other`".to_string()]);
+        assert_eq!(
+            common::segment_count(&store.storage).await as u64,
+            held.listed,
+            "nothing deleted while held"
+        );
+        let released = gc_storage(&store.storage, &zero_grace()).await.unwrap();
+        assert!(released.held_by.is_empty(), "{released:?}");
+        // Only gc's own state segment is left.
+        assert_eq!(common::segment_count(&store.storage).await, 1);
+        assert!(released.deleted.len() as u64 >= held.listed, "{released:?}");
+    })
+    .await;
+}
