@@ -55,8 +55,10 @@
 //! # Memory
 //!
 //! The mark set holds 8 bytes per reachable segment (80 MB for 10
-//! million); unreachable ids are held in full (32 bytes each) and written
-//! to `gc/state` as sorted lists.
+//! million); while one database or backup point is walked, its reachable
+//! list is held too (33 bytes a segment, `index::reachable_segments`).
+//! Unreachable ids are held in full (32 bytes each, plus 8 for the size of
+//! those that go) and written to `gc/state` as sorted lists of 32K ids.
 
 mod excision;
 mod hold;
