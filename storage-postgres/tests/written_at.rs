@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use storage_core::{Registry, SegmentId, Storage};
+use storage_core::{Registry, SegmentId};
 use storage_postgres::testkit::PgServer;
 
 fn now_ms() -> u64 {
