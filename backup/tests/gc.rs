@@ -85,6 +85,16 @@ async fn erasure_erases(backend: Backend) {
     )
     .await
     .unwrap();
+    let predating = backup::gc::points_predating_excisions(&location)
+        .await
+        .unwrap();
+    assert_eq!(predating.len(), 2, "{backend}");
+    assert_eq!(
+        predating[0].1.len(),
+        marked.len(),
+        "{backend}: {predating:?}"
+    );
+    assert!(predating[1].1.is_empty(), "{backend}: {predating:?}");
     let pruned = prune_backups(&location, PrunePolicy::Keep(1), &zero_grace())
         .await
         .unwrap();
