@@ -85,6 +85,16 @@ async fn erasure_erases(backend: Backend) {
     )
     .await
     .unwrap();
+    let predating = backup::gc::points_predating_excisions(&location)
+        .await
+        .unwrap();
+    assert_eq!(predating.len(), 2, "{backend}");
+    assert_eq!(
+        predating[0].1.len(),
+        marked.len(),
+        "{backend}: {predating:?}"
+    );
+    assert!(predating[1].1.is_empty(), "{backend}: {predating:?}");
     let pruned = prune_backups(&location, PrunePolicy::Keep(1), &zero_grace())
         .await
         .unwrap();
@@ -164,4 +174,37 @@ async fn erasure_erases_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn erasure_erases_on_cassandra_simulator() {
     within(erasure_erases(Backend::Cassandra)).await;
+}
+
+/// A restore or backup in progress holds the storage: a run deletes
+/// nothing while the hold lasts, and the same run afterwards does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_pauses_deletion() {
+    within(async {
+        let store = storage(Backend::Mem, "held").await;
+        let mut source = Source::create(&store.storage, "held").await;
+        source.busy(12, 3).await;
+        index::delete_db(&store.storage, &source.name)
+            .await
+            .unwrap();
+        let storage = store.storage.clone();
+        let held = backup::gc::while_held(&store.storage, "restore of `other`", async move {
+            gc_storage(&storage, &zero_grace()).await
+        })
+        .await
+        .unwrap();
+        assert!(held.deleted.len() > 10, "{held:?}");
+        assert_eq!(held.held_by, vec!["restore of `other`".to_string()]);
+        assert_eq!(
+            common::segment_count(&store.storage).await as u64,
+            held.listed,
+            "nothing deleted while held"
+        );
+        let released = gc_storage(&store.storage, &zero_grace()).await.unwrap();
+        assert!(released.held_by.is_empty(), "{released:?}");
+        // Only gc's own state segment is left.
+        assert_eq!(common::segment_count(&store.storage).await, 1);
+        assert!(released.deleted.len() as u64 >= held.listed, "{released:?}");
+    })
+    .await;
 }

@@ -92,6 +92,19 @@ pub(crate) enum Command {
     /// and intact (exit 6 and a list of what is not).
     #[command(after_help = EXIT_CODES)]
     VerifyBackup(crate::commands::backup::VerifyBackupArgs),
+    /// Delete the segments no live root of the storage reaches (every
+    /// database, clone and backup set in it; deleted databases and excised
+    /// values go) once unreachable for longer than the grace period.
+    #[command(after_help = EXIT_CODES)]
+    GcStorage(crate::commands::gc::GcStorageArgs),
+    /// Which excisions of a database are physically complete, and which
+    /// still wait for indexing or for gc-storage's grace period.
+    #[command(after_help = EXIT_CODES)]
+    ExciseStatus(crate::commands::gc::ExciseStatusArgs),
+    /// Remove old points of a backup location and the segments only they
+    /// reach.
+    #[command(after_help = EXIT_CODES)]
+    PruneBackups(crate::commands::gc::PruneBackupsArgs),
 }
 
 #[derive(Debug, Args)]

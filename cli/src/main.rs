@@ -83,6 +83,9 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::RestoreDb(a) => commands::backup::restore_db(a).await,
         Command::VerifyDb(a) => commands::backup::verify_db(a).await,
         Command::VerifyBackup(a) => commands::backup::verify_backup(a).await,
+        Command::GcStorage(a) => commands::gc::gc(a).await,
+        Command::ExciseStatus(a) => commands::gc::excise(a).await,
+        Command::PruneBackups(a) => commands::gc::prune(a).await,
     }
 }
 

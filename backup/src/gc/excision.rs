@@ -131,3 +131,37 @@ pub(crate) fn update_records(
     }
     completed
 }
+
+/// For each point of `location`, oldest first, the excision requests the
+/// newest point has carried out and this point predates: the point still
+/// holds what they removed, until it is pruned
+/// ([`crate::gc::prune_backups`]).
+pub async fn points_predating_excisions(
+    location: &crate::BackupLocation,
+) -> Result<Vec<(crate::Point, Vec<u64>)>> {
+    let seg = Segments::new(location.storage().clone(), SegmentCache::new(64 << 20)?);
+    let mut carried = Vec::new();
+    for point in location.points().await? {
+        let root = location.manifest(&point).await?.log_root()?;
+        let done = match root.index {
+            Some(id) => DurableStore::load(&seg, id, &root)
+                .await?
+                .excisions()
+                .to_vec(),
+            None => Vec::new(),
+        };
+        carried.push((point, done));
+    }
+    let newest = carried.last().map(|(_, d)| d.clone()).unwrap_or_default();
+    Ok(carried
+        .into_iter()
+        .map(|(point, done)| {
+            let missing = newest
+                .iter()
+                .filter(|r| !done.contains(r))
+                .copied()
+                .collect();
+            (point, missing)
+        })
+        .collect())
+}

@@ -55,8 +55,10 @@
 //! # Memory
 //!
 //! The mark set holds 8 bytes per reachable segment (80 MB for 10
-//! million); unreachable ids are held in full (32 bytes each) and written
-//! to `gc/state` as sorted lists.
+//! million); while one database or backup point is walked, its reachable
+//! list is held too (33 bytes a segment, `index::reachable_segments`).
+//! Unreachable ids are held in full (32 bytes each, plus 8 for the size of
+//! those that go) and written to `gc/state` as sorted lists of 32K ids.
 
 mod excision;
 mod hold;
@@ -66,7 +68,7 @@ mod record;
 mod sweep;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use index::{LogRoot, log_root_name};
 use storage_core::{SegmentId, Storage};
@@ -75,7 +77,7 @@ use crate::error::Result;
 use crate::location::now_ms;
 use crate::progress::{Progress, Silent};
 
-pub use excision::{ExcisionState, ExcisionStatus, excise_status};
+pub use excision::{ExcisionState, ExcisionStatus, excise_status, points_predating_excisions};
 pub use hold::{HOLD_TTL, while_held};
 pub use prune::{PrunePolicy, PruneReport, prune_backups};
 pub use record::{ExcisionRecord, Hold, kind};
@@ -143,13 +145,19 @@ pub struct GcReport {
     pub held_by: Vec<String>,
     /// Excisions this run completed.
     pub excisions_completed: usize,
+    /// How long reading the roots and marking took.
+    pub mark_elapsed: Duration,
+    /// How long the whole run took.
+    pub elapsed: Duration,
 }
 
 /// Collects the garbage of `storage` (see the module docs for what is
 /// kept and why).
 pub async fn gc_storage(storage: &Arc<dyn Storage>, options: &GcOptions) -> Result<GcReport> {
+    let started = Instant::now();
     let grace_ms = u64::try_from(options.grace.as_millis()).unwrap_or(u64::MAX);
     let snapshot = mark(storage).await?;
+    let mark_elapsed = started.elapsed();
     let previous = match snapshot.gc.state {
         Some(id) => Some(record::read_state(storage, id).await?),
         None => None,
@@ -157,6 +165,7 @@ pub async fn gc_storage(storage: &Arc<dyn Storage>, options: &GcOptions) -> Resu
     let rule = rule(storage, previous.as_ref(), snapshot.at_ms, grace_ms).await?;
     let listed = sweep::list(storage, &snapshot.marks, &rule).await?;
     let mut report = report_of(&snapshot, &listed, options.dry_run);
+    report.mark_elapsed = mark_elapsed;
     report.held_by = snapshot
         .gc
         .live_holds(now_ms())
@@ -172,6 +181,7 @@ pub async fn gc_storage(storage: &Arc<dyn Storage>, options: &GcOptions) -> Resu
         "gc: marked and listed"
     );
     if options.dry_run || !report.held_by.is_empty() {
+        report.elapsed = started.elapsed();
         return Ok(report);
     }
     let swept = sweep::delete(storage, &listed.doomed, options.parallel, &options.progress).await?;
@@ -179,6 +189,7 @@ pub async fn gc_storage(storage: &Arc<dyn Storage>, options: &GcOptions) -> Resu
     report.deleted_bytes = swept.bytes;
     if let Some(hold) = swept.stopped_by {
         report.held_by.push(hold);
+        report.elapsed = started.elapsed();
         return Ok(report);
     }
     for db in &snapshot.deleted {
@@ -186,6 +197,7 @@ pub async fn gc_storage(storage: &Arc<dyn Storage>, options: &GcOptions) -> Resu
     }
     report.excisions_completed =
         save_state(storage, &snapshot, previous, &rule, listed.waiting).await?;
+    report.elapsed = started.elapsed();
     Ok(report)
 }
 
@@ -230,6 +242,8 @@ fn report_of(snapshot: &Snapshot, listed: &Listed, dry_run: bool) -> GcReport {
         waiting: listed.waiting.len() as u64,
         held_by: Vec::new(),
         excisions_completed: 0,
+        mark_elapsed: Duration::ZERO,
+        elapsed: Duration::ZERO,
     }
 }
 

@@ -143,19 +143,21 @@ async fn delete_batches(
             swept.stopped_by = Some(hold);
             return Ok(());
         }
-        stream::iter(batch)
-            .map(|(id, size)| async move {
-                storage.delete_segment(*id).await?;
-                Ok::<_, crate::Error>(*size)
+        let deletions = stream::iter(batch.iter().copied())
+            .map(|(id, size)| {
+                let storage = storage.clone();
+                async move {
+                    storage.delete_segment(id).await?;
+                    Ok::<_, crate::Error>(size)
+                }
             })
-            .buffer_unordered(parallel.max(1))
-            .try_for_each(|size| {
-                progress.segment_done(size);
-                swept.deleted += 1;
-                swept.bytes += size;
-                futures::future::ready(Ok(()))
-            })
-            .await?;
+            .buffer_unordered(parallel.max(1));
+        futures::pin_mut!(deletions);
+        while let Some(size) = deletions.try_next().await? {
+            progress.segment_done(size);
+            swept.deleted += 1;
+            swept.bytes += size;
+        }
     }
     Ok(())
 }

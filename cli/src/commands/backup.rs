@@ -134,10 +134,15 @@ pub(crate) async fn list_backups(args: ListBackupsArgs) -> Outcome {
         )));
     };
     println!("# backups of {name} ({uuid}) in {}", location.name());
-    println!("# t\tcreated\tsegments\tcopied\tcopied bytes\tmanifest");
-    for p in location.points().await? {
+    println!("# t\tcreated\tsegments\tcopied\tcopied bytes\tpredates excisions\tmanifest");
+    for (p, predates) in backup::gc::points_predating_excisions(&location).await? {
+        let predates: Vec<String> = predates.iter().map(u64::to_string).collect();
+        let predates = match predates.is_empty() {
+            true => "-".to_string(),
+            false => predates.join(","),
+        };
         println!(
-            "{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{predates}\t{}",
             p.basis_t,
             instant(p.created_at_ms),
             p.segments,

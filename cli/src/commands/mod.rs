@@ -4,6 +4,7 @@
 pub(crate) mod backup;
 pub(crate) mod datoms;
 pub(crate) mod dbs;
+pub(crate) mod gc;
 #[cfg(feature = "cassandra")]
 pub(crate) mod keyspace;
 pub(crate) mod query;
