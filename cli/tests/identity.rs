@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use common::*;
 
-const SCHEMA: &str = "[{:db/ident :x/where :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]";
+const SCHEMA: &str =
+    "[{:db/ident :x/where :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]";
 
 /// A loopback port free right now.
 fn free_port() -> u16 {
@@ -49,7 +50,9 @@ async fn wait_for_lease(uri: &str, endpoint: &str) {
         let lease = transactor::lease::read_lease(storage.as_ref(), &db)
             .await
             .unwrap();
-        if lease.and_then(|l| l.holder).and_then(|h| h.endpoint().map(str::to_string))
+        if lease
+            .and_then(|l| l.holder)
+            .and_then(|h| h.endpoint().map(str::to_string))
             == Some(endpoint.to_string())
         {
             return;
@@ -108,5 +111,9 @@ fn one_process_refuses_two_databases_of_one_name() {
     }
     let out = accrete(&["transactor", &a, &b, "--listen", "127.0.0.1:0"], "");
     assert_eq!(code(&out), 2, "{}", stderr(&out));
-    assert!(stderr(&out).contains("`d` is given twice"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`d` is given twice"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -16,8 +16,8 @@ use common::*;
 use parking_lot::{Mutex, RwLock};
 use storage_core::testkit::faults::{Fault, Op};
 use storage_core::{
-    CasOutcome, MemStorage, PageToken, Revision, Root, RootName, RootValue, SegmentId,
-    SegmentPage, Storage,
+    CasOutcome, MemStorage, PageToken, Revision, Root, RootName, RootValue, SegmentId, SegmentPage,
+    Storage,
 };
 use transactor::{ErrorKind, Transactor};
 
@@ -160,7 +160,11 @@ async fn a_storage_reset_under_a_running_transactor_lets_none_of_its_writes_in()
         assert_eq!(root.db_uuid, new_id, "cycle {cycle}");
         blocking(move || {
             for n in old {
-                assert_eq!(parts_of(&value, n), 0, "cycle {cycle}: {n} of an old holder");
+                assert_eq!(
+                    parts_of(&value, n),
+                    0,
+                    "cycle {cycle}: {n} of an old holder"
+                );
             }
         })
         .await;
@@ -191,13 +195,25 @@ async fn a_renewal_never_lands_on_another_incarnations_lease() {
     let old = start(&paused_view, &db, config()).await;
     let lease_root = index::lease_root_name(&db);
     plan.pause();
-    let old_revision = storage.read_root(&lease_root).await.unwrap().unwrap().revision;
+    let old_revision = storage
+        .read_root(&lease_root)
+        .await
+        .unwrap()
+        .unwrap()
+        .revision;
 
     resettable.reset();
     index::create_db(&storage, &db).await.unwrap();
     let new = start(&storage, &db, config()).await;
     within(async {
-        while storage.read_root(&lease_root).await.unwrap().unwrap().revision < old_revision {
+        while storage
+            .read_root(&lease_root)
+            .await
+            .unwrap()
+            .unwrap()
+            .revision
+            < old_revision
+        {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     })
