@@ -1,6 +1,16 @@
 //! Fencing through the log root: a new lease holder rewrites the log root
 //! with its epoch before it accepts writes, so the next commit of any older
 //! holder conflicts and finds itself deposed.
+//!
+//! The fence is bound to the database's identity: it reads the log root
+//! first and writes nothing unless the root's database id is the catalog id
+//! the lease was taken for (a database deleted and created anew under the
+//! name, or a storage reset, is refused as not found). A fenced holder's
+//! own commits compare only the revision it last wrote; within one
+//! storage's life that revision never recurs, since every later write —
+//! this fence, a re-create, a `delete-db` fence — goes over it. The one
+//! case that restarts revisions, a storage reset, is covered by the lease
+//! (see the `lease` module docs, which also say what remains open).
 
 use index::{LogRoot, log_root_name};
 use storage_core::{CasOutcome, DbName, Revision, Storage};

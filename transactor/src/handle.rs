@@ -109,8 +109,9 @@ impl Transactor {
     ) -> Transactor {
         let db_id = head.root.db_uuid;
         let stop = CancellationToken::new();
-        // Long enough for a commit's retries and a last lease write.
-        let shutdown_grace = config.commit_patience + config.lease_ttl;
+        // Long enough for a commit's retries, a running indexing job's end
+        // (each bounded by the commit patience) and a last lease write.
+        let shutdown_grace = config.commit_patience * 3 + config.lease_ttl;
         let (commands, commands_rx) = mpsc::channel(config.queue_capacity);
         let (published_tx, published) = watch::channel(Published {
             db: value.clone(),
@@ -236,8 +237,8 @@ impl Transactor {
     /// wait for it to lapse.
     ///
     /// Bounded in every state: a committer still busy after the grace
-    /// (commit patience plus the lease ttl, e.g. on a storage call that
-    /// hangs) is abandoned; what it held gets "outcome unknown", and its
+    /// (three times the commit patience plus the lease ttl, e.g. on a
+    /// storage call that hangs) is abandoned; what it held gets "outcome unknown", and its
     /// lease is left to lapse (its renewals stop with it).
     pub async fn shutdown(&self) -> Result<()> {
         self.stop.cancel();

@@ -321,3 +321,39 @@ async fn connect_to(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A standalone transactor for a database that does not exist yet stands
+/// by (a restore or re-create window) instead of exiting, and serves it
+/// once it is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_waits_for_its_database_to_be_created() {
+    let storage = mem();
+    let db = name("later");
+    let server = Server::bind("127.0.0.1:0").await.unwrap();
+    let config = Config {
+        endpoint: Some(server.local_addr().to_string()),
+        ..config()
+    };
+    let stop = CancellationToken::new();
+    let serving = {
+        let (storage, db, stop) = (storage.clone(), db.clone(), stop.clone());
+        tokio::spawn(async move {
+            serve_databases(&server, vec![(segments(&storage), db)], config, stop).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!serving.is_finished(), "{:?}", serving.await);
+    index::create_db(&storage, &db).await.unwrap();
+    let client = within(async {
+        loop {
+            match Client::connect_by_lease(storage.as_ref(), &db).await {
+                Ok(client) => return client,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await;
+    within(client.transact(SCHEMA)).await.unwrap();
+    stop.cancel();
+    within(serving).await.unwrap().unwrap();
+}

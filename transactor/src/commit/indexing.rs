@@ -113,11 +113,15 @@ impl Indexing {
 
 impl Indexing {
     /// Lets a running job finish (its result is dropped): its blocking
-    /// reads need the runtime, so it must not be left behind when the
-    /// runtime shuts down.
-    pub(crate) async fn stop(&mut self) {
-        if let Some((job, _)) = self.running.take() {
-            let _ = job.await;
+    /// reads need the runtime, so it should not be left behind when the
+    /// runtime shuts down. One still running at `deadline` (storage hangs)
+    /// is left to end on its own (not aborted: its blocking reads would
+    /// then wait out their fetch timeout), so that stopping stays bounded.
+    pub(crate) async fn stop(&mut self, deadline: Instant) {
+        if let Some((mut job, _)) = self.running.take()
+            && tokio::time::timeout_at(deadline, &mut job).await.is_err()
+        {
+            tracing::warn!("the indexing job did not finish in time; left it to end on its own");
         }
     }
 }

@@ -197,12 +197,13 @@ impl Committer {
             && self.db.novelty_len() >= self.config.novelty_cap
     }
 
-    /// On shutdown: lets a running indexing job finish and commits it, so
-    /// its work is not lost (a short-lived embedded transactor would
-    /// otherwise never index).
+    /// On shutdown: lets a running indexing job finish (within the commit
+    /// patience) and commits it, so its work is not lost (a short-lived
+    /// embedded transactor would otherwise never index).
     async fn commit_running_index(&mut self) -> Result<()> {
         if self.indexing.is_running() {
-            self.indexing.finished().await;
+            let deadline = Instant::now() + self.config.commit_patience;
+            let _ = tokio::time::timeout_at(deadline, self.indexing.finished()).await;
         }
         match self.indexing.has_ready() {
             true => self.commit(Vec::new()).await,
@@ -449,7 +450,8 @@ impl Committer {
         let stopped = Some((why.kind(), why.message().to_string()));
         self.wiring.published.send_modify(|p| p.stopped = stopped);
         tracing::info!(db = %self.db_name, epoch = %self.epoch, reason = %why, "committer stopped");
-        self.indexing.stop().await;
+        let deadline = Instant::now() + self.config.commit_patience;
+        self.indexing.stop(deadline).await;
         why
     }
 }

@@ -13,6 +13,39 @@
 //! The lease alone does not keep a paused, deposed holder from committing:
 //! the new holder also fences it through the log root before it writes
 //! (see the `fence` module).
+//!
+//! # Bound to the database's identity
+//!
+//! Storage compares only revisions in a compare-and-swap, and a name does
+//! not say which database is meant. So:
+//!
+//! - The record (format 2) carries the database's catalog id. A holder
+//!   adopts, renews and releases only a record with its own database id,
+//!   epoch and holder id (holder ids are unique per run): every renewal and
+//!   release first reads the root linearizably and is deposed
+//!   ([`ErrorKind::Fenced`]) when it holds anything else — absent after a
+//!   storage reset, or the lease of a database re-created under the name.
+//!   That costs one read per ttl/3, never one per commit.
+//! - Within one storage's life a root's revision only grows (roots are
+//!   never removed; a re-create and a takeover both write *over* the
+//!   current revision), so a stale holder's expected revision can never
+//!   come back: its write conflicts. Only a reset (a wiped keyspace, a
+//!   restarted in-memory simulator) restarts revisions; the read above
+//!   catches that before the write.
+//! - A holder that goes one ttl without a successful renewal, by its own
+//!   monotonic clock from when it sent the last write that applied, steps
+//!   down (see `keeper`): after a reset it stops within one ttl at most.
+//! - Clients name the database by id and lease epoch (protocol version 2),
+//!   so none is routed to a holder of another incarnation.
+//!
+//! What this does not close: the log-root compare-and-swap of a commit is
+//! not preceded by a read (that would be a Paxos round per commit on
+//! Cassandra). A holder frozen *between* its last successful check and a
+//! commit's write, across a storage reset after which the new incarnation's
+//! log root reaches exactly the revision it expects, could still match.
+//! Making that impossible needs identity in the compare-and-swap itself:
+//! root names keyed by catalog id (`db/<name>/<id>/log`, a catalog format
+//! change all readers follow) or a storage CAS on revision and nonce.
 
 mod keeper;
 mod record;
@@ -85,7 +118,7 @@ impl Lease {
             let current = match storage.read_root(&name).await {
                 Ok(root) => root,
                 Err(e) if e.is_retryable() => {
-                    tracing::warn!(lease = %name, error = %e, "reading the lease failed; retrying");
+                    standby.failed_read(&name, &e);
                     standby.nap(ttl, || e.into()).await?;
                     continue;
                 }
@@ -254,6 +287,8 @@ struct Standby {
     seen: Option<(Revision, Instant)>,
     /// The ttl the holder last seen promised.
     holder_ttl: Option<Duration>,
+    /// The last failure to read the lease, said once per change.
+    failure: Option<String>,
 }
 
 impl Standby {
@@ -263,7 +298,20 @@ impl Standby {
             started: Instant::now(),
             seen: None,
             holder_ttl: None,
+            failure: None,
         }
+    }
+
+    /// Says that reading the lease failed, once per different failure (a
+    /// waiting client would otherwise say it on every poll).
+    fn failed_read(&mut self, name: &RootName, e: &storage_core::Error) {
+        let failure = e.to_string();
+        if self.failure.as_deref() == Some(failure.as_str()) {
+            tracing::debug!(lease = %name, error = %e, "reading the lease failed again; retrying");
+            return;
+        }
+        tracing::warn!(lease = %name, error = %e, "reading the lease failed; retrying");
+        self.failure = Some(failure);
     }
 
     /// The claim to make on `root` (expected revision, new epoch), or `None`
