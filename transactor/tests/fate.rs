@@ -300,3 +300,40 @@ async fn fate_checker_over_randomized_fault_schedules() {
     );
     assert!(total[0] > 0 && total[2] > 0, "the faults bit: {total:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tx_ids_and_tx_status_over_the_protocol() {
+    use transactor::client::Client;
+    let storage = mem();
+    let db = create(&storage, "wire").await;
+    let server = transactor::Server::bind("127.0.0.1:0").await.unwrap();
+    let config = Config {
+        endpoint: Some(server.local_addr().to_string()),
+        ..config()
+    };
+    let t = std::sync::Arc::new(start(&storage, &db, config).await);
+    server.serve(t.clone());
+    let client = within(Client::connect_by_lease(storage.as_ref(), &db))
+        .await
+        .unwrap();
+    within(client.transact(SCHEMA)).await.unwrap();
+    let id = tx_id(11);
+    let first = within(client.transact_with_id(&counted(11), id))
+        .await
+        .unwrap();
+    let again = within(client.transact_with_id(&counted(11), id))
+        .await
+        .unwrap();
+    assert_eq!(again, first, "the first commit's answer, nothing new");
+    assert_eq!(
+        within(client.tx_status(id)).await.unwrap(),
+        TxStatus::Committed { t: first.t() }
+    );
+    assert_eq!(
+        within(client.tx_status(tx_id(12))).await.unwrap(),
+        TxStatus::NotCommitted
+    );
+    let value = t.db();
+    assert_eq!(blocking(move || commits_of(&value, 11)).await, 1);
+    within(t.shutdown()).await.unwrap();
+}

@@ -138,6 +138,7 @@ async fn dispatch(waiters: &Waiters, frame: Frame) -> Result<()> {
         Frame::Committed { id, .. }
         | Frame::Tx { id, .. }
         | Frame::StatusReply { id, .. }
+        | Frame::TxStatusReply { id, .. }
         | Frame::Failed { id, .. } => *id,
         other => {
             return Err(Error::protocol(format!(

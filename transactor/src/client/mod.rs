@@ -35,7 +35,9 @@ use tokio_util::codec::Framed;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lease::read_lease;
 use crate::protocol::{Frame, FrameCodec, PROTOCOL_VERSION};
+use crate::txid::TxStatus;
 use connection::{Connection, failure};
+use uuid::Uuid;
 
 /// How long connecting and the handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -150,13 +152,24 @@ impl Client {
         &self.endpoint
     }
 
-    /// Commits `tx` (EDN text of a vector of forms) and returns once it is
-    /// durable. Errors say whether it committed ([`Error::not_committed`]).
+    /// Commits `tx` (EDN text of a vector of forms) under a fresh
+    /// transaction id and returns once it is durable. Errors say whether it
+    /// committed ([`Error::not_committed`]); after an unknown outcome, ask
+    /// [`Client::tx_status`] or resubmit under the same id with
+    /// [`Client::transact_with_id`] (which never commits twice).
     pub async fn transact(&self, tx: &str) -> Result<Committed> {
+        self.transact_with_id(tx, Uuid::new_v4()).await
+    }
+
+    /// Commits `tx` under transaction id `tx_id` (`:tx/id`). When that id
+    /// committed before, nothing is committed and the answer is the first
+    /// commit's (its t, datoms and tempids).
+    pub async fn transact_with_id(&self, tx: &str, tx_id: Uuid) -> Result<Committed> {
         let id = self.id();
         let frame = Frame::Transact {
             id,
             tx: tx.to_string(),
+            tx_id: Some(tx_id),
         };
         match self.connection.call(id, frame).await? {
             Frame::Committed { entry, tempids, .. } => Ok(Committed {
@@ -165,6 +178,23 @@ impl Client {
             }),
             other => Err(Error::protocol(format!(
                 "expected COMMITTED, got {other:?}"
+            ))),
+        }
+    }
+
+    /// What became of transaction `tx_id`: committed at t, not committed
+    /// (proven by the live transactor), or unknown (ask again later, e.g.
+    /// after a failover, of the transactor the lease names then).
+    pub async fn tx_status(&self, tx_id: Uuid) -> Result<TxStatus> {
+        let id = self.id();
+        match self
+            .connection
+            .call(id, Frame::TxStatus { id, tx_id })
+            .await?
+        {
+            Frame::TxStatusReply { status, .. } => Ok(status),
+            other => Err(Error::protocol(format!(
+                "expected TX_STATUS_REPLY, got {other:?}"
             ))),
         }
     }
