@@ -337,3 +337,68 @@ async fn tx_ids_and_tx_status_over_the_protocol() {
     assert_eq!(blocking(move || commits_of(&value, 11)).await, 1);
     within(t.shutdown()).await.unwrap();
 }
+
+/// Issue 15 item 4: the client library survives a failover. Clients keep
+/// committing under ids while the serving transactor is frozen and a
+/// standby takes over; every transaction commits exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_resubmit_after_failover_and_commit_exactly_once() {
+    use transactor::client::Client;
+    let storage = mem();
+    let db = create(&storage, "failover").await;
+    let (frozen, plan) = faulty(&storage, 9);
+    let serve = |storage: std::sync::Arc<dyn storage_core::Storage>| {
+        let db = db.clone();
+        async move {
+            let server = transactor::Server::bind("127.0.0.1:0").await.unwrap();
+            let config = Config {
+                endpoint: Some(server.local_addr().to_string()),
+                patience: transactor::lease::Patience::Forever,
+                ..config()
+            };
+            let t = std::sync::Arc::new(start(&storage, &db, config).await);
+            server.serve(t.clone());
+            (server, t)
+        }
+    };
+    let (_first_server, first) = serve(frozen.clone()).await;
+    within(first.transact_edn(SCHEMA)).await.unwrap();
+    let standby = tokio::spawn(serve(storage.clone()));
+    let clients = (0..3u64).map(|c| {
+        let storage = storage.clone();
+        let db = db.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                let n = 500 + c * 100 + i;
+                let patience = Duration::from_secs(30);
+                Client::transact_by_lease(storage.as_ref(), &db, &counted(n), tx_id(n), patience)
+                    .await
+                    .unwrap_or_else(|e| panic!("{n}: {e}"));
+            }
+        })
+    });
+    let clients: Vec<_> = clients.collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    plan.pause(); // the active transactor freezes mid-flight
+    let (_second_server, second) = within(standby).await.unwrap();
+    let at_takeover = second.db().basis_t();
+    for client in clients {
+        within(client).await.unwrap();
+    }
+    assert!(second.epoch() > first.epoch());
+    assert!(
+        second.db().basis_t() > at_takeover,
+        "clients went on committing through the new transactor"
+    );
+    plan.resume();
+    let value = second.db();
+    let counts = blocking(move || {
+        (0..3u64)
+            .flat_map(|c| (0..20).map(move |i| 500 + c * 100 + i))
+            .map(|n| commits_of(&value, n))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    assert!(counts.iter().all(|&n| n == 1), "{counts:?}");
+    within(second.shutdown()).await.unwrap();
+}

@@ -29,22 +29,19 @@ pub struct CommittedTx {
     pub tx_data: Arc<[Datom]>,
 }
 
-/// The datoms that record `id` and `tempids` on transaction entity `tx`.
-pub(super) fn datoms(tx: EntityId, id: Uuid, tempids: &HashMap<String, EntityId>) -> [Datom; 2] {
-    let map = Edn::map(tempids.iter().map(|(k, &e)| {
-        let e = i64::try_from(e).unwrap_or(i64::MAX);
-        (Edn::String(k.as_str().into()), Edn::Long(e))
-    }));
-    [
-        Datom::new(tx, TX_ID, Value::Uuid(id), tx, true),
-        Datom::new(
-            tx,
-            TX_TEMPIDS,
-            Value::String(map.to_string().into()),
-            tx,
-            true,
-        ),
-    ]
+/// The datoms that record `id` and `tempids` (when there are any) on
+/// transaction entity `tx`.
+pub(super) fn datoms(tx: EntityId, id: Uuid, tempids: &HashMap<String, EntityId>) -> Vec<Datom> {
+    let mut datoms = vec![Datom::new(tx, TX_ID, Value::Uuid(id), tx, true)];
+    if !tempids.is_empty() {
+        let map = Edn::map(tempids.iter().map(|(k, &e)| {
+            let e = i64::try_from(e).unwrap_or(i64::MAX);
+            (Edn::String(k.as_str().into()), Edn::Long(e))
+        }));
+        let text = Value::String(map.to_string().into());
+        datoms.push(Datom::new(tx, TX_TEMPIDS, text, tx, true));
+    }
+    datoms
 }
 
 impl Db {

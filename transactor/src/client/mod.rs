@@ -199,6 +199,40 @@ impl Client {
         }
     }
 
+    /// Commits `tx` under `tx_id` through whichever transactor holds the
+    /// lease of `db`, surviving failover: when the connection or the
+    /// transactor fails (unavailable, outcome unknown, fenced, shutting
+    /// down, not serving), it looks the lease up again, reconnects and
+    /// resubmits under the same id — which commits at most once and
+    /// answers with the first commit — until `patience` is spent. A refusal
+    /// of the transaction itself (invalid, not found) is returned at once.
+    pub async fn transact_by_lease(
+        storage: &dyn Storage,
+        db: &DbName,
+        tx: &str,
+        tx_id: Uuid,
+        patience: Duration,
+    ) -> Result<Committed> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let error = match attempt(storage, db, tx, tx_id, left).await {
+                Ok(committed) => return Ok(committed),
+                Err(e) if !worth_resubmitting(e.kind()) => return Err(e),
+                Err(e) => e,
+            };
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(error.context(format!(
+                    "transaction {tx_id} (ask `tx_status` for its fate)"
+                )));
+            }
+            tracing::info!(%tx_id, error = %error, "resubmitting under the same id");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
     /// The transactor's latest t and epoch.
     pub async fn status(&self) -> Result<Status> {
         let id = self.id();
@@ -225,6 +259,47 @@ impl Client {
     fn id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
+}
+
+/// One submission to the transactor the lease names, given up (as
+/// "outcome unknown") when no answer comes within twice the holder's lease
+/// ttl: a frozen transactor keeps its connection open and never answers,
+/// and its lease lapses within one ttl.
+async fn attempt(
+    storage: &dyn Storage,
+    db: &DbName,
+    tx: &str,
+    tx_id: Uuid,
+    left: Duration,
+) -> Result<Committed> {
+    let ttl = read_lease(storage, db)
+        .await?
+        .map_or(Duration::from_secs(1), |lease| lease.ttl);
+    let limit = (ttl * 2).max(Duration::from_secs(1)).min(left);
+    let submit = async {
+        let client = Client::connect_by_lease(storage, db).await?;
+        client.transact_with_id(tx, tx_id).await
+    };
+    tokio::time::timeout(limit, submit).await.map_err(|_| {
+        Error::new(
+            ErrorKind::OutcomeUnknown,
+            format!("no answer within {limit:?}"),
+        )
+    })?
+}
+
+/// True for failures after which the same transaction, under the same id,
+/// may go to the (next) transactor: the transactor or the connection
+/// failed, not the transaction.
+fn worth_resubmitting(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Unavailable
+            | ErrorKind::OutcomeUnknown
+            | ErrorKind::Fenced
+            | ErrorKind::ShuttingDown
+            | ErrorKind::NotServing
+    )
 }
 
 /// Committed transactions as they arrive; dropping it unsubscribes.
