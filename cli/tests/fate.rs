@@ -31,7 +31,11 @@ fn a_tx_id_commits_once_and_tx_status_tells() {
     assert!(status.contains(":status :not-committed"), "{status}");
     // The id is data of the reified transaction.
     let by_id = ok(&["datoms", &uri, "avet", ":tx/id"], "");
-    assert_eq!(by_id.lines().count(), 2, "two transactions had ids: {by_id}");
+    assert_eq!(
+        by_id.lines().count(),
+        2,
+        "two transactions had ids: {by_id}"
+    );
     let bad = accrete(&["tx-status", &uri, "not-a-uuid"], "");
     assert_eq!(code(&bad), 1, "{}", stderr(&bad));
 }

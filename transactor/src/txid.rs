@@ -99,22 +99,16 @@ impl Reply {
         Reply { to: Some(to), id }
     }
 
-    /// Sends the outcome (the caller may have stopped waiting); an unknown
-    /// outcome is remembered.
-    pub(crate) fn send(
-        mut self,
-        outcome: Result<TxReport>,
-    ) -> std::result::Result<(), Result<TxReport>> {
+    /// Sends the outcome; false when the caller stopped waiting (the
+    /// outcome stands either way). An unknown outcome is remembered.
+    pub(crate) fn send(mut self, outcome: Result<TxReport>) -> bool {
         if matches!(&outcome, Err(e) if e.kind() == ErrorKind::OutcomeUnknown) {
             self.remember_unknown();
         }
         // Out of flight before the caller hears: a committed outcome is
         // published already, an unknown one remembered.
         self.release();
-        match self.to.take() {
-            Some(to) => to.send(outcome),
-            None => Err(outcome),
-        }
+        self.to.take().is_some_and(|to| to.send(outcome).is_ok())
     }
 
     fn remember_unknown(&self) {

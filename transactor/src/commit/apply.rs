@@ -78,7 +78,9 @@ pub(crate) fn apply_batch(db: &Db, batch: Vec<Request>, config: &Config) -> Appl
                 applied.reports.push((report, request.reply));
             }
             // The caller may have stopped waiting; the refusal stands either way.
-            Err(e) => drop(request.reply.send(Err(e.into()))),
+            Err(e) => {
+                let _ = request.reply.send(Err(e.into()));
+            }
         }
     }
     applied
