@@ -49,6 +49,15 @@ pub(crate) enum Command {
     /// (take the lease, commit, release).
     #[command(after_help = EXIT_CODES)]
     Transact(TransactArgs),
+    /// Say what became of a transaction, by its id: `{:status :committed
+    /// :t T}`, `{:status :not-committed}` (proven: the transactor that
+    /// answers holds the lease, so every earlier one is fenced, and the log
+    /// has no such transaction), or `{:status :unknown :why …}`.
+    ///
+    /// Asks the live transactor; when there is none, takes the lease for
+    /// the call (which fences any earlier holder) and answers itself.
+    #[command(after_help = EXIT_CODES)]
+    TxStatus(TxStatusArgs),
     /// Print datoms of an index, optionally as of or since a point in time,
     /// or with history.
     #[command(after_help = EXIT_CODES)]
@@ -152,6 +161,26 @@ pub(crate) struct TransactArgs {
     /// (attributes as entity ids).
     #[arg(long)]
     pub(crate) datoms: bool,
+    /// The transaction's id (a UUID), recorded as `:tx/id`. Sending the
+    /// same id again commits nothing and prints the first commit. A fresh
+    /// one is generated when not given; after a failover or an unknown
+    /// outcome the transaction is resubmitted under it, so it commits
+    /// exactly once.
+    #[arg(long, value_name = "UUID")]
+    pub(crate) tx_id: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TxStatusArgs {
+    #[arg(help = URI_HELP)]
+    pub(crate) uri: String,
+    /// The transaction's id (`transact --tx-id`, or the one its error named).
+    #[arg(value_name = "TX_ID")]
+    pub(crate) tx_id: uuid::Uuid,
+    /// How long to wait for the lease of a transactor that holds the
+    /// database but cannot be reached, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub(crate) lease_wait: f64,
 }
 
 /// An index of datoms.

@@ -31,7 +31,11 @@ fn exercise(uri: &str, storage_uri: &str) {
         &["transact", uri, "--datoms"],
         r#"[[:db/add [:user/email "a@x"] :user/name "Anne"]]"#,
     );
-    assert_eq!(rename.lines().count(), 4, "summary and 3 datoms: {rename}");
+    assert_eq!(
+        rename.lines().count(),
+        5,
+        "summary and 4 datoms (the tx id is one): {rename}"
+    );
 
     let names = ok(&["datoms", uri, "aevt", ":user/name"], "");
     assert!(

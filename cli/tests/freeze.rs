@@ -25,10 +25,17 @@ fn marked(n: u64) -> String {
     format!("[{{:db/id \"e\" :test/id {n}}}]")
 }
 
-/// A client of the transactor at `endpoint` once it serves.
-async fn client_at(endpoint: &str, db: &storage_core::DbName) -> Client {
+/// A client of the transactor at `endpoint` once it serves `db` and its
+/// lease advertises it.
+async fn client_at(
+    endpoint: &str,
+    storage: &dyn storage_core::Storage,
+    db: &storage_core::DbName,
+) -> Client {
     for _ in 0..400 {
-        if let Ok(client) = Client::connect(endpoint, db).await {
+        if let Ok(client) = Client::connect_by_lease(storage, db).await
+            && client.endpoint() == endpoint
+        {
             return client;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -54,7 +61,7 @@ async fn a_transactor_frozen_under_load_never_blocks_its_standby() {
         let (storage, db) = open(&uri).await;
         let extra = ["--lease-ttl", "2"];
         let first = TransactorProcess::start(&uri, &extra);
-        let client = client_at(&first.endpoint, &db).await;
+        let client = client_at(&first.endpoint, storage.as_ref(), &db).await;
         client.transact(SCHEMA).await.unwrap();
         let standby = TransactorProcess::start(&uri, &extra);
 

@@ -105,5 +105,5 @@ pub use excise::ExciseRequest;
 pub use index::{DatomIter, EmptyStore, Index, IndexStore, Layer, MemoryStore, TxLogIter};
 pub use log::TxLog;
 pub use schema::{Attribute, Cardinality, Schema, Unique};
-pub use tx::{TxFunction, TxFunctions, TxReport};
+pub use tx::{CommittedTx, TxFunction, TxFunctions, TxReport};
 pub use value::{RefResolver, TupleShape, Value, ValueType};

@@ -9,7 +9,10 @@
 //! - **Roots**: a handful of small records ([`Root`]) that change only by
 //!   compare-and-swap on their [`Revision`]; every value carries the writer's
 //!   [`Nonce`] so an ambiguous write is resolved the same way on every
-//!   backend ([`cas_resolving_ambiguity`]).
+//!   backend ([`cas_resolving_ambiguity`]); callers write roots through
+//!   [`write_root`] and repeat calls through [`retry_retryable`], the one
+//!   owner of ambiguity and retries (the design is in those items' module
+//!   docs).
 //!
 //! The [`Storage`] trait is the contract every backend implements (its docs
 //! say exactly what each method promises); [`StorageExt`] holds the

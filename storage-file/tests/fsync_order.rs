@@ -398,9 +398,9 @@ fn did_its_work(op: &str, id: &str, window: &[&Event], store: &Path) {
         // the revision's name, then syncing the root's revision directory.
         "cas-create" | "cas-update" => {
             let revisions = store.join("revisions");
-            let published = window.iter().any(
-                |e| matches!(e, Event::Link(_, to) if to.starts_with(&revisions)),
-            );
+            let published = window
+                .iter()
+                .any(|e| matches!(e, Event::Link(_, to) if to.starts_with(&revisions)));
             let synced = window.iter().any(
                 |e| matches!(e, Event::Sync(p) if p.starts_with(&revisions) && p != &revisions),
             );

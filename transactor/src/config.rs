@@ -45,7 +45,9 @@ pub struct Config {
     /// Transactions that may wait in the queue before `transact` itself waits.
     pub queue_capacity: usize,
     /// How long a commit keeps retrying while storage is unavailable
-    /// before its transactions fail (not committed).
+    /// before its transactions fail: "not committed" when nothing reached
+    /// the log root, "outcome unknown" when a write may still land (then
+    /// the committer stops; see the `commit` module).
     pub commit_patience: Duration,
     /// Stamps `:db/txInstant` (never earlier than the previous one's + 1 ms).
     pub clock: Clock,

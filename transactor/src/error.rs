@@ -23,7 +23,8 @@ pub enum ErrorKind {
     /// committed, the same request may be repeated.
     Unavailable,
     /// The transaction may or may not have committed (the connection or the
-    /// storage failed after it was sent): read the database before retrying.
+    /// storage failed after it was sent): ask `tx_status` for its id, or
+    /// resubmit it under the same id (which commits at most once).
     OutcomeUnknown,
     /// The transactor is stopping; nothing was committed.
     ShuttingDown,

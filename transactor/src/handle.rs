@@ -8,19 +8,20 @@ use index::{Segments, read_catalog};
 use model::edn::{self, Edn};
 use model::{Db, TxReport};
 use parking_lot::Mutex;
-use storage_core::DbName;
+use storage_core::{DbName, Storage};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::commit::{Command, Committer, Metrics, MetricsCell, Published, Request, Wiring};
+use crate::commit::{Command, Committer, Metrics, MetricsCell, Published, Reply, Request, Wiring};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::feed::Feed;
 use crate::fence::{fence, read_head};
 use crate::lease::{Epoch, Holder, Lease, LeaseKeeper};
 use crate::protocol::PROTOCOL_VERSION;
+use crate::txid::{SharedLedger, TxStatus};
 
 /// How many committed reports a slow [`Transactor::reports`] receiver may
 /// fall behind before it skips ([`broadcast::error::RecvError::Lagged`]).
@@ -45,6 +46,8 @@ pub struct Transactor {
     reports: broadcast::Sender<TxReport>,
     metrics: Arc<MetricsCell>,
     task: Mutex<Option<JoinHandle<Result<()>>>>,
+    ledger: SharedLedger,
+    storage: Arc<dyn Storage>,
 }
 
 impl Transactor {
@@ -112,6 +115,7 @@ impl Transactor {
         // Long enough for a commit's retries, a running indexing job's end
         // (each bounded by the commit patience) and a last lease write.
         let shutdown_grace = config.commit_patience * 3 + config.lease_ttl;
+        let storage = seg.storage.clone();
         let (commands, commands_rx) = mpsc::channel(config.queue_capacity);
         let (published_tx, published) = watch::channel(Published {
             db: value.clone(),
@@ -143,6 +147,8 @@ impl Transactor {
             reports,
             metrics,
             task: Mutex::new(Some(task)),
+            ledger: SharedLedger::default(),
+            storage,
         }
     }
 
@@ -176,8 +182,22 @@ impl Transactor {
     /// transaction is durable. Errors say whether it committed
     /// ([`Error::not_committed`]).
     pub async fn transact(&self, forms: Vec<Edn>) -> Result<TxReport> {
+        self.transact_with_id(forms, None).await
+    }
+
+    /// [`Transactor::transact`] under a transaction id, recorded as
+    /// `:tx/id`: when `tx_id` committed before (here or under any earlier
+    /// transactor of the database), nothing is committed and the report is
+    /// the first commit's (its t, datoms and tempids). See
+    /// [`Transactor::tx_status`].
+    pub async fn transact_with_id(&self, forms: Vec<Edn>, tx_id: Option<Uuid>) -> Result<TxReport> {
         let (reply, answer) = oneshot::channel();
-        let request = Request { forms, reply };
+        let reply = Reply::new(reply, tx_id.map(|id| (id, self.ledger.clone())));
+        let request = Request {
+            forms,
+            tx_id,
+            reply,
+        };
         if self
             .commands
             .send(Command::Transact(request))
@@ -192,6 +212,47 @@ impl Transactor {
                 "the committer ended without answering",
             )
         })?
+    }
+
+    /// What became of transaction `tx_id`, as this transactor can tell
+    /// (the rules are in the `txid` module docs): committed at t, not
+    /// committed (proven), or unknown. Reads may touch storage.
+    pub async fn tx_status(&self, tx_id: Uuid) -> Result<TxStatus> {
+        // The ledger first, then the published value: an id that leaves
+        // the ledger was published (or remembered unknown) before it left.
+        if let Some(why) = self.ledger.lock().unknown(tx_id) {
+            return Ok(TxStatus::Unknown(why.to_string()));
+        }
+        let published = self.published.borrow().clone();
+        let db = published.db.clone();
+        let found = tokio::task::spawn_blocking(move || db.committed_tx(tx_id))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Corruption,
+                    format!("looking up a tx id failed: {e}"),
+                )
+            })??;
+        if let Some(first) = found {
+            return Ok(TxStatus::Committed { t: first.t });
+        }
+        if let Some((_, why)) = published.stopped {
+            return Ok(TxStatus::Unknown(format!(
+                "this transactor stopped ({why}); ask the current holder of `{}`",
+                self.db_name
+            )));
+        }
+        // Not committed is proven only while this epoch is still the log's
+        // writer: every earlier epoch is fenced, and nothing of ours is in
+        // flight or unsettled.
+        let head = read_head(self.storage.as_ref(), &self.db_name).await?;
+        if head.root.epoch != self.epoch.0 {
+            return Ok(TxStatus::Unknown(format!(
+                "this transactor (epoch {}) was deposed by epoch {}; ask the current holder",
+                self.epoch, head.root.epoch
+            )));
+        }
+        Ok(TxStatus::NotCommitted)
     }
 
     /// [`Transactor::transact`] of EDN text: a vector of forms.

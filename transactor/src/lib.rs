@@ -55,6 +55,7 @@ pub mod lease;
 pub mod protocol;
 mod server;
 mod standalone;
+mod txid;
 
 pub use commit::Metrics;
 pub use config::{BackPressure, Clock, Config, system_clock};
@@ -63,3 +64,4 @@ pub use feed::Feed;
 pub use handle::{Transactor, parse_tx};
 pub use server::Server;
 pub use standalone::serve_databases;
+pub use txid::TxStatus;

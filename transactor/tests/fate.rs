@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use cql_sim::{Accepted, Fault, FaultKind, Phase};
-use transactor::Config;
+use transactor::{Config, TxStatus};
+use uuid::Uuid;
 
 /// The store's own root update (`UPDATE … IF rev = ?`).
 const ROOT_UPDATE: &str = "IF rev = ?";
@@ -72,4 +73,332 @@ async fn a_stranded_log_root_proposal_finished_later_is_never_reported_not_commi
     assert_eq!(timeouts, 9, "the interleaving happened");
     assert!(answer.is_ok(), "settled as committed: {answer:?}");
     t.shutdown().await.ok();
+}
+
+/// Transaction `n` without a unique attribute: a second commit of it would
+/// be a second entity, so commits can be counted.
+fn counted(n: u64) -> String {
+    format!("[{{:db/id \"e\" :test/a {n} :test/b {n}}}]")
+}
+
+/// How many times transaction `counted(n)` committed in `db`.
+fn commits_of(db: &model::Db, n: u64) -> usize {
+    use model::{Index, Value};
+    db.datoms(
+        Index::Avet,
+        &[Value::keyword(":test/a"), Value::Long(n as i64)],
+    )
+    .expect("read")
+    .count()
+}
+
+fn tx_id(n: u64) -> Uuid {
+    Uuid::from_u128(0xacc7_0000_0000_0000_0000_0000_0000_0000 | u128::from(n))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resubmitted_id_returns_the_first_result_and_commits_nothing() {
+    let storage = mem();
+    let db = create(&storage, "ids").await;
+    let first = start(&storage, &db, config()).await;
+    within(first.transact_edn(SCHEMA)).await.unwrap();
+    let forms = transactor::parse_tx(&counted(1)).unwrap();
+    let id = tx_id(1);
+    let report = within(first.transact_with_id(forms.clone(), Some(id)))
+        .await
+        .unwrap();
+    let again = within(first.transact_with_id(forms.clone(), Some(id)))
+        .await
+        .unwrap();
+    assert_eq!(again.t(), report.t());
+    assert_eq!(again.tempids, report.tempids);
+    assert_eq!(again.db_after.basis_t(), report.t(), "nothing committed");
+    assert_eq!(
+        within(first.tx_status(id)).await.unwrap(),
+        TxStatus::Committed { t: report.t() }
+    );
+    assert_eq!(
+        within(first.tx_status(tx_id(99))).await.unwrap(),
+        TxStatus::NotCommitted
+    );
+    // The same id twice in one batch: one commit, both answered with it.
+    let (a, b) = tokio::join!(
+        first.transact_with_id(transactor::parse_tx(&counted(2)).unwrap(), Some(tx_id(2))),
+        first.transact_with_id(transactor::parse_tx(&counted(2)).unwrap(), Some(tx_id(2))),
+    );
+    assert_eq!(a.unwrap().t(), b.unwrap().t());
+    within(first.shutdown()).await.unwrap();
+    // Across a restart: the id is data in the database.
+    let second = start(&storage, &db, config()).await;
+    let again = within(second.transact_with_id(forms, Some(id)))
+        .await
+        .unwrap();
+    assert_eq!((again.t(), &again.tempids), (report.t(), &report.tempids));
+    let value = second.db();
+    assert_eq!(blocking(move || commits_of(&value, 1)).await, 1);
+    let value = second.db();
+    assert_eq!(blocking(move || commits_of(&value, 2)).await, 1);
+    // The id is queryable data of the reified transaction.
+    let value = second.db();
+    let t = blocking(move || {
+        use model::{Index, Value};
+        let d = value
+            .datoms(Index::Avet, &[Value::keyword(":tx/id"), Value::Uuid(id)])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        model::tx_to_t(d.e())
+    })
+    .await;
+    assert_eq!(t, report.t());
+    within(second.shutdown()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deposed_transactor_does_not_claim_not_committed() {
+    let storage = mem();
+    let db = create(&storage, "deposed").await;
+    let (paused, plan) = faulty(&storage, 5);
+    let old = start(&paused, &db, config()).await;
+    within(old.transact_edn(SCHEMA)).await.unwrap();
+    plan.pause();
+    let new = start(&storage, &db, config()).await;
+    let id = tx_id(3);
+    let forms = transactor::parse_tx(&counted(3)).unwrap();
+    let report = within(new.transact_with_id(forms, Some(id))).await.unwrap();
+    plan.resume();
+    let status = within(old.tx_status(id)).await.unwrap();
+    assert!(matches!(status, TxStatus::Unknown(_)), "{status:?}");
+    assert_eq!(
+        within(new.tx_status(id)).await.unwrap(),
+        TxStatus::Committed { t: report.t() }
+    );
+    within(new.shutdown()).await.unwrap();
+}
+
+/// What a client heard about one transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Heard {
+    Committed,
+    NotCommitted,
+    Unknown,
+}
+
+/// One randomized fault schedule: stranded proposals, blind reads, lost
+/// answers and refusals on a memory storage while three clients commit
+/// under ids; then the faults stop, the next transactor takes over, and
+/// every answer is checked: acknowledged present exactly once, "not
+/// committed" absent, unknown resolved by `tx_status` (and a resubmission
+/// under the same id commits nothing more).
+async fn schedule(seed: u64) -> [usize; 3] {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let storage = mem();
+    let db = create(&storage, "sched").await;
+    let (faulty_storage, plan) = faulty(&storage, seed);
+    let config = Config {
+        lease_ttl: Duration::from_millis(150),
+        commit_patience: Duration::from_millis(rng.random_range(20..300)),
+        ..config()
+    };
+    let t = std::sync::Arc::new(start(&faulty_storage, &db, config.clone()).await);
+    within(t.transact_edn(SCHEMA)).await.unwrap();
+    use storage_core::testkit::faults::{Fault, Op};
+    // Half the schedules keep stranded proposals out of sight for long.
+    let blind = match rng.random_bool(0.5) {
+        true => rng.random_range(0.6..0.95),
+        false => rng.random_range(0.0..0.25),
+    };
+    let mut p = || rng.random_range(0.0..0.25);
+    plan.inject(Op::Cas, Fault::Strand, p() * 2.0);
+    plan.inject(Op::Cas, Fault::Blind, blind);
+    plan.inject(Op::ReadRoot, Fault::Blind, blind);
+    plan.inject(Op::Cas, Fault::FailAfter, p());
+    plan.inject(Op::Cas, Fault::FailBefore, p());
+    plan.inject(Op::ReadRoot, Fault::FailBefore, p() / 2.0);
+    plan.inject(Op::Put, Fault::FailBefore, p() / 4.0);
+    let clients = (0..3u64).map(|c| {
+        let t = t.clone();
+        tokio::spawn(async move {
+            let mut heard = Vec::new();
+            for i in 0..6 {
+                let n = seed * 100 + c * 10 + i;
+                let forms = transactor::parse_tx(&counted(n)).unwrap();
+                let answer = match t.transact_with_id(forms, Some(tx_id(n))).await {
+                    Ok(_) => Heard::Committed,
+                    Err(e) if e.not_committed() => Heard::NotCommitted,
+                    Err(_) => Heard::Unknown,
+                };
+                heard.push((n, answer));
+            }
+            heard
+        })
+    });
+    let mut heard = Vec::new();
+    for client in clients.collect::<Vec<_>>() {
+        heard.extend(within(client).await.unwrap());
+    }
+    plan.clear();
+    within(t.shutdown()).await.ok();
+    // The next holder: its fencing settles every earlier proposal.
+    let next = start(&storage, &db, config).await;
+    let mut counts = [0; 3];
+    for (n, answer) in heard {
+        let value = next.db();
+        let commits = blocking(move || commits_of(&value, n)).await;
+        let status = within(next.tx_status(tx_id(n))).await.unwrap();
+        match answer {
+            Heard::Committed => assert_eq!(commits, 1, "seed {seed}: acknowledged {n}"),
+            Heard::NotCommitted => assert_eq!(commits, 0, "seed {seed}: {n} said not committed"),
+            Heard::Unknown => {}
+        }
+        match status {
+            TxStatus::Committed { .. } => assert_eq!(commits, 1, "seed {seed}: {n}"),
+            TxStatus::NotCommitted => assert_eq!(commits, 0, "seed {seed}: {n}"),
+            TxStatus::Unknown(why) => panic!("seed {seed}: {n} still unknown: {why}"),
+        }
+        // A resubmission under the same id commits nothing more.
+        let forms = transactor::parse_tx(&counted(n)).unwrap();
+        within(next.transact_with_id(forms, Some(tx_id(n))))
+            .await
+            .unwrap();
+        let value = next.db();
+        assert_eq!(
+            blocking(move || commits_of(&value, n)).await,
+            1,
+            "seed {seed}: {n}"
+        );
+        counts[answer as usize] += 1;
+    }
+    within(next.shutdown()).await.unwrap();
+    counts
+}
+
+fn schedules() -> u64 {
+    match std::env::var("ACCRETE_LONG").is_ok_and(|v| v == "1") {
+        true => 2_000,
+        false => 100,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fate_checker_over_randomized_fault_schedules() {
+    let mut total = [0; 3];
+    for seed in 0..schedules() {
+        let counts = schedule(seed).await;
+        for (sum, n) in total.iter_mut().zip(counts) {
+            *sum += n;
+        }
+    }
+    eprintln!(
+        "{} schedules: {} acknowledged, {} not committed, {} unknown (all resolved)",
+        schedules(),
+        total[0],
+        total[1],
+        total[2]
+    );
+    assert!(total[0] > 0 && total[2] > 0, "the faults bit: {total:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tx_ids_and_tx_status_over_the_protocol() {
+    use transactor::client::Client;
+    let storage = mem();
+    let db = create(&storage, "wire").await;
+    let server = transactor::Server::bind("127.0.0.1:0").await.unwrap();
+    let config = Config {
+        endpoint: Some(server.local_addr().to_string()),
+        ..config()
+    };
+    let t = std::sync::Arc::new(start(&storage, &db, config).await);
+    server.serve(t.clone());
+    let client = within(Client::connect_by_lease(storage.as_ref(), &db))
+        .await
+        .unwrap();
+    within(client.transact(SCHEMA)).await.unwrap();
+    let id = tx_id(11);
+    let first = within(client.transact_with_id(&counted(11), id))
+        .await
+        .unwrap();
+    let again = within(client.transact_with_id(&counted(11), id))
+        .await
+        .unwrap();
+    assert_eq!(again, first, "the first commit's answer, nothing new");
+    assert_eq!(
+        within(client.tx_status(id)).await.unwrap(),
+        TxStatus::Committed { t: first.t() }
+    );
+    assert_eq!(
+        within(client.tx_status(tx_id(12))).await.unwrap(),
+        TxStatus::NotCommitted
+    );
+    let value = t.db();
+    assert_eq!(blocking(move || commits_of(&value, 11)).await, 1);
+    within(t.shutdown()).await.unwrap();
+}
+
+/// Issue 15 item 4: the client library survives a failover. Clients keep
+/// committing under ids while the serving transactor is frozen and a
+/// standby takes over; every transaction commits exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_resubmit_after_failover_and_commit_exactly_once() {
+    use transactor::client::Client;
+    let storage = mem();
+    let db = create(&storage, "failover").await;
+    let (frozen, plan) = faulty(&storage, 9);
+    let serve = |storage: std::sync::Arc<dyn storage_core::Storage>| {
+        let db = db.clone();
+        async move {
+            let server = transactor::Server::bind("127.0.0.1:0").await.unwrap();
+            let config = Config {
+                endpoint: Some(server.local_addr().to_string()),
+                patience: transactor::lease::Patience::Forever,
+                ..config()
+            };
+            let t = std::sync::Arc::new(start(&storage, &db, config).await);
+            server.serve(t.clone());
+            (server, t)
+        }
+    };
+    let (_first_server, first) = serve(frozen.clone()).await;
+    within(first.transact_edn(SCHEMA)).await.unwrap();
+    let standby = tokio::spawn(serve(storage.clone()));
+    let clients = (0..3u64).map(|c| {
+        let storage = storage.clone();
+        let db = db.clone();
+        tokio::spawn(async move {
+            for i in 0..20 {
+                let n = 500 + c * 100 + i;
+                let patience = Duration::from_secs(30);
+                Client::transact_by_lease(storage.as_ref(), &db, &counted(n), tx_id(n), patience)
+                    .await
+                    .unwrap_or_else(|e| panic!("{n}: {e}"));
+            }
+        })
+    });
+    let clients: Vec<_> = clients.collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    plan.pause(); // the active transactor freezes mid-flight
+    let (_second_server, second) = within(standby).await.unwrap();
+    let at_takeover = second.db().basis_t();
+    for client in clients {
+        within(client).await.unwrap();
+    }
+    assert!(second.epoch() > first.epoch());
+    assert!(
+        second.db().basis_t() > at_takeover,
+        "clients went on committing through the new transactor"
+    );
+    plan.resume();
+    let value = second.db();
+    let counts = blocking(move || {
+        (0..3u64)
+            .flat_map(|c| (0..20).map(move |i| 500 + c * 100 + i))
+            .map(|n| commits_of(&value, n))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    assert!(counts.iter().all(|&n| n == 1), "{counts:?}");
+    within(second.shutdown()).await.unwrap();
 }

@@ -5,13 +5,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+use uuid::Uuid;
+
 use model::TxLog;
 use storage_core::{DbName, Storage};
 use transactor::client::Client;
 use transactor::lease::{Patience, read_lease};
-use transactor::{Config, Transactor, parse_tx};
+use transactor::{Config, ErrorKind, Transactor, TxStatus, parse_tx};
 
-use crate::args::TransactArgs;
+use crate::args::{TransactArgs, TxStatusArgs};
 use crate::exit::{Failure, Outcome};
 use crate::signals::{Stop, stop_requested};
 use crate::storage::{open_db, segments};
@@ -30,26 +33,124 @@ struct Committed {
     via: String,
 }
 
+/// How one submission ended, when the transactor did not fail it.
+enum Attempt {
+    Committed(Committed),
+    /// SIGINT or SIGTERM stopped the command (what became of the
+    /// transaction is in the failure's message); never resubmitted.
+    Stopped(Failure),
+}
+
 pub(crate) async fn run(args: TransactArgs) -> Outcome {
     let text = read_input(&args)?;
     // Bad EDN is refused before anything is contacted.
     parse_tx(&text)?;
+    let wait = Duration::try_from_secs_f64(args.lease_wait)
+        .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
+    let tx_id = args.tx_id.unwrap_or_else(Uuid::new_v4);
     let (storage, db) = open_db(&args.uri).await?;
-    // Whichever comes first: the live transactor answers, or this process
-    // gets the lease (absent, released, or lapsed).
-    let committed = tokio::select! {
-        client = live_transactor(storage.as_ref(), &db) => {
-            let c = client.transact(&text).await?;
-            Committed {
+    let deadline = Instant::now() + wait;
+    loop {
+        let error = match attempt(&storage, &db, &text, tx_id, wait, &args).await {
+            Ok(Attempt::Committed(committed)) => {
+                print(&committed, args.datoms);
+                return Ok(());
+            }
+            Ok(Attempt::Stopped(failure)) => return Err(failure),
+            Err(e) => e,
+        };
+        if !resubmittable(error.kind()) || Instant::now() + RECONNECT_PAUSE > deadline {
+            return Err(error
+                .context(format!(
+                    "transaction {tx_id} (`accrete tx-status {} {tx_id}` tells its fate)",
+                    args.uri
+                ))
+                .into());
+        }
+        // Safe: under the same id it commits at most once.
+        tracing::info!(%tx_id, error = %error, "resubmitting the transaction under the same id");
+        tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+/// One submission: to the live transactor the lease advertises (following
+/// it through failovers), or, whichever comes first, through a transactor
+/// in this process once the lease is free.
+async fn attempt(
+    storage: &Arc<dyn Storage>,
+    db: &DbName,
+    text: &str,
+    tx_id: Uuid,
+    wait: Duration,
+    args: &TransactArgs,
+) -> transactor::Result<Attempt> {
+    tokio::select! {
+        client = live_transactor(storage.as_ref(), db) => {
+            let via = format!("transactor at {}", client.endpoint());
+            drop(client);
+            let c = Client::transact_by_lease(storage.as_ref(), db, text, tx_id, wait).await?;
+            Ok(Attempt::Committed(Committed {
                 entry: c.entry,
                 tempids: c.tempids.into_iter().collect(),
-                via: format!("transactor at {}", client.endpoint()),
-            }
+                via,
+            }))
         }
-        committed = embedded(storage.clone(), &db, &text, &args) => committed?,
+        attempt = embedded(storage.clone(), db, text, tx_id, wait, args) => attempt,
+    }
+}
+
+/// `tx-status`: asks the live transactor, or one in this process that took
+/// the lease (fencing every earlier holder), and prints the answer as EDN.
+pub(crate) async fn tx_status(args: TxStatusArgs) -> Outcome {
+    let wait = Duration::try_from_secs_f64(args.lease_wait)
+        .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
+    let (storage, db) = open_db(&args.uri).await?;
+    let tx_id = args.tx_id;
+    let status = tokio::select! {
+        client = live_transactor(storage.as_ref(), &db) => client.tx_status(tx_id).await?,
+        status = embedded_status(storage.clone(), &db, tx_id, wait) => status?,
     };
-    print(&committed, args.datoms);
+    let id = format!("#uuid \"{tx_id}\"");
+    match status {
+        TxStatus::Committed { t } => println!("{{:tx-id {id} :status :committed :t {t}}}"),
+        TxStatus::NotCommitted => println!("{{:tx-id {id} :status :not-committed}}"),
+        TxStatus::Unknown(why) => println!(
+            "{{:tx-id {id} :status :unknown :why {}}}",
+            model::edn::Edn::string(&why)
+        ),
+    }
     Ok(())
+}
+
+async fn embedded_status(
+    storage: Arc<dyn Storage>,
+    db: &DbName,
+    tx_id: Uuid,
+    wait: Duration,
+) -> transactor::Result<TxStatus> {
+    let config = Config {
+        patience: Patience::AtMost(wait),
+        ..Config::default()
+    };
+    let seg = segments(storage).map_err(|e| transactor::Error::invalid(e.to_string()))?;
+    let transactor = Transactor::start(seg, db, config).await?;
+    let status = transactor.tx_status(tx_id).await;
+    if let Err(e) = transactor.shutdown().await {
+        tracing::warn!(error = %e, "releasing the lease");
+    }
+    status
+}
+
+/// Failures after which the transaction may be sent again under its id.
+fn resubmittable(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Unavailable
+            | ErrorKind::OutcomeUnknown
+            | ErrorKind::Fenced
+            | ErrorKind::ShuttingDown
+            | ErrorKind::NotServing
+    )
 }
 
 /// The tx data from the file or stdin, refused when it is over the one
@@ -99,23 +200,25 @@ async fn live_transactor(storage: &dyn Storage, db: &DbName) -> Client {
     }
 }
 
-/// Takes the lease, commits, releases — also when SIGINT or SIGTERM
-/// arrives, so that the next writer need not wait for the lease to lapse.
+/// Takes the lease (which fences any earlier holder), commits under
+/// `tx_id`, releases — also when SIGINT or SIGTERM arrives, so that the
+/// next writer need not wait for the lease to lapse.
 async fn embedded(
     storage: Arc<dyn Storage>,
     db: &DbName,
     text: &str,
+    tx_id: Uuid,
+    wait: Duration,
     args: &TransactArgs,
-) -> Outcome<Committed> {
-    let wait = Duration::try_from_secs_f64(args.lease_wait)
-        .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
+) -> transactor::Result<Attempt> {
     let config = Config {
         patience: Patience::AtMost(wait),
         ..Config::default()
     };
     let stop = stop_requested();
     tokio::pin!(stop);
-    let start = Transactor::start(segments(storage)?, db, config);
+    let seg = segments(storage).map_err(|e| transactor::Error::invalid(e.to_string()))?;
+    let start = Transactor::start(seg, db, config);
     tokio::pin!(start);
     let transactor = tokio::select! {
         started = &mut start => started?,
@@ -125,10 +228,13 @@ async fn embedded(
             if let Ok(Ok(transactor)) = tokio::time::timeout(START_GRACE, start).await {
                 let _ = transactor.shutdown().await;
             }
-            return Err(stopped(signal, "before the transaction was sent; nothing was committed"));
+            return Ok(Attempt::Stopped(stopped(
+                signal,
+                &format!("before transaction {tx_id} was sent; nothing was committed"),
+            )));
         }
     };
-    let transact = transactor.transact_edn(text);
+    let transact = transactor.transact_with_id(parse_tx(text)?, Some(tx_id));
     tokio::pin!(transact);
     let (outcome, signal) = tokio::select! {
         outcome = &mut transact => (outcome, None),
@@ -156,17 +262,23 @@ async fn embedded(
         false => "the lease lapses",
     };
     match (outcome, signal) {
-        (outcome, None) => Ok(Committed::from_report(outcome?)),
+        (outcome, None) => Ok(Attempt::Committed(Committed::from_report(outcome?))),
         (Ok(report), Some(signal)) => {
             let committed = Committed::from_report(report);
             print(&committed, args.datoms);
             let when = format!(
-                "after the transaction committed at t={}; {lease}",
+                "after transaction {tx_id} committed at t={}; {lease}",
                 committed.entry.t
             );
-            Err(stopped(signal, &when))
+            Ok(Attempt::Stopped(stopped(signal, &when)))
         }
-        (Err(e), Some(signal)) => Err(stopped(signal, &format!("({e}); {lease}"))),
+        (Err(e), Some(signal)) => Ok(Attempt::Stopped(stopped(
+            signal,
+            &format!(
+                "({e}); {lease}; `accrete tx-status {} {tx_id}` tells the fate of transaction {tx_id}",
+                args.uri
+            ),
+        ))),
     }
 }
 

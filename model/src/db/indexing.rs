@@ -74,7 +74,9 @@ impl Db {
             next_t: store.next_t(),
             store,
             novelty: Novelty::default(),
-            schema: Arc::new(Schema::default()),
+            // The built-ins, even those added after the stored index was
+            // written (`:tx/id`), then what the index holds on top.
+            schema: Arc::new(Schema::bootstrap(&b::bootstrap_tx())),
             basis_t,
             last_instant: Instant(i64::MIN),
         };

@@ -53,6 +53,13 @@ pub const CARDINALITY_MANY: EntityId = 31;
 pub const UNIQUE_VALUE: EntityId = 32;
 /// `:db.unique/identity`
 pub const UNIQUE_IDENTITY: EntityId = 33;
+/// `:tx/id`: the id a client gave its transaction (or one generated for
+/// it), on the transaction entity. Unique, so resubmitting an id finds the
+/// first commit with one AVET probe: the dedup window is the whole history.
+pub const TX_ID: EntityId = 34;
+/// `:tx/tempids`: how the transaction's tempids resolved (EDN text of a
+/// map from tempid to entity id), so a resubmitted id gets them back.
+pub const TX_TEMPIDS: EntityId = 35;
 /// The first `:db.type/...` entity; the others follow in tag order.
 const FIRST_TYPE: EntityId = 40;
 /// Entities of `:db.part/db` below this counter are built in and immutable.
@@ -99,7 +106,7 @@ const fn named(id: EntityId, ident: &'static str) -> Builtin {
     }
 }
 
-const BUILTINS: [Builtin; 33] = [
+const BUILTINS: [Builtin; 35] = [
     named(PART_DB, "db.part/db"),
     named(PART_TX, "db.part/tx"),
     named(PART_USER, "db.part/user"),
@@ -150,6 +157,12 @@ const BUILTINS: [Builtin; 33] = [
         ident: "db/tupleTypes",
         attr: Some((ValueType::Tuple, false, false, Some(ValueType::Ref))),
     },
+    Builtin {
+        id: TX_ID,
+        ident: "tx/id",
+        attr: Some((ValueType::Uuid, false, true, None)),
+    },
+    attr(TX_TEMPIDS, "tx/tempids", ValueType::String, false),
     named(CARDINALITY_ONE, "db.cardinality/one"),
     named(CARDINALITY_MANY, "db.cardinality/many"),
     named(UNIQUE_VALUE, "db.unique/value"),
@@ -197,6 +210,7 @@ pub fn bootstrap_tx() -> TxLog {
         }
     }
     add(TX_INSTANT, INDEX, Value::Boolean(true));
+    add(TX_ID, INDEX, Value::Boolean(true));
     for t in ValueType::ALL {
         add(type_entity(t), IDENT, Value::Keyword(t.ident()));
         add(PART_DB, INSTALL_VALUE_TYPE, Value::Ref(type_entity(t)));

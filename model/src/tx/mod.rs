@@ -9,6 +9,9 @@
 mod build;
 mod checks;
 mod forms;
+mod id;
+
+pub use id::CommittedTx;
 mod positions;
 mod tempids;
 mod tuples;
@@ -76,9 +79,13 @@ impl TxReport {
         self.tempids.get(tempid).copied()
     }
 
-    /// The transaction's basis t.
+    /// The transaction's basis t (of its tx entity; for the report of a
+    /// resubmitted id, `db_after` is the current value, not the one at t).
     pub fn t(&self) -> u64 {
-        self.db_after.basis_t()
+        self.tx_data.first().map_or_else(
+            || self.db_after.basis_t(),
+            |d| crate::datom::tx_to_t(d.tx()),
+        )
     }
 
     /// The transaction entity id.
@@ -108,11 +115,29 @@ impl Db {
         instant: Instant,
         functions: &TxFunctions,
     ) -> Result<TxReport> {
+        self.with_tx_id(tx_data, instant, functions, None)
+    }
+
+    /// [`Db::with`], recording `tx_id` (when given) and how the tempids
+    /// resolved on the transaction entity (`:tx/id`, `:tx/tempids`), so
+    /// that [`Db::committed_tx`] finds the transaction by its id. The
+    /// caller makes sure the id is not taken ([`Db::committed_tx`]).
+    pub fn with_tx_id(
+        &self,
+        tx_data: &[Edn],
+        instant: Instant,
+        functions: &TxFunctions,
+        tx_id: Option<uuid::Uuid>,
+    ) -> Result<TxReport> {
         let db = self.latest();
         let mut ctx = forms::Ctx::new(&db, tx_data, functions);
         ctx.expand_all()?;
         ctx.resolve_tempids()?;
-        let built = ctx.build(instant)?;
+        let mut built = ctx.build(instant)?;
+        let tempids = ctx.tempid_report();
+        if let Some(tx_id) = tx_id {
+            built.datoms.extend(id::datoms(ctx.tx, tx_id, &tempids));
+        }
         crate::limits::check_datoms(&built.datoms, &|a| db.ident(a).map(|k| k.to_string()))?;
         let schema_origin = built.schema_origin;
         let entry = TxLog {
@@ -122,7 +147,6 @@ impl Db {
         let db_after = db
             .apply(&entry, false)
             .map_err(|e| ctx.schema_error(e, schema_origin))?;
-        let tempids = ctx.tempid_report();
         drop(ctx);
         Ok(TxReport {
             db_before: db,

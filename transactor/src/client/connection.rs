@@ -138,6 +138,7 @@ async fn dispatch(waiters: &Waiters, frame: Frame) -> Result<()> {
         Frame::Committed { id, .. }
         | Frame::Tx { id, .. }
         | Frame::StatusReply { id, .. }
+        | Frame::TxStatusReply { id, .. }
         | Frame::Failed { id, .. } => *id,
         other => {
             return Err(Error::protocol(format!(
@@ -216,11 +217,10 @@ fn fail_all(waiters: &Waiters, why: &Error) {
     for (_, waiter) in map {
         match waiter {
             Waiter::Call(tell) => {
-                let kind = match why.kind() {
-                    ErrorKind::Unavailable => ErrorKind::OutcomeUnknown,
-                    other => other,
-                };
-                let _ = tell.send(Err(Error::new(kind, why.message().to_string())));
+                // Whatever broke the connection (a network error, a garbled
+                // frame), a request already sent may have committed.
+                let message = format!("{}: {}", why.kind(), why.message());
+                let _ = tell.send(Err(Error::new(ErrorKind::OutcomeUnknown, message)));
             }
             Waiter::Subscription(tell) => {
                 let _ = tell.try_send(Err(Error::new(why.kind(), why.message().to_string())));

@@ -43,6 +43,7 @@ use uuid::Uuid;
 use crate::error::{Error, ErrorKind, Result};
 use crate::lease::read_lease;
 use crate::protocol::{Frame, FrameCodec, PROTOCOL_VERSION};
+use crate::txid::TxStatus;
 use connection::{Connection, failure};
 
 /// How long connecting and the handshake may take.
@@ -202,15 +203,26 @@ impl Client {
         &self.endpoint
     }
 
-    /// Commits `tx` (EDN text of a vector of forms) and returns once it is
-    /// durable. Errors say whether it committed ([`Error::not_committed`]).
-    /// Tx data over [`model::limits::MAX_TX_BYTES`] is refused unsent.
+    /// Commits `tx` (EDN text of a vector of forms) under a fresh
+    /// transaction id and returns once it is durable. Errors say whether it
+    /// committed ([`Error::not_committed`]); after an unknown outcome, ask
+    /// [`Client::tx_status`] or resubmit under the same id with
+    /// [`Client::transact_with_id`] (which never commits twice).
     pub async fn transact(&self, tx: &str) -> Result<Committed> {
+        self.transact_with_id(tx, Uuid::new_v4()).await
+    }
+
+    /// Commits `tx` under transaction id `tx_id` (`:tx/id`). When that id
+    /// committed before, nothing is committed and the answer is the first
+    /// commit's (its t, datoms and tempids).
+    /// Tx data over [`model::limits::MAX_TX_BYTES`] is refused unsent.
+    pub async fn transact_with_id(&self, tx: &str, tx_id: Uuid) -> Result<Committed> {
         model::limits::check_tx_bytes(tx.len())?;
         let id = self.id();
         let frame = Frame::Transact {
             id,
             tx: tx.to_string(),
+            tx_id: Some(tx_id),
         };
         match self.connection.call(id, frame).await? {
             Frame::Committed { entry, tempids, .. } => Ok(Committed {
@@ -220,6 +232,57 @@ impl Client {
             other => Err(Error::protocol(format!(
                 "expected COMMITTED, got {other:?}"
             ))),
+        }
+    }
+
+    /// What became of transaction `tx_id`: committed at t, not committed
+    /// (proven by the live transactor), or unknown (ask again later, e.g.
+    /// after a failover, of the transactor the lease names then).
+    pub async fn tx_status(&self, tx_id: Uuid) -> Result<TxStatus> {
+        let id = self.id();
+        match self
+            .connection
+            .call(id, Frame::TxStatus { id, tx_id })
+            .await?
+        {
+            Frame::TxStatusReply { status, .. } => Ok(status),
+            other => Err(Error::protocol(format!(
+                "expected TX_STATUS_REPLY, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Commits `tx` under `tx_id` through whichever transactor holds the
+    /// lease of `db`, surviving failover: when the connection or the
+    /// transactor fails (unavailable, outcome unknown, fenced, shutting
+    /// down, not serving), it looks the lease up again, reconnects and
+    /// resubmits under the same id — which commits at most once and
+    /// answers with the first commit — until `patience` is spent. A refusal
+    /// of the transaction itself (invalid, not found) is returned at once.
+    pub async fn transact_by_lease(
+        storage: &dyn Storage,
+        db: &DbName,
+        tx: &str,
+        tx_id: Uuid,
+        patience: Duration,
+    ) -> Result<Committed> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let error = match attempt(storage, db, tx, tx_id, left).await {
+                Ok(committed) => return Ok(committed),
+                Err(e) if !worth_resubmitting(e.kind()) => return Err(e),
+                Err(e) => e,
+            };
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(error.context(format!(
+                    "transaction {tx_id} (ask `tx_status` for its fate)"
+                )));
+            }
+            tracing::info!(%tx_id, error = %error, "resubmitting under the same id");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
         }
     }
 
@@ -258,6 +321,47 @@ async fn live_db_id(storage: &dyn Storage, db: &DbName) -> Result<Option<Uuid>> 
     };
     let catalog = Catalog::decode(root.value.data())?;
     Ok(catalog.live(db.as_str()).map(|entry| entry.uuid))
+}
+
+/// One submission to the transactor the lease names, given up (as
+/// "outcome unknown") when no answer comes within twice the holder's lease
+/// ttl: a frozen transactor keeps its connection open and never answers,
+/// and its lease lapses within one ttl.
+async fn attempt(
+    storage: &dyn Storage,
+    db: &DbName,
+    tx: &str,
+    tx_id: Uuid,
+    left: Duration,
+) -> Result<Committed> {
+    let ttl = read_lease(storage, db)
+        .await?
+        .map_or(Duration::from_secs(1), |lease| lease.ttl);
+    let limit = (ttl * 2).max(Duration::from_secs(1)).min(left);
+    let submit = async {
+        let client = Client::connect_by_lease(storage, db).await?;
+        client.transact_with_id(tx, tx_id).await
+    };
+    tokio::time::timeout(limit, submit).await.map_err(|_| {
+        Error::new(
+            ErrorKind::OutcomeUnknown,
+            format!("no answer within {limit:?}"),
+        )
+    })?
+}
+
+/// True for failures after which the same transaction, under the same id,
+/// may go to the (next) transactor: the transactor or the connection
+/// failed, not the transaction.
+fn worth_resubmitting(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Unavailable
+            | ErrorKind::OutcomeUnknown
+            | ErrorKind::Fenced
+            | ErrorKind::ShuttingDown
+            | ErrorKind::NotServing
+    )
 }
 
 /// Committed transactions as they arrive; dropping it unsubscribes.

@@ -3,20 +3,20 @@
 
 use model::edn::{Edn, Instant};
 use model::schema::bootstrap::EXCISE;
-use model::{Db, TxReport};
-use tokio::sync::oneshot;
+use model::{CommittedTx, Db, TxReport};
+use uuid::Uuid;
 
 use crate::config::{BackPressure, Config};
 use crate::error::{Error, ErrorKind, Result};
-
-/// The answer to one transaction.
-pub(crate) type Reply = oneshot::Sender<Result<TxReport>>;
+pub(crate) use crate::txid::Reply;
 
 /// One queued transaction.
 #[derive(Debug)]
 pub(crate) struct Request {
     /// The tx data.
     pub(crate) forms: Vec<Edn>,
+    /// Its id, recorded as `:tx/id`; a resubmitted one commits nothing.
+    pub(crate) tx_id: Option<Uuid>,
     /// Where its outcome goes.
     pub(crate) reply: Reply,
 }
@@ -28,6 +28,9 @@ pub(crate) struct Applied {
     pub(crate) reports: Vec<(TxReport, Reply)>,
     /// True when one of them records an excision request.
     pub(crate) excises: bool,
+    /// Resubmitted ids first committed earlier in this batch, with that
+    /// commit's report: answered once the batch is settled.
+    pub(crate) duplicates: Vec<(TxReport, Reply)>,
 }
 
 impl Applied {
@@ -44,22 +47,54 @@ pub(crate) fn apply_batch(db: &Db, batch: Vec<Request>, config: &Config) -> Appl
     let mut applied = Applied::default();
     let mut current = db.clone();
     for request in batch {
+        match request.tx_id.map(|id| current.committed_tx(id)).transpose() {
+            // First committed before this batch: durable, answered now.
+            Ok(Some(Some(first))) if first.t <= db.basis_t() => {
+                let _ = request.reply.send(Ok(duplicate(&current, first)));
+                continue;
+            }
+            // First committed earlier in this batch: answered with it.
+            Ok(Some(Some(first))) => {
+                applied
+                    .duplicates
+                    .push((duplicate(&current, first), request.reply));
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = request.reply.send(Err(e.into()));
+                continue;
+            }
+        }
         if let Err(e) = admit(&current, config) {
             let _ = request.reply.send(Err(e));
             continue;
         }
         let instant = next_instant(&current, config);
-        match current.with(&request.forms, instant, &config.functions) {
+        match current.with_tx_id(&request.forms, instant, &config.functions, request.tx_id) {
             Ok(report) => {
                 applied.excises |= report.tx_data.iter().any(|d| d.a() == EXCISE && d.added());
                 current = report.db_after.clone();
                 applied.reports.push((report, request.reply));
             }
             // The caller may have stopped waiting; the refusal stands either way.
-            Err(e) => drop(request.reply.send(Err(e.into()))),
+            Err(e) => {
+                let _ = request.reply.send(Err(e.into()));
+            }
         }
     }
     applied
+}
+
+/// The report of a resubmitted id: the first commit's t, datoms and
+/// tempids; its database values are the current one (nothing changed).
+fn duplicate(current: &Db, first: CommittedTx) -> TxReport {
+    TxReport {
+        db_before: current.clone(),
+        db_after: current.clone(),
+        tx_data: first.tx_data,
+        tempids: first.tempids,
+    }
 }
 
 /// Refuses a transaction while novelty is over its cap, when so configured.

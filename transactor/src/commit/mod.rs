@@ -23,7 +23,7 @@ mod apply;
 mod indexing;
 mod metrics;
 
-pub(crate) use apply::Request;
+pub(crate) use apply::{Reply, Request};
 pub use metrics::Metrics;
 
 use std::sync::Arc;
@@ -226,8 +226,10 @@ impl Committer {
     /// error means the committer must stop; a batch that failed but left
     /// the log root as it was is answered and `Ok`.
     async fn commit(&mut self, batch: Vec<Request>) -> Result<()> {
-        let applied = self.apply(batch).await?;
+        let mut applied = self.apply(batch).await?;
         if applied.reports.is_empty() && !self.indexing.has_ready() {
+            // Only resubmissions of what is committed already.
+            answer_duplicates(std::mem::take(&mut applied.duplicates), Ok(()));
             return Ok(());
         }
         let entries: Vec<TxLog> = applied.reports.iter().map(|(r, _)| r.log_entry()).collect();
@@ -238,6 +240,7 @@ impl Committer {
                 for (_, reply) in applied.reports {
                     let _ = reply.send(Err(Error::new(e.kind(), e.message().to_string())));
                 }
+                answer_duplicates(applied.duplicates, Err(&e));
                 match e.kind() {
                     ErrorKind::Unavailable => Ok(()),
                     _ => Err(e),
@@ -425,6 +428,7 @@ impl Committer {
             let _ = self.wiring.reports.send(report.clone());
             let _ = reply.send(Ok(report));
         }
+        answer_duplicates(applied.duplicates, Ok(()));
         self.db = match self.indexing.committed() {
             Some((job, ran)) => {
                 self.wiring.metrics.index_committed(&job, ran);
@@ -453,6 +457,18 @@ impl Committer {
         let deadline = Instant::now() + self.config.commit_patience;
         self.indexing.stop(deadline).await;
         why
+    }
+}
+
+/// Answers the resubmissions of ids first committed in this batch, once
+/// it is settled: with the first commit's report, or the batch's error.
+fn answer_duplicates(duplicates: Vec<(TxReport, Reply)>, batch: std::result::Result<(), &Error>) {
+    for (report, reply) in duplicates {
+        let outcome = match batch {
+            Ok(()) => Ok(report),
+            Err(e) => Err(Error::new(e.kind(), e.message().to_string())),
+        };
+        let _ = reply.send(outcome);
     }
 }
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::PROTOCOL_VERSION;
 use crate::error::{Error, ErrorKind, Result};
+use crate::txid::TxStatus;
 
 /// The bytes every HELLO starts with.
 pub const MAGIC: &[u8; 4] = b"ACRT";
@@ -45,6 +46,24 @@ pub enum Frame {
         id: u64,
         /// The tx data.
         tx: String,
+        /// The transaction's id (`:tx/id`), if it has one: a resubmitted
+        /// id commits nothing and is answered with the first commit.
+        /// Encoded as 16 trailing bytes when present.
+        tx_id: Option<Uuid>,
+    },
+    /// Client → server: what became of transaction `tx_id`.
+    TxStatus {
+        /// Chosen by the client, unique on the connection.
+        id: u64,
+        /// The transaction's id.
+        tx_id: Uuid,
+    },
+    /// Server → client: answer to TX_STATUS.
+    TxStatusReply {
+        /// The TX_STATUS's id.
+        id: u64,
+        /// The answer.
+        status: TxStatus,
     },
     /// Client → server: send every committed transaction with t ≥ `from_t`,
     /// the ones already committed first, then each new one.
@@ -109,9 +128,11 @@ const TRANSACT: u8 = 0x10;
 const SUBSCRIBE: u8 = 0x11;
 const UNSUBSCRIBE: u8 = 0x12;
 const STATUS: u8 = 0x13;
+const TX_STATUS: u8 = 0x14;
 const COMMITTED: u8 = 0x20;
 const TX: u8 = 0x21;
 const STATUS_REPLY: u8 = 0x22;
+const TX_STATUS_REPLY: u8 = 0x23;
 const FAILED: u8 = 0x2F;
 
 impl Frame {
@@ -143,10 +164,30 @@ impl Frame {
                 out.put_u64(*epoch);
                 out.put_u64(*basis_t);
             }
-            Frame::Transact { id, tx } => {
+            Frame::Transact { id, tx, tx_id } => {
                 out.put_u8(TRANSACT);
                 out.put_u64(*id);
                 put_text(out, tx);
+                if let Some(tx_id) = tx_id {
+                    out.put_slice(tx_id.as_bytes());
+                }
+            }
+            Frame::TxStatus { id, tx_id } => {
+                out.put_u8(TX_STATUS);
+                out.put_u64(*id);
+                out.put_slice(tx_id.as_bytes());
+            }
+            Frame::TxStatusReply { id, status } => {
+                out.put_u8(TX_STATUS_REPLY);
+                out.put_u64(*id);
+                let (code, t, detail) = match status {
+                    TxStatus::Committed { t } => (1, *t, ""),
+                    TxStatus::NotCommitted => (2, 0, ""),
+                    TxStatus::Unknown(why) => (3, 0, why.as_str()),
+                };
+                out.put_u8(code);
+                out.put_u64(t);
+                put_text(out, detail);
             }
             Frame::Subscribe { id, from_t } => {
                 out.put_u8(SUBSCRIBE);
@@ -210,6 +251,18 @@ impl Frame {
             TRANSACT => Frame::Transact {
                 id: r.u64()?,
                 tx: r.text()?,
+                tx_id: match r.0.has_remaining() {
+                    true => Some(r.uuid()?),
+                    false => None,
+                },
+            },
+            TX_STATUS => Frame::TxStatus {
+                id: r.u64()?,
+                tx_id: r.uuid()?,
+            },
+            TX_STATUS_REPLY => Frame::TxStatusReply {
+                id: r.u64()?,
+                status: r.tx_status()?,
             },
             SUBSCRIBE => Frame::Subscribe {
                 id: r.u64()?,
@@ -333,6 +386,23 @@ impl Reader {
         let bytes = self.sized()?;
         model::codec::decode_tx_log(&bytes)
             .map_err(|e| Error::protocol(format!("bad log entry: {e}")))
+    }
+
+    fn uuid(&mut self) -> Result<Uuid> {
+        let raw = self.take(16)?;
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(&raw);
+        Ok(Uuid::from_bytes(bytes))
+    }
+
+    fn tx_status(&mut self) -> Result<TxStatus> {
+        let (code, t, detail) = (self.u8()?, self.u64()?, self.text()?);
+        match code {
+            1 => Ok(TxStatus::Committed { t }),
+            2 => Ok(TxStatus::NotCommitted),
+            3 => Ok(TxStatus::Unknown(detail)),
+            other => Err(Error::protocol(format!("unknown tx status {other}"))),
+        }
     }
 
     fn kind(&mut self) -> Result<ErrorKind> {

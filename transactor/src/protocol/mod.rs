@@ -120,6 +120,7 @@ mod tests {
             Frame::Transact {
                 id: 1,
                 tx: "[[:db/add \"x\" :a 1]]".into(),
+                tx_id: None,
             },
             Frame::Subscribe {
                 id: 2,
@@ -146,6 +147,27 @@ mod tests {
                 kind: ErrorKind::Invalid,
                 tx_code: ":db.error/not-an-attribute".into(),
                 message: "no".into(),
+            },
+            Frame::Transact {
+                id: 4,
+                tx: "[]".into(),
+                tx_id: Some(uuid::Uuid::from_u128(7)),
+            },
+            Frame::TxStatus {
+                id: 5,
+                tx_id: uuid::Uuid::from_u128(7),
+            },
+            Frame::TxStatusReply {
+                id: 5,
+                status: crate::TxStatus::Committed { t: 1001 },
+            },
+            Frame::TxStatusReply {
+                id: 6,
+                status: crate::TxStatus::NotCommitted,
+            },
+            Frame::TxStatusReply {
+                id: 7,
+                status: crate::TxStatus::Unknown("in flight".into()),
             },
         ]
     }
@@ -185,6 +207,24 @@ mod tests {
         wire.clear();
         codec.encode(Frame::Status { id: 258 }, &mut wire).unwrap();
         assert_eq!(hex::encode(&wire), "00000009130000000000000102");
+        // A TRANSACT without a tx id is byte for byte what it always was;
+        // the id rides as 16 bytes at the end.
+        wire.clear();
+        let plain = Frame::Transact {
+            id: 1,
+            tx: "[]".into(),
+            tx_id: None,
+        };
+        codec.encode(plain, &mut wire).unwrap();
+        assert_eq!(hex::encode(&wire), "0000000f100000000000000001000000025b5d");
+        wire.clear();
+        let with_id = Frame::Transact {
+            id: 1,
+            tx: "[]".into(),
+            tx_id: Some(uuid::Uuid::from_u128(0x0102)),
+        };
+        codec.encode(with_id, &mut wire).unwrap();
+        assert!(hex::encode(&wire).ends_with("5b5d00000000000000000000000000000102"));
     }
 
     #[test]

@@ -145,7 +145,8 @@ impl Session {
     /// Starts serving one request; an error ends the connection.
     async fn handle(&mut self, frame: Frame) -> Result<()> {
         match frame {
-            Frame::Transact { id, tx } => self.transact(id, tx),
+            Frame::Transact { id, tx, tx_id } => self.transact(id, tx, tx_id),
+            Frame::TxStatus { id, tx_id } => self.tx_status(id, tx_id),
             Frame::Subscribe { id, from_t } => self.subscribe(id, from_t),
             Frame::Unsubscribe { id } => {
                 if let Some(task) = self.subscriptions.remove(&id) {
@@ -165,11 +166,22 @@ impl Session {
         Ok(())
     }
 
-    fn transact(&self, id: u64, tx: String) {
+    fn tx_status(&self, id: u64, tx_id: Uuid) {
+        let (transactor, outgoing) = (self.transactor.clone(), self.outgoing.clone());
+        tokio::spawn(async move {
+            let answer = match transactor.tx_status(tx_id).await {
+                Ok(status) => Frame::TxStatusReply { id, status },
+                Err(e) => failed(id, &e),
+            };
+            let _ = outgoing.send(answer).await;
+        });
+    }
+
+    fn transact(&self, id: u64, tx: String, tx_id: Option<Uuid>) {
         let (transactor, outgoing) = (self.transactor.clone(), self.outgoing.clone());
         tokio::spawn(async move {
             let outcome = match parse_tx(&tx) {
-                Ok(forms) => transactor.transact(forms).await,
+                Ok(forms) => transactor.transact_with_id(forms, tx_id).await,
                 Err(e) => Err(e),
             };
             let answer = match outcome {
