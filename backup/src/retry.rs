@@ -102,6 +102,13 @@ impl Storage for Retrying {
             .await
     }
 
+    async fn erase_superseded(&self, name: &RootName, older_than: Duration) -> Result<u64> {
+        self.retrying("erase superseded root values", || {
+            self.inner.erase_superseded(name, older_than)
+        })
+        .await
+    }
+
     async fn read_root(&self, name: &RootName) -> Result<Option<Root>> {
         self.retrying("read root", || self.inner.read_root(name))
             .await

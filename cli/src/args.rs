@@ -303,4 +303,6 @@ pub(crate) struct TransactorArgs {
     /// Segment cache size in MiB, shared by all databases.
     #[arg(long, default_value_t = 512)]
     pub(crate) cache_mib: u64,
+    #[command(flatten)]
+    pub(crate) gc: crate::commands::gc::AutoGcArgs,
 }

@@ -110,3 +110,118 @@ fn excise_status_and_prune_backups_answer_and_refuse_bad_input() {
         assert_eq!(code(&out), 1, "{bad:?}: {}", stderr(&out));
     }
 }
+
+/// Sets the modification time of every file under `store` to two hours
+/// ago: the file backend's write time of segments and root revisions, so
+/// that a grace of a minute has passed for all of them without the test
+/// waiting for it.
+fn age_files(store: &Path) {
+    let status = std::process::Command::new("find")
+        .arg(store)
+        .args([
+            "-type",
+            "f",
+            "-exec",
+            "touch",
+            "-m",
+            "-d",
+            "2 hours ago",
+            "{}",
+            "+",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "find … touch");
+}
+
+/// Polls `done` for up to `within`.
+fn eventually(within: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    done()
+}
+
+#[test]
+fn an_active_transactor_collects_garbage_when_told_to_and_not_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let (gone, kept) = (file_uri(&store, "gone"), file_uri(&store, "kept"));
+    for uri in [&gone, &kept] {
+        ok(&["create-db", uri], "");
+        ok(&["transact", uri], SCHEMA);
+    }
+    notes(&gone, MARKER);
+    notes(&kept, "keep");
+    ok(&["delete-db", &gone], "");
+    // A run with a long grace empties the deleted database's log root and
+    // deletes nothing: the marker stays in segments and in the superseded
+    // revisions of that root.
+    let scrub = ok(&["gc-storage", &kept, "--older-than", "1d", "-q"], "");
+    assert!(scrub.contains("deleted 0 segments"), "{scrub}");
+    let before = occurrences(&store, MARKER);
+    assert!(before > 0, "the scan sees the marker");
+
+    // A grace below the floor is refused before anything listens.
+    let refused = accrete(
+        &[
+            "transactor",
+            &kept,
+            "--gc-every",
+            "1s",
+            "--gc-older-than",
+            "5s",
+        ],
+        "",
+    );
+    assert_eq!(code(&refused), 2, "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--gc-older-than"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // Off by default: a transactor without --gc-every deletes nothing.
+    {
+        let plain = TransactorProcess::start(&kept, &[]);
+        ok(&["transact", &kept], r#"[{:note/text "while serving"}]"#);
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        assert_eq!(occurrences(&store, MARKER), before, "gc ran though off");
+        drop(plain);
+    }
+
+    age_files(&store);
+    let active = TransactorProcess::start(
+        &kept,
+        &[
+            "--gc-every",
+            "1s",
+            "--gc-older-than",
+            "1m",
+            "--lease-ttl",
+            "2",
+        ],
+    );
+    assert!(
+        eventually(std::time::Duration::from_secs(30), || occurrences(
+            &store, MARKER
+        ) == 0),
+        "the active transactor's gc left {} copies of the marker",
+        occurrences(&store, MARKER)
+    );
+    // Segments written within the grace stay: the live database is whole
+    // and takes writes while gc runs.
+    ok(&["transact", &kept], r#"[{:note/text "after gc"}]"#);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    drop(active);
+    ok(&["verify-db", &kept, "-q"], "");
+    let listed = ok(
+        &["q", &kept, "[:find (count ?n) . :where [?n :note/text]]"],
+        "",
+    );
+    assert_eq!(listed.trim(), "402", "{listed}");
+}

@@ -68,7 +68,7 @@ async fn load(
         );
         tokio::spawn(async move {
             // A new transactor serves once its predecessor's lease lapsed.
-            let Some(client) = connect_when_serving(storage.as_ref(), &endpoint, &db).await else {
+            let Ok(client) = connect_when_serving(storage.as_ref(), &endpoint, &db).await else {
                 return;
             };
             for i in 0.. {
@@ -87,26 +87,38 @@ async fn load(
 }
 
 /// A client of the transactor at `endpoint` once the lease of `db` names
-/// it and it serves (within 20 s), `None` if it died first.
+/// it and it serves (within 20 s), or the last failure if it died first.
 async fn connect_when_serving(
     storage: &dyn Storage,
     endpoint: &str,
     db: &DbName,
-) -> Option<Client> {
+) -> Result<Client, String> {
+    let mut last = String::from("no attempt");
+    // Failures while the lease names `endpoint`, in a row: a dead process
+    // after a second of them, a storage slow under load before that.
+    let mut dead_for = 0;
     for _ in 0..400 {
         match Client::connect_by_lease(storage, db).await {
-            Ok(client) if client.endpoint() == endpoint => return Some(client),
-            Err(e)
-                if e.kind() != transactor::ErrorKind::NotServing
-                    && advertised(storage, db).await.as_deref() == Some(endpoint) =>
-            {
-                return None;
+            Ok(client) if client.endpoint() == endpoint => return Ok(client),
+            Ok(client) => {
+                last = format!("the lease names {}", client.endpoint());
+                dead_for = 0;
             }
-            // The lease still names a predecessor, or ours is taking over.
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => {
+                let ours = advertised(storage, db).await.as_deref() == Some(endpoint);
+                dead_for = match e.kind() != transactor::ErrorKind::NotServing && ours {
+                    true => dead_for + 1,
+                    false => 0,
+                };
+                last = e.to_string();
+                if dead_for >= 20 {
+                    return Err(format!("the lease names it but it does not answer: {last}"));
+                }
+            }
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    None
+    Err(last)
 }
 
 /// The endpoint the lease of `db` names now.
@@ -163,7 +175,7 @@ async fn crash_rounds(uri: &str, rounds: usize, seed: u64) {
         // It serves once the killed predecessor's lease lapsed (0.5 s).
         let client = connect_when_serving(storage.as_ref(), &endpoint, &db)
             .await
-            .unwrap_or_else(|| panic!("round {round}: the new transactor never served"));
+            .unwrap_or_else(|e| panic!("round {round}: the new transactor never served: {e}"));
         takeovers.push(started.elapsed());
         if round == 0 {
             client.transact(SCHEMA).await.unwrap();

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use model::edn::{self, Instant};
+use model::schema::bootstrap::TX_ID;
 use model::{Db, TxFunctions, TxReport, Value};
 use query::{Input, QueryResult};
 
@@ -270,13 +271,19 @@ impl Default for Reference {
 }
 
 impl Reference {
-    /// Applies `tx` (EDN text) as the transactor did in `committed`, and
-    /// checks that it gave the same t and tempids.
+    /// Applies `tx` (EDN text) as the transactor did in `committed` (with
+    /// its instant and transaction id), and checks that it gave the same t
+    /// and tempids.
     pub fn apply(&mut self, tx: &str, committed: &TxReport) {
         let forms = transactor::parse_tx(tx).expect("scenario tx data parses");
         let report = self
             .db
-            .with(&forms, instant_of(committed), &TxFunctions::new())
+            .with_tx_id(
+                &forms,
+                instant_of(committed),
+                &TxFunctions::new(),
+                tx_id_of(committed),
+            )
             .expect("the reference accepts what the transactor committed");
         assert_eq!(report.t(), committed.t(), "the reference's t for {tx}");
         assert_eq!(
@@ -285,6 +292,14 @@ impl Reference {
         );
         self.db = report.db_after;
     }
+}
+
+/// The `:tx/id` of a committed transaction, if it has one.
+pub fn tx_id_of(report: &TxReport) -> Option<uuid::Uuid> {
+    report.tx_data.iter().find_map(|d| match d.v() {
+        Value::Uuid(id) if d.e() == report.tx() && d.a() == TX_ID => Some(*id),
+        _ => None,
+    })
 }
 
 /// The `:db/txInstant` of a committed transaction.

@@ -502,7 +502,10 @@ proptest! {
         choices in prop::collection::vec(any::<u32>(), 64..256),
     ) {
         let (applied, _refused) = run(choices);
-        prop_assert!(applied >= 3, "only {applied} transactions applied: the case checks little");
+        // A case that applied almost nothing checked little: it is left out
+        // rather than failed (how much the generator applies across many
+        // cases is `most_generated_transactions_apply`).
+        prop_assume!(applied >= 3);
     }
 }
 

@@ -2,6 +2,7 @@
 //! caller uses.
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -108,7 +109,10 @@ pub fn check_list_limit(limit: usize) -> Result<()> {
 ///   caller get [`Error::OutcomeUnknown`]. Callers write roots through
 ///   [`crate::write_root`], which goes on settling it with the same value
 ///   (the design is in that module's docs).
-/// - Roots are never written any other way and never deleted.
+/// - Roots are never written any other way and never deleted. A backend
+///   that keeps superseded values (the file backend's revision files)
+///   erases them in [`erase_superseded`](Storage::erase_superseded), which
+///   garbage collection calls once they are older than its grace.
 /// - [`list_roots`](Storage::list_roots) names every root that exists (for
 ///   garbage collection, which marks from all of them). Its default
 ///   implementation refuses with [`Error::InvalidInput`].
@@ -163,6 +167,17 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
             "the {} backend cannot list its roots",
             self.backend()
         )))
+    }
+
+    /// Erases the values of root `name` that a later compare-and-swap
+    /// replaced more than `older_than` ago and that the backend still keeps
+    /// (the current value always stays); returns how many it erased. The
+    /// default keeps none, so erases nothing: a backend whose CAS
+    /// overwrites in place (the replaced bytes then go as its own storage
+    /// reclaims space, e.g. VACUUM or compaction).
+    async fn erase_superseded(&self, name: &RootName, older_than: Duration) -> Result<u64> {
+        let _ = (name, older_than);
+        Ok(0)
     }
 
     /// The root `name` as of now, or `None` if it was never created.

@@ -36,6 +36,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use storage_core::{CasOutcome, Error, Revision, Root, RootName, RootValue};
@@ -218,6 +219,63 @@ fn settle(
     .into())
 }
 
+/// Deletes the revisions of root `name` that were superseded more than
+/// `older_than` ago (the successor's file is that old), and its format-1
+/// record once a revision file replaced it that long ago: garbage
+/// collection's erasure of replaced root values (an emptied log root's
+/// inline log). The newest revision always stays. A writer stopped for
+/// longer than that between linking and settling gets an unknown outcome,
+/// never a guess (see the module docs). Returns how many files it deleted.
+pub(crate) fn erase_superseded(
+    layout: &Layout,
+    name: &RootName,
+    older_than: Duration,
+) -> FsResult<u64> {
+    let dir = layout.revisions(name);
+    let revisions = list(&dir)?;
+    let Some(&first) = revisions.first() else {
+        return Ok(0);
+    };
+    let cutoff = SystemTime::now().checked_sub(older_than);
+    let superseded_long_ago = |successor: u64| -> FsResult<bool> {
+        let path = Layout::revision(&dir, successor);
+        match fs::metadata(&path).and_then(|m| m.modified()) {
+            Ok(modified) => Ok(cutoff.is_some_and(|cutoff| modified <= cutoff)),
+            // Pruned meanwhile: a newer revision replaced it, keep going
+            // only with what can be proven old.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).at("read the time of a root revision", &path),
+        }
+    };
+    let mut deleted = 0;
+    let legacy = layout.legacy_root(name);
+    if superseded_long_ago(first)? && remove(&legacy)? {
+        sync_dir(legacy.parent().unwrap_or(layout.dir()))?;
+        deleted += 1;
+    }
+    for pair in revisions.windows(2) {
+        if !superseded_long_ago(pair[1])? {
+            break;
+        }
+        if remove(&Layout::revision(&dir, pair[0]))? {
+            deleted += 1;
+        }
+    }
+    if deleted > 0 {
+        sync_dir(&dir)?;
+    }
+    Ok(deleted)
+}
+
+/// Removes the file at `path`; false if it was not there.
+fn remove(path: &Path) -> FsResult<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).at("remove a superseded root revision", path),
+    }
+}
+
 /// Deletes the revisions more than [`KEEP`] below the newest of
 /// `revisions`, oldest first, stopping at the first failure so that the
 /// order holds. Failures are logged: pruning never fails a CAS.
@@ -277,6 +335,47 @@ mod tests {
             root.value.data().as_ref(),
             (KEEP + 9).to_string().as_bytes()
         );
+    }
+
+    /// Sets the modification time of `path` to `ago` before now.
+    fn age(path: &Path, ago: Duration) {
+        let file = File::options().append(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - ago).unwrap();
+    }
+
+    /// What the file backend keeps of a replaced root value goes once it
+    /// was replaced longer ago than asked: never the newest, never one
+    /// replaced more recently.
+    #[test]
+    fn superseded_revisions_are_erased_once_replaced_long_enough_ago() {
+        let (_dir, layout, name) = setup();
+        let mut expected = None;
+        for i in 1..=5 {
+            let out = cas(&layout, &name, expected, &value(&format!("secret {i}"))).unwrap();
+            let CasOutcome::Applied(r) = out else {
+                panic!("{out:?}")
+            };
+            expected = Some(r);
+        }
+        let dir = layout.revisions(&name);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(erase_superseded(&layout, &name, hour).unwrap(), 0);
+        // Revisions 2 and 3 were written two hours ago: 1 and 2 were
+        // replaced that long ago, 3 only now (by 4).
+        for r in [1, 2, 3] {
+            age(&Layout::revision(&dir, r), 2 * hour);
+        }
+        assert_eq!(erase_superseded(&layout, &name, hour).unwrap(), 2);
+        assert_eq!(list(&dir).unwrap(), vec![3, 4, 5]);
+        // With no grace everything but the newest goes.
+        assert_eq!(erase_superseded(&layout, &name, Duration::ZERO).unwrap(), 2);
+        assert_eq!(list(&dir).unwrap(), vec![5]);
+        let root = read(&layout, &name).unwrap().unwrap();
+        assert_eq!(root.value.data().as_ref(), b"secret 5");
+        assert_eq!(erase_superseded(&layout, &name, Duration::ZERO).unwrap(), 0);
+        // The storage goes on from the newest.
+        let out = cas(&layout, &name, expected, &value("secret 6")).unwrap();
+        assert!(out.is_applied(), "{out:?}");
     }
 
     /// A writer stopped between its check and its link, resuming after its

@@ -199,6 +199,14 @@ impl Storage for FileStorage {
         .await
     }
 
+    async fn erase_superseded(&self, name: &RootName, older_than: Duration) -> Result<u64> {
+        let name = name.clone();
+        self.run(format!("erase_superseded {name}"), move |layout| {
+            roots::erase_superseded(layout, &name, older_than)
+        })
+        .await
+    }
+
     async fn list_roots(&self) -> Result<Vec<RootName>> {
         self.run("list_roots".into(), |layout| {
             // A root is a directory of revisions, or (in a format-1 storage

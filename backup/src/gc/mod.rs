@@ -143,6 +143,9 @@ pub struct GcReport {
     pub waiting: u64,
     /// The holds that kept the run from deleting anything.
     pub held_by: Vec<String>,
+    /// Superseded root values erased (revision files of the file
+    /// backend; other backends overwrite in place).
+    pub root_values_erased: u64,
     /// Excisions this run completed.
     pub excisions_completed: usize,
     /// How long reading the roots and marking took.
@@ -195,6 +198,7 @@ pub async fn gc_storage(storage: &Arc<dyn Storage>, options: &GcOptions) -> Resu
     for db in &snapshot.deleted {
         scrub_deleted(storage, db).await?;
     }
+    report.root_values_erased = erase_superseded(storage, options.grace).await?;
     report.excisions_completed =
         save_state(storage, &snapshot, previous, &rule, listed.waiting).await?;
     report.elapsed = started.elapsed();
@@ -241,10 +245,23 @@ fn report_of(snapshot: &Snapshot, listed: &Listed, dry_run: bool) -> GcReport {
         deleted_bytes: listed.doomed.iter().map(|(_, b)| b).sum(),
         waiting: listed.waiting.len() as u64,
         held_by: Vec::new(),
+        root_values_erased: 0,
         excisions_completed: 0,
         mark_elapsed: Duration::ZERO,
         elapsed: Duration::ZERO,
     }
+}
+
+/// Erases every root's values superseded more than `grace` ago: an old
+/// log root's inline log holds the same values as the segments this run
+/// deleted (a deleted database's, or what an excision rewrote), so it goes
+/// on the same schedule.
+async fn erase_superseded(storage: &Arc<dyn Storage>, grace: Duration) -> Result<u64> {
+    let mut erased = 0;
+    for name in storage.list_roots().await? {
+        erased += storage.erase_superseded(&name, grace).await?;
+    }
+    Ok(erased)
 }
 
 /// Empties the log root of a deleted database (its segments are gone with

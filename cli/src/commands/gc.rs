@@ -9,6 +9,9 @@ use backup::gc::{
 };
 use backup::{Access, BackupLocation, progress};
 use clap::Args;
+use storage_core::{DbName, Storage};
+use tokio_util::sync::CancellationToken;
+use transactor::lease::read_lease;
 
 use crate::exit::{Failure, Outcome};
 use crate::storage::{open, open_db, registry};
@@ -140,6 +143,9 @@ fn print_report(r: &GcReport) {
     if !r.deleted_databases.is_empty() {
         println!("deleted databases: {}", r.deleted_databases.join(", "));
     }
+    if r.root_values_erased > 0 {
+        println!("superseded root values erased: {}", r.root_values_erased);
+    }
     if r.excisions_completed > 0 {
         println!("excisions completed: {}", r.excisions_completed);
     }
@@ -218,4 +224,133 @@ mod tests {
         assert!(parse_duration("1y").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
     }
+}
+
+/// The smallest grace automatic gc accepts: it runs beside the commits and
+/// indexing jobs of the transactor that schedules it, and beside peers
+/// holding database values, so a grace must outlast all of them.
+const AUTO_GC_MIN_GRACE: Duration = Duration::from_secs(60);
+
+/// Automatic garbage collection by `accrete transactor` (off by default).
+#[derive(Debug, Args)]
+pub(crate) struct AutoGcArgs {
+    /// Run gc-storage on each storage this transactor is active for, this
+    /// often (`30m`, `1h`, `1d`); off when not given. Standbys never run it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) gc_every: Option<Duration>,
+    /// The grace period of automatic gc (at least 1m): see gc-storage's
+    /// --older-than.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration,
+          default_value = "1h", requires = "gc_every")]
+    pub(crate) gc_older_than: Duration,
+}
+
+/// One storage automatic gc collects: a handle, how it is named in
+/// messages, and the databases whose active transactor runs it.
+pub(crate) struct GcTarget {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) name: String,
+    pub(crate) dbs: Vec<DbName>,
+}
+
+impl AutoGcArgs {
+    /// Refuses a grace below [`AUTO_GC_MIN_GRACE`] or a zero interval.
+    pub(crate) fn check(&self) -> Outcome {
+        let Some(every) = self.gc_every else {
+            return Ok(());
+        };
+        if every.is_zero() {
+            return Err(Failure::invalid(
+                "--gc-every 0: give an interval such as 1h",
+            ));
+        }
+        if self.gc_older_than < AUTO_GC_MIN_GRACE {
+            return Err(Failure::invalid(format!(
+                "--gc-older-than {:?} is below {:?}: automatic gc runs beside commits, indexing jobs and peers holding old values, which a grace must outlast; run `accrete gc-storage URI --older-than …` by hand when nothing is writing",
+                self.gc_older_than, AUTO_GC_MIN_GRACE
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts one loop per storage in `targets` when automatic gc is on:
+    /// every `gc_every`, while this process (advertising `ours`) holds the
+    /// lease of at least one of the storage's databases, a gc run with the
+    /// grace `gc_older_than`. Loops end with `stop`.
+    pub(crate) fn spawn(&self, targets: Vec<GcTarget>, ours: &str, stop: &CancellationToken) {
+        let Some(every) = self.gc_every else {
+            return;
+        };
+        for target in targets {
+            eprintln!(
+                "accrete transactor: automatic gc of {} every {every:?} with a grace of {:?}, while active",
+                target.name, self.gc_older_than
+            );
+            let options = GcOptions {
+                grace: self.gc_older_than,
+                ..GcOptions::default()
+            };
+            tokio::spawn(auto_gc(
+                target,
+                options,
+                every,
+                ours.to_string(),
+                stop.clone(),
+            ));
+        }
+    }
+}
+
+async fn auto_gc(
+    target: GcTarget,
+    options: GcOptions,
+    every: Duration,
+    ours: String,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        if !holds_a_lease(&target, &ours).await {
+            continue;
+        }
+        let run = gc_storage(&target.storage, &options);
+        let report = tokio::select! {
+            () = stop.cancelled() => return,
+            report = run => report,
+        };
+        match report {
+            Ok(r) => eprintln!(
+                "accrete transactor: gc of {}: deleted {} segments ({} bytes), {} unreachable wait for the grace{}, in {:?}",
+                target.name,
+                r.deleted.len(),
+                r.deleted_bytes,
+                r.waiting,
+                match r.held_by.is_empty() {
+                    true => String::new(),
+                    false => format!("; held by {}", r.held_by.join(", ")),
+                },
+                r.elapsed
+            ),
+            Err(e) => eprintln!(
+                "accrete transactor: gc of {} failed (tried again in {every:?}): {e}",
+                target.name
+            ),
+        }
+    }
+}
+
+/// Whether the transactor advertising `ours` holds the lease of one of the
+/// target's databases.
+async fn holds_a_lease(target: &GcTarget, ours: &str) -> bool {
+    for db in &target.dbs {
+        if let Ok(Some(lease)) = read_lease(target.storage.as_ref(), db).await
+            && lease.holder.as_ref().and_then(|h| h.endpoint()) == Some(ours)
+        {
+            return true;
+        }
+    }
+    false
 }

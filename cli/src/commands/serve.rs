@@ -11,18 +11,22 @@ use transactor::lease::read_lease;
 use transactor::{BackPressure, Config, Server, serve_databases};
 
 use crate::args::{BackPressureArg, TransactorArgs};
+use crate::commands::gc::GcTarget;
 use crate::exit::{Failure, Outcome};
 use crate::storage::open_db;
 
 pub(crate) async fn run(args: TransactorArgs) -> Outcome {
     let config = config(&args)?;
+    args.gc.check()?;
     let cache = SegmentCache::new(args.cache_mib << 20)?;
     let mut databases = Vec::new();
     let mut watched = Vec::new();
+    let mut collected: Vec<GcTarget> = Vec::new();
     for uri in &args.uris {
         let (storage, db) = open_db(uri).await?;
         require_db(&storage, &db, uri).await?;
         watched.push((storage.clone(), db.clone()));
+        gc_target(&mut collected, uri, &storage, &db)?;
         databases.push((Segments::new(storage, cache.clone()), db));
     }
     let server = Server::bind(&args.listen).await?;
@@ -36,12 +40,34 @@ pub(crate) async fn run(args: TransactorArgs) -> Outcome {
     tokio::spawn(announce_roles(watched, endpoint.clone()));
     let stop = CancellationToken::new();
     tokio::spawn(stop_on_signal(stop.clone()));
+    args.gc.spawn(collected, &endpoint, &stop);
     let config = Config {
         endpoint: Some(endpoint),
         ..config
     };
     serve_databases(&server, databases, config, stop).await?;
     eprintln!("accrete transactor stopped; leases released");
+    Ok(())
+}
+
+/// Adds `db` to the gc target of its storage (named by `uri` without its
+/// query, so that databases of one storage share one collection).
+fn gc_target(
+    targets: &mut Vec<GcTarget>,
+    uri: &str,
+    storage: &Arc<dyn Storage>,
+    db: &DbName,
+) -> Outcome {
+    let redacted = StorageUri::parse(uri)?.to_string();
+    let name = redacted.split('?').next().unwrap_or(&redacted).to_string();
+    match targets.iter_mut().find(|t| t.name == name) {
+        Some(target) => target.dbs.push(db.clone()),
+        None => targets.push(GcTarget {
+            storage: storage.clone(),
+            name,
+            dbs: vec![db.clone()],
+        }),
+    }
     Ok(())
 }
 

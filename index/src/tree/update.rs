@@ -291,15 +291,32 @@ impl TreeUpdate<'_> {
         let mut parts: Vec<Part> = Vec::new();
         for range in split_by_bytes(&sizes, limit, 1, usize::MAX) {
             let key = match range.start {
-                0 => floor
-                    .filter(|f| self.index.compare(f, &datoms[0]) != Ordering::Greater)
-                    .cloned()
-                    .unwrap_or_else(lowest),
+                0 => self.first_key(floor, &datoms[0]),
                 i => separator(self.index, &datoms[i - 1], &datoms[i]),
             };
             parts.push(self.write_leaf(key, &datoms[range])?);
         }
         Ok(parts)
+    }
+
+    /// The key of the first of the leaves that replace children keyed
+    /// `floor`, whose first datom is now `first`: a key derived from
+    /// `first` alone, after `floor` (so still after every datom of the
+    /// child before), never the old key itself. The old key was derived
+    /// from the old first datom, which may be gone — an excised value must
+    /// not live on in a branch. The lowest key (a tree's first leaf) stays.
+    fn first_key(&self, floor: Option<&Datom>, first: &Datom) -> Datom {
+        let lowest = lowest();
+        match floor {
+            Some(f) if self.index.compare(f, &lowest) == Ordering::Equal => lowest,
+            Some(f) => match self.index.compare(f, first) {
+                Ordering::Less => separator(self.index, f, first),
+                Ordering::Equal => first.clone(),
+                // Edits before the first key reach only a tree's first leaf.
+                Ordering::Greater => lowest,
+            },
+            None => lowest,
+        }
     }
 
     fn write_leaf(&mut self, first: Datom, datoms: &[Datom]) -> Result<Part> {

@@ -344,6 +344,16 @@ impl Storage for FaultyStorage {
         Ok(names)
     }
 
+    async fn erase_superseded(&self, name: &RootName, older_than: Duration) -> Result<u64> {
+        let faults = self.before(Op::Delete, name.as_str()).await?;
+        let erased = self.inner.erase_superseded(name, older_than).await?;
+        self.die_after(&faults, Op::Delete, name.as_str())?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::Delete, name.as_str(), "after"));
+        }
+        Ok(erased)
+    }
+
     async fn read_root(&self, name: &RootName) -> Result<Option<Root>> {
         let faults = self.before(Op::ReadRoot, name.as_str()).await?;
         self.finish_stranded(name, &faults).await?;
