@@ -139,7 +139,7 @@ async fn timeouts_are_retryable_errors() {
     // request's budget, and only a timeout that lasts past it surfaces.
     faults.inject(Fault::new(FaultKind::ReadTimeout).once());
     let read = s.read_root(&name).await.unwrap().unwrap();
-    assert_eq!(read.value.data(), b"one");
+    assert_eq!(read.value.data().as_ref(), b"one");
     faults.inject(Fault::new(FaultKind::ReadTimeout));
     match s.read_root(&name).await {
         Err(e @ Error::Timeout { .. }) => {
