@@ -23,8 +23,9 @@ use crate::storage::{open_db, segments};
 /// starting, so that it can release the lease it may hold.
 const START_GRACE: Duration = Duration::from_secs(3);
 
-/// How often the lease is looked at again for a live transactor.
-const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
+/// How often the lease is looked at again for a live transactor (as often
+/// as the client library resubmits: a failover is noticed within this).
+const RECONNECT_PAUSE: Duration = transactor::client::RESUBMIT_PAUSE_MAX;
 
 /// A committed transaction as this command reports it.
 struct Committed {
@@ -50,6 +51,9 @@ pub(crate) async fn run(args: TransactArgs) -> Outcome {
     let tx_id = args.tx_id.unwrap_or_else(Uuid::new_v4);
     let (storage, db) = open_db(&args.uri).await?;
     let deadline = Instant::now() + wait;
+    // Once a submission's outcome was unknown, no later failure proves
+    // that nothing was committed.
+    let mut unknown = false;
     loop {
         let error = match attempt(&storage, &db, &text, tx_id, wait, &args).await {
             Ok(Attempt::Committed(committed)) => {
@@ -59,7 +63,15 @@ pub(crate) async fn run(args: TransactArgs) -> Outcome {
             Ok(Attempt::Stopped(failure)) => return Err(failure),
             Err(e) => e,
         };
+        unknown |= error.kind() == ErrorKind::OutcomeUnknown;
         if !resubmittable(error.kind()) || Instant::now() + RECONNECT_PAUSE > deadline {
+            let error = match unknown && error.kind() != ErrorKind::OutcomeUnknown {
+                true => transactor::Error::new(
+                    ErrorKind::OutcomeUnknown,
+                    format!("an earlier submission may have committed; the last try: {error}"),
+                ),
+                false => error,
+            };
             return Err(error
                 .context(format!(
                     "transaction {tx_id} (`accrete tx-status {} {tx_id}` tells its fate)",
