@@ -362,6 +362,76 @@ async fn cassandra_commands_print_no_driver_lines_and_name_the_command_first() {
     .unwrap();
 }
 
+/// A keyspace dropped while `accrete transact` waits for a held lease is
+/// the same condition as a keyspace missing when the command starts: the
+/// same exit code (2, "no such keyspace") and the command that creates it,
+/// not "unavailable, try again".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyspace_dropped_while_waiting_for_the_lease_exits_as_at_open() {
+    let cluster = storage_cassandra::testkit::TestCluster::sim()
+        .await
+        .unwrap();
+    let uri = cluster.scratch_uri("shop").await.unwrap();
+    ok(&["create-db", &uri], "");
+    ok(&["transact", &uri], SCHEMA);
+    // A transactor takes the lease for 60 s and dies with it: the lease
+    // stays held, and nobody answers at its endpoint.
+    let mut holder = TransactorProcess::start(&uri, &["--lease-ttl", "60"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lease_holder(&uri)
+        .await
+        .is_none_or(|h| !h.contains(&holder.endpoint))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the transactor never took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    holder.kill9();
+    let mut waiting = Command::new(ACCRETE)
+        .args(["transact", &uri, "--lease-wait", "30"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = waiting.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"[[:db/add \"n\" :x/n 1]]").unwrap();
+    drop(stdin);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "it waits for the lease"
+    );
+    cluster.drop_scratch_keyspaces().await.unwrap();
+    let vanished =
+        tokio::task::spawn_blocking(move || wait_with_deadline(waiting, Duration::from_secs(60)))
+            .await
+            .unwrap();
+    let at_open = tokio::task::spawn_blocking(move || {
+        accrete(
+            &["transact", &uri, "--lease-wait", "30"],
+            "[[:db/add \"n\" :x/n 1]]",
+        )
+    })
+    .await
+    .unwrap();
+    fails_with(
+        "a missing keyspace at open",
+        &at_open,
+        2,
+        &["accrete create-keyspace"],
+    );
+    fails_with(
+        "a keyspace dropped while waiting for the lease",
+        &vanished,
+        2,
+        &["does not exist", "accrete create-keyspace"],
+    );
+}
+
 #[test]
 fn verify_db_reports_the_segments_its_progress_counted() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,7 @@ use transactor::{Config, ErrorKind, Transactor, TxStatus, parse_tx};
 use crate::args::{TransactArgs, TxStatusArgs};
 use crate::exit::{Failure, Outcome};
 use crate::signals::{Stop, stop_requested};
-use crate::storage::{open_db, segments};
+use crate::storage::{keyspace_hint, open_db, segments};
 
 /// How long a transactor that was starting when a signal came may finish
 /// starting, so that it can release the lease it may hold.
@@ -43,6 +43,11 @@ enum Attempt {
 }
 
 pub(crate) async fn run(args: TransactArgs) -> Outcome {
+    let uri = args.uri.clone();
+    transact(args).await.map_err(|f| keyspace_hint(f, &uri))
+}
+
+async fn transact(args: TransactArgs) -> Outcome {
     let text = read_input(&args)?;
     // Bad EDN is refused before anything is contacted.
     parse_tx(&text)?;
@@ -114,6 +119,11 @@ async fn attempt(
 /// `tx-status`: asks the live transactor, or one in this process that took
 /// the lease (fencing every earlier holder), and prints the answer as EDN.
 pub(crate) async fn tx_status(args: TxStatusArgs) -> Outcome {
+    let uri = args.uri.clone();
+    status(args).await.map_err(|f| keyspace_hint(f, &uri))
+}
+
+async fn status(args: TxStatusArgs) -> Outcome {
     let wait = Duration::try_from_secs_f64(args.lease_wait)
         .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
     let (storage, db) = open_db(&args.uri).await?;
