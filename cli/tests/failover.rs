@@ -82,3 +82,44 @@ async fn failover_on_the_cassandra_simulator() {
     let uri = cluster.scratch_uri("fo").await.unwrap();
     failover_loses_nothing_and_duplicates_nothing(&uri, 11).await;
 }
+
+/// A client whose submission got no answer (its transactor froze), and
+/// whose later tries all fail (the transactor died and nobody took over),
+/// gives up with "outcome unknown", never with the last try's
+/// "unavailable", which would claim the transaction was not committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_gives_up_after_an_unanswered_submission_says_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = file_uri(dir.path(), "unknown");
+    ok(&["create-db", &uri], "");
+    let (storage, db) = open(&uri).await;
+    // A client waits at most 2 ttl (at least 1 s) for an answer.
+    let mut frozen = TransactorProcess::start(&uri, &["--lease-ttl", "0.5"]);
+    while transactor::client::Client::connect_by_lease(storage.as_ref(), &db)
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    frozen.signal("-STOP");
+    let submit = tokio::spawn({
+        let (storage, db) = (storage.clone(), db.clone());
+        async move {
+            transactor::client::Client::transact_by_lease(
+                storage.as_ref(),
+                &db,
+                "[[:db/add \"x\" :db/doc \"x\"]]",
+                uuid::Uuid::new_v4(),
+                Duration::from_secs(3),
+            )
+            .await
+        }
+    });
+    // The first try goes unanswered; then the transactor dies, its lease
+    // names a dead endpoint, and every later try is refused.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    frozen.kill9();
+    let err = submit.await.unwrap().expect_err("nobody can commit it");
+    assert_eq!(err.kind(), transactor::ErrorKind::OutcomeUnknown, "{err}");
+    assert!(!err.not_committed(), "{err}");
+}
