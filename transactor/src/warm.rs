@@ -115,3 +115,64 @@ async fn refresh(seg: &Segments, db: &DbName, slot: &WarmSlot) -> Result<()> {
     *slot.lock() = Some(warm);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use index::{SegmentCache, create_db};
+    use model::{Datom, Index};
+    use storage_core::{MemStorage, Storage};
+
+    use super::*;
+    use crate::{Config, Transactor};
+
+    fn all(db: &Db) -> Vec<Datom> {
+        db.datoms(Index::Eavt, &[])
+            .unwrap()
+            .map(|d| d.unwrap())
+            .collect()
+    }
+
+    async fn commit(t: &Transactor, from: u64, to: u64) {
+        for n in from..to {
+            t.transact_edn(&format!("[[:db/add \"e\" :db/doc \"doc {n}\"]]"))
+                .await
+                .unwrap();
+        }
+    }
+
+    /// A copy brought up to a later log root holds exactly what opening
+    /// that root from scratch holds; a copy ahead of the root is not used.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_warm_copy_caught_up_equals_a_fresh_open() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let db = DbName::new("warm").unwrap();
+        create_db(&storage, &db).await.unwrap();
+        let seg = Segments::new(storage.clone(), SegmentCache::new(16 << 20).unwrap());
+        let t = Transactor::start(seg.clone(), &db, Config::default())
+            .await
+            .unwrap();
+        commit(&t, 0, 5).await;
+        let early = read_head(storage.as_ref(), &db).await.unwrap().root;
+        let warm = WarmDb::open(&seg, &early, None).await.unwrap();
+        commit(&t, 5, 12).await;
+        let late = read_head(storage.as_ref(), &db).await.unwrap().root;
+        t.shutdown().await.unwrap();
+
+        let caught_up = WarmDb::open(&seg, &late, Some(warm.clone())).await.unwrap();
+        let fresh = db_from_root(&seg, &late).await.unwrap();
+        assert_eq!(caught_up.db.basis_t(), late.basis_t);
+        assert_eq!(all(&caught_up.db), all(&fresh));
+
+        let behind = WarmDb::open(&seg, &early, Some(caught_up.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            behind.db.basis_t(),
+            early.basis_t,
+            "a copy ahead is not used"
+        );
+        assert_eq!(all(&behind.db), all(&warm.db));
+    }
+}
