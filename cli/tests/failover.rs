@@ -25,9 +25,10 @@ fn kills() -> usize {
     }
 }
 
-/// The bound of the issue, with room for a loaded test machine: the
-/// expected figure with the default 1 s ttl is 0.8–1.5 s.
-const FAILOVER_LIMIT: Duration = Duration::from_secs(3);
+/// Room for a loaded test machine (2 cores shared with builds): the figure
+/// with the default 1 s ttl is about 0.7–1.3 s, and its p99 is what the
+/// `failover` bench reports; the ttl of 10 s before took 7–10 s.
+const FAILOVER_LIMIT: Duration = Duration::from_secs(5);
 
 async fn failover_loses_nothing_and_duplicates_nothing(uri: &str, seed: u64) {
     let mut pair = Pair::start(uri, &[]).await;
