@@ -22,12 +22,14 @@
 //! to one poll (ttl/[`POLLS_PER_TTL`]) after it was written, and sees the
 //! lapse at its next poll: the lease is claimed between 2/3 ttl and
 //! ttl + 2 polls after the kill. Then the new holder fences the log root
-//! (a read and a compare-and-swap), reads the catalog, opens the database
-//! at its basis (the log since the last indexing job) and serves; clients
-//! look the lease up again within their retry pause (at most 100 ms).
-//! With the default ttl of [`DEFAULT_TTL`] (1 s) that is about 0.8–1.5 s
-//! from `kill -9` to the first commit through the standby (measured
-//! figures: `cargo bench -p cli --bench failover`).
+//! (a read and a compare-and-swap), reads the catalog, brings the copy of
+//! the database it kept while standing by up to the fenced root (see the
+//! `warm` module: it replays only the last moments of the log, not all
+//! novelty since the last indexing job) and serves; clients look the lease
+//! up again within their retry pause (at most 100 ms). With the default
+//! ttl of [`DEFAULT_TTL`] (1 s) that is about 0.7–1.3 s from `kill -9` to
+//! the first commit through the standby (measured per backend by `cargo
+//! bench -p cli --bench failover`).
 //!
 //! What the short ttl costs:
 //!
