@@ -26,6 +26,9 @@ use crate::fence::read_head;
 /// How often a standby brings its copy up to the log.
 const REFRESH: Duration = Duration::from_millis(500);
 
+/// How long after the claim begins a standby first opens its copy.
+const FIRST_REFRESH: Duration = Duration::from_millis(100);
+
 /// A database value and the log root facts it was built on.
 #[derive(Clone)]
 pub(crate) struct WarmDb {
@@ -99,7 +102,10 @@ async fn catch_up(seg: &Segments, root: &LogRoot, db: Db) -> Result<Db> {
 
 /// Keeps `slot` close to the log of `db` until dropped; a failed refresh
 /// is tried again at the next one (the claim deals with storage failures).
+/// It starts a moment after the claim, which then takes a free lease
+/// without competing with a first open of the database.
 pub(crate) async fn keep_warm(seg: Segments, db: DbName, slot: WarmSlot) -> Infallible {
+    tokio::time::sleep(FIRST_REFRESH).await;
     loop {
         if let Err(e) = refresh(&seg, &db, &slot).await {
             tracing::debug!(db = %db, error = %e, "refreshing the standby's copy failed");
