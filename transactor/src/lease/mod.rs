@@ -36,7 +36,8 @@
 //! - **Storage load.** The holder renews 3 times per ttl, each renewal a
 //!   linearizable read and a compare-and-swap (on Cassandra two Paxos
 //!   rounds); each standby reads the lease [`POLLS_PER_TTL`] times per
-//!   ttl. At 1 s: 3 writes and 3 + 10 × standbys reads per second per
+//!   ttl (and the log root twice a second for its warm copy, whatever the
+//!   ttl). At 1 s: 3 writes and 3 + 12 × standbys reads per second per
 //!   database — nothing for PostgreSQL or a local disk, a few Paxos rounds
 //!   a second for Cassandra.
 //! - **Sensitivity.** A holder that cannot get a renewal applied within one
