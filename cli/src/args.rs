@@ -288,8 +288,10 @@ pub(crate) struct TransactorArgs {
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) advertise: Option<String>,
     /// Seconds a standby waits without seeing a lease renewal before it
-    /// takes over.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    /// takes over (failover takes about this long). The active transactor
+    /// renews 3 times per ttl and steps down when it could not renew for a
+    /// whole ttl: raise it where storage stalls for a second are normal.
+    #[arg(long, default_value_t = transactor::lease::DEFAULT_TTL.as_secs_f64(), value_name = "SECONDS")]
     pub(crate) lease_ttl: f64,
     /// Novelty (datoms) that starts an indexing job.
     #[arg(long, default_value_t = 64 * 1024)]

@@ -49,11 +49,21 @@ async fn open_as(uri: &str, create: bool) -> Outcome<(Arc<dyn Storage>, StorageU
     }
 }
 
+/// [`with_keyspace_hint`] for a failure of a command on `uri` after it
+/// opened the storage: a keyspace dropped while in use is told as one
+/// missing at open.
+pub(crate) fn keyspace_hint(failure: Failure, uri: &str) -> Failure {
+    match StorageUri::parse(uri) {
+        Ok(parsed) => with_keyspace_hint(failure, &parsed),
+        Err(_) => failure,
+    }
+}
+
 /// A Cassandra keyspace that does not exist: the command of this tool
-/// that creates it, first, then the backend's message.
+/// that creates it, first, then the backend's message (once).
 fn with_keyspace_hint(mut failure: Failure, uri: &StorageUri) -> Failure {
     let missing = format!("keyspace `{}` does not exist", uri.path());
-    if uri.scheme() != "cassandra" {
+    if uri.scheme() != "cassandra" || failure.message.contains("accrete create-keyspace") {
         return failure;
     }
     if let Some(at) = failure.message.find(&missing) {

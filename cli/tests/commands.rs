@@ -335,6 +335,7 @@ fn transact_goes_to_the_live_transactor() {
     // A lease of a few seconds: long enough that a loaded machine's late
     // renewal cannot let it lapse while the transactor is alive.
     let transactor = TransactorProcess::start(&uri, &["--lease-ttl", "4"]);
+    transactor.wait_active(&uri);
     let out = accrete(&["-v", "transact", &uri], SCHEMA);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let via = format!("via=transactor at {}", transactor.endpoint);

@@ -362,6 +362,92 @@ async fn cassandra_commands_print_no_driver_lines_and_name_the_command_first() {
     .unwrap();
 }
 
+/// A keyspace dropped while `accrete transact` waits for a held lease is
+/// the same condition as a keyspace missing when the command starts: the
+/// same exit code (2, "no such keyspace") and the command that creates it,
+/// not "unavailable, try again" or "refused" after the whole wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyspace_dropped_while_waiting_for_the_lease_exits_as_at_open() {
+    let cluster = storage_cassandra::testkit::TestCluster::sim()
+        .await
+        .unwrap();
+    let uri = cluster.scratch_uri("shop").await.unwrap();
+    let says = ["does not exist", "accrete create-keyspace"];
+    vanishing_while_waiting_exits_as_at_open(&uri, cluster.drop_scratch_keyspaces(), &says).await;
+}
+
+/// The same for a file storage whose directory is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_storage_removed_while_waiting_for_the_lease_exits_as_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let uri = file_uri(&store, "shop");
+    let says = ["there is no accrete storage", "does not exist"];
+    let removed = async move { std::fs::remove_dir_all(&store).map_err(|e| e.to_string()) };
+    vanishing_while_waiting_exits_as_at_open(&uri, removed, &says).await;
+}
+
+/// Runs `transact` while a dead transactor's lease (ttl 60 s) is held, lets
+/// `vanish` remove the storage, and expects the exit code and message of
+/// a `transact` started on the missing storage: 2, saying `says`.
+async fn vanishing_while_waiting_exits_as_at_open<E: std::fmt::Debug>(
+    uri: &str,
+    vanish: impl std::future::Future<Output = Result<(), E>>,
+    says: &[&str],
+) {
+    ok(&["create-db", uri], "");
+    ok(&["transact", uri], SCHEMA);
+    let mut holder = TransactorProcess::start(uri, &["--lease-ttl", "60"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lease_holder(uri)
+        .await
+        .is_none_or(|h| !h.contains(&holder.endpoint))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the transactor never took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    holder.kill9();
+    let tx = "[[:db/add \"n\" :x/n 1]]";
+    let mut waiting = Command::new(ACCRETE)
+        .args(["transact", uri, "--lease-wait", "30"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = waiting.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, tx.as_bytes()).unwrap();
+    drop(stdin);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "it waits for the lease"
+    );
+    vanish.await.unwrap();
+    let started = Instant::now();
+    let vanished =
+        tokio::task::spawn_blocking(move || wait_with_deadline(waiting, Duration::from_secs(60)))
+            .await
+            .unwrap();
+    let at_open = {
+        let uri = uri.to_string();
+        tokio::task::spawn_blocking(move || accrete(&["transact", &uri, "--lease-wait", "30"], tx))
+            .await
+            .unwrap()
+    };
+    fails_with("missing at open", &at_open, 2, says);
+    fails_with("removed while waiting for the lease", &vanished, 2, says);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it said so at once, not after the whole wait: {:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn verify_db_reports_the_segments_its_progress_counted() {
     let dir = tempfile::tempdir().unwrap();

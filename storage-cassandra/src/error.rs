@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | Unavailable, Overloaded, IsBootstrapping, rate limit; no connection to any node; a connection broken or refused | `Unavailable` | yes |
 //! | ReadTimeout, WriteTimeout, ReadFailure, WriteFailure; the client's request timeout | `Timeout` | yes |
+//! | Invalid because the keyspace or a table does not exist (dropped while in use) | `InvalidInput`, as a keyspace missing at open | no |
 //! | Invalid, SyntaxError, Unauthorized, authentication, anything else | `Backend` | no |
 //!
 //! For a lightweight transaction, a failure after which the write may still
@@ -152,6 +153,33 @@ impl Failure {
         }
     }
 
+    /// What no longer exists, when the server refused the statement
+    /// because its keyspace or table is gone (`Keyspace 'x' does not
+    /// exist`, `unconfigured table x`): the keyspace was dropped, or the
+    /// tables removed, while this process used them.
+    fn missing_schema(&self) -> Option<String> {
+        let Failure::Execution(e) = self else {
+            return None;
+        };
+        let ExecutionError::LastAttemptError(RequestAttemptError::DbError(DbError::Invalid, text)) =
+            e.as_ref()
+        else {
+            return None;
+        };
+        let unquoted = |name: &str| name.trim_matches(|c| c == '\'' || c == '"').to_string();
+        if let Some(rest) = text.strip_prefix("Keyspace ")
+            && let Some(keyspace) = rest.strip_suffix(" does not exist")
+        {
+            return Some(format!("keyspace `{}` does not exist", unquoted(keyspace)));
+        }
+        text.strip_prefix("unconfigured table ").map(|table| {
+            format!(
+                "table `{}` does not exist (its keyspace was dropped or the table removed)",
+                unquoted(table)
+            )
+        })
+    }
+
     /// The storage error for operation `op` (with its key).
     pub(crate) fn into_error(self, op: &str) -> Error {
         self.into_error_advising(op, "")
@@ -159,6 +187,10 @@ impl Failure {
 
     /// [`Failure::into_error`] with `advice` appended to the detail.
     pub(crate) fn into_error_advising(self, op: &str, advice: &str) -> Error {
+        // The same condition as a keyspace missing at open, and as final.
+        if let Some(missing) = self.missing_schema() {
+            return Error::invalid(format!("{SCHEME} {op}: {missing}{advice}"));
+        }
         let op = op.to_string();
         let detail = format!("{self}{advice}");
         match self.meaning() {
@@ -296,6 +328,31 @@ mod tests {
             ),
             ("bad result", Failure::shape("no [applied]"), false, false),
         ]
+    }
+
+    /// A keyspace or table dropped while in use is invalid input, as a
+    /// keyspace missing at open, whatever the server's quoting.
+    #[test]
+    fn a_dropped_keyspace_or_table_is_invalid_input() {
+        for (text, says) in [
+            (
+                "Keyspace 'ks1' does not exist",
+                "keyspace `ks1` does not exist",
+            ),
+            (
+                "Keyspace ks1 does not exist",
+                "keyspace `ks1` does not exist",
+            ),
+            ("unconfigured table roots", "table `roots` does not exist"),
+        ] {
+            let attempt = RequestAttemptError::DbError(DbError::Invalid, text.into());
+            let error = Failure::from(ExecutionError::LastAttemptError(attempt))
+                .into_error("read_root catalog");
+            assert!(
+                matches!(&error, Error::InvalidInput(m) if m.contains(says) && m.contains("read_root catalog")),
+                "{text}: {error}"
+            );
+        }
     }
 
     #[test]

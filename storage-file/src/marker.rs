@@ -102,7 +102,7 @@ fn write_marker(layout: &Layout) -> FsResult<()> {
     replace_durably(layout.tmp(), &layout.dir().join(MARKER), text.as_bytes())
 }
 
-fn no_storage(dir: &Path, why: &str) -> Error {
+pub(crate) fn no_storage(dir: &Path, why: &str) -> Error {
     Error::invalid(format!(
         "there is no accrete storage at {}: {why} (check the path)",
         dir.display()

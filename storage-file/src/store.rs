@@ -18,9 +18,9 @@ use storage_core::{
 };
 
 use crate::durable::{TEMP_FILE_MAX_AGE, sweep_temp_files};
-use crate::error::{BACKEND, FsResult, IoContext};
+use crate::error::{BACKEND, FsError, FsResult, IoContext};
 use crate::layout::{Layout, root_of_file};
-use crate::marker::Create;
+use crate::marker::{Create, no_storage};
 use crate::{marker, roots, segments};
 
 /// A storage in a local directory (`file:` URIs).
@@ -128,8 +128,25 @@ impl FileStorage {
         F: FnOnce(&Layout) -> FsResult<T> + Send + 'static,
     {
         let inner = self.inner.clone();
-        blocking(op, move || f(&inner.layout)).await
+        blocking(op, move || {
+            f(&inner.layout).map_err(|e| vanished(&inner.layout, e))
+        })
+        .await
     }
+}
+
+/// A path not found because the whole storage directory was removed while
+/// in use is the same condition as a storage missing at open (invalid
+/// input: check the path), not an I/O failure to retry.
+fn vanished(layout: &Layout, e: FsError) -> FsError {
+    if e.io_kind() != Some(std::io::ErrorKind::NotFound) || layout.dir().exists() {
+        return e;
+    }
+    no_storage(
+        layout.dir(),
+        "the directory does not exist (removed while in use?)",
+    )
+    .into()
 }
 
 /// Runs `f` on the blocking pool and turns its failure into a storage error
@@ -252,6 +269,7 @@ impl Storage for FileStorage {
         blocking(format!("cas_root {name}"), move || {
             inner.upgrade_once()?;
             roots::cas(&inner.layout, &name, expected, &value)
+                .map_err(|e| vanished(&inner.layout, e))
         })
         .await
     }

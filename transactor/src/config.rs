@@ -26,7 +26,10 @@ pub enum BackPressure {
 #[derive(Clone)]
 pub struct Config {
     /// How long standbys wait without seeing a lease renewal before they
-    /// take over; the holder renews every third of it.
+    /// take over; the holder renews every third of it, and steps down when
+    /// it has not renewed for this long. Default
+    /// [`crate::lease::DEFAULT_TTL`] (1 s): failover within about 1.5 s;
+    /// the `lease` module docs say what a shorter or longer one costs.
     pub lease_ttl: Duration,
     /// How long [`crate::Transactor::start`] waits for a lease that a live
     /// transactor keeps renewing.
@@ -58,7 +61,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            lease_ttl: Duration::from_secs(10),
+            lease_ttl: crate::lease::DEFAULT_TTL,
             patience: Patience::Forever,
             endpoint: None,
             index_threshold: 64 * 1024,

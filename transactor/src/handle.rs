@@ -22,6 +22,7 @@ use crate::fence::{fence, read_head};
 use crate::lease::{Epoch, Holder, Lease, LeaseKeeper};
 use crate::protocol::PROTOCOL_VERSION;
 use crate::txid::{SharedLedger, TxStatus};
+use crate::warm::WarmDb;
 
 /// How many committed reports a slow [`Transactor::reports`] receiver may
 /// fall behind before it skips ([`broadcast::error::RecvError::Lagged`]).
@@ -57,17 +58,19 @@ impl Transactor {
     /// latest committed basis and starts committing.
     pub async fn start(seg: Segments, db: &DbName, config: Config) -> Result<Transactor> {
         let claim = Claim::acquire(&seg, db, &config).await?;
-        Self::take_over(seg, db, config, claim).await
+        Self::take_over(seg, db, config, claim, None).await
     }
 
     /// The rest of [`Transactor::start`] once the lease is held: fence,
-    /// open, run. Not to be cancelled: it holds the lease (a cancelled
-    /// claim would leave it to lapse).
+    /// open (from `warm`, a standby's copy, when it fits the fenced root),
+    /// run. Not to be cancelled: it holds the lease (a cancelled claim
+    /// would leave it to lapse).
     pub(crate) async fn take_over(
         seg: Segments,
         db: &DbName,
         config: Config,
         claim: Claim,
+        warm: Option<WarmDb>,
     ) -> Result<Transactor> {
         let Claim { lease, uuid } = claim;
         let storage = seg.storage.clone();
@@ -87,7 +90,7 @@ impl Transactor {
                     ),
                 ));
             }
-            let value = index::db_from_root(&seg, &head.root).await?;
+            let value = WarmDb::open(&seg, &head.root, warm).await?.into_db();
             Ok((head, value))
         };
         let (head, value) = match opened.await {

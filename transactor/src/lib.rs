@@ -56,6 +56,7 @@ pub mod protocol;
 mod server;
 mod standalone;
 mod txid;
+mod warm;
 
 pub use commit::Metrics;
 pub use config::{BackPressure, Clock, Config, system_clock};

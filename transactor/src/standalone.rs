@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::handle::{Claim, Transactor};
 use crate::lease::Patience;
 use crate::server::Server;
+use crate::warm::{WarmSlot, keep_warm};
 
 /// How long a deposed or failed transactor waits before it stands by again.
 const RESTART_PAUSE: Duration = Duration::from_millis(200);
@@ -128,10 +129,16 @@ fn curable(kind: ErrorKind) -> bool {
     )
 }
 
-/// Takes the lease (as a standby while another holds it), then over.
+/// Takes the lease (as a standby while another holds it, keeping a copy of
+/// the database close to the log meanwhile), then over.
 async fn start(seg: &Segments, db: &DbName, config: &Config) -> Result<Transactor> {
-    let claim = Claim::acquire(seg, db, config).await?;
-    Transactor::take_over(seg.clone(), db, config.clone(), claim).await
+    let slot = WarmSlot::default();
+    let claim = tokio::select! {
+        claim = Claim::acquire(seg, db, config) => claim?,
+        never = keep_warm(seg.clone(), db.clone(), slot.clone()) => match never {},
+    };
+    let warm = slot.lock().take();
+    Transactor::take_over(seg.clone(), db, config.clone(), claim, warm).await
 }
 
 /// What a standby last said about a database that does not exist, so that

@@ -13,7 +13,7 @@ use transactor::{BackPressure, Config, Server, serve_databases};
 use crate::args::{BackPressureArg, TransactorArgs};
 use crate::commands::gc::GcTarget;
 use crate::exit::{Failure, Outcome};
-use crate::storage::open_db;
+use crate::storage::{keyspace_hint, open_db};
 
 pub(crate) async fn run(args: TransactorArgs) -> Outcome {
     let config = config(&args)?;
@@ -45,7 +45,14 @@ pub(crate) async fn run(args: TransactorArgs) -> Outcome {
         endpoint: Some(endpoint),
         ..config
     };
-    serve_databases(&server, databases, config, stop).await?;
+    if let Err(e) = serve_databases(&server, databases, config, stop).await {
+        // A keyspace dropped under a running transactor, as at its start.
+        let failure = args
+            .uris
+            .iter()
+            .fold(Failure::from(e), |f, uri| keyspace_hint(f, uri));
+        return Err(failure);
+    }
     eprintln!("accrete transactor stopped; leases released");
     Ok(())
 }

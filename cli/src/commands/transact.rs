@@ -17,14 +17,15 @@ use transactor::{Config, ErrorKind, Transactor, TxStatus, parse_tx};
 use crate::args::{TransactArgs, TxStatusArgs};
 use crate::exit::{Failure, Outcome};
 use crate::signals::{Stop, stop_requested};
-use crate::storage::{open_db, segments};
+use crate::storage::{keyspace_hint, open_db, segments};
 
 /// How long a transactor that was starting when a signal came may finish
 /// starting, so that it can release the lease it may hold.
 const START_GRACE: Duration = Duration::from_secs(3);
 
-/// How often the lease is looked at again for a live transactor.
-const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
+/// How often the lease is looked at again for a live transactor (as often
+/// as the client library resubmits: a failover is noticed within this).
+const RECONNECT_PAUSE: Duration = transactor::client::RESUBMIT_PAUSE_MAX;
 
 /// A committed transaction as this command reports it.
 struct Committed {
@@ -42,6 +43,11 @@ enum Attempt {
 }
 
 pub(crate) async fn run(args: TransactArgs) -> Outcome {
+    let uri = args.uri.clone();
+    transact(args).await.map_err(|f| keyspace_hint(f, &uri))
+}
+
+async fn transact(args: TransactArgs) -> Outcome {
     let text = read_input(&args)?;
     // Bad EDN is refused before anything is contacted.
     parse_tx(&text)?;
@@ -50,6 +56,9 @@ pub(crate) async fn run(args: TransactArgs) -> Outcome {
     let tx_id = args.tx_id.unwrap_or_else(Uuid::new_v4);
     let (storage, db) = open_db(&args.uri).await?;
     let deadline = Instant::now() + wait;
+    // Once a submission's outcome was unknown, no later failure proves
+    // that nothing was committed.
+    let mut unknown = false;
     loop {
         let error = match attempt(&storage, &db, &text, tx_id, wait, &args).await {
             Ok(Attempt::Committed(committed)) => {
@@ -59,7 +68,15 @@ pub(crate) async fn run(args: TransactArgs) -> Outcome {
             Ok(Attempt::Stopped(failure)) => return Err(failure),
             Err(e) => e,
         };
+        unknown |= error.kind() == ErrorKind::OutcomeUnknown;
         if !resubmittable(error.kind()) || Instant::now() + RECONNECT_PAUSE > deadline {
+            let error = match unknown && error.kind() != ErrorKind::OutcomeUnknown {
+                true => transactor::Error::new(
+                    ErrorKind::OutcomeUnknown,
+                    format!("an earlier submission may have committed; the last try: {error}"),
+                ),
+                false => error,
+            };
             return Err(error
                 .context(format!(
                     "transaction {tx_id} (`accrete tx-status {} {tx_id}` tells its fate)",
@@ -102,6 +119,11 @@ async fn attempt(
 /// `tx-status`: asks the live transactor, or one in this process that took
 /// the lease (fencing every earlier holder), and prints the answer as EDN.
 pub(crate) async fn tx_status(args: TxStatusArgs) -> Outcome {
+    let uri = args.uri.clone();
+    status(args).await.map_err(|f| keyspace_hint(f, &uri))
+}
+
+async fn status(args: TxStatusArgs) -> Outcome {
     let wait = Duration::try_from_secs_f64(args.lease_wait)
         .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
     let (storage, db) = open_db(&args.uri).await?;

@@ -1,6 +1,8 @@
 //! Running the `accrete` binary in tests.
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
+pub mod failover;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -114,6 +116,35 @@ impl TransactorProcess {
         // Keep draining stderr so the process never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         TransactorProcess { child, endpoint }
+    }
+
+    /// Waits (at most 30 s) until the lease of the database at `uri` names
+    /// this transactor: it says where it listens before it takes the lease.
+    pub async fn until_active(&self, uri: &str) {
+        let (storage, db) = open(uri).await;
+        let started = Instant::now();
+        loop {
+            let lease = transactor::lease::read_lease(storage.as_ref(), &db).await;
+            let holder = lease.ok().flatten().and_then(|l| l.holder);
+            if holder.is_some_and(|h| h.endpoint() == Some(self.endpoint.as_str())) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the transactor at {} never took the lease",
+                self.endpoint
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// [`TransactorProcess::until_active`] for tests without a runtime.
+    pub fn wait_active(&self, uri: &str) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(self.until_active(uri));
     }
 
     pub fn pid(&self) -> String {

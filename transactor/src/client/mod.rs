@@ -49,6 +49,11 @@ use connection::{Connection, failure};
 /// How long connecting and the handshake may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The longest pause of [`Client::transact_by_lease`] between two
+/// submissions: a client notices the new transactor within this long of
+/// its serving (each try reads the lease once).
+pub const RESUBMIT_PAUSE_MAX: Duration = Duration::from_millis(100);
+
 /// A committed transaction, as the transactor reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Committed {
@@ -257,8 +262,14 @@ impl Client {
     /// transactor fails (unavailable, outcome unknown, fenced, shutting
     /// down, not serving), it looks the lease up again, reconnects and
     /// resubmits under the same id — which commits at most once and
-    /// answers with the first commit — until `patience` is spent. A refusal
-    /// of the transaction itself (invalid, not found) is returned at once.
+    /// answers with the first commit — until `patience` is spent, pausing
+    /// at most [`RESUBMIT_PAUSE_MAX`] between tries. A refusal of the
+    /// transaction itself (invalid, not found) is returned at once.
+    ///
+    /// When patience runs out after a submission whose outcome was unknown
+    /// (sent, then the connection broke or no answer came), the error is
+    /// [`ErrorKind::OutcomeUnknown`] whatever the last try said: a later
+    /// "unavailable" proves nothing about the earlier submission.
     pub async fn transact_by_lease(
         storage: &dyn Storage,
         db: &DbName,
@@ -267,7 +278,8 @@ impl Client {
         patience: Duration,
     ) -> Result<Committed> {
         let deadline = tokio::time::Instant::now() + patience;
-        let mut pause = Duration::from_millis(50);
+        let mut pause = Duration::from_millis(25);
+        let mut unknown = false;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let error = match attempt(storage, db, tx, tx_id, left).await {
@@ -275,14 +287,22 @@ impl Client {
                 Err(e) if !worth_resubmitting(e.kind()) => return Err(e),
                 Err(e) => e,
             };
+            unknown |= error.kind() == ErrorKind::OutcomeUnknown;
             if tokio::time::Instant::now() + pause > deadline {
+                let error = match unknown && error.kind() != ErrorKind::OutcomeUnknown {
+                    true => Error::new(
+                        ErrorKind::OutcomeUnknown,
+                        format!("an earlier submission may have committed; the last try: {error}"),
+                    ),
+                    false => error,
+                };
                 return Err(error.context(format!(
                     "transaction {tx_id} (ask `tx_status` for its fate)"
                 )));
             }
             tracing::info!(%tx_id, error = %error, "resubmitting under the same id");
             tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(1));
+            pause = (pause * 2).min(RESUBMIT_PAUSE_MAX);
         }
     }
 

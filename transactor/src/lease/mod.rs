@@ -14,6 +14,58 @@
 //! the new holder also fences it through the log root before it writes
 //! (see the `fence` module).
 //!
+//! # How fast a standby takes over, and what a short ttl costs
+//!
+//! After the holder dies, a standby takes over once it has seen the lease
+//! unchanged for the holder's ttl by its own clock. Counting from the kill:
+//! the last renewal was up to ttl/3 earlier, the standby first read it up
+//! to one poll (ttl/[`POLLS_PER_TTL`]) after it was written, and sees the
+//! lapse at its next poll: the lease is claimed between 2/3 ttl and
+//! ttl + 2 polls after the kill. Then the new holder fences the log root
+//! (a read and a compare-and-swap), reads the catalog, brings the copy of
+//! the database it kept while standing by up to the fenced root (see the
+//! `warm` module: it replays only the last moments of the log, not all
+//! novelty since the last indexing job) and serves; clients look the lease
+//! up again within their retry pause (at most 100 ms). With the default
+//! ttl of [`DEFAULT_TTL`] (1 s) that is about 0.7–1.3 s from `kill -9` to
+//! the first commit through the standby (measured per backend by `cargo
+//! bench -p cli --bench failover`).
+//!
+//! What the short ttl costs:
+//!
+//! - **Storage load.** The holder renews 3 times per ttl, each renewal a
+//!   linearizable read and a compare-and-swap (on Cassandra two Paxos
+//!   rounds); each standby reads the lease [`POLLS_PER_TTL`] times per
+//!   ttl (and the log root twice a second for its warm copy, whatever the
+//!   ttl). At 1 s: 3 writes and 3 + 12 × standbys reads per second per
+//!   database — nothing for PostgreSQL or a local disk, a few Paxos rounds
+//!   a second for Cassandra.
+//! - **Sensitivity.** A holder that cannot get a renewal applied within one
+//!   ttl steps down (see `keeper`), healthy or not: a storage latency spike,
+//!   a Paxos contention timeout, a disk whose fsync stalls, or a stop of
+//!   the whole process (a VM pause, swapping, SIGSTOP) longer than about
+//!   2/3 of the ttl deposes it, and its callers see their transactions
+//!   fail (not committed, or outcome unknown, to resubmit under their id)
+//!   until a transactor takes over. Where storage latency spikes of a
+//!   second are normal (a loaded Cassandra cluster whose LWT timeouts are
+//!   1–2 s), run `accrete transactor --lease-ttl 5` or more: failover then
+//!   takes about that long.
+//!
+//! Why it stays safe whatever the ttl: no timing keeps two transactors from
+//! committing. A takeover writes the lease with a new epoch and then fences
+//! the log root with it, and every commit is a compare-and-swap on the log
+//! root, so once the fence is written an older holder's commits conflict
+//! and fail as not committed, however long it was paused and whatever its
+//! clock says. The ttl only decides when a standby may *try*: too short a
+//! ttl makes failovers that were not needed (availability), never two
+//! writers (safety). The holder's step-down after one ttl without renewal
+//! (on its own monotonic clock, counted from when it *sent* its last
+//! renewal, which is before any standby can have read it) makes the
+//! deposed holder stop on its own as well, so it does not keep accepting
+//! transactions that can only fail. Clocks are never compared across
+//! machines; only the rates of the two monotonic clocks must agree over one
+//! ttl (they do, to parts per million).
+//!
 //! # Bound to the database's identity
 //!
 //! Storage compares only revisions in a compare-and-swap, and a name does
@@ -64,6 +116,15 @@ use index::lease_root_name;
 
 use crate::cas::settled_cas;
 use crate::error::{Error, ErrorKind, Result};
+
+/// The lease ttl of a transactor unless configured otherwise: how long a
+/// standby waits without seeing a renewal before it takes over (see the
+/// module docs for what a shorter or longer one costs).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
+
+/// How often per ttl a standby (or a client waiting for the lease) reads
+/// the lease: each poll adds at most ttl/10 to a takeover.
+pub const POLLS_PER_TTL: u32 = 10;
 
 /// The current lease of `db`, if any was ever taken.
 pub async fn read_lease(storage: &dyn Storage, db: &DbName) -> Result<Option<LeaseRecord>> {
@@ -348,9 +409,14 @@ impl Standby {
             return Err(why().context(format!("gave up waiting for the lease after {limit:?}")));
         }
         let ttl = self.holder_ttl.map_or(ttl, |holder| holder.min(ttl));
-        tokio::time::sleep((ttl / 8).clamp(Duration::from_millis(5), Duration::from_secs(1))).await;
+        tokio::time::sleep(poll_interval(ttl)).await;
         Ok(())
     }
+}
+
+/// How long a standby waits between two reads of a lease of `ttl`.
+pub fn poll_interval(ttl: Duration) -> Duration {
+    (ttl / POLLS_PER_TTL).clamp(Duration::from_millis(5), Duration::from_secs(1))
 }
 
 /// The error of a claimant that gave up on a lease a live holder keeps.
