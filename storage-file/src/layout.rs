@@ -4,9 +4,12 @@
 //! DIR/ACCRETE-STORAGE          format marker (see `marker.rs`)
 //! DIR/segments/3f/3f9a…(64 hex) one file per segment, fanned out by the
 //!                               first byte of the id into 256 directories
-//! DIR/revisions/db~orders~log/00000000000000000042
+//! DIR/revisions/db~orders~log/02305843009213693952
 //!                               one immutable record per revision of a
 //!                               root (the recent ones; see `roots.rs`)
+//! DIR/revisions/db~orders~log/origin
+//!                               the record the root was created with
+//!                               (linked once, by the one creator)
 //! DIR/roots/db~orders~log      a format-1 storage's single record of a
 //!                               root: read until the root's first
 //!                               revision file is written
@@ -92,6 +95,11 @@ impl Layout {
         dir.join(revision_file_name(revision))
     }
 
+    /// The origin record's file in a root's revision directory `dir`.
+    pub(crate) fn origin(dir: &Path) -> PathBuf {
+        dir.join(ORIGIN)
+    }
+
     /// The directory of temporary files.
     pub(crate) fn tmp(&self) -> &Path {
         &self.tmp
@@ -107,6 +115,10 @@ pub(crate) fn root_of_file(file_name: &str) -> Option<RootName> {
 fn file_name(name: &RootName) -> String {
     name.as_str().replace('/', "~")
 }
+
+/// The name, in a root's revision directory, of the record it was created
+/// with. Not a revision file's name, so listings of revisions skip it.
+const ORIGIN: &str = "origin";
 
 /// The file name of a revision: 20 decimal digits, enough for any `u64`.
 fn revision_file_name(revision: u64) -> String {
@@ -152,6 +164,13 @@ mod tests {
             assert_eq!(parse_revision(&revision_file_name(n)), Some(n));
         }
         assert!(revision_file_name(9) < revision_file_name(10));
+        // Origins are anywhere below 2^62, and revisions count on from there.
+        let big = [1 << 62, (1 << 62) + 1, 999_999_999_999, u64::MAX];
+        for n in big {
+            assert_eq!(parse_revision(&revision_file_name(n)), Some(n));
+        }
+        assert!(revision_file_name(999_999_999_999) < revision_file_name(1 << 62));
+        assert_eq!(parse_revision(ORIGIN), None);
         for stray in ["", "42", "0000000000000000004x", "000000000000000000042"] {
             assert_eq!(parse_revision(stray), None, "{stray}");
         }

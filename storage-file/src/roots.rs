@@ -19,6 +19,15 @@
 //! standby fence a frozen transactor within the lease, not when the frozen
 //! process happens to wake up.
 //!
+//! **Creation.** A root is created at a random revision (storage-core's
+//! `Revision::origin`), so two creators aim for different revision files
+//! and the link of a revision file cannot decide between them. A creator
+//! links its record first to the directory's `origin` name instead, which
+//! only one creator can do, and then to the name of its revision. A reader
+//! takes the `origin` file only while there is no revision file (a creator
+//! stopped between the two links). Revision files are listed and ordered
+//! by their number, never by their text.
+//!
 //! **Pruning.** After a CAS applied, revisions more than [`KEEP`] below the
 //! newest are deleted, oldest first. A writer stopped between reading
 //! revision N and linking N+1 for that long could link N+1 again after it
@@ -70,7 +79,7 @@ pub(crate) fn cas(
     if current.as_ref().map(|record| record.root.revision) != expected {
         return Ok(CasOutcome::Conflict(current.map(|record| record.root)));
     }
-    let next = Revision::after(expected)?;
+    let next = Revision::after(expected, value.nonce())?;
     let previous = current
         .as_ref()
         .map_or(NO_PREVIOUS, |record| record.checksum);
@@ -79,18 +88,15 @@ pub(crate) fn cas(
     let dir = layout.revisions(name);
     create_dir_durably(&dir)?;
     let staged = Staged::write(layout.tmp(), &bytes)?;
+    if expected.is_none() {
+        return create(layout, name, &dir, &staged, next);
+    }
     if !staged.link_new(&Layout::revision(&dir, next.get()))? {
         return Ok(CasOutcome::Conflict(read(layout, name)?));
     }
     drop(staged);
     // The new revision is visible from here on; only its durability is left.
-    sync_dir(&dir).map_err(|e| Error::OutcomeUnknown {
-        name: name.clone(),
-        detail: format!(
-            "the record of revision {next} is in place, but making it durable failed ({}); whether it survives a crash is unknown",
-            e.into_storage(format!("cas_root {name}"))
-        ),
-    })?;
+    make_durable(&dir, name, next)?;
     let revisions = list(&dir)?;
     let outcome = settle(layout, name, &dir, &revisions, next, &ours)?;
     if outcome.is_applied() {
@@ -99,12 +105,53 @@ pub(crate) fn cas(
     Ok(outcome)
 }
 
-/// The current record of root `name`: the newest revision file, or the
-/// format-1 record while there is none.
+/// Creates root `name` at revision `origin` with the `staged` record: the
+/// link to the `origin` name decides between creators (see the module
+/// documentation).
+fn create(
+    layout: &Layout,
+    name: &RootName,
+    dir: &Path,
+    staged: &Staged,
+    origin: Revision,
+) -> FsResult<CasOutcome> {
+    if !staged.link_new(&Layout::origin(dir))? {
+        return Ok(CasOutcome::Conflict(read(layout, name)?));
+    }
+    // Created: from here on nothing may report "not applied". Readers take
+    // the `origin` file until the revision file is there.
+    if let Err(e) = staged.link_new(&Layout::revision(dir, origin.get())) {
+        tracing::warn!(root = %name, error = ?e, "cannot link a created root's first revision file; readers use its origin file");
+    }
+    make_durable(dir, name, origin)?;
+    Ok(CasOutcome::Applied(origin))
+}
+
+/// Syncs `dir` after revision `revision` of root `name` was linked into
+/// it: the write is visible already, so a failure leaves its outcome
+/// unknown.
+fn make_durable(dir: &Path, name: &RootName, revision: Revision) -> FsResult<()> {
+    sync_dir(dir).map_err(|e| {
+        Error::OutcomeUnknown {
+            name: name.clone(),
+            detail: format!(
+                "the record of revision {revision} is in place, but making it durable failed ({}); whether it survives a crash is unknown",
+                e.into_storage(format!("cas_root {name}"))
+            ),
+        }
+        .into()
+    })
+}
+
+/// The current record of root `name`: the newest revision file, or while
+/// there is none the record it was created with, or the format-1 record.
 fn current(layout: &Layout, name: &RootName) -> FsResult<Option<Record>> {
     let dir = layout.revisions(name);
     for _ in 0..READ_ATTEMPTS {
         let Some(&newest) = list(&dir)?.last() else {
+            if let Some(origin) = read_file(&Layout::origin(&dir), name, None)? {
+                return Ok(Some(origin));
+            }
             return read_file(&layout.legacy_root(name), name, None);
         };
         let path = Layout::revision(&dir, newest);
@@ -257,22 +304,29 @@ mod tests {
         Revision::new(n).unwrap()
     }
 
-    #[test]
-    fn old_revisions_are_pruned_and_the_newest_kept() {
-        let (_dir, layout, name) = setup();
+    /// Writes `n` values to root `name` (a create and `n - 1` updates);
+    /// returns the origin.
+    fn write_n(layout: &Layout, name: &RootName, n: u64) -> u64 {
         let mut expected = None;
-        for i in 0..KEEP + 10 {
-            let out = cas(&layout, &name, expected, &value(&i.to_string())).unwrap();
+        for i in 0..n {
+            let out = cas(layout, name, expected, &value(&i.to_string())).unwrap();
             let CasOutcome::Applied(r) = out else {
                 panic!("{out:?}")
             };
             expected = Some(r);
         }
+        expected.unwrap().get() + 1 - n
+    }
+
+    #[test]
+    fn old_revisions_are_pruned_and_the_newest_kept() {
+        let (_dir, layout, name) = setup();
+        let o = write_n(&layout, &name, KEEP + 10);
         let revisions = list(&layout.revisions(&name)).unwrap();
         assert_eq!(revisions.len() as u64, KEEP);
-        assert_eq!(revisions.last(), Some(&(KEEP + 10)));
+        assert_eq!(revisions.last(), Some(&(o + KEEP + 9)));
         let root = read(&layout, &name).unwrap().unwrap();
-        assert_eq!(root.revision, rev(KEEP + 10));
+        assert_eq!(root.revision, rev(o + KEEP + 9));
         assert_eq!(
             root.value.data().as_ref(),
             (KEEP + 9).to_string().as_bytes()
@@ -285,55 +339,84 @@ mod tests {
     #[test]
     fn a_revision_linked_after_it_was_pruned_is_a_conflict_not_applied() {
         let (_dir, layout, name) = setup();
-        let mut expected = None;
-        for i in 0..KEEP + 5 {
-            expected = match cas(&layout, &name, expected, &value(&i.to_string())).unwrap() {
-                CasOutcome::Applied(r) => Some(r),
-                other => panic!("{other:?}"),
-            };
-        }
+        let o = write_n(&layout, &name, KEEP + 5);
+        let newest = rev(o + KEEP + 4);
         let dir = layout.revisions(&name);
-        assert!(!Layout::revision(&dir, 3).exists(), "revision 3 is pruned");
-        // What the stopped writer had read: revision 2, and its record.
-        let stale = record::encode(&name, rev(3), &[9; 32], &value("stale"));
-        let checksum = record::checksum_of(&stale);
-        fs::write(Layout::revision(&dir, 3), &stale).unwrap();
-        let revisions = list(&dir).unwrap();
-        let out = settle(&layout, &name, &dir, &revisions, rev(3), &checksum).unwrap();
+        let third = o + 2;
         assert!(
-            matches!(&out, CasOutcome::Conflict(Some(root)) if root.revision == expected.unwrap()),
+            !Layout::revision(&dir, third).exists(),
+            "revision {third} is pruned"
+        );
+        // What the stopped writer had read: the revision before, and its record.
+        let stale = record::encode(&name, rev(third), &[9; 32], &value("stale"));
+        let checksum = record::checksum_of(&stale);
+        fs::write(Layout::revision(&dir, third), &stale).unwrap();
+        let revisions = list(&dir).unwrap();
+        let out = settle(&layout, &name, &dir, &revisions, rev(third), &checksum).unwrap();
+        assert!(
+            matches!(&out, CasOutcome::Conflict(Some(root)) if root.revision == newest),
             "{out:?}"
         );
-        assert_eq!(
-            read(&layout, &name).unwrap().unwrap().revision,
-            expected.unwrap()
-        );
+        assert_eq!(read(&layout, &name).unwrap().unwrap().revision, newest);
 
-        // Revision 10 is still there and was built on the real 9, not on
-        // a stale 9.
-        let stale = record::encode(&name, rev(9), &[9; 32], &value("stale"));
+        // Revision o+9 is still there and was built on the real o+8, not
+        // on a stale one.
+        let ninth = o + 8;
+        let stale = record::encode(&name, rev(ninth), &[9; 32], &value("stale"));
         let out = settle(
             &layout,
             &name,
             &dir,
             &revisions,
-            rev(9),
+            rev(ninth),
             &record::checksum_of(&stale),
         )
         .unwrap();
         assert!(matches!(out, CasOutcome::Conflict(Some(_))), "{out:?}");
-        // And the real 9's writer is told it applied.
-        let real = fs::read(Layout::revision(&dir, 9)).unwrap();
+        // And the real writer is told it applied.
+        let real = fs::read(Layout::revision(&dir, ninth)).unwrap();
         let out = settle(
             &layout,
             &name,
             &dir,
             &revisions,
-            rev(9),
+            rev(ninth),
             &record::checksum_of(&real),
         )
         .unwrap();
-        assert_eq!(out, CasOutcome::Applied(rev(9)));
+        assert_eq!(out, CasOutcome::Applied(rev(ninth)));
+    }
+
+    /// Creators aim for different revision files; the `origin` link lets
+    /// exactly one win, and a creator stopped before its revision file is
+    /// read through its origin file.
+    #[test]
+    fn one_creator_wins_the_origin_and_readers_find_it() {
+        let (_dir, layout, name) = setup();
+        let first = value("first");
+        let out = cas(&layout, &name, None, &first).unwrap();
+        let origin = Revision::origin(first.nonce());
+        assert_eq!(out, CasOutcome::Applied(origin));
+        let second = value("second");
+        assert_ne!(Revision::origin(second.nonce()), origin);
+        let out = cas(&layout, &name, None, &second).unwrap();
+        assert!(
+            matches!(&out, CasOutcome::Conflict(Some(root)) if root.value == first),
+            "{out:?}"
+        );
+        let dir = layout.revisions(&name);
+        assert_eq!(list(&dir).unwrap(), vec![origin.get()]);
+
+        // A creator stopped between its two links.
+        fs::remove_file(Layout::revision(&dir, origin.get())).unwrap();
+        let root = read(&layout, &name).unwrap().unwrap();
+        assert_eq!((root.revision, &root.value), (origin, &first));
+        let out = cas(&layout, &name, None, &second).unwrap();
+        assert!(matches!(out, CasOutcome::Conflict(Some(_))), "{out:?}");
+        let next = origin.next().unwrap();
+        let out = cas(&layout, &name, Some(origin), &second).unwrap();
+        assert_eq!(out, CasOutcome::Applied(next));
+        assert_eq!(read(&layout, &name).unwrap().unwrap().value, second);
     }
 
     #[test]
