@@ -7,9 +7,10 @@
 //! DIR/revisions/db~orders~log/02305843009213693952
 //!                               one immutable record per revision of a
 //!                               root (the recent ones; see `roots.rs`)
-//! DIR/revisions/db~orders~log/origin
-//!                               the record the root was created with
-//!                               (linked once, by the one creator)
+//! DIR/revisions/db~orders~log/00000000000000000000
+//!                               the record a root was created with, at
+//!                               its random origin revision (the creation
+//!                               slot: no revision is 0)
 //! DIR/roots/db~orders~log      a format-1 storage's single record of a
 //!                               root: read until the root's first
 //!                               revision file is written
@@ -95,11 +96,6 @@ impl Layout {
         dir.join(revision_file_name(revision))
     }
 
-    /// The origin record's file in a root's revision directory `dir`.
-    pub(crate) fn origin(dir: &Path) -> PathBuf {
-        dir.join(ORIGIN)
-    }
-
     /// The directory of temporary files.
     pub(crate) fn tmp(&self) -> &Path {
         &self.tmp
@@ -116,9 +112,10 @@ fn file_name(name: &RootName) -> String {
     name.as_str().replace('/', "~")
 }
 
-/// The name, in a root's revision directory, of the record it was created
-/// with. Not a revision file's name, so listings of revisions skip it.
-const ORIGIN: &str = "origin";
+/// The file number, in a root's revision directory, of the record the
+/// root was created with (whatever its revision): no revision is 0, so the
+/// name is free for exactly one creator, and it sorts below every revision.
+pub(crate) const CREATION_SLOT: u64 = 0;
 
 /// The file name of a revision: 20 decimal digits, enough for any `u64`.
 fn revision_file_name(revision: u64) -> String {
@@ -170,7 +167,8 @@ mod tests {
             assert_eq!(parse_revision(&revision_file_name(n)), Some(n));
         }
         assert!(revision_file_name(999_999_999_999) < revision_file_name(1 << 62));
-        assert_eq!(parse_revision(ORIGIN), None);
+        assert_eq!(parse_revision(&revision_file_name(CREATION_SLOT)), Some(0));
+        assert!(revision_file_name(CREATION_SLOT) < revision_file_name(1));
         for stray in ["", "42", "0000000000000000004x", "000000000000000000042"] {
             assert_eq!(parse_revision(stray), None, "{stray}");
         }

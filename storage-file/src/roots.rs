@@ -20,16 +20,19 @@
 //! process happens to wake up.
 //!
 //! **Creation.** A root is created at a random revision (storage-core's
-//! `Revision::origin`), so two creators aim for different revision files
-//! and the link of a revision file cannot decide between them. A creator
-//! links its record first to the directory's `origin` name instead, which
-//! only one creator can do, and then to the name of its revision. A reader
-//! takes the `origin` file only while there is no revision file (a creator
-//! stopped between the two links). Revision files are listed and ordered
-//! by their number, never by their text.
+//! `Revision::origin`), so two creators aim for different revisions and
+//! the link of a revision file could not decide between them. A creator
+//! links its record (which holds its revision) under the number 0 instead,
+//! the creation slot that no revision has: only one creator can, and the
+//! file sorts below every later revision, so it is the root's value until
+//! the first CAS links revision origin + 1, and it is pruned like any
+//! old revision. A creator stopped until the slot was pruned and then linking
+//! it finds other revisions not built on its record: a conflict, and it
+//! removes its file. Revision files are listed and ordered by their
+//! number, never by their text.
 //!
-//! **Pruning.** After a CAS applied, revisions more than [`KEEP`] below the
-//! newest are deleted, oldest first. A writer stopped between reading
+//! **Pruning.** After a CAS applied, all but the newest [`KEEP`] revision
+//! files are deleted, oldest first. A writer stopped between reading
 //! revision N and linking N+1 for that long could link N+1 again after it
 //! was pruned. That file is never the newest, so no reader takes it and
 //! nobody builds on it; its writer tells it apart from a revision that was
@@ -51,7 +54,7 @@ use storage_core::{CasOutcome, Error, Revision, Root, RootName, RootValue};
 
 use crate::durable::{Staged, create_dir_durably, sync_dir};
 use crate::error::{BACKEND, FsResult, IoContext};
-use crate::layout::{Layout, parse_revision};
+use crate::layout::{CREATION_SLOT, Layout, parse_revision};
 use crate::record::{self, Checksum, NO_PREVIOUS, Record};
 
 /// How many of a root's newest revisions are kept. A reader that lists the
@@ -88,43 +91,36 @@ pub(crate) fn cas(
     let dir = layout.revisions(name);
     create_dir_durably(&dir)?;
     let staged = Staged::write(layout.tmp(), &bytes)?;
-    if expected.is_none() {
-        return create(layout, name, &dir, &staged, next);
-    }
-    if !staged.link_new(&Layout::revision(&dir, next.get()))? {
+    let linked = Linked {
+        file: expected.map_or(CREATION_SLOT, |_| next.get()),
+        revision: next,
+    };
+    if !staged.link_new(&Layout::revision(&dir, linked.file))? {
         return Ok(CasOutcome::Conflict(read(layout, name)?));
     }
     drop(staged);
     // The new revision is visible from here on; only its durability is left.
     make_durable(&dir, name, next)?;
     let revisions = list(&dir)?;
-    let outcome = settle(layout, name, &dir, &revisions, next, &ours)?;
+    let outcome = settle(layout, name, &dir, &revisions, linked, &ours)?;
     if outcome.is_applied() {
         prune(&dir, &revisions);
     }
     Ok(outcome)
 }
 
-/// Creates root `name` at revision `origin` with the `staged` record: the
-/// link to the `origin` name decides between creators (see the module
-/// documentation).
-fn create(
-    layout: &Layout,
-    name: &RootName,
-    dir: &Path,
-    staged: &Staged,
-    origin: Revision,
-) -> FsResult<CasOutcome> {
-    if !staged.link_new(&Layout::origin(dir))? {
-        return Ok(CasOutcome::Conflict(read(layout, name)?));
-    }
-    // Created: from here on nothing may report "not applied". Readers take
-    // the `origin` file until the revision file is there.
-    if let Err(e) = staged.link_new(&Layout::revision(dir, origin.get())) {
-        tracing::warn!(root = %name, error = ?e, "cannot link a created root's first revision file; readers use its origin file");
-    }
-    make_durable(dir, name, origin)?;
-    Ok(CasOutcome::Applied(origin))
+/// A record a CAS linked: under which file number, holding which revision
+/// (they differ for a create, linked in the creation slot).
+#[derive(Clone, Copy, Debug)]
+struct Linked {
+    file: u64,
+    revision: Revision,
+}
+
+/// The revision the file numbered `file` must hold, if it is a revision's
+/// (the creation slot holds the root's origin, whatever it is).
+fn revision_of_file(file: u64) -> Option<u64> {
+    (file != CREATION_SLOT).then_some(file)
 }
 
 /// Syncs `dir` after revision `revision` of root `name` was linked into
@@ -143,19 +139,17 @@ fn make_durable(dir: &Path, name: &RootName, revision: Revision) -> FsResult<()>
     })
 }
 
-/// The current record of root `name`: the newest revision file, or while
-/// there is none the record it was created with, or the format-1 record.
+/// The current record of root `name`: the newest revision file (the
+/// creation slot until the first CAS), or the format-1 record while there
+/// is none.
 fn current(layout: &Layout, name: &RootName) -> FsResult<Option<Record>> {
     let dir = layout.revisions(name);
     for _ in 0..READ_ATTEMPTS {
         let Some(&newest) = list(&dir)?.last() else {
-            if let Some(origin) = read_file(&Layout::origin(&dir), name, None)? {
-                return Ok(Some(origin));
-            }
             return read_file(&layout.legacy_root(name), name, None);
         };
         let path = Layout::revision(&dir, newest);
-        if let Some(record) = read_file(&path, name, Some(newest))? {
+        if let Some(record) = read_file(&path, name, revision_of_file(newest))? {
             return Ok(Some(record));
         }
         // Pruned between the listing and the open: list again.
@@ -225,18 +219,19 @@ fn read_file(path: &Path, name: &RootName, expected: Option<u64>) -> FsResult<Op
     }
 }
 
-/// Whether revision `ours` (just linked, with checksum `checksum`) took
+/// Whether the record just `linked` (with checksum `checksum`) took
 /// effect, given the directory's `revisions` listed after the link.
 fn settle(
     layout: &Layout,
     name: &RootName,
     dir: &Path,
     revisions: &[u64],
-    ours: Revision,
+    linked: Linked,
     checksum: &Checksum,
 ) -> FsResult<CasOutcome> {
+    let ours = linked.revision;
     let newest = revisions.last().copied().unwrap_or_default();
-    if newest <= ours.get() {
+    if newest <= linked.file {
         return Ok(CasOutcome::Applied(ours));
     }
     // Others went on: from our record, or ours was linked late into a
@@ -252,8 +247,16 @@ fn settle(
     }
     // Revision `after` was pruned. Pruning goes oldest first, so if our
     // file is still there, it was linked after its place had been pruned.
-    let mine = read_file(&Layout::revision(dir, ours.get()), name, Some(ours.get()))?;
+    let path = Layout::revision(dir, linked.file);
+    let mine = read_file(&path, name, revision_of_file(linked.file))?;
     if mine.is_some_and(|record| record.checksum == *checksum) {
+        if linked.file == CREATION_SLOT {
+            // Never a root's value (later revisions sort above it): its
+            // data goes with it.
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::debug!(path = %path.display(), error = %e, "cannot remove a late creation record; pruning removes it");
+            }
+        }
         return Ok(CasOutcome::Conflict(read(layout, name)?));
     }
     Err(Error::OutcomeUnknown {
@@ -265,14 +268,13 @@ fn settle(
     .into())
 }
 
-/// Deletes the revisions more than [`KEEP`] below the newest of
-/// `revisions`, oldest first, stopping at the first failure so that the
+/// Deletes all but the newest [`KEEP`] of `revisions` (counted as files,
+/// so that the creation slot, numbered 0, lives as long as the revision it
+/// holds would), oldest first, stopping at the first failure so that the
 /// order holds. Failures are logged: pruning never fails a CAS.
 fn prune(dir: &Path, revisions: &[u64]) {
-    let Some(&newest) = revisions.last() else {
-        return;
-    };
-    for &old in revisions.iter().take_while(|&&r| r + KEEP <= newest) {
+    let excess = revisions.len().saturating_sub(KEEP as usize);
+    for &old in &revisions[..excess] {
         let path = Layout::revision(dir, old);
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -302,6 +304,14 @@ mod tests {
 
     fn rev(n: u64) -> Revision {
         Revision::new(n).unwrap()
+    }
+
+    /// Revision `n`, linked under its own number.
+    fn at(n: u64) -> Linked {
+        Linked {
+            file: n,
+            revision: rev(n),
+        }
     }
 
     /// Writes `n` values to root `name` (a create and `n - 1` updates);
@@ -352,7 +362,7 @@ mod tests {
         let checksum = record::checksum_of(&stale);
         fs::write(Layout::revision(&dir, third), &stale).unwrap();
         let revisions = list(&dir).unwrap();
-        let out = settle(&layout, &name, &dir, &revisions, rev(third), &checksum).unwrap();
+        let out = settle(&layout, &name, &dir, &revisions, at(third), &checksum).unwrap();
         assert!(
             matches!(&out, CasOutcome::Conflict(Some(root)) if root.revision == newest),
             "{out:?}"
@@ -368,7 +378,7 @@ mod tests {
             &name,
             &dir,
             &revisions,
-            rev(ninth),
+            at(ninth),
             &record::checksum_of(&stale),
         )
         .unwrap();
@@ -380,18 +390,18 @@ mod tests {
             &name,
             &dir,
             &revisions,
-            rev(ninth),
+            at(ninth),
             &record::checksum_of(&real),
         )
         .unwrap();
         assert_eq!(out, CasOutcome::Applied(rev(ninth)));
     }
 
-    /// Creators aim for different revision files; the `origin` link lets
-    /// exactly one win, and a creator stopped before its revision file is
-    /// read through its origin file.
+    /// Creators aim for different revisions; the creation slot lets
+    /// exactly one win. It is the root's value until the first CAS, which
+    /// prunes it.
     #[test]
-    fn one_creator_wins_the_origin_and_readers_find_it() {
+    fn one_creator_wins_the_creation_slot() {
         let (_dir, layout, name) = setup();
         let first = value("first");
         let out = cas(&layout, &name, None, &first).unwrap();
@@ -405,18 +415,45 @@ mod tests {
             "{out:?}"
         );
         let dir = layout.revisions(&name);
-        assert_eq!(list(&dir).unwrap(), vec![origin.get()]);
-
-        // A creator stopped between its two links.
-        fs::remove_file(Layout::revision(&dir, origin.get())).unwrap();
+        assert_eq!(list(&dir).unwrap(), vec![CREATION_SLOT]);
         let root = read(&layout, &name).unwrap().unwrap();
         assert_eq!((root.revision, &root.value), (origin, &first));
-        let out = cas(&layout, &name, None, &second).unwrap();
-        assert!(matches!(out, CasOutcome::Conflict(Some(_))), "{out:?}");
+
         let next = origin.next().unwrap();
         let out = cas(&layout, &name, Some(origin), &second).unwrap();
         assert_eq!(out, CasOutcome::Applied(next));
         assert_eq!(read(&layout, &name).unwrap().unwrap().value, second);
+        let kept = vec![CREATION_SLOT, next.get()];
+        assert_eq!(list(&dir).unwrap(), kept, "kept like any recent revision");
+    }
+
+    /// A creator stopped between its check and its link until the root's
+    /// creation slot was pruned: its link succeeds, but it must be told
+    /// "conflict", readers must not see it, and its record goes.
+    #[test]
+    fn a_late_creator_in_a_pruned_slot_is_a_conflict() {
+        let (_dir, layout, name) = setup();
+        let o = write_n(&layout, &name, KEEP + 3);
+        let dir = layout.revisions(&name);
+        assert!(!Layout::revision(&dir, CREATION_SLOT).exists(), "pruned");
+        let late = value("late");
+        let late_origin = Revision::origin(late.nonce());
+        let stale = record::encode(&name, late_origin, &NO_PREVIOUS, &late);
+        fs::write(Layout::revision(&dir, CREATION_SLOT), &stale).unwrap();
+        let linked = Linked {
+            file: CREATION_SLOT,
+            revision: late_origin,
+        };
+        let revisions = list(&dir).unwrap();
+        let checksum = record::checksum_of(&stale);
+        let out = settle(&layout, &name, &dir, &revisions, linked, &checksum).unwrap();
+        let newest = rev(o + KEEP + 2);
+        assert!(
+            matches!(&out, CasOutcome::Conflict(Some(root)) if root.revision == newest),
+            "{out:?}"
+        );
+        assert!(!Layout::revision(&dir, CREATION_SLOT).exists());
+        assert_eq!(read(&layout, &name).unwrap().unwrap().revision, newest);
     }
 
     #[test]
