@@ -94,7 +94,7 @@ impl Case {
     }
 
     /// Our next update times out accepted by replica 0 only, our re-read
-    /// waits, and every competitor's prepare building on revision 1 misses
+    /// waits, and every competitor's prepare building on `rev(1)` misses
     /// replica 0: it never sees (or completes) our proposal.
     fn strand_our_proposal_on_replica_0(&self) {
         self.inject(
@@ -156,7 +156,7 @@ async fn proposal_lost_to_a_competitor_is_a_conflict() {
     let case = Case::new().await;
     let session = raw_session(&case.cluster).await;
     // Our proposal reaches replica 0 only; the competitor's prepare misses
-    // replica 0, so it never sees (or completes) ours, and wins revision 2.
+    // replica 0, so it never sees (or completes) ours, and wins `rev(2)`.
     case.strand_our_proposal_on_replica_0();
     let ours = RootValue::new("ours").unwrap();
     let theirs = RootValue::new("theirs").unwrap();
@@ -242,7 +242,7 @@ async fn root_moved_past_our_revision_is_settled_by_the_writer_slot() {
     let case = Case::new().await;
     let session = raw_session(&case.cluster).await;
     // Our proposal is accepted by a quorum but not committed; before our
-    // re-read, a competitor completes it (revision 2) and writes revision 3.
+    // re-read, a competitor completes it (`rev(2)`) and writes `rev(3)`.
     case.inject(
         Fault::new(FaultKind::CasWriteTimeout(Accepted::ByQuorum))
             .once()
@@ -262,7 +262,7 @@ async fn root_moved_past_our_revision_is_settled_by_the_writer_slot() {
         )
         .await
     });
-    assert!(won, "the competitor built on our revision 2");
+    assert!(won, "the competitor built on our second revision");
     assert_eq!(outcome.unwrap(), CasOutcome::Applied(case.rev(2)));
     let now = case.current().await;
     assert_eq!((now.revision, &now.value), (case.rev(3), &theirs));
@@ -281,7 +281,7 @@ async fn root_moved_past_a_lost_revision_is_a_conflict() {
         competitor_write(&session, &case.keyspace, name, case.origin, &second).await
             && competitor_write(&session, &case.keyspace, name, case.origin + 1, &third).await
     });
-    assert!(won, "the competitor wrote revisions 2 and 3");
+    assert!(won, "the competitor wrote the second and third revisions");
     let CasOutcome::Conflict(Some(seen)) = outcome.unwrap() else {
         panic!("a lost revision must be a conflict");
     };

@@ -11,6 +11,13 @@
 //! A case returns `Err(message)` instead of panicking, so [`run_all`] can
 //! report every failure at once and the suite's own tests can show that it
 //! fails a broken backend.
+//!
+//! Revisions are checked relative to the root's origin, never as absolute
+//! numbers: a create must land at [`Revision::origin`] of its value's
+//! nonce, and [`two_incarnations_of_a_root_share_no_revision`] runs on two
+//! fresh storages (a store before and after a reset) to check that a
+//! revision of one incarnation of a root never matches the other (which
+//! random origins guarantee but for a chance of about writes / 2^62).
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
