@@ -157,14 +157,15 @@ mod tests {
         let name = RootName::new("r").unwrap();
         let value = RootValue::new("v").unwrap();
         let out = storage.cas_root(&name, None, &value).await.unwrap();
-        assert_eq!(out, CasOutcome::Applied(Revision::FIRST));
+        let origin = Revision::origin(value.nonce());
+        assert_eq!(out, CasOutcome::Applied(origin));
         // One that stays invisible is unknown, never "not written".
         plan.inject(Op::Cas, Fault::Strand, 1.0);
         plan.inject(Op::Cas, Fault::Blind, 1.0);
         plan.inject(Op::ReadRoot, Fault::Blind, 1.0);
         let next = RootValue::new("w").unwrap();
         let err = storage
-            .cas_root(&name, Some(Revision::FIRST), &next)
+            .cas_root(&name, Some(origin), &next)
             .await
             .unwrap_err();
         assert!(

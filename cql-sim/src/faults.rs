@@ -78,6 +78,11 @@ pub enum FaultKind {
     DropConnection(DropPoint),
     /// The response is sent this much later.
     SlowResponse(Duration),
+    /// A planted bug, not a failure a real cluster has: the read after a
+    /// SERIAL read's Paxos prepare asks one replica instead of a quorum,
+    /// so it can miss a commit only a quorum holds and return a stale
+    /// value. For showing that a linearizability check catches it.
+    SerialReadFromOne,
 }
 
 /// A fault rule: what happens, to which statements and replicas, how often.

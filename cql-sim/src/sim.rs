@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::cluster::{Cluster, Timeouts, unix_seconds};
 use crate::faults::Faults;
 use crate::journal::ReceivedStatement;
+use crate::local::LocalSession;
 use crate::server::{Node, NodeInfo, serve};
 
 /// How to start a simulated cluster.
@@ -88,6 +89,13 @@ impl SimCluster {
     /// The address to give the driver as its known node.
     pub fn contact_point(&self) -> SocketAddr {
         self.node.info.address
+    }
+
+    /// A session that runs statements on this cluster in process, with no
+    /// socket or driver: what deterministic tests drive (see
+    /// [`LocalSession`]).
+    pub fn local_session(&self) -> LocalSession {
+        LocalSession::new(Arc::clone(&self.node))
     }
 
     /// The fault-injection handle (clone it to keep it beyond the cluster).

@@ -101,7 +101,7 @@ impl CassandraStorage {
         expected: Option<Revision>,
         value: &RootValue,
     ) -> Result<CasOutcome> {
-        let target = Revision::after(expected)?;
+        let target = Revision::after(expected, value.nonce())?;
         let stored_rev = |rev: Revision| {
             i64::try_from(rev.get()).map_err(|_| {
                 Error::invalid(format!(
@@ -144,15 +144,15 @@ impl CassandraStorage {
         let op = format!("cas_root {name}");
         let key = name.as_str();
         let (encoded, slot) = (&write.encoded, &write.slot);
+        let index = (write.target.get() % WRITER_SLOTS) as usize;
         let sent = match expected {
             None => {
                 let values = (key, target_rev, encoded, slot);
-                self.execute(&op, &self.st.create_root, values).await
+                self.execute(&op, &self.st.create_root[index], values).await
             }
             Some(rev) => {
                 let empty: &[u8] = &[];
                 let values = (target_rev, encoded, slot, key, rev, empty);
-                let index = (write.target.get() % WRITER_SLOTS) as usize;
                 self.execute(&op, &self.st.update_root[index], values).await
             }
         };

@@ -8,7 +8,7 @@ use scylla::client::session::Session;
 use scylla::policies::retry::FallthroughRetryPolicy;
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency};
-use storage_core::{Result, Revision};
+use storage_core::Result;
 
 use crate::config::Level;
 use crate::error::Failure;
@@ -38,8 +38,9 @@ pub(crate) struct Statements {
     pub(crate) read_root: PreparedStatement,
     /// A root and the writers of its latest revisions, at SERIAL.
     pub(crate) read_writers: PreparedStatement,
-    /// `INSERT … IF NOT EXISTS`: never retried, never speculative.
-    pub(crate) create_root: PreparedStatement,
+    /// `INSERT … IF NOT EXISTS`, one per writer slot (index: the origin
+    /// revision modulo [`WRITER_SLOTS`]): never retried, never speculative.
+    pub(crate) create_root: Vec<PreparedStatement>,
     /// `UPDATE … IF rev = ?`, one per writer slot (index: the new revision
     /// modulo [`WRITER_SLOTS`]): never retried, never speculative.
     pub(crate) update_root: Vec<PreparedStatement>,
@@ -125,16 +126,24 @@ impl Statements {
                     t.roots
                 ))
                 .await?,
-            create_root: lwt
-                .prepare(&format!(
-                    "INSERT INTO {} (name, rev, value, {}) VALUES (?, ?, ?, ?) IF NOT EXISTS",
-                    t.roots,
-                    writer_column(Revision::FIRST.get())
-                ))
-                .await?,
+            create_root: create_statements(&lwt, &t.roots).await?,
             update_root: update_statements(&lwt, &t.roots).await?,
         })
     }
+}
+
+/// `INSERT … IF NOT EXISTS` for each writer slot: a root is created at a
+/// random origin revision, whose writer slot is the origin's.
+async fn create_statements(lwt: &Lwt<'_>, roots: &str) -> Result<Vec<PreparedStatement>> {
+    let mut statements = Vec::new();
+    for slot in 0..WRITER_SLOTS {
+        let cql = format!(
+            "INSERT INTO {roots} (name, rev, value, {}) VALUES (?, ?, ?, ?) IF NOT EXISTS",
+            writer_column(slot)
+        );
+        statements.push(lwt.prepare(&cql).await?);
+    }
+    Ok(statements)
 }
 
 /// `UPDATE … IF rev = ?` for each writer slot.

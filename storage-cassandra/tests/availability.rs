@@ -38,6 +38,7 @@ async fn two_replicas_down_is_unavailable_and_leaves_nothing_behind() {
     let sim = cluster.simulator().unwrap();
     let name = RootName::new("db/down/log").unwrap();
     let v1 = RootValue::new("one").unwrap();
+    let origin = Revision::origin(v1.nonce());
     s.cas_root(&name, None, &v1).await.unwrap();
     let kept = s.put(Bytes::from_static(b"kept")).await.unwrap();
 
@@ -58,10 +59,7 @@ async fn two_replicas_down_is_unavailable_and_leaves_nothing_behind() {
     unavailable("list", s.list_segments(None, 10).await);
     unavailable("read_root", s.read_root(&name).await);
     let v2 = RootValue::new("two").unwrap();
-    unavailable(
-        "cas_root",
-        s.cas_root(&name, Some(Revision::FIRST), &v2).await,
-    );
+    unavailable("cas_root", s.cas_root(&name, Some(origin), &v2).await);
 
     sim.replica_up(1);
     sim.replica_up(2);
@@ -81,11 +79,11 @@ async fn two_replicas_down_is_unavailable_and_leaves_nothing_behind() {
     assert_eq!(s.get_segment(SegmentId::of(&big)).await.unwrap(), None);
     assert!(s.get_segment(kept).await.unwrap().is_some());
     let root = s.read_root(&name).await.unwrap().unwrap();
-    assert_eq!((root.revision, &root.value), (Revision::FIRST, &v1));
+    assert_eq!((root.revision, &root.value), (origin, &v1));
     // The same calls succeed now.
     s.put(big.clone()).await.unwrap();
     assert_eq!(s.get_segment(SegmentId::of(&big)).await.unwrap(), Some(big));
-    let out = s.cas_root(&name, Some(Revision::FIRST), &v2).await.unwrap();
+    let out = s.cas_root(&name, Some(origin), &v2).await.unwrap();
     assert!(out.is_applied());
 }
 
@@ -131,9 +129,9 @@ async fn timeouts_are_retryable_errors() {
     let s = open(&cluster.scratch_uri("slow").await.unwrap()).await;
     let faults = cluster.simulator().unwrap().faults();
     let name = RootName::new("db/slow/log").unwrap();
-    s.cas_root(&name, None, &RootValue::new("one").unwrap())
-        .await
-        .unwrap();
+    let one = RootValue::new("one").unwrap();
+    let origin = Revision::origin(one.nonce());
+    s.cas_root(&name, None, &one).await.unwrap();
 
     // A SERIAL read is safe to repeat: one timeout is retried within the
     // request's budget, and only a timeout that lasts past it surfaces.
@@ -168,14 +166,14 @@ async fn timeouts_are_retryable_errors() {
             .when_query_contains("IF rev"),
     );
     let v2 = RootValue::new("two").unwrap();
-    match s.cas_root(&name, Some(Revision::FIRST), &v2).await {
+    match s.cas_root(&name, Some(origin), &v2).await {
         Err(e @ Error::Timeout { .. }) => assert!(e.is_retryable()),
         other => panic!("expected Timeout, got {other:?}"),
     }
     faults.remove(lost_reads);
     assert_eq!(
-        s.cas_root(&name, Some(Revision::FIRST), &v2).await.unwrap(),
-        CasOutcome::Applied(Revision::new(2).unwrap())
+        s.cas_root(&name, Some(origin), &v2).await.unwrap(),
+        CasOutcome::Applied(origin.next().unwrap())
     );
 }
 

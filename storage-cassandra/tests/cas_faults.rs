@@ -21,37 +21,40 @@ const OWN_UPDATE: &str = "IF rev = ?";
 /// The store's root read at SERIAL.
 const OWN_READ: &str = "SELECT rev, value FROM";
 
-fn rev(n: u64) -> Revision {
-    Revision::new(n).unwrap()
-}
-
 struct Case {
     cluster: TestCluster,
     storage: CassandraStorage,
     keyspace: String,
     name: RootName,
+    /// The revision the root was created at (its random origin).
+    origin: u64,
 }
 
 impl Case {
-    /// A store whose root `r` is at revision 1.
+    /// A store whose root `r` was just created: at its `rev(1)`.
     async fn new() -> Case {
         let cluster = TestCluster::sim().await.unwrap();
         let uri = cluster.scratch_uri("cas").await.unwrap();
         let storage = open(&uri).await;
         let name = RootName::new("db/cas/log").unwrap();
-        let first = storage
-            .cas_root(&name, None, &RootValue::new("one").unwrap())
-            .await
-            .unwrap();
-        assert_eq!(first, CasOutcome::Applied(Revision::FIRST));
+        let one = RootValue::new("one").unwrap();
+        let origin = Revision::origin(one.nonce());
+        let first = storage.cas_root(&name, None, &one).await.unwrap();
+        assert_eq!(first, CasOutcome::Applied(origin));
         let case = Case {
             cluster,
             storage,
             keyspace: keyspace(&uri),
             name,
+            origin: origin.get(),
         };
         case.sim().clear_received();
         case
+    }
+
+    /// The root's `n`th revision (1: the one it was created at).
+    fn rev(&self, n: u64) -> Revision {
+        Revision::new(self.origin + n - 1).unwrap()
     }
 
     fn sim(&self) -> &cql_sim::SimCluster {
@@ -63,7 +66,11 @@ impl Case {
     }
 
     async fn cas(&self, value: &RootValue) -> Result<CasOutcome, Error> {
-        within(60, self.storage.cas_root(&self.name, Some(rev(1)), value)).await
+        within(
+            60,
+            self.storage.cas_root(&self.name, Some(self.rev(1)), value),
+        )
+        .await
     }
 
     async fn current(&self) -> storage_core::Root {
@@ -87,7 +94,7 @@ impl Case {
     }
 
     /// Our next update times out accepted by replica 0 only, our re-read
-    /// waits, and every competitor's prepare building on revision 1 misses
+    /// waits, and every competitor's prepare building on `rev(1)` misses
     /// replica 0: it never sees (or completes) our proposal.
     fn strand_our_proposal_on_replica_0(&self) {
         self.inject(
@@ -99,7 +106,7 @@ impl Case {
         self.inject(
             Fault::new(FaultKind::DropMessage(Phase::Prepare))
                 .on_replicas(&[0])
-                .when_query_contains("IF rev = 1"),
+                .when_query_contains(&format!("IF rev = {}", self.rev(1))),
         );
     }
 }
@@ -113,9 +120,12 @@ async fn timeout_after_a_quorum_accepted_is_applied_with_one_lwt() {
             .when_query_contains(OWN_UPDATE),
     );
     let ours = RootValue::new("two").unwrap();
-    assert_eq!(case.cas(&ours).await.unwrap(), CasOutcome::Applied(rev(2)));
+    assert_eq!(
+        case.cas(&ours).await.unwrap(),
+        CasOutcome::Applied(case.rev(2))
+    );
     let now = case.current().await;
-    assert_eq!((now.revision, &now.value), (rev(2), &ours));
+    assert_eq!((now.revision, &now.value), (case.rev(2), &ours));
     assert_eq!(root_lwts(case.sim()), 1, "settled by reading, not retrying");
     assert_eq!(case.sim().faults().log().len(), 1, "the fault fired");
 }
@@ -129,7 +139,10 @@ async fn timeout_after_no_replica_accepted_is_retried_and_applied() {
             .when_query_contains(OWN_UPDATE),
     );
     let ours = RootValue::new("two").unwrap();
-    assert_eq!(case.cas(&ours).await.unwrap(), CasOutcome::Applied(rev(2)));
+    assert_eq!(
+        case.cas(&ours).await.unwrap(),
+        CasOutcome::Applied(case.rev(2))
+    );
     assert_eq!(case.current().await.value, ours);
     assert_eq!(
         root_lwts(case.sim()),
@@ -143,22 +156,29 @@ async fn proposal_lost_to_a_competitor_is_a_conflict() {
     let case = Case::new().await;
     let session = raw_session(&case.cluster).await;
     // Our proposal reaches replica 0 only; the competitor's prepare misses
-    // replica 0, so it never sees (or completes) ours, and wins revision 2.
+    // replica 0, so it never sees (or completes) ours, and wins `rev(2)`.
     case.strand_our_proposal_on_replica_0();
     let ours = RootValue::new("ours").unwrap();
     let theirs = RootValue::new("theirs").unwrap();
     let (outcome, won) = tokio::join!(case.cas(&ours), async {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        competitor_write(&session, &case.keyspace, case.name.as_str(), 1, &theirs).await
+        competitor_write(
+            &session,
+            &case.keyspace,
+            case.name.as_str(),
+            case.origin,
+            &theirs,
+        )
+        .await
     });
     assert!(won, "the competitor's write applied");
     let CasOutcome::Conflict(Some(seen)) = outcome.unwrap() else {
         panic!("a lost proposal must be a conflict");
     };
-    assert_eq!((seen.revision, &seen.value), (rev(2), &theirs));
+    assert_eq!((seen.revision, &seen.value), (case.rev(2), &theirs));
     case.sim().faults().clear();
     let now = case.current().await;
-    assert_eq!((now.revision, &now.value), (rev(2), &theirs));
+    assert_eq!((now.revision, &now.value), (case.rev(2), &theirs));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,9 +198,12 @@ async fn proposal_on_one_replica_completed_by_the_retry_is_applied() {
             .when_query_contains(OWN_READ),
     );
     let ours = RootValue::new("two").unwrap();
-    assert_eq!(case.cas(&ours).await.unwrap(), CasOutcome::Applied(rev(2)));
+    assert_eq!(
+        case.cas(&ours).await.unwrap(),
+        CasOutcome::Applied(case.rev(2))
+    );
     let now = case.current().await;
-    assert_eq!((now.revision, &now.value), (rev(2), &ours));
+    assert_eq!((now.revision, &now.value), (case.rev(2), &ours));
     assert_eq!(root_lwts(case.sim()), 2);
 }
 
@@ -211,7 +234,7 @@ async fn every_attempt_ambiguous_is_outcome_unknown_and_may_surface_later() {
     // A round that reaches replica 0 completes the last proposal: reporting
     // "not applied" would have been a lie.
     let now = case.current().await;
-    assert_eq!((now.revision, &now.value), (rev(2), &ours));
+    assert_eq!((now.revision, &now.value), (case.rev(2), &ours));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,7 +242,7 @@ async fn root_moved_past_our_revision_is_settled_by_the_writer_slot() {
     let case = Case::new().await;
     let session = raw_session(&case.cluster).await;
     // Our proposal is accepted by a quorum but not committed; before our
-    // re-read, a competitor completes it (revision 2) and writes revision 3.
+    // re-read, a competitor completes it (`rev(2)`) and writes `rev(3)`.
     case.inject(
         Fault::new(FaultKind::CasWriteTimeout(Accepted::ByQuorum))
             .once()
@@ -230,12 +253,19 @@ async fn root_moved_past_our_revision_is_settled_by_the_writer_slot() {
     let theirs = RootValue::new("theirs").unwrap();
     let (outcome, won) = tokio::join!(case.cas(&ours), async {
         tokio::time::sleep(Duration::from_millis(150)).await;
-        competitor_write(&session, &case.keyspace, case.name.as_str(), 2, &theirs).await
+        competitor_write(
+            &session,
+            &case.keyspace,
+            case.name.as_str(),
+            case.origin + 1,
+            &theirs,
+        )
+        .await
     });
-    assert!(won, "the competitor built on our revision 2");
-    assert_eq!(outcome.unwrap(), CasOutcome::Applied(rev(2)));
+    assert!(won, "the competitor built on our second revision");
+    assert_eq!(outcome.unwrap(), CasOutcome::Applied(case.rev(2)));
     let now = case.current().await;
-    assert_eq!((now.revision, &now.value), (rev(3), &theirs));
+    assert_eq!((now.revision, &now.value), (case.rev(3), &theirs));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,14 +278,14 @@ async fn root_moved_past_a_lost_revision_is_a_conflict() {
     let (outcome, won) = tokio::join!(case.cas(&ours), async {
         tokio::time::sleep(Duration::from_millis(150)).await;
         let name = case.name.as_str();
-        competitor_write(&session, &case.keyspace, name, 1, &second).await
-            && competitor_write(&session, &case.keyspace, name, 2, &third).await
+        competitor_write(&session, &case.keyspace, name, case.origin, &second).await
+            && competitor_write(&session, &case.keyspace, name, case.origin + 1, &third).await
     });
-    assert!(won, "the competitor wrote revisions 2 and 3");
+    assert!(won, "the competitor wrote the second and third revisions");
     let CasOutcome::Conflict(Some(seen)) = outcome.unwrap() else {
         panic!("a lost revision must be a conflict");
     };
-    assert_eq!((seen.revision, &seen.value), (rev(3), &third));
+    assert_eq!((seen.revision, &seen.value), (case.rev(3), &third));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +297,10 @@ async fn connection_dropped_after_the_lwt_applied_is_applied() {
             .when_query_contains(OWN_UPDATE),
     );
     let ours = RootValue::new("two").unwrap();
-    assert_eq!(case.cas(&ours).await.unwrap(), CasOutcome::Applied(rev(2)));
+    assert_eq!(
+        case.cas(&ours).await.unwrap(),
+        CasOutcome::Applied(case.rev(2))
+    );
     assert_eq!(case.current().await.value, ours);
     assert_eq!(root_lwts(case.sim()), 1, "the driver did not resend it");
 }
@@ -281,7 +314,10 @@ async fn connection_dropped_before_the_lwt_ran_is_retried_once() {
             .when_query_contains(OWN_UPDATE),
     );
     let ours = RootValue::new("two").unwrap();
-    assert_eq!(case.cas(&ours).await.unwrap(), CasOutcome::Applied(rev(2)));
+    assert_eq!(
+        case.cas(&ours).await.unwrap(),
+        CasOutcome::Applied(case.rev(2))
+    );
     assert_eq!(case.current().await.value, ours);
     assert_eq!(root_lwts(case.sim()), 2);
 }
@@ -299,7 +335,7 @@ async fn a_create_that_timed_out_after_winning_is_applied() {
     let out = within(60, case.storage.cas_root(&lease, None, &ours))
         .await
         .unwrap();
-    assert_eq!(out, CasOutcome::Applied(Revision::FIRST));
+    assert_eq!(out, CasOutcome::Applied(Revision::origin(ours.nonce())));
     let now = within(30, case.storage.read_root(&lease))
         .await
         .unwrap()
@@ -327,13 +363,15 @@ async fn client_timeout_after_sending_is_settled_by_the_re_read() {
             .when_query_contains(OWN_UPDATE),
     );
     let ours = RootValue::new("two").unwrap();
-    let out = within(30, storage.cas_root(&name, Some(rev(1)), &ours))
+    let origin = Revision::origin(first.nonce());
+    let out = within(30, storage.cas_root(&name, Some(origin), &ours))
         .await
         .unwrap();
-    assert_eq!(out, CasOutcome::Applied(rev(2)));
+    let second = origin.next().unwrap();
+    assert_eq!(out, CasOutcome::Applied(second));
     assert_eq!(root_lwts(sim), 1);
     let now = storage.read_root(&name).await.unwrap().unwrap();
-    assert_eq!((now.revision, &now.value), (rev(2), &ours));
+    assert_eq!((now.revision, &now.value), (second, &ours));
 }
 
 /// Issue 26 item 3: under load a SERIAL read's Paxos round times out now
@@ -348,6 +386,6 @@ async fn serial_reads_that_time_out_are_retried() {
             .when_query_contains(OWN_READ),
     );
     let now = case.current().await;
-    assert_eq!(now.revision, Revision::FIRST);
+    assert_eq!(now.revision, case.rev(1));
     assert_eq!(case.sim().faults().log().len(), 2, "both timeouts fired");
 }

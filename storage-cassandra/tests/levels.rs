@@ -102,18 +102,19 @@ async fn one_lwt_per_root_change_and_per_conflict() {
         };
         rev = Some(r);
     }
+    let origin = Revision::new(rev.unwrap().get() - 49).unwrap();
     assert_eq!(root_lwts(sim), 50, "exactly one LWT per change");
     assert_eq!(sim.received_count(), 50, "and nothing else");
 
     sim.clear_received();
     let stale = s
-        .cas_root(&name, Some(Revision::FIRST), &RootValue::new("x").unwrap())
+        .cas_root(&name, Some(origin), &RootValue::new("x").unwrap())
         .await
         .unwrap();
     let CasOutcome::Conflict(Some(current)) = stale else {
         panic!("{stale:?}")
     };
-    assert_eq!(current.revision, Revision::new(50).unwrap());
+    assert_eq!(current.revision.get(), origin.get() + 49);
     assert_eq!(current.value.data().as_ref(), b"49");
     assert_eq!(
         sim.received_count(),

@@ -154,9 +154,9 @@ impl Workload {
 
     async fn cas(&self, store: usize, expect: Option<u64>, id: u64) -> Option<Outcome> {
         let value = RootValue::new(id.to_be_bytes().to_vec()).unwrap();
-        let new = (expect.unwrap_or(0) + 1, id);
-        let call = self.now();
         let expected = expect.map(|r| Revision::new(r).unwrap());
+        let new = (Revision::after(expected, value.nonce()).unwrap().get(), id);
+        let call = self.now();
         let result = self.stores[store]
             .cas_root(&self.name, expected, &value)
             .await;
@@ -246,7 +246,8 @@ async fn client(work: Arc<Workload>, id: u64, ops: u64, seed: u64) {
         seq += 1;
         let expect = known.flatten().map(|(rev, _)| rev);
         known = match work.cas(store, expect, id << 32 | seq).await {
-            Some(Outcome::Applied) => Some(Some((expect.unwrap_or(0) + 1, id << 32 | seq))),
+            // A create lands at a random origin: read it back.
+            Some(Outcome::Applied) => expect.map(|rev| Some((rev + 1, id << 32 | seq))),
             Some(Outcome::Conflict(seen)) => Some(seen),
             _ => None,
         };

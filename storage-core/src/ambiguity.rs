@@ -90,7 +90,7 @@ pub fn resolve(
     written: &RootValue,
     current: Option<Root>,
 ) -> Result<Resolution> {
-    let target = Revision::after(expected)?;
+    let target = Revision::after(expected, written.nonce())?;
     let Some(root) = current else {
         return Ok(Resolution::NotVisible);
     };
@@ -100,10 +100,30 @@ pub fn resolve(
         }
         return Ok(Resolution::Lost(Some(root)));
     }
+    if expected.is_none() && !could_have_moved_on_from(target, root.revision) {
+        // Another write created the root (ours would have put it at our
+        // origin, and it would not have moved this far since), and a
+        // create never lands on an existing root.
+        return Ok(Resolution::Lost(Some(root)));
+    }
     if root.revision > target {
         return Ok(Resolution::Unknown(root));
     }
     Ok(Resolution::NotVisible)
+}
+
+/// More compare-and-swaps than one root takes in the time between a write
+/// and its settling re-read (seconds): 2^32.
+const MOVES_WHILE_SETTLING: u64 = 1 << 32;
+
+/// Whether a root created at `origin` may be at `now` by the time a
+/// re-read after its create looks. Origins are random in `[1, 2^62)`
+/// (see [`Revision`]), so a root that another write created is almost
+/// always far below or far above ours; only one within
+/// [`MOVES_WHILE_SETTLING`] above it (a chance of 2^-30) leaves a create's
+/// outcome unknown.
+fn could_have_moved_on_from(origin: Revision, now: Revision) -> bool {
+    now >= origin && now.get() - origin.get() <= MOVES_WHILE_SETTLING
 }
 
 /// Runs one backend compare-and-swap, resolving ambiguous attempts by
@@ -169,7 +189,7 @@ where
                 return Err(unknown(format!(
                     "after an ambiguous write ({why}) the root had already moved on to revision {}, past the revision {} this write aimed for",
                     root.revision,
-                    Revision::after(expected)?
+                    Revision::after(expected, value.nonce())?
                 )));
             }
             Resolution::NotVisible => {
@@ -391,6 +411,7 @@ pub async fn write_root(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::root::Nonce;
 
     fn root(rev: u64, value: &RootValue) -> Option<Root> {
         Some(Root {
@@ -401,17 +422,37 @@ mod tests {
 
     #[test]
     fn resolution_table() {
-        let ours = RootValue::new(&b"ours"[..]).unwrap();
+        // A nonce whose origin is revision 64.
+        let mut nonce = [7u8; 16];
+        nonce[..8].copy_from_slice(&256u64.to_be_bytes());
+        let ours = RootValue::with_nonce(Nonce::from_bytes(nonce), &b"ours"[..]).unwrap();
         let theirs = RootValue::new(&b"theirs"[..]).unwrap();
         let r = |n| Revision::new(n);
+        assert_eq!(Revision::origin(ours.nonce()), r(64).unwrap());
         assert_eq!(resolve(None, &ours, None).unwrap(), Resolution::NotVisible);
         assert_eq!(
-            resolve(None, &ours, root(1, &ours)).unwrap(),
-            Resolution::Applied(r(1).unwrap())
+            resolve(None, &ours, root(64, &ours)).unwrap(),
+            Resolution::Applied(r(64).unwrap())
         );
         assert_eq!(
-            resolve(None, &ours, root(1, &theirs)).unwrap(),
-            Resolution::Lost(root(1, &theirs))
+            resolve(None, &ours, root(64, &theirs)).unwrap(),
+            Resolution::Lost(root(64, &theirs))
+        );
+        // Created by another write below our origin: ours never lands.
+        assert_eq!(
+            resolve(None, &ours, root(3, &theirs)).unwrap(),
+            Resolution::Lost(root(3, &theirs))
+        );
+        // Just above our origin: ours may have been created and moved on.
+        assert!(matches!(
+            resolve(None, &ours, root(65, &theirs)).unwrap(),
+            Resolution::Unknown(_)
+        ));
+        // Far above: more writes than a root takes while a write settles.
+        let far = 64 + MOVES_WHILE_SETTLING + 1;
+        assert_eq!(
+            resolve(None, &ours, root(far, &theirs)).unwrap(),
+            Resolution::Lost(root(far, &theirs))
         );
         assert_eq!(
             resolve(r(4), &ours, root(4, &theirs)).unwrap(),
@@ -603,7 +644,7 @@ mod tests {
             let out = write_root(&storage, &name, None, &ours, SHORT)
                 .await
                 .unwrap();
-            assert_eq!(out, CasOutcome::Applied(Revision::FIRST));
+            assert_eq!(out, CasOutcome::Applied(Revision::origin(ours.nonce())));
             let now = storage.read_root(&name).await.unwrap().unwrap();
             assert_eq!(now.value, ours);
         }
@@ -624,7 +665,8 @@ mod tests {
             // "nothing was written" would have been a lie.
             plan.clear();
             let now = storage.read_root(&name).await.unwrap().unwrap();
-            assert_eq!((now.revision, &now.value), (Revision::FIRST, &ours));
+            let origin = Revision::origin(ours.nonce());
+            assert_eq!((now.revision, &now.value), (origin, &ours));
         }
 
         #[tokio::test]
@@ -632,13 +674,14 @@ mod tests {
             let (storage, plan, name) = faulty();
             let ours = RootValue::new(&b"ours"[..]).unwrap();
             let theirs = RootValue::new(&b"theirs"[..]).unwrap();
-            // Our proposal strands; a competitor that misses it wins rev 1.
+            // Our proposal strands; a competitor that misses it creates the
+            // root.
             plan.inject_times(Op::Cas, Fault::Strand, 1);
             let first = storage.cas_root(&name, None, &ours).await.unwrap_err();
             assert!(matches!(first, Error::OutcomeUnknown { .. }));
             plan.inject_times(Op::Cas, Fault::Blind, 1);
             let won = storage.cas_root(&name, None, &theirs).await.unwrap();
-            assert_eq!(won, CasOutcome::Applied(Revision::FIRST));
+            assert_eq!(won, CasOutcome::Applied(Revision::origin(theirs.nonce())));
             let out = write_root(&storage, &name, None, &ours, SHORT)
                 .await
                 .unwrap();
@@ -656,9 +699,10 @@ mod tests {
             let out = write_root(&storage, &name, None, &value, SHORT)
                 .await
                 .unwrap();
-            assert_eq!(out, CasOutcome::Applied(Revision::FIRST));
+            let origin = Revision::origin(value.nonce());
+            assert_eq!(out, CasOutcome::Applied(origin));
             plan.inject(Op::Cas, Fault::FailBefore, 1.0);
-            let err = write_root(&storage, &name, Some(Revision::FIRST), &value, SHORT)
+            let err = write_root(&storage, &name, Some(origin), &value, SHORT)
                 .await
                 .unwrap_err();
             assert!(err.is_retryable(), "nothing was sent: {err}");

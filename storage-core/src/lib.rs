@@ -12,7 +12,11 @@
 //!   backend ([`cas_resolving_ambiguity`]); callers write roots through
 //!   [`write_root`] and repeat calls through [`retry_retryable`], the one
 //!   owner of ambiguity and retries (the design is in those items' module
-//!   docs).
+//!   docs). A root is created at a random revision (its origin, uniform in
+//!   `[1, 2^62)`), so a revision also names the incarnation of the root:
+//!   after a storage is reset and the same names created again, a CAS that
+//!   expects a revision of the old incarnation conflicts, except with
+//!   probability about (writes to both) / 2^62 ([`Revision`]).
 //!
 //! The [`Storage`] trait is the contract every backend implements (its docs
 //! say exactly what each method promises); [`StorageExt`] holds the

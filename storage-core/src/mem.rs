@@ -212,7 +212,7 @@ impl Storage for MemStorage {
                 .transpose()?;
             return Ok(CasOutcome::Conflict(current));
         }
-        let next = Revision::after(expected)?;
+        let next = Revision::after(expected, value.nonce())?;
         roots.insert(name.clone(), (next, value.encode()));
         Ok(CasOutcome::Applied(next))
     }

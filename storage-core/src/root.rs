@@ -94,18 +94,54 @@ impl fmt::Debug for RootName {
     }
 }
 
-/// The revision of a root: 1 when created, then one more with every applied
-/// compare-and-swap. Exactly one writer wins each revision.
+/// The revision of a root: drawn at random when the root is created (its
+/// *origin*), then one more with every applied compare-and-swap. Exactly
+/// one writer wins each revision.
+///
+/// # Why the origin is random
+///
+/// A revision binds a CAS to one *incarnation* of a root, not only to a
+/// place in its history. Roots are never deleted within a storage, but the
+/// storage itself can be: a keyspace dropped, a directory wiped, a table
+/// truncated, and the same names created again. Had every root started at
+/// 1, a holder of the old incarnation (a paused transactor, say) whose
+/// expected revision equals the new incarnation's current one would write
+/// its state into the new database. With origins uniform in
+/// `[1, ORIGIN_LIMIT)` (2^62), a revision from another incarnation that
+/// has seen `w` writes matches one of the `w'` revisions of this one with
+/// probability at most `(w + w') / 2^62`: never, for any real history.
+///
+/// The origin of a create is a function of the written value's
+/// [`Nonce`] ([`Revision::origin`]), so every retry of the same logical
+/// write aims for the same revision, as the ambiguity design needs
+/// (`crate::ambiguity`). Revisions count up from the origin, leaving 2^62
+/// CASes before they would leave a signed 64-bit integer, which is what
+/// the Postgres and Cassandra backends store. Roots created before origins
+/// were random simply go on from their small revisions.
+///
+/// Revisions of one root are ordered; revisions of different roots (or of
+/// two incarnations of one name) are unrelated numbers and are never
+/// compared.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Revision(NonZeroU64);
 
 impl Revision {
-    /// The revision of a newly created root.
-    pub const FIRST: Revision = Revision(NonZeroU64::MIN);
+    /// Origins are drawn from `[1, ORIGIN_LIMIT)`: 2^62.
+    pub const ORIGIN_LIMIT: u64 = 1 << 62;
 
     /// The revision `n`; `None` for 0.
     pub fn new(n: u64) -> Option<Self> {
         NonZeroU64::new(n).map(Revision)
+    }
+
+    /// The revision a root created with a value of writer nonce `nonce`
+    /// starts at: the nonce's first 62 bits (0 counts as 1), uniform in
+    /// `[1, ORIGIN_LIMIT)` because the nonce is random.
+    pub fn origin(nonce: Nonce) -> Revision {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&nonce.0[..8]);
+        let drawn = u64::from_be_bytes(head) >> 2;
+        Revision(NonZeroU64::new(drawn).unwrap_or(NonZeroU64::MIN))
     }
 
     /// The revision as a number.
@@ -121,11 +157,12 @@ impl Revision {
             .ok_or_else(|| Error::invalid("root revision overflow"))
     }
 
-    /// The revision a CAS expecting `expected` produces: [`Revision::FIRST`]
-    /// for a create.
-    pub fn after(expected: Option<Revision>) -> Result<Revision> {
+    /// The revision a CAS expecting `expected` and writing a value with
+    /// writer nonce `nonce` produces: the [`Revision::origin`] of `nonce`
+    /// for a create, the next revision otherwise.
+    pub fn after(expected: Option<Revision>, nonce: Nonce) -> Result<Revision> {
         match expected {
-            None => Ok(Revision::FIRST),
+            None => Ok(Revision::origin(nonce)),
             Some(r) => r.next(),
         }
     }
@@ -313,11 +350,34 @@ mod tests {
     }
 
     #[test]
-    fn revisions_count_from_one() {
-        assert_eq!(Revision::after(None).unwrap(), Revision::FIRST);
-        assert_eq!(Revision::after(Some(Revision::FIRST)).unwrap().get(), 2);
+    fn revisions_start_at_an_origin_drawn_from_the_nonce() {
+        let nonce = Nonce::random();
+        let origin = Revision::after(None, nonce).unwrap();
+        assert_eq!(origin, Revision::origin(nonce), "retries aim alike");
+        assert!(origin.get() >= 1 && origin.get() < Revision::ORIGIN_LIMIT);
+        assert_eq!(
+            Revision::after(Some(origin), nonce).unwrap().get(),
+            origin.get() + 1
+        );
+        assert_eq!(Revision::origin(Nonce::from_bytes([0; 16])).get(), 1);
+        assert_eq!(
+            Revision::origin(Nonce::from_bytes([0xff; 16])).get(),
+            Revision::ORIGIN_LIMIT - 1
+        );
+        // Fits a signed 64-bit integer with 2^62 CASes to spare.
+        assert!(i64::try_from(Revision::ORIGIN_LIMIT * 2 - 1).is_ok());
         assert!(Revision::new(0).is_none());
         assert!(Revision::new(u64::MAX).unwrap().next().is_err());
+    }
+
+    #[test]
+    fn origins_of_independent_creates_differ() {
+        let origins: std::collections::HashSet<u64> = (0..1000)
+            .map(|_| Revision::origin(Nonce::random()).get())
+            .collect();
+        assert_eq!(origins.len(), 1000);
+        // Spread over the whole range, not bunched at the bottom.
+        assert!(origins.iter().any(|&o| o > Revision::ORIGIN_LIMIT / 2));
     }
 
     #[test]

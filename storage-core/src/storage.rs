@@ -99,9 +99,15 @@ pub fn check_list_limit(limit: usize) -> Result<()> {
 /// - [`read_root`](Storage::read_root) is linearizable: it sees every CAS
 ///   applied before it began (Cassandra: a SERIAL read).
 /// - [`cas_root`](Storage::cas_root) with `expected = None` creates the root
-///   at [`Revision::FIRST`] if it does not exist; with `Some(r)` it replaces
-///   the value if the root is at revision `r`, making it `r + 1`. Exactly one
+///   at [`Revision::origin`] of the value's nonce (random in `[1, 2^62)`,
+///   see [`Revision`]) if it does not exist; with `Some(r)` it replaces the
+///   value if the root is at revision `r`, making it `r + 1`. Exactly one
 ///   writer wins each revision, across tasks, processes and machines.
+/// - Revisions bind a CAS to one incarnation of a root: a backend stores
+///   the origin as given (never counts from 1), and keeps revisions up to
+///   at least `2^63 - 1`, so that when the storage is reset and a root of
+///   the same name created again, a CAS expecting a revision of the old
+///   incarnation conflicts (but for a chance of about writes / 2^62).
 /// - A write whose outcome is ambiguous (a timeout after the request was
 ///   sent, a connection lost mid-commit) is resolved inside the backend with
 ///   [`crate::cas_resolving_ambiguity`], which re-reads the root and compares

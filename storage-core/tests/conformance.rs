@@ -23,11 +23,14 @@ async fn mem_passes_the_whole_suite() {
 }
 
 /// A storage whose CAS checks the revision, lets go of the lock, and then
-/// writes: two writers can both win a revision.
+/// writes: two writers can both win a revision. Or, with `count_from_one`,
+/// a correct CAS whose roots all start at revision 1, as they did before
+/// origins were random.
 #[derive(Debug, Default)]
 struct RacyCas {
     segments: MemStorage,
     roots: Mutex<HashMap<RootName, (Revision, RootValue)>>,
+    count_from_one: bool,
 }
 
 #[async_trait]
@@ -60,12 +63,26 @@ impl Storage for RacyCas {
         expected: Option<Revision>,
         value: &RootValue,
     ) -> Result<CasOutcome> {
+        if self.count_from_one {
+            let mut roots = self.roots.lock().unwrap();
+            let current = roots.get(name).map(|(revision, _)| *revision);
+            if current != expected {
+                let root = roots.get(name).map(|(revision, value)| Root {
+                    revision: *revision,
+                    value: value.clone(),
+                });
+                return Ok(CasOutcome::Conflict(root));
+            }
+            let next = expected.map_or(Ok(Revision::new(1).unwrap()), Revision::next)?;
+            roots.insert(name.clone(), (next, value.clone()));
+            return Ok(CasOutcome::Applied(next));
+        }
         let current = self.read_root(name).await?;
         if current.as_ref().map(|r| r.revision) != expected {
             return Ok(CasOutcome::Conflict(current));
         }
         tokio::time::sleep(std::time::Duration::from_micros(200)).await;
-        let next = Revision::after(expected)?;
+        let next = Revision::after(expected, value.nonce())?;
         self.roots
             .lock()
             .unwrap()
@@ -74,12 +91,18 @@ impl Storage for RacyCas {
     }
 }
 
-struct RacyFixture;
+#[derive(Default)]
+struct RacyFixture {
+    count_from_one: bool,
+}
 
 #[async_trait]
 impl Fixture for RacyFixture {
     async fn fresh(&self) -> FreshStorage {
-        let racy = Arc::new(RacyCas::default());
+        let racy = Arc::new(RacyCas {
+            count_from_one: self.count_from_one,
+            ..RacyCas::default()
+        });
         let under = racy.segments.clone();
         let beside = racy.clone();
         FreshStorage {
@@ -98,7 +121,7 @@ impl Fixture for RacyFixture {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn suite_catches_a_cas_that_lets_two_writers_win() {
-    let report = conformance::run_all(&RacyFixture).await;
+    let report = conformance::run_all(&RacyFixture::default()).await;
     let race = report
         .failure("concurrent_cas_has_one_winner_per_revision")
         .expect("the CAS race case must fail a racy CAS");
@@ -115,6 +138,24 @@ async fn suite_catches_a_cas_that_lets_two_writers_win() {
         .expect("the create race must fail a racy CAS");
     assert!(create.contains("creators won"), "{create}");
     // Everything about segments still passes: the failures are precise.
+    assert!(report.failure("segments_round_trip").is_none());
+}
+
+/// Roots that all start at revision 1: after a reset, a holder of the old
+/// incarnation matches the new one's revisions.
+#[tokio::test]
+async fn suite_catches_roots_that_count_from_one() {
+    let report = conformance::run_all(&RacyFixture {
+        count_from_one: true,
+    })
+    .await;
+    let reborn = report
+        .failure("two_incarnations_of_a_root_share_no_revision")
+        .expect("the incarnation case must fail roots counting from 1");
+    assert!(reborn.contains("share revisions"), "{reborn}");
+    let create = report.failure("roots_create_read_update").unwrap();
+    assert!(create.contains("origin"), "{create}");
+    assert!(report.failure("concurrent_create_has_one_winner").is_some());
     assert!(report.failure("segments_round_trip").is_none());
 }
 

@@ -4,9 +4,13 @@
 //! DIR/ACCRETE-STORAGE          format marker (see `marker.rs`)
 //! DIR/segments/3f/3f9a…(64 hex) one file per segment, fanned out by the
 //!                               first byte of the id into 256 directories
-//! DIR/revisions/db~orders~log/00000000000000000042
+//! DIR/revisions/db~orders~log/02305843009213693952
 //!                               one immutable record per revision of a
 //!                               root (the recent ones; see `roots.rs`)
+//! DIR/revisions/db~orders~log/00000000000000000000
+//!                               the record a root was created with, at
+//!                               its random origin revision (the creation
+//!                               slot: no revision is 0)
 //! DIR/roots/db~orders~log      a format-1 storage's single record of a
 //!                               root: read until the root's first
 //!                               revision file is written
@@ -108,6 +112,11 @@ fn file_name(name: &RootName) -> String {
     name.as_str().replace('/', "~")
 }
 
+/// The file number, in a root's revision directory, of the record the
+/// root was created with (whatever its revision): no revision is 0, so the
+/// name is free for exactly one creator, and it sorts below every revision.
+pub(crate) const CREATION_SLOT: u64 = 0;
+
 /// The file name of a revision: 20 decimal digits, enough for any `u64`.
 fn revision_file_name(revision: u64) -> String {
     format!("{revision:020}")
@@ -152,6 +161,14 @@ mod tests {
             assert_eq!(parse_revision(&revision_file_name(n)), Some(n));
         }
         assert!(revision_file_name(9) < revision_file_name(10));
+        // Origins are anywhere below 2^62, and revisions count on from there.
+        let big = [1 << 62, (1 << 62) + 1, 999_999_999_999, u64::MAX];
+        for n in big {
+            assert_eq!(parse_revision(&revision_file_name(n)), Some(n));
+        }
+        assert!(revision_file_name(999_999_999_999) < revision_file_name(1 << 62));
+        assert_eq!(parse_revision(&revision_file_name(CREATION_SLOT)), Some(0));
+        assert!(revision_file_name(CREATION_SLOT) < revision_file_name(1));
         for stray in ["", "42", "0000000000000000004x", "000000000000000000042"] {
             assert_eq!(parse_revision(stray), None, "{stray}");
         }

@@ -16,7 +16,9 @@
 //! - **Exact compare-and-swap across processes, without locks.** A root
 //!   changes by linking its next revision file into place, which fails if
 //!   another writer got there first; no lock is ever held, so a writer
-//!   that is killed, stopped or hung at any instant holds up nobody.
+//!   that is killed, stopped or hung at any instant holds up nobody. A
+//!   root is created at a random revision (its incarnation), linked into a
+//!   creation slot that only one creator can take.
 //! - **Never on the async workers.** Each operation is one `spawn_blocking`
 //!   task.
 //!

@@ -19,8 +19,20 @@
 //! standby fence a frozen transactor within the lease, not when the frozen
 //! process happens to wake up.
 //!
-//! **Pruning.** After a CAS applied, revisions more than [`KEEP`] below the
-//! newest are deleted, oldest first. A writer stopped between reading
+//! **Creation.** A root is created at a random revision (storage-core's
+//! `Revision::origin`), so two creators aim for different revisions and
+//! the link of a revision file could not decide between them. A creator
+//! links its record (which holds its revision) under the number 0 instead,
+//! the creation slot that no revision has: only one creator can, and the
+//! file sorts below every later revision, so it is the root's value until
+//! the first CAS links revision origin + 1, and it is pruned like any
+//! old revision. A creator stopped until the slot was pruned and then linking
+//! it finds other revisions not built on its record: a conflict, and it
+//! removes its file. Revision files are listed and ordered by their
+//! number, never by their text.
+//!
+//! **Pruning.** After a CAS applied, all but the newest [`KEEP`] revision
+//! files are deleted, oldest first. A writer stopped between reading
 //! revision N and linking N+1 for that long could link N+1 again after it
 //! was pruned. That file is never the newest, so no reader takes it and
 //! nobody builds on it; its writer tells it apart from a revision that was
@@ -43,7 +55,7 @@ use storage_core::{CasOutcome, Error, Revision, Root, RootName, RootValue};
 
 use crate::durable::{Staged, create_dir_durably, sync_dir};
 use crate::error::{BACKEND, FsResult, IoContext};
-use crate::layout::{Layout, parse_revision};
+use crate::layout::{CREATION_SLOT, Layout, parse_revision};
 use crate::record::{self, Checksum, NO_PREVIOUS, Record};
 
 /// How many of a root's newest revisions are kept. A reader that lists the
@@ -71,7 +83,7 @@ pub(crate) fn cas(
     if current.as_ref().map(|record| record.root.revision) != expected {
         return Ok(CasOutcome::Conflict(current.map(|record| record.root)));
     }
-    let next = Revision::after(expected)?;
+    let next = Revision::after(expected, value.nonce())?;
     let previous = current
         .as_ref()
         .map_or(NO_PREVIOUS, |record| record.checksum);
@@ -80,28 +92,57 @@ pub(crate) fn cas(
     let dir = layout.revisions(name);
     create_dir_durably(&dir)?;
     let staged = Staged::write(layout.tmp(), &bytes)?;
-    if !staged.link_new(&Layout::revision(&dir, next.get()))? {
+    let linked = Linked {
+        file: expected.map_or(CREATION_SLOT, |_| next.get()),
+        revision: next,
+    };
+    if !staged.link_new(&Layout::revision(&dir, linked.file))? {
         return Ok(CasOutcome::Conflict(read(layout, name)?));
     }
     drop(staged);
     // The new revision is visible from here on; only its durability is left.
-    sync_dir(&dir).map_err(|e| Error::OutcomeUnknown {
-        name: name.clone(),
-        detail: format!(
-            "the record of revision {next} is in place, but making it durable failed ({}); whether it survives a crash is unknown",
-            e.into_storage(format!("cas_root {name}"))
-        ),
-    })?;
+    make_durable(&dir, name, next)?;
     let revisions = list(&dir)?;
-    let outcome = settle(layout, name, &dir, &revisions, next, &ours)?;
+    let outcome = settle(layout, name, &dir, &revisions, linked, &ours)?;
     if outcome.is_applied() {
         prune(&dir, &revisions);
     }
     Ok(outcome)
 }
 
-/// The current record of root `name`: the newest revision file, or the
-/// format-1 record while there is none.
+/// A record a CAS linked: under which file number, holding which revision
+/// (they differ for a create, linked in the creation slot).
+#[derive(Clone, Copy, Debug)]
+struct Linked {
+    file: u64,
+    revision: Revision,
+}
+
+/// The revision the file numbered `file` must hold, if it is a revision's
+/// (the creation slot holds the root's origin, whatever it is).
+fn revision_of_file(file: u64) -> Option<u64> {
+    (file != CREATION_SLOT).then_some(file)
+}
+
+/// Syncs `dir` after revision `revision` of root `name` was linked into
+/// it: the write is visible already, so a failure leaves its outcome
+/// unknown.
+fn make_durable(dir: &Path, name: &RootName, revision: Revision) -> FsResult<()> {
+    sync_dir(dir).map_err(|e| {
+        Error::OutcomeUnknown {
+            name: name.clone(),
+            detail: format!(
+                "the record of revision {revision} is in place, but making it durable failed ({}); whether it survives a crash is unknown",
+                e.into_storage(format!("cas_root {name}"))
+            ),
+        }
+        .into()
+    })
+}
+
+/// The current record of root `name`: the newest revision file (the
+/// creation slot until the first CAS), or the format-1 record while there
+/// is none.
 fn current(layout: &Layout, name: &RootName) -> FsResult<Option<Record>> {
     let dir = layout.revisions(name);
     for _ in 0..READ_ATTEMPTS {
@@ -109,7 +150,7 @@ fn current(layout: &Layout, name: &RootName) -> FsResult<Option<Record>> {
             return read_file(&layout.legacy_root(name), name, None);
         };
         let path = Layout::revision(&dir, newest);
-        if let Some(record) = read_file(&path, name, Some(newest))? {
+        if let Some(record) = read_file(&path, name, revision_of_file(newest))? {
             return Ok(Some(record));
         }
         // Pruned between the listing and the open: list again.
@@ -179,18 +220,19 @@ fn read_file(path: &Path, name: &RootName, expected: Option<u64>) -> FsResult<Op
     }
 }
 
-/// Whether revision `ours` (just linked, with checksum `checksum`) took
+/// Whether the record just `linked` (with checksum `checksum`) took
 /// effect, given the directory's `revisions` listed after the link.
 fn settle(
     layout: &Layout,
     name: &RootName,
     dir: &Path,
     revisions: &[u64],
-    ours: Revision,
+    linked: Linked,
     checksum: &Checksum,
 ) -> FsResult<CasOutcome> {
+    let ours = linked.revision;
     let newest = revisions.last().copied().unwrap_or_default();
-    if newest <= ours.get() {
+    if newest <= linked.file {
         return Ok(CasOutcome::Applied(ours));
     }
     // Others went on: from our record, or ours was linked late into a
@@ -206,8 +248,16 @@ fn settle(
     }
     // Revision `after` was pruned. Pruning goes oldest first, so if our
     // file is still there, it was linked after its place had been pruned.
-    let mine = read_file(&Layout::revision(dir, ours.get()), name, Some(ours.get()))?;
+    let path = Layout::revision(dir, linked.file);
+    let mine = read_file(&path, name, revision_of_file(linked.file))?;
     if mine.is_some_and(|record| record.checksum == *checksum) {
+        if linked.file == CREATION_SLOT {
+            // Never a root's value (later revisions sort above it): its
+            // data goes with it.
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::debug!(path = %path.display(), error = %e, "cannot remove a late creation record; pruning removes it");
+            }
+        }
         return Ok(CasOutcome::Conflict(read(layout, name)?));
     }
     Err(Error::OutcomeUnknown {
@@ -276,14 +326,13 @@ fn remove(path: &Path) -> FsResult<bool> {
     }
 }
 
-/// Deletes the revisions more than [`KEEP`] below the newest of
-/// `revisions`, oldest first, stopping at the first failure so that the
+/// Deletes all but the newest [`KEEP`] of `revisions` (counted as files,
+/// so that the creation slot, numbered 0, lives as long as the revision it
+/// holds would), oldest first, stopping at the first failure so that the
 /// order holds. Failures are logged: pruning never fails a CAS.
 fn prune(dir: &Path, revisions: &[u64]) {
-    let Some(&newest) = revisions.last() else {
-        return;
-    };
-    for &old in revisions.iter().take_while(|&&r| r + KEEP <= newest) {
+    let excess = revisions.len().saturating_sub(KEEP as usize);
+    for &old in &revisions[..excess] {
         let path = Layout::revision(dir, old);
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -315,22 +364,37 @@ mod tests {
         Revision::new(n).unwrap()
     }
 
-    #[test]
-    fn old_revisions_are_pruned_and_the_newest_kept() {
-        let (_dir, layout, name) = setup();
+    /// Revision `n`, linked under its own number.
+    fn at(n: u64) -> Linked {
+        Linked {
+            file: n,
+            revision: rev(n),
+        }
+    }
+
+    /// Writes `n` values to root `name` (a create and `n - 1` updates);
+    /// returns the origin.
+    fn write_n(layout: &Layout, name: &RootName, n: u64) -> u64 {
         let mut expected = None;
-        for i in 0..KEEP + 10 {
-            let out = cas(&layout, &name, expected, &value(&i.to_string())).unwrap();
+        for i in 0..n {
+            let out = cas(layout, name, expected, &value(&i.to_string())).unwrap();
             let CasOutcome::Applied(r) = out else {
                 panic!("{out:?}")
             };
             expected = Some(r);
         }
+        expected.unwrap().get() + 1 - n
+    }
+
+    #[test]
+    fn old_revisions_are_pruned_and_the_newest_kept() {
+        let (_dir, layout, name) = setup();
+        let o = write_n(&layout, &name, KEEP + 10);
         let revisions = list(&layout.revisions(&name)).unwrap();
         assert_eq!(revisions.len() as u64, KEEP);
-        assert_eq!(revisions.last(), Some(&(KEEP + 10)));
+        assert_eq!(revisions.last(), Some(&(o + KEEP + 9)));
         let root = read(&layout, &name).unwrap().unwrap();
-        assert_eq!(root.revision, rev(KEEP + 10));
+        assert_eq!(root.revision, rev(o + KEEP + 9));
         assert_eq!(
             root.value.data().as_ref(),
             (KEEP + 9).to_string().as_bytes()
@@ -359,17 +423,20 @@ mod tests {
         }
         let dir = layout.revisions(&name);
         let hour = Duration::from_secs(3600);
+        // Five files: the creation slot and the revisions after it.
+        let files = list(&dir).unwrap();
+        assert_eq!(files.len(), 5, "{files:?}");
         assert_eq!(erase_superseded(&layout, &name, hour).unwrap(), 0);
-        // Revisions 2 and 3 were written two hours ago: 1 and 2 were
-        // replaced that long ago, 3 only now (by 4).
-        for r in [1, 2, 3] {
+        // The first three files were written two hours ago: the first two
+        // were replaced that long ago, the third only now (by the fourth).
+        for &r in &files[..3] {
             age(&Layout::revision(&dir, r), 2 * hour);
         }
         assert_eq!(erase_superseded(&layout, &name, hour).unwrap(), 2);
-        assert_eq!(list(&dir).unwrap(), vec![3, 4, 5]);
+        assert_eq!(list(&dir).unwrap(), files[2..]);
         // With no grace everything but the newest goes.
         assert_eq!(erase_superseded(&layout, &name, Duration::ZERO).unwrap(), 2);
-        assert_eq!(list(&dir).unwrap(), vec![5]);
+        assert_eq!(list(&dir).unwrap(), files[4..]);
         let root = read(&layout, &name).unwrap().unwrap();
         assert_eq!(root.value.data().as_ref(), b"secret 5");
         assert_eq!(erase_superseded(&layout, &name, Duration::ZERO).unwrap(), 0);
@@ -384,55 +451,111 @@ mod tests {
     #[test]
     fn a_revision_linked_after_it_was_pruned_is_a_conflict_not_applied() {
         let (_dir, layout, name) = setup();
-        let mut expected = None;
-        for i in 0..KEEP + 5 {
-            expected = match cas(&layout, &name, expected, &value(&i.to_string())).unwrap() {
-                CasOutcome::Applied(r) => Some(r),
-                other => panic!("{other:?}"),
-            };
-        }
+        let o = write_n(&layout, &name, KEEP + 5);
+        let newest = rev(o + KEEP + 4);
         let dir = layout.revisions(&name);
-        assert!(!Layout::revision(&dir, 3).exists(), "revision 3 is pruned");
-        // What the stopped writer had read: revision 2, and its record.
-        let stale = record::encode(&name, rev(3), &[9; 32], &value("stale"));
-        let checksum = record::checksum_of(&stale);
-        fs::write(Layout::revision(&dir, 3), &stale).unwrap();
-        let revisions = list(&dir).unwrap();
-        let out = settle(&layout, &name, &dir, &revisions, rev(3), &checksum).unwrap();
+        let third = o + 2;
         assert!(
-            matches!(&out, CasOutcome::Conflict(Some(root)) if root.revision == expected.unwrap()),
+            !Layout::revision(&dir, third).exists(),
+            "revision {third} is pruned"
+        );
+        // What the stopped writer had read: the revision before, and its record.
+        let stale = record::encode(&name, rev(third), &[9; 32], &value("stale"));
+        let checksum = record::checksum_of(&stale);
+        fs::write(Layout::revision(&dir, third), &stale).unwrap();
+        let revisions = list(&dir).unwrap();
+        let out = settle(&layout, &name, &dir, &revisions, at(third), &checksum).unwrap();
+        assert!(
+            matches!(&out, CasOutcome::Conflict(Some(root)) if root.revision == newest),
             "{out:?}"
         );
-        assert_eq!(
-            read(&layout, &name).unwrap().unwrap().revision,
-            expected.unwrap()
-        );
+        assert_eq!(read(&layout, &name).unwrap().unwrap().revision, newest);
 
-        // Revision 10 is still there and was built on the real 9, not on
-        // a stale 9.
-        let stale = record::encode(&name, rev(9), &[9; 32], &value("stale"));
+        // Revision o+9 is still there and was built on the real o+8, not
+        // on a stale one.
+        let ninth = o + 8;
+        let stale = record::encode(&name, rev(ninth), &[9; 32], &value("stale"));
         let out = settle(
             &layout,
             &name,
             &dir,
             &revisions,
-            rev(9),
+            at(ninth),
             &record::checksum_of(&stale),
         )
         .unwrap();
         assert!(matches!(out, CasOutcome::Conflict(Some(_))), "{out:?}");
-        // And the real 9's writer is told it applied.
-        let real = fs::read(Layout::revision(&dir, 9)).unwrap();
+        // And the real writer is told it applied.
+        let real = fs::read(Layout::revision(&dir, ninth)).unwrap();
         let out = settle(
             &layout,
             &name,
             &dir,
             &revisions,
-            rev(9),
+            at(ninth),
             &record::checksum_of(&real),
         )
         .unwrap();
-        assert_eq!(out, CasOutcome::Applied(rev(9)));
+        assert_eq!(out, CasOutcome::Applied(rev(ninth)));
+    }
+
+    /// Creators aim for different revisions; the creation slot lets
+    /// exactly one win. It is the root's value until the first CAS, which
+    /// prunes it.
+    #[test]
+    fn one_creator_wins_the_creation_slot() {
+        let (_dir, layout, name) = setup();
+        let first = value("first");
+        let out = cas(&layout, &name, None, &first).unwrap();
+        let origin = Revision::origin(first.nonce());
+        assert_eq!(out, CasOutcome::Applied(origin));
+        let second = value("second");
+        assert_ne!(Revision::origin(second.nonce()), origin);
+        let out = cas(&layout, &name, None, &second).unwrap();
+        assert!(
+            matches!(&out, CasOutcome::Conflict(Some(root)) if root.value == first),
+            "{out:?}"
+        );
+        let dir = layout.revisions(&name);
+        assert_eq!(list(&dir).unwrap(), vec![CREATION_SLOT]);
+        let root = read(&layout, &name).unwrap().unwrap();
+        assert_eq!((root.revision, &root.value), (origin, &first));
+
+        let next = origin.next().unwrap();
+        let out = cas(&layout, &name, Some(origin), &second).unwrap();
+        assert_eq!(out, CasOutcome::Applied(next));
+        assert_eq!(read(&layout, &name).unwrap().unwrap().value, second);
+        let kept = vec![CREATION_SLOT, next.get()];
+        assert_eq!(list(&dir).unwrap(), kept, "kept like any recent revision");
+    }
+
+    /// A creator stopped between its check and its link until the root's
+    /// creation slot was pruned: its link succeeds, but it must be told
+    /// "conflict", readers must not see it, and its record goes.
+    #[test]
+    fn a_late_creator_in_a_pruned_slot_is_a_conflict() {
+        let (_dir, layout, name) = setup();
+        let o = write_n(&layout, &name, KEEP + 3);
+        let dir = layout.revisions(&name);
+        assert!(!Layout::revision(&dir, CREATION_SLOT).exists(), "pruned");
+        let late = value("late");
+        let late_origin = Revision::origin(late.nonce());
+        let stale = record::encode(&name, late_origin, &NO_PREVIOUS, &late);
+        fs::write(Layout::revision(&dir, CREATION_SLOT), &stale).unwrap();
+        let linked = Linked {
+            file: CREATION_SLOT,
+            revision: late_origin,
+        };
+        let revisions = list(&dir).unwrap();
+        let checksum = record::checksum_of(&stale);
+        let out = settle(&layout, &name, &dir, &revisions, linked, &checksum).unwrap();
+        let newest = rev(o + KEEP + 2);
+        assert!(
+            matches!(&out, CasOutcome::Conflict(Some(root)) if root.revision == newest),
+            "{out:?}"
+        );
+        assert!(!Layout::revision(&dir, CREATION_SLOT).exists());
+        assert_eq!(read(&layout, &name).unwrap().unwrap().revision, newest);
     }
 
     #[test]

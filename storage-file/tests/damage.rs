@@ -54,11 +54,11 @@ async fn a_torn_or_corrupt_root_is_an_error_naming_its_file_and_is_never_overwri
     let dir = tempfile::tempdir().unwrap();
     let storage = FileStorage::open(dir.path()).await.unwrap();
     let name = RootName::new("db/orders/log").unwrap();
-    storage
-        .cas_root(&name, None, &RootValue::new("head").unwrap())
-        .await
-        .unwrap();
-    let path = root_file(&storage, name.as_str(), 1);
+    let head = RootValue::new("head").unwrap();
+    let origin = Revision::origin(head.nonce());
+    storage.cas_root(&name, None, &head).await.unwrap();
+    // A new root's record is in the creation slot, file 0.
+    let path = root_file(&storage, name.as_str(), 0);
     let whole = fs::read(&path).unwrap();
 
     let mut flipped = whole.clone();
@@ -80,11 +80,7 @@ async fn a_torn_or_corrupt_root_is_an_error_naming_its_file_and_is_never_overwri
             "{msg}"
         );
         let cas = storage
-            .cas_root(
-                &name,
-                Some(Revision::FIRST),
-                &RootValue::new("next").unwrap(),
-            )
+            .cas_root(&name, Some(origin), &RootValue::new("next").unwrap())
             .await
             .unwrap_err();
         assert!(cas.is_corruption(), "{cas}");
@@ -97,7 +93,7 @@ async fn a_torn_or_corrupt_root_is_an_error_naming_its_file_and_is_never_overwri
     // A root file copied into another root's place is not taken for it.
     let other = RootName::new("db/orders/index").unwrap();
     fs::write(&path, &whole).unwrap();
-    let other_file = root_file(&storage, other.as_str(), 1);
+    let other_file = root_file(&storage, other.as_str(), 0);
     fs::create_dir_all(other_file.parent().unwrap()).unwrap();
     fs::copy(&path, &other_file).unwrap();
     let err = storage.read_root(&other).await.unwrap_err().to_string();
@@ -145,9 +141,9 @@ async fn two_handles_in_one_process_take_turns_exactly() {
     let a = FileStorage::open(dir.path()).await.unwrap();
     let b = FileStorage::open(dir.path()).await.unwrap();
     let name = RootName::new("counter").unwrap();
-    a.cas_root(&name, None, &RootValue::new("0").unwrap())
-        .await
-        .unwrap();
+    let zero = RootValue::new("0").unwrap();
+    let origin = Revision::origin(zero.nonce()).get();
+    a.cas_root(&name, None, &zero).await.unwrap();
     let mut tasks = Vec::new();
     for handle in [a.clone(), b.clone(), a.clone(), b.clone()] {
         let name = name.clone();
@@ -175,6 +171,6 @@ async fn two_handles_in_one_process_take_turns_exactly() {
         task.await.unwrap();
     }
     let last = b.read_root(&name).await.unwrap().unwrap();
-    assert_eq!(last.revision.get(), 201);
+    assert_eq!(last.revision.get(), origin + 200);
     assert_eq!(last.value.data().as_ref(), b"200");
 }

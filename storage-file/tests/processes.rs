@@ -29,6 +29,7 @@ async fn cas_is_exact_across_processes() {
     let storage = FileStorage::open(dir.path()).await.unwrap();
     let name = RootName::new("db/race/counter").unwrap();
     let zero = RootValue::new("0").unwrap();
+    let origin = Revision::origin(zero.nonce()).get();
     storage
         .cas_root_or_conflict(&name, None, &zero)
         .await
@@ -56,14 +57,18 @@ async fn cas_is_exact_across_processes() {
     let revisions: Vec<u64> = wins.keys().copied().collect();
     assert_eq!(
         revisions,
-        (2..=total + 1).collect::<Vec<_>>(),
+        (origin + 1..=origin + total).collect::<Vec<_>>(),
         "revisions won"
     );
     for (revision, count) in &wins {
-        assert_eq!(*count, revision - 1, "revision {revision}: a lost update");
+        assert_eq!(
+            *count,
+            revision - origin,
+            "revision {revision}: a lost update"
+        );
     }
     let last = storage.read_root(&name).await.unwrap().unwrap();
-    assert_eq!(last.revision.get(), total + 1);
+    assert_eq!(last.revision.get(), origin + total);
     assert_eq!(last.value.data().as_ref(), total.to_string().as_bytes());
 }
 
@@ -109,8 +114,10 @@ async fn a_frozen_writer_holds_up_no_other_process() {
     let dir = tempfile::tempdir().unwrap();
     let storage = FileStorage::open(dir.path()).await.unwrap();
     let name = RootName::new("db/freeze/log").unwrap();
+    let zero = RootValue::new("0").unwrap();
+    let origin = Revision::origin(zero.nonce()).get();
     storage
-        .cas_root_or_conflict(&name, None, &RootValue::new("0").unwrap())
+        .cas_root_or_conflict(&name, None, &zero)
         .await
         .unwrap();
     let path = dir.path().to_str().unwrap();
@@ -155,7 +162,11 @@ async fn a_frozen_writer_holds_up_no_other_process() {
             wins.insert(revision, count).is_none(),
             "revision {revision} was won by two writers"
         );
-        assert_eq!(count, revision - 1, "revision {revision}: a lost update");
+        assert_eq!(
+            count,
+            revision - origin,
+            "revision {revision}: a lost update"
+        );
     }
     let last = storage.read_root(&name).await.unwrap().unwrap();
     assert!(last.revision.get() >= *wins.keys().last().unwrap());
@@ -163,7 +174,7 @@ async fn a_frozen_writer_holds_up_no_other_process() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(count, last.revision.get() - 1);
+    assert_eq!(count, last.revision.get() - origin);
 }
 
 fn parse_win(line: &str) -> (u64, u64) {

@@ -92,10 +92,8 @@ async fn permission_denied_is_a_clear_error_and_changes_nothing() {
     let storage = FileStorage::open(&store).await.unwrap();
     let id = storage.put(Bytes::from_static(b"readable")).await.unwrap();
     let name = RootName::new("probe/counter").unwrap();
-    storage
-        .cas_root(&name, None, &RootValue::new("0").unwrap())
-        .await
-        .unwrap();
+    let zero = RootValue::new("0").unwrap();
+    storage.cas_root(&name, None, &zero).await.unwrap();
     make_read_only(&store);
 
     let store_arg = store.to_str().unwrap();
@@ -116,7 +114,10 @@ async fn permission_denied_is_a_clear_error_and_changes_nothing() {
         assert!(line.contains(store_arg), "the error names no path: {line}");
     }
     assert_eq!(lines.len(), 4, "{lines:?}");
-    assert_eq!(counter(&storage, &name).await, Revision::FIRST);
+    assert_eq!(
+        counter(&storage, &name).await,
+        Revision::origin(zero.nonce())
+    );
     assert_eq!(tmp_entries(&storage), 0);
     assert_eq!(storage.list_segments(None, 10).await.unwrap().ids, vec![id]);
 
@@ -250,10 +251,9 @@ async fn a_full_disk_is_unavailable_leaves_nothing_behind_and_recovers() {
     };
     let storage = FileStorage::open(dir.path().join("store")).await.unwrap();
     let name = RootName::new("db/full/log").unwrap();
-    storage
-        .cas_root(&name, None, &RootValue::new("before").unwrap())
-        .await
-        .unwrap();
+    let before = RootValue::new("before").unwrap();
+    let origin = Revision::origin(before.nonce());
+    storage.cas_root(&name, None, &before).await.unwrap();
 
     let (big, err) = fill(&storage, 0, 512 * 1024).await;
     assert!(!big.is_empty());
@@ -276,7 +276,7 @@ async fn a_full_disk_is_unavailable_leaves_nothing_behind_and_recovers() {
 
     let big_value = RootValue::new(noise(7, 60_000)).unwrap();
     let err = storage
-        .cas_root(&name, Some(Revision::FIRST), &big_value)
+        .cas_root(&name, Some(origin), &big_value)
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
@@ -288,7 +288,7 @@ async fn a_full_disk_is_unavailable_leaves_nothing_behind_and_recovers() {
     let root = storage.read_root(&name).await.unwrap().unwrap();
     assert_eq!(
         (root.revision, root.value.data().as_ref()),
-        (Revision::FIRST, &b"before"[..])
+        (origin, &b"before"[..])
     );
     for id in &big {
         assert!(storage.get_segment(*id).await.unwrap().is_some());
@@ -299,8 +299,8 @@ async fn a_full_disk_is_unavailable_leaves_nothing_behind_and_recovers() {
     storage.delete_segment(big[1]).await.unwrap();
     storage.put(noise(99, 512 * 1024)).await.unwrap();
     let out = storage
-        .cas_root(&name, Some(Revision::FIRST), &big_value)
+        .cas_root(&name, Some(origin), &big_value)
         .await
         .unwrap();
-    assert_eq!(out, CasOutcome::Applied(Revision::new(2).unwrap()));
+    assert_eq!(out, CasOutcome::Applied(origin.next().unwrap()));
 }

@@ -83,7 +83,7 @@ impl Sql {
             ),
             read_root: format!("SELECT rev, value FROM {s}.roots WHERE name = $1"),
             create_root: format!(
-                "INSERT INTO {s}.roots (name, rev, value) VALUES ($1, 1, $2) ON CONFLICT (name) DO NOTHING"
+                "INSERT INTO {s}.roots (name, rev, value) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING"
             ),
             update_root: format!(
                 "UPDATE {s}.roots SET rev = rev + 1, value = $3 WHERE name = $1 AND rev = $2"

@@ -220,22 +220,24 @@ impl PostgresStorage {
         Ok((!found.is_empty(), missing))
     }
 
-    /// One conditional write; `Ambiguous` when the server may have applied it.
+    /// One conditional write from `expected` (absent: a create) to
+    /// `target`; `Ambiguous` when the server may have applied it.
     async fn cas_attempt(
         &self,
         name: &RootName,
-        expected: Option<Revision>,
+        (expected, target): (Option<Revision>, Revision),
         encoded: &[u8],
     ) -> Result<CasAttempt> {
         let op = format!("cas_root {name}");
         let key = name.as_str();
-        // `cas_root` checked that the revision fits a bigint.
+        // `cas_root` checked that the revisions fit a bigint.
         let expected_rev = expected.map(|rev| rev.get() as i64);
+        let origin = target.get() as i64;
         let written = self
             .call(async |c| match expected_rev {
                 None => {
                     let st = c.prepare_cached(&self.sql.create_root).await?;
-                    c.execute(&st, &[&key, &encoded]).await
+                    c.execute(&st, &[&key, &origin, &encoded]).await
                 }
                 Some(rev) => {
                     let st = c.prepare_cached(&self.sql.update_root).await?;
@@ -245,10 +247,7 @@ impl PostgresStorage {
             .instrument(tracing::debug_span!("postgres", op))
             .await;
         match written {
-            Ok(1) => {
-                let rev = Revision::after(expected)?;
-                Ok(CasAttempt::Decided(CasOutcome::Applied(rev)))
-            }
+            Ok(1) => Ok(CasAttempt::Decided(CasOutcome::Applied(target))),
             Ok(0) => Ok(CasAttempt::Decided(CasOutcome::Conflict(
                 self.read_root(name).await?,
             ))),
@@ -512,12 +511,13 @@ impl Storage for PostgresStorage {
         expected: Option<Revision>,
         value: &RootValue,
     ) -> Result<CasOutcome> {
-        if let Some(rev) = expected
-            && i64::try_from(rev.get()).is_err()
-        {
-            return Err(Error::invalid(format!(
-                "cas_root {name}: revision {rev} is beyond what PostgreSQL's bigint can hold"
-            )));
+        let target = Revision::after(expected, value.nonce())?;
+        for rev in expected.into_iter().chain([target]) {
+            if i64::try_from(rev.get()).is_err() {
+                return Err(Error::invalid(format!(
+                    "cas_root {name}: revision {rev} is beyond what PostgreSQL's bigint can hold"
+                )));
+            }
         }
         let encoded = value.encode();
         cas_resolving_ambiguity(
@@ -525,7 +525,7 @@ impl Storage for PostgresStorage {
             name,
             expected,
             value,
-            || self.cas_attempt(name, expected, &encoded),
+            || self.cas_attempt(name, (expected, target), &encoded),
             || self.read_root_patiently(name),
         )
         .await

@@ -55,10 +55,9 @@ async fn cas_race_from_many_connections_has_one_winner_per_revision() {
         storages.push(Arc::new(open(&uri).await));
     }
     let name = RootName::new("db/race/log").unwrap();
-    storages[0]
-        .cas_root(&name, None, &RootValue::new("0").unwrap())
-        .await
-        .unwrap();
+    let zero = RootValue::new("0").unwrap();
+    let o = Revision::origin(zero.nonce()).get();
+    storages[0].cas_root(&name, None, &zero).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..32 {
         let (s, name) = (storages[i % 4].clone(), name.clone());
@@ -74,15 +73,15 @@ async fn cas_race_from_many_connections_has_one_winner_per_revision() {
     assert_eq!(wins.len(), 320);
     assert_eq!(
         revisions,
-        (2..=321).collect(),
+        (o + 1..=o + 320).collect(),
         "each revision won exactly once"
     );
     assert!(
-        wins.iter().all(|(rev, count)| *count == rev - 1),
+        wins.iter().all(|(rev, count)| *count == rev - o),
         "no lost update"
     );
     let last = storages[3].read_root(&name).await.unwrap().unwrap();
-    assert_eq!((last.revision.get(), counter(&last)), (321, 320));
+    assert_eq!((last.revision.get(), counter(&last)), (o + 320, 320));
 }
 
 /// One write step of the restart test: a segment and a counter increment.
@@ -162,10 +161,9 @@ async fn server_restarts_mid_write_loop_lose_nothing_acknowledged() {
     let uri = server.uri_with("db=restart&connect_timeout=2&statement_timeout=3000&pool_size=4");
     let storage = open(&uri).await;
     let name = RootName::new("db/restart/log").unwrap();
-    storage
-        .cas_root(&name, None, &RootValue::new("0").unwrap())
-        .await
-        .unwrap();
+    let zero = RootValue::new("0").unwrap();
+    let origin = Revision::origin(zero.nonce()).get();
+    storage.cas_root(&name, None, &zero).await.unwrap();
     let progress = Arc::new(AtomicUsize::new(0));
     let writer = tokio::spawn({
         let progress = progress.clone();
@@ -229,7 +227,7 @@ async fn server_restarts_mid_write_loop_lose_nothing_acknowledged() {
     let count = counter(&root);
     assert_eq!(
         root.revision.get(),
-        count + 1,
+        origin + count,
         "every applied write added exactly one"
     );
     assert_eq!(
@@ -280,10 +278,9 @@ async fn connection_killed_while_cas_blocks_retries_and_applies_once() {
     ));
     let storage = Arc::new(open(&uri).await);
     let name = RootName::new("db/kill/log").unwrap();
-    storage
-        .cas_root(&name, None, &RootValue::new("1").unwrap())
-        .await
-        .unwrap();
+    let first = RootValue::new("1").unwrap();
+    let origin = Revision::origin(first.nonce());
+    storage.cas_root(&name, None, &first).await.unwrap();
 
     // Another session holds the row lock, so our UPDATE is sent and blocks.
     let mut locker = server.admin().await.unwrap();
@@ -297,7 +294,7 @@ async fn connection_killed_while_cas_blocks_retries_and_applies_once() {
     let ours = RootValue::new("2").unwrap();
     let cas = tokio::spawn({
         let (storage, name, ours) = (storage.clone(), name.clone(), ours.clone());
-        async move { storage.cas_root(&name, Some(Revision::FIRST), &ours).await }
+        async move { storage.cas_root(&name, Some(origin), &ours).await }
     });
     let pid = session_waiting(server, &app, "transactionid").await;
     assert!(server.terminate_backend(pid).await.unwrap());
@@ -309,9 +306,12 @@ async fn connection_killed_while_cas_blocks_retries_and_applies_once() {
         .expect("the CAS hung")
         .unwrap()
         .unwrap();
-    assert_eq!(outcome, CasOutcome::Applied(Revision::new(2).unwrap()));
+    assert_eq!(outcome, CasOutcome::Applied(origin.next().unwrap()));
     let root = storage.read_root(&name).await.unwrap().unwrap();
-    assert_eq!((root.revision.get(), root.value.nonce()), (2, ours.nonce()));
+    assert_eq!(
+        (root.revision, root.value.nonce()),
+        (origin.next().unwrap(), ours.nonce())
+    );
     let pids = server.backend_pids(&app).await.unwrap();
     assert!(!pids.contains(&pid), "the killed session is still there");
 }
@@ -336,10 +336,9 @@ async fn connection_killed_after_commit_resolves_to_applied() {
     let uri = server.uri_with(&format!("db=syncrep&application_name={app}&pool_size=2"));
     let storage = Arc::new(open(&uri).await);
     let name = RootName::new("db/syncrep/log").unwrap();
-    storage
-        .cas_root(&name, None, &RootValue::new("1").unwrap())
-        .await
-        .unwrap();
+    let first = RootValue::new("1").unwrap();
+    let origin = Revision::origin(first.nonce());
+    storage.cas_root(&name, None, &first).await.unwrap();
     let admin = server.admin().await.unwrap();
     set_and_reload(
         &admin,
@@ -351,7 +350,7 @@ async fn connection_killed_after_commit_resolves_to_applied() {
     let ours = RootValue::new("2").unwrap();
     let cas = tokio::spawn({
         let (storage, name, ours) = (storage.clone(), name.clone(), ours.clone());
-        async move { storage.cas_root(&name, Some(Revision::FIRST), &ours).await }
+        async move { storage.cas_root(&name, Some(origin), &ours).await }
     });
     let pid = session_waiting(&server, app, "SyncRep").await;
     let seen: i64 = admin
@@ -362,7 +361,11 @@ async fn connection_killed_after_commit_resolves_to_applied() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(seen, 1, "the commit is not visible while it waits");
+    assert_eq!(
+        seen as u64,
+        origin.get(),
+        "the commit is not visible while it waits"
+    );
     assert!(server.terminate_backend(pid).await.unwrap());
 
     let outcome = tokio::time::timeout(Duration::from_secs(20), cas)
@@ -370,11 +373,11 @@ async fn connection_killed_after_commit_resolves_to_applied() {
         .expect("the CAS hung")
         .unwrap()
         .unwrap();
-    assert_eq!(outcome, CasOutcome::Applied(Revision::new(2).unwrap()));
+    assert_eq!(outcome, CasOutcome::Applied(origin.next().unwrap()));
     let root = storage.read_root(&name).await.unwrap().unwrap();
     assert_eq!(
-        (root.revision.get(), root.value.nonce()),
-        (2, ours.nonce()),
+        (root.revision, root.value.nonce()),
+        (origin.next().unwrap(), ours.nonce()),
         "applied once"
     );
 
@@ -384,7 +387,7 @@ async fn connection_killed_after_commit_resolves_to_applied() {
         .cas_root(&name, Some(root.revision), &RootValue::new("3").unwrap())
         .await
         .unwrap();
-    assert_eq!(next, CasOutcome::Applied(Revision::new(3).unwrap()));
+    assert_eq!(next, CasOutcome::Applied(root.revision.next().unwrap()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -394,10 +397,9 @@ async fn a_blocked_cas_times_out_with_a_retryable_error_and_changes_nothing() {
     let uri = server.uri_with(&format!("db=slow&schema={schema}&statement_timeout=300"));
     let storage = open(&uri).await;
     let name = RootName::new("db/slow/log").unwrap();
-    storage
-        .cas_root(&name, None, &RootValue::new("1").unwrap())
-        .await
-        .unwrap();
+    let first = RootValue::new("1").unwrap();
+    let origin = Revision::origin(first.nonce());
+    storage.cas_root(&name, None, &first).await.unwrap();
     let mut locker = server.admin().await.unwrap();
     let tx = locker.transaction().await.unwrap();
     tx.execute(
@@ -409,7 +411,7 @@ async fn a_blocked_cas_times_out_with_a_retryable_error_and_changes_nothing() {
 
     let started = Instant::now();
     let err = storage
-        .cas_root(&name, Some(Revision::FIRST), &RootValue::new("2").unwrap())
+        .cas_root(&name, Some(origin), &RootValue::new("2").unwrap())
         .await
         .unwrap_err();
     // The server cancels the statement: a definite, retryable timeout.
@@ -425,10 +427,10 @@ async fn a_blocked_cas_times_out_with_a_retryable_error_and_changes_nothing() {
     );
     // Reads do not wait for the lock, and nothing was written.
     let root = storage.read_root(&name).await.unwrap().unwrap();
-    assert_eq!(root.revision, Revision::FIRST);
+    assert_eq!(root.revision, origin);
     tx.rollback().await.unwrap();
     let applied = storage
-        .cas_root(&name, Some(Revision::FIRST), &RootValue::new("2").unwrap())
+        .cas_root(&name, Some(origin), &RootValue::new("2").unwrap())
         .await
         .unwrap();
     assert!(applied.is_applied());

@@ -74,7 +74,10 @@ mod tests {
         let first = RootValue::new(&b"one"[..]).unwrap();
         plan.inject_times(Op::Cas, Fault::FailAfter, 1);
         let outcome = settled_cas(&storage, &name, None, &first).await.unwrap();
-        assert_eq!(outcome, CasOutcome::Applied(Revision::FIRST));
+        assert_eq!(
+            outcome,
+            CasOutcome::Applied(Revision::origin(first.nonce()))
+        );
 
         // A lost response of a write that did not apply is a conflict.
         let stale = RootValue::new(&b"stale"[..]).unwrap();
@@ -149,7 +152,12 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
-        assert!(err.to_string().contains("moved on to revision 2"), "{err}");
+        let moved = Revision::origin(value.nonce()).next().unwrap();
+        assert!(
+            err.to_string()
+                .contains(&format!("moved on to revision {moved}")),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -181,14 +189,16 @@ mod tests {
         let plan = FaultPlan::seeded(2);
         let storage = FaultyStorage::new(Arc::new(MemStorage::new()), plan.clone());
         let name = RootName::new("db/x/log").unwrap();
+        let first = RootValue::new(&b"a"[..]).unwrap();
         storage
-            .cas_root_or_conflict(&name, None, &RootValue::new(&b"a"[..]).unwrap())
+            .cas_root_or_conflict(&name, None, &first)
             .await
             .unwrap();
         plan.inject_times(Op::Cas, Fault::FailAfter, 1);
         plan.inject(Op::ReadRoot, Fault::FailBefore, 1.0);
         let value = RootValue::new(&b"b"[..]).unwrap();
-        let err = settled_cas(&storage, &name, Some(Revision::FIRST), &value)
+        let origin = Revision::origin(first.nonce());
+        let err = settled_cas(&storage, &name, Some(origin), &value)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");

@@ -10,15 +10,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use bytes::Bytes;
+use common::swap::SwappableStorage;
 use common::*;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
+use storage_core::Storage;
 use storage_core::testkit::faults::{Fault, Op};
-use storage_core::{
-    CasOutcome, MemStorage, PageToken, Revision, Root, RootName, RootValue, SegmentId, SegmentPage,
-    Storage,
-};
 use transactor::{ErrorKind, Transactor};
 
 fn long() -> bool {
@@ -52,55 +48,6 @@ async fn a_holder_that_cannot_renew_steps_down_within_its_ttl() {
     plan.clear();
 }
 
-/// A storage whose contents can be wiped under its users, as a restarted
-/// in-memory simulator or a dropped and re-made keyspace would be.
-#[derive(Debug)]
-struct Resettable(RwLock<Arc<MemStorage>>);
-
-impl Resettable {
-    fn reset(&self) {
-        *self.0.write() = Arc::new(MemStorage::new());
-    }
-
-    fn now(&self) -> Arc<MemStorage> {
-        self.0.read().clone()
-    }
-}
-
-#[async_trait]
-impl Storage for Resettable {
-    fn backend(&self) -> &'static str {
-        "resettable"
-    }
-    async fn put_segment(&self, id: SegmentId, bytes: Bytes) -> storage_core::Result<()> {
-        self.now().put_segment(id, bytes).await
-    }
-    async fn get_segment(&self, id: SegmentId) -> storage_core::Result<Option<Bytes>> {
-        self.now().get_segment(id).await
-    }
-    async fn delete_segment(&self, id: SegmentId) -> storage_core::Result<()> {
-        self.now().delete_segment(id).await
-    }
-    async fn list_segments(
-        &self,
-        from: Option<PageToken>,
-        limit: usize,
-    ) -> storage_core::Result<SegmentPage> {
-        self.now().list_segments(from, limit).await
-    }
-    async fn read_root(&self, name: &RootName) -> storage_core::Result<Option<Root>> {
-        self.now().read_root(name).await
-    }
-    async fn cas_root(
-        &self,
-        name: &RootName,
-        expected: Option<Revision>,
-        value: &RootValue,
-    ) -> storage_core::Result<CasOutcome> {
-        self.now().cas_root(name, expected, value).await
-    }
-}
-
 /// Marks of cycle `cycle`: one range per incarnation.
 fn mark(cycle: u64, i: u64) -> u64 {
     cycle * 1_000_000 + i
@@ -127,7 +74,7 @@ fn writer(t: Arc<Transactor>, cycle: u64) -> tokio::task::JoinHandle<Vec<u64>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storage_reset_under_a_running_transactor_lets_none_of_its_writes_in() {
     let cycles = if long() { 20 } else { 3 };
-    let resettable = Arc::new(Resettable(RwLock::new(Arc::new(MemStorage::new()))));
+    let resettable = SwappableStorage::new(mem());
     let storage: Arc<dyn Storage> = resettable.clone();
     let db = create(&storage, "reset").await;
     let mut current = Arc::new(start(&storage, &db, config()).await);
@@ -139,7 +86,7 @@ async fn a_storage_reset_under_a_running_transactor_lets_none_of_its_writes_in()
         while current.metrics().transactions < before + 20 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        resettable.reset();
+        resettable.swap(mem());
         let entry = index::create_db(&storage, &db).await.unwrap();
         let next = Arc::new(start(&storage, &db, config()).await);
         assert_eq!(next.db_id(), entry.uuid);
@@ -188,32 +135,28 @@ async fn a_storage_reset_under_a_running_transactor_lets_none_of_its_writes_in()
 /// deposed instead of taking the new incarnation's lease over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewal_never_lands_on_another_incarnations_lease() {
-    let resettable = Arc::new(Resettable(RwLock::new(Arc::new(MemStorage::new()))));
+    let resettable = SwappableStorage::new(mem());
     let storage: Arc<dyn Storage> = resettable.clone();
     let (paused_view, plan) = faulty(&storage, 9);
     let db = create(&storage, "again").await;
     let old = start(&paused_view, &db, config()).await;
     let lease_root = index::lease_root_name(&db);
+    let lease_revision = async || {
+        let root = storage.read_root(&lease_root).await.unwrap().unwrap();
+        root.revision.get()
+    };
+    let claimed = lease_revision().await;
     plan.pause();
-    let old_revision = storage
-        .read_root(&lease_root)
-        .await
-        .unwrap()
-        .unwrap()
-        .revision;
+    let renewals = lease_revision().await - claimed;
 
-    resettable.reset();
+    resettable.swap(mem());
     index::create_db(&storage, &db).await.unwrap();
     let new = start(&storage, &db, config()).await;
+    // As many renewals as the old holder's: with leases counting from 1,
+    // the new lease then stood at the old holder's revision.
+    let claimed = lease_revision().await;
     within(async {
-        while storage
-            .read_root(&lease_root)
-            .await
-            .unwrap()
-            .unwrap()
-            .revision
-            < old_revision
-        {
+        while lease_revision().await - claimed < renewals {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     })

@@ -89,10 +89,17 @@ impl Cluster {
         self.check_cas_liveness(request)?;
         let deadline = Instant::now() + self.timeouts.cas_contention;
         self.begin_and_repair(request, deadline).await?;
+        let broken = self
+            .faults
+            .fire(&request.scope, None, |k| *k == FaultKind::SerialReadFromOne);
+        let level = match broken {
+            Some(_) => Consistency::One,
+            None => quorum_of(request.serial),
+        };
         self.read_partition(
             request.table,
             &request.key,
-            quorum_of(request.serial),
+            level,
             Phase::Read,
             &request.scope,
         )

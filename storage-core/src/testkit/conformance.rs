@@ -11,6 +11,13 @@
 //! A case returns `Err(message)` instead of panicking, so [`run_all`] can
 //! report every failure at once and the suite's own tests can show that it
 //! fails a broken backend.
+//!
+//! Revisions are checked relative to the root's origin, never as absolute
+//! numbers: a create must land at [`Revision::origin`] of its value's
+//! nonce, and [`two_incarnations_of_a_root_share_no_revision`] runs on two
+//! fresh storages (a store before and after a reset) to check that a
+//! revision of one incarnation of a root never matches the other (which
+//! random origins guarantee but for a chance of about writes / 2^62).
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -86,26 +93,41 @@ type CaseFuture = BoxFuture<'static, CaseResult>;
 pub struct Case {
     /// The case's name.
     pub name: &'static str,
-    run: fn(FreshStorage) -> CaseFuture,
+    run: Run,
+}
+
+/// How a case takes its storages.
+enum Run {
+    /// On one fresh storage.
+    One(fn(FreshStorage) -> CaseFuture),
+    /// On two: the same store before and after a reset, as far as a
+    /// caller can tell (every fresh storage is empty and named alike).
+    Two(fn(FreshStorage, FreshStorage) -> CaseFuture),
 }
 
 macro_rules! case {
     ($f:ident) => {
         Case {
             name: stringify!($f),
-            run: |fresh| {
+            run: Run::One(|fresh| {
                 Box::pin(async move {
                     let outcome = $f(fresh.storage.clone()).await;
                     drop(fresh);
                     outcome
                 })
-            },
+            }),
         }
     };
     (fresh $f:ident) => {
         Case {
             name: stringify!($f),
-            run: |fresh| Box::pin($f(fresh)),
+            run: Run::One(|fresh| Box::pin($f(fresh))),
+        }
+    };
+    (pair $f:ident) => {
+        Case {
+            name: stringify!($f),
+            run: Run::Two(|before, after| Box::pin($f(before, after))),
         }
     };
 }
@@ -128,6 +150,7 @@ pub fn cases() -> Vec<Case> {
         case!(roots_hold_limits_and_are_independent),
         case!(concurrent_cas_has_one_winner_per_revision),
         case!(concurrent_create_has_one_winner),
+        case!(pair two_incarnations_of_a_root_share_no_revision),
         case!(fresh two_handles_share_one_store),
     ]
 }
@@ -175,8 +198,11 @@ const CASE_TIMEOUT: Duration = Duration::from_secs(300);
 pub async fn run_all(fixture: &dyn Fixture) -> Report {
     let mut report = Report::default();
     for case in cases() {
-        let fresh = fixture.fresh().await;
-        let outcome = match tokio::time::timeout(CASE_TIMEOUT, (case.run)(fresh)).await {
+        let run = match case.run {
+            Run::One(run) => run(fixture.fresh().await),
+            Run::Two(run) => run(fixture.fresh().await, fixture.fresh().await),
+        };
+        let outcome = match tokio::time::timeout(CASE_TIMEOUT, run).await {
             Ok(result) => result,
             Err(_) => Err(format!("did not finish within {CASE_TIMEOUT:?}")),
         };
@@ -215,6 +241,14 @@ fn payload(seed: u64, len: usize) -> Bytes {
 fn root_name(s: &str) -> RootName {
     // Only called with the suite's own literal names, which are valid.
     RootName::new(s).unwrap_or_else(|e| panic!("suite bug: {e}"))
+}
+
+/// The revision of a create that must have applied.
+fn created(out: Result<CasOutcome, Error>) -> Result<Revision, String> {
+    match ok("create", out)? {
+        CasOutcome::Applied(rev) => Ok(rev),
+        other => Err(format!("create of a new root gave {other:?}")),
+    }
 }
 
 fn value(data: &[u8]) -> Result<RootValue, String> {
@@ -550,14 +584,15 @@ pub async fn roots_create_read_update(s: Arc<dyn Storage>) -> CaseResult {
         "a never-written root exists"
     );
     let v1 = value(b"one")?;
+    let origin = Revision::origin(v1.nonce());
     let out = ok("create", s.cas_root(&name, None, &v1).await)?;
     ensure!(
-        out == CasOutcome::Applied(Revision::FIRST),
-        "create gave {out:?}"
+        out == CasOutcome::Applied(origin),
+        "create gave {out:?}, expected the origin drawn from the value's nonce, {origin}"
     );
     let root = ok("read", s.read_root(&name).await)?.ok_or("created root missing")?;
     ensure!(
-        root.revision == Revision::FIRST && root.value == v1,
+        root.revision == origin && root.value == v1,
         "read after create gave {root:?}"
     );
     ensure!(
@@ -575,11 +610,8 @@ pub async fn roots_create_read_update(s: Arc<dyn Storage>) -> CaseResult {
     );
 
     let v2 = value(b"two")?;
-    let out = ok(
-        "update",
-        s.cas_root(&name, Some(Revision::FIRST), &v2).await,
-    )?;
-    let rev2 = Revision::new(2).ok_or("rev")?;
+    let out = ok("update", s.cas_root(&name, Some(origin), &v2).await)?;
+    let rev2 = origin.next().map_err(|e| e.to_string())?;
     ensure!(out == CasOutcome::Applied(rev2), "update gave {out:?}");
     let root = ok("read", s.read_root(&name).await)?.ok_or("root missing")?;
     ensure!(
@@ -594,14 +626,15 @@ pub async fn roots_create_read_update(s: Arc<dyn Storage>) -> CaseResult {
 /// A CAS from a stale, future or absent revision conflicts and writes nothing.
 pub async fn stale_and_absent_revisions_conflict(s: Arc<dyn Storage>) -> CaseResult {
     let name = root_name("r");
-    ok("create", s.cas_root(&name, None, &value(b"1")?).await)?;
+    let origin = created(s.cas_root(&name, None, &value(b"1")?).await)?;
     ok(
         "update",
-        s.cas_root(&name, Some(Revision::FIRST), &value(b"2")?)
-            .await,
+        s.cas_root(&name, Some(origin), &value(b"2")?).await,
     )?;
     let current = ok("read", s.read_root(&name).await)?;
-    for stale in [1, 3, 99] {
+    let o = origin.get();
+    // Stale, future, far future, and another incarnation's first.
+    for stale in [o, o + 2, o + 98, 1] {
         let rev = Revision::new(stale).ok_or("rev")?;
         let out = ok(
             "stale cas",
@@ -609,7 +642,8 @@ pub async fn stale_and_absent_revisions_conflict(s: Arc<dyn Storage>) -> CaseRes
         )?;
         ensure!(
             out == CasOutcome::Conflict(current.clone()),
-            "cas expecting revision {stale} on revision 2 gave {out:?}"
+            "cas expecting revision {stale} on revision {} gave {out:?}",
+            o + 1
         );
     }
     let after = ok("read", s.read_root(&name).await)?;
@@ -617,12 +651,11 @@ pub async fn stale_and_absent_revisions_conflict(s: Arc<dyn Storage>) -> CaseRes
     let other = root_name("never-created");
     let out = ok(
         "cas on missing",
-        s.cas_root(&other, Some(Revision::FIRST), &value(b"x")?)
-            .await,
+        s.cas_root(&other, Some(origin), &value(b"x")?).await,
     )?;
     ensure!(
         out == CasOutcome::Conflict(None),
-        "cas expecting revision 1 on a missing root gave {out:?}"
+        "cas expecting revision {origin} on a missing root gave {out:?}"
     );
     ensure!(
         ok("read", s.read_root(&other).await)?.is_none(),
@@ -635,7 +668,7 @@ pub async fn stale_and_absent_revisions_conflict(s: Arc<dyn Storage>) -> CaseRes
 pub async fn roots_hold_limits_and_are_independent(s: Arc<dyn Storage>) -> CaseResult {
     let long = root_name(&format!("db/{}", "n".repeat(197)));
     let big = RootValue::new(payload(8, MAX_ROOT_VALUE_BYTES)).map_err(|e| e.to_string())?;
-    ok("create big", s.cas_root(&long, None, &big).await)?;
+    let origin = created(s.cas_root(&long, None, &big).await)?;
     let back = ok("read big", s.read_root(&long).await)?.ok_or("big root missing")?;
     ensure!(
         back.value == big,
@@ -651,7 +684,7 @@ pub async fn roots_hold_limits_and_are_independent(s: Arc<dyn Storage>) -> CaseR
     );
     let again = ok("read big", s.read_root(&long).await)?.ok_or("big root missing")?;
     ensure!(
-        again.revision == Revision::FIRST && again.value == big,
+        again.revision == origin && again.value == big,
         "writing one root changed another"
     );
     Ok(())
@@ -663,7 +696,7 @@ pub async fn concurrent_cas_has_one_winner_per_revision(s: Arc<dyn Storage>) -> 
     const TASKS: u64 = 8;
     const EACH: u64 = 100;
     let name = root_name("counter");
-    ok("create", s.cas_root(&name, None, &value(b"0")?).await)?;
+    let origin = created(s.cas_root(&name, None, &value(b"0")?).await)?.get();
     let start = Arc::new(tokio::sync::Barrier::new(TASKS as usize));
     let mut tasks = Vec::new();
     for _ in 0..TASKS {
@@ -689,19 +722,20 @@ pub async fn concurrent_cas_has_one_winner_per_revision(s: Arc<dyn Storage>) -> 
         "some revision was won by two writers"
     );
     ensure!(
-        revisions == (2..=total + 1).collect(),
-        "revisions won are not exactly 2..={}",
-        total + 1
+        revisions == (origin + 1..=origin + total).collect(),
+        "revisions won are not exactly {}..={}",
+        origin + 1,
+        origin + total
     );
     for (rev, written) in &wins {
         ensure!(
-            *written == rev - 1,
+            *written == rev - origin,
             "revision {rev} was written as {written}: a lost update"
         );
     }
     let last = ok("read", s.read_root(&name).await)?.ok_or("counter missing")?;
     ensure!(
-        last.revision.get() == total + 1,
+        last.revision.get() == origin + total,
         "final revision {}",
         last.revision
     );
@@ -776,7 +810,11 @@ pub async fn concurrent_create_has_one_winner(s: Arc<dyn Storage>) -> CaseResult
         let (v, out) = t.await.map_err(|e| format!("task: {e}"))??;
         match out {
             CasOutcome::Applied(rev) => {
-                ensure!(rev == Revision::FIRST, "create applied at {rev}");
+                let origin = Revision::origin(v.nonce());
+                ensure!(
+                    rev == origin,
+                    "create applied at {rev}, not at its origin {origin}"
+                );
                 winners.push(v);
             }
             CasOutcome::Conflict(cur) => losers.push(cur),
@@ -811,7 +849,7 @@ pub async fn two_handles_share_one_store(fresh: FreshStorage) -> CaseResult {
         "the second handle does not see the first one's segment"
     );
     let name = root_name("db/handles/counter");
-    ok("create", b.cas_root(&name, None, &value(b"0")?).await)?;
+    let origin = created(b.cas_root(&name, None, &value(b"0")?).await)?.get();
     const EACH: u64 = 50;
     let start = Arc::new(tokio::sync::Barrier::new(8));
     let mut tasks = Vec::new();
@@ -827,7 +865,7 @@ pub async fn two_handles_share_one_store(fresh: FreshStorage) -> CaseResult {
     for t in tasks {
         for (rev, written) in t.await.map_err(|e| format!("task: {e}"))?? {
             ensure!(
-                written == rev - 1,
+                written == rev - origin,
                 "revision {rev} was written as {written}: a lost update across handles"
             );
             ensure!(
@@ -850,4 +888,62 @@ pub async fn two_handles_share_one_store(fresh: FreshStorage) -> CaseResult {
     );
     drop(fresh);
     Ok(())
+}
+
+/// Two incarnations of one root name (created, written a few times, the
+/// store reset, created and written again) share no revision, and a CAS
+/// that expects any revision of the old incarnation conflicts with the new
+/// one and changes nothing: a holder of the old incarnation can never
+/// write into the new one.
+pub async fn two_incarnations_of_a_root_share_no_revision(
+    before: FreshStorage,
+    after: FreshStorage,
+) -> CaseResult {
+    const WRITES: usize = 4;
+    let name = root_name("db/reborn/log");
+    let old = incarnation(&before.storage, &name, WRITES).await?;
+    let new = incarnation(&after.storage, &name, WRITES).await?;
+    let shared: Vec<_> = old.iter().filter(|r| new.contains(r)).collect();
+    ensure!(
+        shared.is_empty(),
+        "two incarnations of `{name}` share revisions {shared:?}: old {old:?}, new {new:?}"
+    );
+    let current = ok("read", after.storage.read_root(&name).await)?;
+    for &rev in &old {
+        let out = ok(
+            "cas from the old incarnation",
+            after
+                .storage
+                .cas_root(&name, Some(rev), &value(b"stale holder")?)
+                .await,
+        )?;
+        ensure!(
+            out == CasOutcome::Conflict(current.clone()),
+            "a cas expecting revision {rev} of the old incarnation gave {out:?} on the new one"
+        );
+    }
+    let now = ok("read", after.storage.read_root(&name).await)?;
+    ensure!(
+        now == current,
+        "a cas of the old incarnation changed the new one"
+    );
+    drop((before, after));
+    Ok(())
+}
+
+/// Creates `name` and CASes it `writes - 1` times; the revisions it held.
+async fn incarnation(
+    s: &Arc<dyn Storage>,
+    name: &RootName,
+    writes: usize,
+) -> Result<Vec<Revision>, String> {
+    let mut revisions = vec![created(s.cas_root(name, None, &value(b"0")?).await)?];
+    while revisions.len() < writes {
+        let last = revisions[revisions.len() - 1];
+        match ok("update", s.cas_root(name, Some(last), &value(b"n")?).await)? {
+            CasOutcome::Applied(rev) => revisions.push(rev),
+            other => return Err(format!("an uncontended update gave {other:?}")),
+        }
+    }
+    Ok(revisions)
 }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use storage_core::{CasOutcome, Result, RootName, RootValue, Storage, StorageExt};
+use storage_core::{CasOutcome, Nonce, Result, RootName, RootValue, Storage, StorageExt};
 use storage_file::FileStorage;
 
 /// The roots `churn` increments; each holds its own revision as text.
@@ -97,9 +97,10 @@ async fn increment_once(
             None => (None, 0),
             Some(root) => (Some(root.revision), parse_count(root.value.data())?),
         };
-        let target = storage_core::Revision::after(expected)?.get();
+        let nonce = Nonce::random();
+        let target = storage_core::Revision::after(expected, nonce)?.get();
         let value = next(target, count + 1);
-        let data = RootValue::new(value.to_string())?;
+        let data = RootValue::with_nonce(nonce, value.to_string())?;
         if let CasOutcome::Applied(revision) = storage.cas_root(name, expected, &data).await? {
             return Ok((revision.get(), value));
         }

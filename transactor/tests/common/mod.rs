@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 pub mod gate;
+pub mod swap;
 
 use std::future::Future;
 use std::sync::Arc;
