@@ -57,7 +57,7 @@ mod server;
 mod standalone;
 mod txid;
 
-pub use commit::Metrics;
+pub use commit::{Author, Metrics};
 pub use config::{BackPressure, Clock, Config, system_clock};
 pub use error::{Error, ErrorKind, Result};
 pub use feed::Feed;
