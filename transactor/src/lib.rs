@@ -62,6 +62,6 @@ pub use config::{BackPressure, Clock, Config, system_clock};
 pub use error::{Error, ErrorKind, Result};
 pub use feed::Feed;
 pub use handle::{Transactor, parse_tx};
-pub use server::Server;
+pub use server::{Security, Server};
 pub use standalone::serve_databases;
 pub use txid::TxStatus;

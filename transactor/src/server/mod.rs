@@ -49,27 +49,24 @@ impl Security {
             .gate
             .as_ref()
             .is_some_and(|g| g.admission() == Admission::Authenticated);
-        if addr.ip().is_loopback() {
-            if !authenticated {
-                tracing::warn!(%addr, "development mode: this loopback endpoint admits clients without credentials as `anonymous` with every role");
-            }
-            return Ok(());
-        }
-        if !authenticated {
+        let loopback = addr.ip().is_loopback();
+        if !loopback && !authenticated {
             return Err(Error::invalid(format!(
                 "refusing to serve {addr} without authentication: only a loopback endpoint may admit clients without credentials (give the endpoint a gate, `accrete transactor --auth`)"
             )));
         }
-        match (&self.tls, self.insecure_plaintext) {
-            (Some(_), _) => Ok(()),
-            (None, true) => {
-                tracing::warn!(%addr, "INSECURE: serving {addr} in plaintext (--insecure-plaintext): tokens and data cross the network in the clear");
-                Ok(())
-            }
-            (None, false) => Err(Error::invalid(format!(
+        if !loopback && self.tls.is_none() && !self.insecure_plaintext {
+            return Err(Error::invalid(format!(
                 "refusing to serve {addr} in plaintext: give the endpoint a certificate and key (--tls-cert, --tls-key), or accept the risk with --insecure-plaintext"
-            ))),
+            )));
         }
+        if self.tls.is_none() && self.insecure_plaintext {
+            tracing::warn!(%addr, "INSECURE: serving {addr} in plaintext (--insecure-plaintext): tokens and data cross the network in the clear");
+        }
+        if !authenticated {
+            tracing::warn!(%addr, "development mode: this loopback endpoint admits clients without credentials as `anonymous` with every role (--auth requires credentials)");
+        }
+        Ok(())
     }
 }
 
@@ -100,13 +97,19 @@ impl Server {
     /// refuses settings that would let anything but loopback answer
     /// without authentication.
     pub async fn bind_with(addr: &str, security: Security) -> Result<Server> {
+        // Checked before binding: a refused address never listens at all.
+        let resolved = tokio::net::lookup_host(addr)
+            .await
+            .map_err(|e| Error::io(format!("resolving {addr}"), e))?;
+        for candidate in resolved {
+            security.check(candidate)?;
+        }
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| Error::io(format!("listening on {addr}"), e))?;
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::io(format!("listening on {addr}"), e))?;
-        security.check(local_addr)?;
         let databases: Databases = Arc::default();
         let tls = security.tls.is_some();
         let shared = Arc::new(Shared {
