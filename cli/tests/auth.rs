@@ -422,3 +422,15 @@ fn only_loopback_answers_without_authentication_and_plaintext_is_explicit() {
     assert_eq!(exit, None, "{lines:?}");
     assert!(lines.join("\n").contains("INSECURE"), "{lines:?}");
 }
+
+#[test]
+fn garbage_collection_knows_the_access_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = file_uri(dir.path(), "shop");
+    ok(&["create-db", &uri], "");
+    ok(&["token", "create", &uri, "--name", "ann", "--role", "read"], "");
+    let grants = ok(&["grants", &uri], "");
+    assert_eq!(grants.trim(), "ann\tshop\tread");
+    let out = accrete(&["gc-storage", &uri, "--older-than", "0", "--dry-run"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
