@@ -177,38 +177,6 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use storage_core::MemStorage;
-
-    #[tokio::test]
-    async fn grants_round_trip_and_the_strongest_counts() {
-        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
-        let ann = Principal::token_name("ann").unwrap();
-        update_access(&storage, |r| {
-            r.set_grant(&ann, "orders", Some(Role::Read));
-            r.set_grant(&ann, ALL_DATABASES, Some(Role::Write));
-            Ok(())
-        })
-        .await
-        .unwrap();
-        let (records, revision) = read_access(storage.as_ref()).await.unwrap();
-        assert!(revision.is_some());
-        assert_eq!(records.role(&ann, "orders"), Some(Role::Write));
-        assert_eq!(records.role(&ann, "other"), Some(Role::Write));
-        let bob = Principal::token_name("bob").unwrap();
-        assert_eq!(records.role(&bob, "orders"), None);
-        update_access(&storage, |r| Ok(r.set_grant(&ann, ALL_DATABASES, None)))
-            .await
-            .unwrap();
-        let (records, _) = read_access(storage.as_ref()).await.unwrap();
-        assert_eq!(records.role(&ann, "orders"), Some(Role::Read));
-        assert_eq!(records.role(&ann, "other"), None);
-    }
-}
-
 /// Makes a token for `principal` and stores its verifier; the returned
 /// secret is the only copy.
 pub async fn create_token(
@@ -255,4 +223,36 @@ pub async fn revoke_tokens(storage: &Arc<dyn Storage>, which: &str) -> Result<Ve
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use storage_core::MemStorage;
+
+    #[tokio::test]
+    async fn grants_round_trip_and_the_strongest_counts() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let ann = Principal::token_name("ann").unwrap();
+        update_access(&storage, |r| {
+            r.set_grant(&ann, "orders", Some(Role::Read));
+            r.set_grant(&ann, ALL_DATABASES, Some(Role::Write));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let (records, revision) = read_access(storage.as_ref()).await.unwrap();
+        assert!(revision.is_some());
+        assert_eq!(records.role(&ann, "orders"), Some(Role::Write));
+        assert_eq!(records.role(&ann, "other"), Some(Role::Write));
+        let bob = Principal::token_name("bob").unwrap();
+        assert_eq!(records.role(&bob, "orders"), None);
+        update_access(&storage, |r| Ok(r.set_grant(&ann, ALL_DATABASES, None)))
+            .await
+            .unwrap();
+        let (records, _) = read_access(storage.as_ref()).await.unwrap();
+        assert_eq!(records.role(&ann, "orders"), Some(Role::Read));
+        assert_eq!(records.role(&ann, "other"), None);
+    }
 }

@@ -357,10 +357,10 @@ async fn tls_with_tokens_and_client_certificates() {
     // A certificate from another CA, and an expired one: refused.
     let stranger = other.client("carol");
     let out = stage.transact("[{:item/name \"x\"}]", &tls_env(&pki.ca, Some(&stranger)));
-    refused(&out, 7, &["TLS"]);
+    refused(&out, 7, &["TLS with the transactor", "UnknownCA"]);
     let expired = pki.expired_client("carol");
     let out = stage.transact("[{:item/name \"x\"}]", &tls_env(&pki.ca, Some(&expired)));
-    refused(&out, 7, &["TLS"]);
+    refused(&out, 7, &["TLS with the transactor", "CertificateExpired"]);
     let names = stage.q("[:find ?n :where [_ :item/name ?n]]");
     assert!(!names.contains("\"x\""), "{names}");
 }
@@ -428,7 +428,10 @@ fn garbage_collection_knows_the_access_root() {
     let dir = tempfile::tempdir().unwrap();
     let uri = file_uri(dir.path(), "shop");
     ok(&["create-db", &uri], "");
-    ok(&["token", "create", &uri, "--name", "ann", "--role", "read"], "");
+    ok(
+        &["token", "create", &uri, "--name", "ann", "--role", "read"],
+        "",
+    );
     let grants = ok(&["grants", &uri], "");
     assert_eq!(grants.trim(), "ann\tshop\tread");
     let out = accrete(&["gc-storage", &uri, "--older-than", "0", "--dry-run"], "");

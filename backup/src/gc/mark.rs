@@ -236,7 +236,10 @@ mod tests {
     fn known_roots_are_classified_and_unknown_ones_refuse_the_run() {
         let kind = |name: &str| RootKind::of(&RootName::new(name).unwrap());
         for unreferencing in ["catalog", "gc/state", "access", "db/shop/lease"] {
-            assert!(matches!(kind(unreferencing), Ok(RootKind::Unreferencing)), "{unreferencing}");
+            assert!(
+                matches!(kind(unreferencing), Ok(RootKind::Unreferencing)),
+                "{unreferencing}"
+            );
         }
         assert!(matches!(kind("db/shop/log"), Ok(RootKind::Log(_))));
         assert!(matches!(kind("backups/shop"), Ok(RootKind::BackupSet(_))));
