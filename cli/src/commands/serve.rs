@@ -27,7 +27,14 @@ pub(crate) async fn run(args: TransactorArgs) -> Outcome {
         watched.push((storage.clone(), db.clone()));
         databases.push((Segments::new(storage, cache.clone()), db));
     }
-    let server = Server::bind_with(&args.listen, security(&args).await?).await?;
+    let security = security(&args).await?;
+    let open = security.is_open();
+    let server = Server::bind_with(&args.listen, security).await?;
+    if open {
+        eprintln!(
+            "accrete transactor: development mode (no --auth): clients without credentials are `anonymous` with every role; loopback only"
+        );
+    }
     let endpoint = advertised(&args, server.local_addr())?;
     let names: Vec<String> = databases.iter().map(|(_, db)| db.to_string()).collect();
     eprintln!(

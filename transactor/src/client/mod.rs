@@ -98,6 +98,9 @@ pub struct Target {
 /// it presents, and TLS (the CAs it trusts, a client certificate).
 /// Without TLS it speaks plaintext; without a token or certificate it is
 /// `anonymous`, which only a development endpoint on loopback admits.
+///
+/// Two connectors are equal when they present the same token and share
+/// one TLS configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Connector {
     /// The token to present (`acrt_…`).
@@ -105,6 +108,18 @@ pub struct Connector {
     /// When set, the client speaks TLS with this configuration.
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
+
+impl PartialEq for Connector {
+    fn eq(&self, other: &Self) -> bool {
+        let same_tls = match (&self.tls, &other.tls) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        self.token == other.token && same_tls
+    }
+}
+
+impl Eq for Connector {}
 
 impl Connector {
     /// Credentials from the environment: the token in `ACCRETE_TOKEN`, or

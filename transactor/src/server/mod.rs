@@ -45,12 +45,8 @@ impl Security {
     /// Refuses settings that would break the rule on `addr`, and logs the
     /// mode of an endpoint that is open or in plaintext.
     fn check(&self, addr: SocketAddr) -> Result<()> {
-        let authenticated = self
-            .gate
-            .as_ref()
-            .is_some_and(|g| g.admission() == Admission::Authenticated);
         let loopback = addr.ip().is_loopback();
-        if !loopback && !authenticated {
+        if !loopback && self.is_open() {
             return Err(Error::invalid(format!(
                 "refusing to serve {addr} without authentication: only a loopback endpoint may admit clients without credentials (give the endpoint a gate, `accrete transactor --auth`)"
             )));
@@ -60,13 +56,26 @@ impl Security {
                 "refusing to serve {addr} in plaintext: give the endpoint a certificate and key (--tls-cert, --tls-key), or accept the risk with --insecure-plaintext"
             )));
         }
+        Ok(())
+    }
+
+    /// Whether clients without credentials get in (development mode).
+    pub fn is_open(&self) -> bool {
+        !self
+            .gate
+            .as_ref()
+            .is_some_and(|g| g.admission() == Admission::Authenticated)
+    }
+
+    /// Logs the mode of an endpoint that listens on `addr`, when it is
+    /// open or in plaintext by request: at every start.
+    fn announce(&self, addr: SocketAddr) {
         if self.tls.is_none() && self.insecure_plaintext {
             tracing::warn!(%addr, "INSECURE: serving {addr} in plaintext (--insecure-plaintext): tokens and data cross the network in the clear");
         }
-        if !authenticated {
-            tracing::warn!(%addr, "development mode: this loopback endpoint admits clients without credentials as `anonymous` with every role (--auth requires credentials)");
+        if self.is_open() {
+            tracing::info!(%addr, "development mode: this loopback endpoint admits clients without credentials as `anonymous` with every role");
         }
-        Ok(())
     }
 }
 
@@ -110,6 +119,7 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::io(format!("listening on {addr}"), e))?;
+        security.announce(local_addr);
         let databases: Databases = Arc::default();
         let tls = security.tls.is_some();
         let shared = Arc::new(Shared {
