@@ -6,11 +6,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, ServerConfig};
 use storage_core::tls::{pem_certificates, root_store};
 
@@ -43,10 +45,20 @@ pub struct ServerTlsFiles {
 }
 
 impl ServerTlsFiles {
-    /// The server configuration these files make.
+    /// The server configuration these files make. The certificate and key
+    /// are read again when their files change (looked at on a handshake at
+    /// most every [`RELOAD_CHECK`]), so a renewed certificate takes effect
+    /// without a restart; files that do not load keep the previous pair in
+    /// service, with a warning.
     pub fn load(&self) -> Result<Arc<ServerConfig>> {
-        let chain = certificates(&self.cert, "--tls-cert")?;
-        let key = private_key(&self.key, "--tls-key")?;
+        let resolver = Reloading {
+            files: self.clone(),
+            state: parking_lot::Mutex::new(Loaded {
+                key: self.certified_key()?,
+                stamp: self.stamp(),
+                checked: Instant::now(),
+            }),
+        };
         let builder = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::invalid(format!("TLS protocol versions: {e}")))?;
@@ -63,14 +75,68 @@ impl ServerTlsFiles {
                 builder.with_client_cert_verifier(verifier)
             }
         };
-        let config = builder.with_single_cert(chain, key).map_err(|e| {
-            Error::invalid(format!(
-                "--tls-cert {} and --tls-key {}: {e}",
-                self.cert.display(),
-                self.key.display()
-            ))
-        })?;
-        Ok(Arc::new(config))
+        Ok(Arc::new(builder.with_cert_resolver(Arc::new(resolver))))
+    }
+
+    /// The certificate chain and key, checked against each other.
+    fn certified_key(&self) -> Result<Arc<CertifiedKey>> {
+        let chain = certificates(&self.cert, "--tls-cert")?;
+        let key = private_key(&self.key, "--tls-key")?;
+        CertifiedKey::from_der(chain, key, &provider())
+            .map(Arc::new)
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "--tls-cert {} and --tls-key {}: {e}",
+                    self.cert.display(),
+                    self.key.display()
+                ))
+            })
+    }
+
+    /// When the certificate and key files were last modified.
+    fn stamp(&self) -> [Option<SystemTime>; 2] {
+        let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        [modified(&self.cert), modified(&self.key)]
+    }
+}
+
+/// How often a handshake may look at the certificate files for a change.
+pub const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
+/// The endpoint's certificate, read again when its files change.
+#[derive(Debug)]
+struct Reloading {
+    files: ServerTlsFiles,
+    state: parking_lot::Mutex<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<CertifiedKey>,
+    stamp: [Option<SystemTime>; 2],
+    checked: Instant,
+}
+
+impl ResolvesServerCert for Reloading {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let mut state = self.state.lock();
+        if state.checked.elapsed() >= RELOAD_CHECK {
+            state.checked = Instant::now();
+            let stamp = self.files.stamp();
+            if stamp != state.stamp {
+                state.stamp = stamp;
+                match self.files.certified_key() {
+                    Ok(key) => {
+                        state.key = key;
+                        tracing::info!(cert = %self.files.cert.display(), "reloaded the TLS certificate");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the changed TLS certificate files do not load; serving the previous certificate");
+                    }
+                }
+            }
+        }
+        Some(state.key.clone())
     }
 }
 

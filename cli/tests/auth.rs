@@ -437,3 +437,38 @@ fn garbage_collection_knows_the_access_root() {
     let out = accrete(&["gc-storage", &uri, "--older-than", "0", "--dry-run"], "");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let pki_dir = tempfile::tempdir().unwrap();
+    let first = Pki::new(pki_dir.path());
+    let renewed = Pki::new(pki_dir.path());
+    let (cert, key) = (
+        first.server_cert.display().to_string(),
+        first.server_key.display().to_string(),
+    );
+    let stage = Stage::start(&["--tls-cert", &cert, "--tls-key", &key]).await;
+    let ann = stage.token("ann", Some("write"));
+    let trusting = |ca: &Path, name: &str| {
+        let mut env = tls_env(ca, None);
+        env.push(("ACCRETE_TOKEN", &ann));
+        stage.transact(&format!("[{{:item/name \"{name}\"}}]"), &env)
+    };
+    let out = trusting(&first.ca, "first");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // The operator puts the renewed pair in place of the old one.
+    std::fs::copy(&renewed.server_cert, &first.server_cert).unwrap();
+    std::fs::copy(&renewed.server_key, &first.server_key).unwrap();
+    tokio::time::sleep(access::tls::RELOAD_CHECK + Duration::from_millis(200)).await;
+    let mut out = trusting(&renewed.ca, "renewed");
+    for _ in 0..20 {
+        if code(&out) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        out = trusting(&renewed.ca, "renewed");
+    }
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = trusting(&first.ca, "old");
+    refused(&out, 7, &["UnknownIssuer"]);
+}

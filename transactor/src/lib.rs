@@ -9,7 +9,11 @@
 //!   single-process deployments on durable storage.
 //! - **Standalone**: [`serve_databases`] with a [`Server`] is the `accrete
 //!   transactor` process; a second one on the same databases stands by and
-//!   takes over when the lease lapses.
+//!   takes over when the lease lapses. Its [`Security`] (TLS, and an
+//!   [`access::Gate`] that authenticates every client before the handshake
+//!   names a database and authorizes every request) keeps anything but
+//!   loopback from answering without authentication; each transaction
+//!   records its committer as `:tx/principal`.
 //!
 //! What it is not: the information model (`model`: transactions are a pure
 //! function of a database value), the durable layout (`index`: log root,
