@@ -472,3 +472,18 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     let out = trusting(&first.ca, "old");
     refused(&out, 7, &["UnknownIssuer"]);
 }
+
+#[test]
+fn the_default_binary_speaks_tls_to_cassandra() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("no-such-ca.pem");
+    let uri = format!(
+        "cassandra://127.0.0.1:1/ks?db=x&tls=verify-ca&tls_ca={}",
+        ca.display()
+    );
+    let out = accrete(&["list-dbs", &uri], "");
+    assert_ne!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(!err.contains("rebuild"), "{err}");
+    assert!(err.contains("no-such-ca.pem"), "the CA file is read: {err}");
+}
