@@ -114,6 +114,18 @@ pub(crate) enum Command {
     /// reach.
     #[command(after_help = EXIT_CODES)]
     PruneBackups(crate::commands::gc::PruneBackupsArgs),
+    /// Make, list and revoke the tokens clients of the storage's
+    /// transactors authenticate with (`accrete token create --help`).
+    #[command(after_help = EXIT_CODES)]
+    Token(crate::commands::access::TokenArgs),
+    /// Give a principal a role on a database (read, write, admin), or take
+    /// it away (`none`).
+    #[command(after_help = EXIT_CODES)]
+    Grant(crate::commands::access::GrantArgs),
+    /// List the grants of the storage: principal, database (`*`: every
+    /// one), role.
+    #[command(after_help = EXIT_CODES)]
+    Grants(crate::commands::access::GrantsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -307,4 +319,30 @@ pub(crate) struct TransactorArgs {
     pub(crate) cache_mib: u64,
     #[command(flatten)]
     pub(crate) gc: crate::commands::gc::AutoGcArgs,
+    /// Require every client to authenticate (a token of `accrete token
+    /// create`, or a client certificate of --tls-client-ca) and to hold a
+    /// role on the database (`accrete grant`). Without it only a loopback
+    /// address is served, in development mode: clients without
+    /// credentials are `anonymous` with every role.
+    #[arg(long)]
+    pub(crate) auth: bool,
+    /// The storage whose tokens and grants the endpoint checks (default:
+    /// the storage of the first URI).
+    #[arg(long, value_name = "URI")]
+    pub(crate) access: Option<String>,
+    /// The endpoint's TLS certificate chain (PEM); with --tls-key, every
+    /// client must speak TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) whose client certificates authenticate their
+    /// subject (mTLS); clients without one may still use a token.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+    /// Serve an address other than loopback without TLS: tokens and data
+    /// cross the network in the clear. Warned about at every start.
+    #[arg(long)]
+    pub(crate) insecure_plaintext: bool,
 }

@@ -87,6 +87,7 @@ impl From<transactor::Error> for Failure {
             | ErrorKind::NotServing => Code::Unavailable,
             ErrorKind::Fenced | ErrorKind::LeaseHeld => Code::Conflict,
             ErrorKind::OutcomeUnknown => Code::Unknown,
+            ErrorKind::Unauthenticated | ErrorKind::Forbidden => Code::Refused,
             _ => Code::Corruption,
         };
         let message = match e.tx_code() {
@@ -123,6 +124,12 @@ fn permanent_cause(e: &(dyn std::error::Error + 'static)) -> bool {
 
 impl From<storage_core::Error> for Failure {
     fn from(e: storage_core::Error) -> Self {
+        transactor::Error::from(e).into()
+    }
+}
+
+impl From<access::Error> for Failure {
+    fn from(e: access::Error) -> Self {
         transactor::Error::from(e).into()
     }
 }

@@ -87,6 +87,9 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::GcStorage(a) => commands::gc::gc(a).await,
         Command::ExciseStatus(a) => commands::gc::excise(a).await,
         Command::PruneBackups(a) => commands::gc::prune(a).await,
+        Command::Token(a) => commands::access::token(a).await,
+        Command::Grant(a) => commands::access::grant(a).await,
+        Command::Grants(a) => commands::access::grants(a).await,
     }
 }
 
@@ -103,7 +106,8 @@ fn usage(e: clap::Error) -> ExitCode {
 }
 
 /// The crates of accrete itself, whose logs a transactor shows by default.
-const OWN_CRATES: [&str; 11] = [
+const OWN_CRATES: [&str; 12] = [
+    "access",
     "accrete",
     "backup",
     "index",

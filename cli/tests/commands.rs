@@ -33,8 +33,8 @@ fn exercise(uri: &str, storage_uri: &str) {
     );
     assert_eq!(
         rename.lines().count(),
-        5,
-        "summary and 4 datoms (the tx id is one): {rename}"
+        6,
+        "summary and 5 datoms (the tx id and the principal are two): {rename}"
     );
 
     let names = ok(&["datoms", uri, "aevt", ":user/name"], "");

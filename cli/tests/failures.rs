@@ -17,22 +17,6 @@ use cql_sim::{SimCluster, SimConfig};
 const SCHEMA: &str =
     "[{:db/ident :x/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]";
 
-/// Runs `accrete ARGS` with the environment variables `env` set.
-fn accrete_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let cwd = tempfile::tempdir().unwrap();
-    let child = Command::new(ACCRETE)
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("RUST_LOG")
-        .current_dir(cwd.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_with_deadline(child, Duration::from_secs(120))
-}
-
 /// Asserts `out` exited with `want` and its stderr is the one line
 /// `accrete: …` containing every one of `says`.
 fn fails_with(cause: &str, out: &Output, want: i32, says: &[&str]) {

@@ -40,6 +40,9 @@ pub enum TxErrorKind {
     TxInstant,
     /// An excision request that is malformed or targets protected data.
     Excision,
+    /// The tx data asserts an attribute only the transactor writes
+    /// (`:tx/principal`: who committed the transaction).
+    Provenance,
 }
 
 impl TxErrorKind {
@@ -60,6 +63,7 @@ impl TxErrorKind {
             TxErrorKind::TxFunction => ":db.error/transaction-function",
             TxErrorKind::TxInstant => ":db.error/past-tx-instant",
             TxErrorKind::Excision => ":db.error/invalid-excision",
+            TxErrorKind::Provenance => ":db.error/provenance",
         }
     }
 }

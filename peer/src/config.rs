@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use transactor::client::Connector;
+
 use crate::error::{Error, Result};
 
 /// Settings of a [`crate::Peer`] and the connections it makes.
@@ -32,6 +34,13 @@ pub struct Config {
     /// The longest pause between attempts to reach a transactor; while none
     /// is reachable the peer follows the log in storage at this pace.
     pub reconnect_delay: Duration,
+    /// How the peer authenticates to transactors and secures the
+    /// connection (a token, TLS): none by default, which only a
+    /// development endpoint on loopback admits.
+    /// [`Connector::from_env`](transactor::client::Connector::from_env)
+    /// reads `ACCRETE_TOKEN`, `ACCRETE_TLS_CA` and the like. Reads come
+    /// from storage either way.
+    pub connector: Connector,
 }
 
 impl Default for Config {
@@ -44,6 +53,7 @@ impl Default for Config {
             root_poll: Duration::from_secs(2),
             root_check_datoms: 16 * 1024,
             reconnect_delay: Duration::from_secs(1),
+            connector: Connector::default(),
         }
     }
 }

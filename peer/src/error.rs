@@ -37,6 +37,11 @@ pub enum ErrorKind {
     /// The connection was released (or every handle to it dropped);
     /// nothing more comes through it.
     Closed,
+    /// The transactor refused the peer's credentials (none, wrong,
+    /// revoked) or its principal lacks the role the request needs: fix
+    /// [`crate::Config::connector`] or ask for a grant. Nothing was
+    /// committed.
+    Refused,
 }
 
 impl ErrorKind {
@@ -57,6 +62,7 @@ impl ErrorKind {
             ErrorKind::Corruption => "corruption",
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Closed => "connection closed",
+            ErrorKind::Refused => "refused: not committed",
         }
     }
 }
@@ -162,6 +168,7 @@ impl From<transactor::Error> for Error {
             T::OutcomeUnknown => ErrorKind::OutcomeUnknown,
             T::Protocol => ErrorKind::Protocol,
             T::Corruption => ErrorKind::Corruption,
+            T::Unauthenticated | T::Forbidden => ErrorKind::Refused,
             // Fenced, shutting down, not serving, lease held, unavailable:
             // not committed, and another transactor may serve the retry.
             _ => ErrorKind::Unavailable,

@@ -144,7 +144,7 @@ impl Follower {
     /// Reaches the transactor the lease advertises.
     async fn connect(&mut self) -> Result<Link> {
         let seg = &self.followed.seg;
-        let connecting = Client::connect_to_lease(
+        let connecting = self.config.connector.connect_to_lease(
             seg.storage.as_ref(),
             &self.followed.name,
             self.followed.uuid,

@@ -9,14 +9,21 @@
 //!   size: its inline tail of recent entries grows to 48 KiB, then moves
 //!   into a log segment); the ratio uses the 24 KiB rate;
 //! - for 1, 8 and 64 concurrent clients, embedded (tasks in this process)
-//!   and over the network protocol (one connection per client): commits/s,
-//!   datoms/s, transactions per log-root CAS, commit latency p50/p99, and
-//!   commits/s ÷ CAS/s (what group commit buys);
+//!   and over the network protocol (one connection per client) in three
+//!   ways: `network` (plaintext, a development endpoint without
+//!   credentials), `token` (plaintext, every client authenticated by a
+//!   token, every request authorized against the access records as of its
+//!   arrival) and `tls` (the same over TLS 1.3): commits/s, datoms/s,
+//!   transactions per log-root CAS, commit latency p50/p99, the mean time
+//!   to connect (TCP, TLS and the HELLO handshake), and commits/s ÷ CAS/s
+//!   (what group commit buys);
 //! - an indexing job over ~150 000 novelty datoms: datoms merged per second.
 //!
 //! Each transaction asserts 3 attributes of a new entity (4 datoms with
-//! `:db/txInstant`). `ACCRETE_BENCH_SECS` sets the seconds per measurement
-//! (default 3).
+//! `:db/txInstant`, one more for `:tx/principal`, and over the network two
+//! more for its `:tx/id` and `:tx/tempids`). `ACCRETE_BENCH_SECS` sets the seconds per measurement
+//! (default 3); `ACCRETE_BENCH_BACKENDS` picks backends (`file,postgres,cql-sim`
+//! by default).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
@@ -27,8 +34,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use index::{SegmentCache, Segments, create_db};
 use storage_core::{DbName, Registry, RootName, RootValue, Storage, StorageExt};
-use transactor::client::{Client, Target};
-use transactor::{Config, Server, Transactor};
+use transactor::client::{Connector, Target};
+use transactor::{Config, Security, Server, Transactor};
 
 const SCHEMA: &str = r#"[{:db/ident :bench/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
   {:db/ident :bench/a :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
@@ -52,6 +59,7 @@ struct Row {
     p99_ms: f64,
     cas_per_s: f64,
     small_cas_per_s: f64,
+    connect_ms: f64,
 }
 
 #[derive(Debug)]
@@ -81,33 +89,47 @@ async fn run(each: Duration) -> (Vec<Row>, Vec<IndexRow>) {
     let mut rows = Vec::new();
     let mut indexing = Vec::new();
     let dir = tempfile::tempdir().unwrap();
-    let pg = storage_postgres::testkit::PgServer::shared()
-        .await
-        .expect("PostgreSQL for the bench");
+    let wanted = std::env::var("ACCRETE_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "file,postgres,cql-sim".to_string());
+    let wants = |backend: &str| wanted.split(',').any(|w| w == backend);
+    let mut backends: Vec<(&'static str, String)> = Vec::new();
+    if wants("file") {
+        backends.push(("file", format!("file://{}", dir.path().display())));
+    }
+    if wants("postgres") {
+        let pg = storage_postgres::testkit::PgServer::shared()
+            .await
+            .expect("PostgreSQL for the bench");
+        backends.push(("postgres", pg.scratch_uri("bench")));
+    }
     // The simulator runs in this process: its replicas share the 2 cores.
-    let sim = storage_cassandra::testkit::TestCluster::sim()
-        .await
-        .expect("the CQL simulator");
-    let backends: Vec<(&'static str, String)> = vec![
-        ("file", format!("file://{}", dir.path().display())),
-        ("postgres", pg.scratch_uri("bench")),
-        (
-            "cql-sim",
-            sim.scratch_uri("bench").await.expect("a scratch keyspace"),
+    let sim = match wants("cql-sim") {
+        true => Some(
+            storage_cassandra::testkit::TestCluster::sim()
+                .await
+                .expect("the CQL simulator"),
         ),
-    ];
+        false => None,
+    };
+    if let Some(sim) = &sim {
+        let uri = sim.scratch_uri("bench").await.expect("a scratch keyspace");
+        backends.push(("cql-sim", uri));
+    }
     let mut registry = Registry::default();
     storage_file::register(&mut registry);
     storage_postgres::register(&mut registry);
     storage_cassandra::register(&mut registry);
+    let pki_dir = tempfile::tempdir().unwrap();
+    let pki = access::testkit::Pki::new(pki_dir.path());
     for (backend, uri) in backends {
         let (storage, _) = registry.open(&uri).await.unwrap();
         let small = raw_cas_rate(storage.as_ref(), each, 256).await;
         let cas_per_s = raw_cas_rate(storage.as_ref(), each, 24 * 1024).await;
         eprintln!("{backend}: raw CAS {small:.0}/s (256 B), {cas_per_s:.0}/s (24 KiB)");
-        for mode in ["embedded", "network"] {
+        for mode in ["embedded", "network", "token", "tls"] {
             for clients in [1, 8, 64] {
-                let row = commits(backend, mode, &storage, clients, each, (small, cas_per_s)).await;
+                let cas = (small, cas_per_s);
+                let row = commits(backend, mode, &storage, &pki, clients, each, cas).await;
                 eprintln!("{row:?}");
                 rows.push(row);
             }
@@ -152,16 +174,60 @@ async fn fresh_db(storage: &Arc<dyn Storage>) -> DbName {
 }
 
 /// One commit-throughput measurement.
+/// The endpoint's security and the clients' credentials of `mode`.
+async fn secured(
+    mode: &str,
+    storage: &Arc<dyn Storage>,
+    pki: &access::testkit::Pki,
+) -> (Security, Connector) {
+    if mode == "network" || mode == "embedded" {
+        return (Security::default(), Connector::default());
+    }
+    let principal = access::Principal::token_name("bench").unwrap();
+    let token = access::create_token(storage, &principal).await.unwrap();
+    access::update_access(storage, |r| {
+        Ok(r.set_grant(&principal, access::ALL_DATABASES, Some(access::Role::Write)))
+    })
+    .await
+    .unwrap();
+    let gate = Arc::new(access::Gate::new(
+        storage.clone(),
+        access::Admission::Authenticated,
+    ));
+    let tls = mode == "tls";
+    let server_tls = access::tls::ServerTlsFiles {
+        cert: pki.server_cert.clone(),
+        key: pki.server_key.clone(),
+        client_ca: None,
+    };
+    let client_tls = access::tls::ClientTlsFiles {
+        ca: pki.ca.clone(),
+        identity: None,
+    };
+    let security = Security {
+        tls: tls.then(|| server_tls.load().unwrap()),
+        gate: Some(gate),
+        insecure_plaintext: false,
+    };
+    let connector = Connector {
+        token: Some(token.secret),
+        tls: tls.then(|| client_tls.load().unwrap()),
+    };
+    (security, connector)
+}
+
 async fn commits(
     backend: &'static str,
     mode: &'static str,
     storage: &Arc<dyn Storage>,
+    pki: &access::testkit::Pki,
     clients: usize,
     each: Duration,
     (small_cas_per_s, cas_per_s): (f64, f64),
 ) -> Row {
     let db = fresh_db(storage).await;
-    let server = Server::bind("127.0.0.1:0").await.unwrap();
+    let (security, connector) = secured(mode, storage, pki).await;
+    let server = Server::bind_with("127.0.0.1:0", security).await.unwrap();
     let config = Config {
         endpoint: Some(server.local_addr().to_string()),
         ..Config::default()
@@ -175,10 +241,13 @@ async fn commits(
     transactor.transact_edn(SCHEMA).await.unwrap();
     let before = transactor.metrics();
     let endpoint = server.local_addr().to_string();
+    let connector = Arc::new(connector);
+    let connects = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
             let (transactor, endpoint) = (transactor.clone(), endpoint.clone());
+            let (connector, connects) = (connector.clone(), connects.clone());
             let target = Target {
                 db: db.clone(),
                 db_id: transactor.db_id(),
@@ -186,8 +255,13 @@ async fn commits(
             };
             tokio::spawn(async move {
                 let client = match mode {
-                    "network" => Some(Client::connect(&endpoint, &target).await.unwrap()),
-                    _ => None,
+                    "embedded" => None,
+                    _ => {
+                        let t0 = Instant::now();
+                        let client = connector.connect(&endpoint, &target).await.unwrap();
+                        connects.lock().push(t0.elapsed().as_secs_f64() * 1000.0);
+                        Some(client)
+                    }
                 };
                 let mut latencies = Histogram::<u64>::new(3).unwrap();
                 let mut i = 0u64;
@@ -225,6 +299,10 @@ async fn commits(
         p99_ms: latencies.value_at_quantile(0.99) as f64 / 1000.0,
         cas_per_s,
         small_cas_per_s,
+        connect_ms: {
+            let connects = connects.lock();
+            connects.iter().sum::<f64>() / connects.len().max(1) as f64
+        },
     }
 }
 
@@ -268,9 +346,11 @@ async fn index_job(backend: &'static str, storage: &Arc<dyn Storage>) -> IndexRo
 }
 
 fn print_table(rows: &[Row], indexing: &[IndexRow], secs: u64) {
-    println!("\ntransactor group commit — 2 cores, {secs} s per row, 4 datoms per transaction\n");
     println!(
-        "{:<9} {:<9} {:>7} {:>10} {:>11} {:>8} {:>8} {:>8} {:>11} {:>11} {:>13}",
+        "\ntransactor group commit — 2 cores, {secs} s per row, 3 attributes per transaction\n"
+    );
+    println!(
+        "{:<9} {:<9} {:>7} {:>10} {:>11} {:>8} {:>8} {:>8} {:>10} {:>11} {:>11} {:>13}",
         "backend",
         "mode",
         "clients",
@@ -279,13 +359,14 @@ fn print_table(rows: &[Row], indexing: &[IndexRow], secs: u64) {
         "tx/CAS",
         "p50 ms",
         "p99 ms",
+        "connect ms",
         "CAS/s 256B",
         "CAS/s 24K",
         "commits÷CAS"
     );
     for r in rows {
         println!(
-            "{:<9} {:<9} {:>7} {:>10.0} {:>11.0} {:>8.1} {:>8.2} {:>8.2} {:>11.0} {:>11.0} {:>13.1}",
+            "{:<9} {:<9} {:>7} {:>10.0} {:>11.0} {:>8.1} {:>8.2} {:>8.2} {:>10.2} {:>11.0} {:>11.0} {:>13.1}",
             r.backend,
             r.mode,
             r.clients,
@@ -294,6 +375,7 @@ fn print_table(rows: &[Row], indexing: &[IndexRow], secs: u64) {
             r.txs_per_cas,
             r.p50_ms,
             r.p99_ms,
+            r.connect_ms,
             r.small_cas_per_s,
             r.cas_per_s,
             r.commits_per_s / r.cas_per_s
@@ -325,7 +407,7 @@ fn print_json(rows: &[Row], indexing: &[IndexRow], secs: u64) {
             serde_json::json!({
                 "backend": r.backend, "mode": r.mode, "clients": r.clients,
                 "commits_per_s": r.commits_per_s, "datoms_per_s": r.datoms_per_s,
-                "transactions_per_cas": r.txs_per_cas, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+                "transactions_per_cas": r.txs_per_cas, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "connect_ms": r.connect_ms,
                 "raw_cas_per_s_24k": r.cas_per_s, "raw_cas_per_s_256b": r.small_cas_per_s,
                 "commits_per_raw_cas": r.commits_per_s / r.cas_per_s,
             })
@@ -342,7 +424,7 @@ fn print_json(rows: &[Row], indexing: &[IndexRow], secs: u64) {
         .collect();
     let doc = serde_json::json!({
         "bench": "transactor/commit", "cores": 2, "seconds_per_row": secs,
-        "datoms_per_transaction": 4, "commits": commits, "indexing": jobs,
+        "attributes_per_transaction": 3, "commits": commits, "indexing": jobs,
     });
     println!("\n{doc}");
 }

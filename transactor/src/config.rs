@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use access::Principal;
 use model::TxFunctions;
 use model::edn::Instant;
 
@@ -56,6 +57,11 @@ pub struct Config {
     pub clock: Clock,
     /// Transaction functions callable from tx data.
     pub functions: TxFunctions,
+    /// Who commits the transactions of in-process callers
+    /// ([`crate::Transactor::transact`]), recorded as `:tx/principal`: by
+    /// default the OS user this process runs as (`local:USER`). Clients
+    /// of the endpoint are recorded as the principal they authenticated as.
+    pub local_principal: Principal,
 }
 
 impl Default for Config {
@@ -72,6 +78,7 @@ impl Default for Config {
             commit_patience: Duration::from_secs(10),
             clock: Arc::new(system_clock),
             functions: TxFunctions::new(),
+            local_principal: Principal::local_user(),
         }
     }
 }
@@ -111,6 +118,7 @@ impl fmt::Debug for Config {
             .field("queue_capacity", &self.queue_capacity)
             .field("commit_patience", &self.commit_patience)
             .field("functions", &self.functions)
+            .field("local_principal", &self.local_principal)
             .finish_non_exhaustive()
     }
 }

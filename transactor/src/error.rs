@@ -39,11 +39,18 @@ pub enum ErrorKind {
     /// Another live transactor holds the database's lease and the caller
     /// would not wait for it to lapse.
     LeaseHeld,
+    /// The client did not prove who it is (no credentials, a wrong,
+    /// revoked or expired token or certificate, or too many failed
+    /// attempts): present valid credentials. Nothing was committed.
+    Unauthenticated,
+    /// The client is known but lacks the role this needs on the database:
+    /// ask for a grant. Nothing was committed.
+    Forbidden,
 }
 
 impl ErrorKind {
     /// Every kind, in wire-code order.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Invalid,
         ErrorKind::NotFound,
         ErrorKind::Fenced,
@@ -55,6 +62,8 @@ impl ErrorKind {
         ErrorKind::Protocol,
         ErrorKind::Corruption,
         ErrorKind::LeaseHeld,
+        ErrorKind::Unauthenticated,
+        ErrorKind::Forbidden,
     ];
 
     /// The byte that stands for this kind in the protocol (PROTOCOL.md).
@@ -71,6 +80,8 @@ impl ErrorKind {
             ErrorKind::Protocol => 10,
             ErrorKind::Corruption => 11,
             ErrorKind::LeaseHeld => 12,
+            ErrorKind::Unauthenticated => 13,
+            ErrorKind::Forbidden => 14,
         }
     }
 
@@ -97,6 +108,8 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Corruption => "corruption",
             ErrorKind::LeaseHeld => "lease held",
+            ErrorKind::Unauthenticated => "unauthenticated: not committed",
+            ErrorKind::Forbidden => "forbidden: not committed",
         }
     }
 }
@@ -208,6 +221,20 @@ impl From<storage_core::Error> for Error {
             _ => ErrorKind::Unavailable,
         };
         Error::new(kind, e.to_string()).with_source(e)
+    }
+}
+
+impl From<access::Error> for Error {
+    fn from(e: access::Error) -> Self {
+        use access::ErrorKind as A;
+        let kind = match e.kind() {
+            A::Unauthenticated => ErrorKind::Unauthenticated,
+            A::Forbidden => ErrorKind::Forbidden,
+            A::Invalid => ErrorKind::Invalid,
+            A::Corruption => ErrorKind::Corruption,
+            _ => ErrorKind::Unavailable,
+        };
+        Error::new(kind, e.message().to_string())
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use access::Principal;
 use index::{Segments, read_catalog};
 use model::edn::{self, Edn};
 use model::{Db, TxReport};
@@ -14,7 +15,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::commit::{Command, Committer, Metrics, MetricsCell, Published, Reply, Request, Wiring};
+use crate::commit::{
+    Author, Command, Committer, Metrics, MetricsCell, Published, Reply, Request, Wiring,
+};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::feed::Feed;
@@ -49,6 +52,7 @@ pub struct Transactor {
     task: Mutex<Option<JoinHandle<Result<()>>>>,
     ledger: SharedLedger,
     storage: Arc<dyn Storage>,
+    local_principal: Principal,
 }
 
 impl Transactor {
@@ -119,6 +123,7 @@ impl Transactor {
         // (each bounded by the commit patience) and a last lease write.
         let shutdown_grace = config.commit_patience * 3 + config.lease_ttl;
         let storage = seg.storage.clone();
+        let local_principal = config.local_principal.clone();
         let (commands, commands_rx) = mpsc::channel(config.queue_capacity);
         let (published_tx, published) = watch::channel(Published {
             db: value.clone(),
@@ -152,6 +157,7 @@ impl Transactor {
             task: Mutex::new(Some(task)),
             ledger: SharedLedger::default(),
             storage,
+            local_principal,
         }
     }
 
@@ -193,12 +199,34 @@ impl Transactor {
     /// transactor of the database), nothing is committed and the report is
     /// the first commit's (its t, datoms and tempids). See
     /// [`Transactor::tx_status`].
+    ///
+    /// The transaction is recorded as committed by this process
+    /// ([`Config::local_principal`], `:tx/principal`), which may do
+    /// anything: it holds the storage's own credentials.
     pub async fn transact_with_id(&self, forms: Vec<Edn>, tx_id: Option<Uuid>) -> Result<TxReport> {
+        let author = Author {
+            principal: self.local_principal.clone(),
+            admin: true,
+        };
+        self.transact_as(forms, tx_id, author).await
+    }
+
+    /// [`Transactor::transact_with_id`] on behalf of `author`, recorded as
+    /// `:tx/principal`: refused with [`ErrorKind::Forbidden`] when the
+    /// transaction needs the admin role (an excision, a schema alteration)
+    /// and the author lacks it. The endpoint calls it for its clients.
+    pub async fn transact_as(
+        &self,
+        forms: Vec<Edn>,
+        tx_id: Option<Uuid>,
+        author: Author,
+    ) -> Result<TxReport> {
         let (reply, answer) = oneshot::channel();
         let reply = Reply::new(reply, tx_id.map(|id| (id, self.ledger.clone())));
         let request = Request {
             forms,
             tx_id,
+            author,
             reply,
         };
         if self

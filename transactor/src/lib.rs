@@ -9,7 +9,11 @@
 //!   single-process deployments on durable storage.
 //! - **Standalone**: [`serve_databases`] with a [`Server`] is the `accrete
 //!   transactor` process; a second one on the same databases stands by and
-//!   takes over when the lease lapses.
+//!   takes over when the lease lapses. Its [`Security`] (TLS, and an
+//!   [`access::Gate`] that authenticates every client before the handshake
+//!   names a database and authorizes every request) keeps anything but
+//!   loopback from answering without authentication; each transaction
+//!   records its committer as `:tx/principal`.
 //!
 //! What it is not: the information model (`model`: transactions are a pure
 //! function of a database value), the durable layout (`index`: log root,
@@ -58,11 +62,11 @@ mod standalone;
 mod txid;
 mod warm;
 
-pub use commit::Metrics;
+pub use commit::{Author, Metrics};
 pub use config::{BackPressure, Clock, Config, system_clock};
 pub use error::{Error, ErrorKind, Result};
 pub use feed::Feed;
 pub use handle::{Transactor, parse_tx};
-pub use server::Server;
+pub use server::{Security, Server};
 pub use standalone::serve_databases;
 pub use txid::TxStatus;

@@ -120,8 +120,8 @@ pub(crate) async fn mark(storage: &Arc<dyn Storage>) -> Result<Snapshot> {
 
 /// What a root is, by its name.
 enum RootKind {
-    /// Reaches no segments (the catalog, a lease, gc's own root: the
-    /// latter is marked separately).
+    /// Reaches no segments (the catalog, a lease, the access records,
+    /// gc's own root: the latter is marked separately).
     Unreferencing,
     /// `db/<name>/log`.
     Log(DbName),
@@ -134,7 +134,8 @@ impl RootKind {
         let parts: Vec<&str> = name.as_str().split('/').collect();
         let db = |s: &str| DbName::new(s).map_err(Error::from);
         match parts.as_slice() {
-            ["catalog"] | ["gc", "state"] => Ok(RootKind::Unreferencing),
+            // `access` holds token verifiers and grants (the `access` crate).
+            ["catalog"] | ["gc", "state"] | ["access"] => Ok(RootKind::Unreferencing),
             ["db", _, "lease"] => Ok(RootKind::Unreferencing),
             ["db", n, "log"] => Ok(RootKind::Log(db(n)?)),
             ["backups", set] => Ok(RootKind::BackupSet(db(set)?)),
@@ -224,4 +225,25 @@ async fn mark_backup_set(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn known_roots_are_classified_and_unknown_ones_refuse_the_run() {
+        let kind = |name: &str| RootKind::of(&RootName::new(name).unwrap());
+        for unreferencing in ["catalog", "gc/state", "access", "db/shop/lease"] {
+            assert!(
+                matches!(kind(unreferencing), Ok(RootKind::Unreferencing)),
+                "{unreferencing}"
+            );
+        }
+        assert!(matches!(kind("db/shop/log"), Ok(RootKind::Log(_))));
+        assert!(matches!(kind("backups/shop"), Ok(RootKind::BackupSet(_))));
+        assert!(kind("accesses").is_err());
+        assert!(kind("something/else").is_err());
+    }
 }

@@ -1,6 +1,7 @@
 //! One module per command, and the database value the reading commands
 //! share.
 
+pub(crate) mod access;
 pub(crate) mod backup;
 pub(crate) mod datoms;
 pub(crate) mod dbs;

@@ -4,16 +4,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use access::tls::ServerTlsFiles;
+use access::{Admission, Gate};
 use index::{SegmentCache, Segments};
 use storage_core::{DbName, Storage, StorageUri};
 use tokio_util::sync::CancellationToken;
 use transactor::lease::read_lease;
-use transactor::{BackPressure, Config, Server, serve_databases};
+use transactor::{BackPressure, Config, Security, Server, serve_databases};
 
 use crate::args::{BackPressureArg, TransactorArgs};
 use crate::commands::gc::GcTarget;
 use crate::exit::{Failure, Outcome};
-use crate::storage::{keyspace_hint, open_db};
+use crate::storage::{keyspace_hint, open, open_db};
 
 pub(crate) async fn run(args: TransactorArgs) -> Outcome {
     let config = config(&args)?;
@@ -29,7 +31,14 @@ pub(crate) async fn run(args: TransactorArgs) -> Outcome {
         gc_target(&mut collected, uri, &storage, &db)?;
         databases.push((Segments::new(storage, cache.clone()), db));
     }
-    let server = Server::bind(&args.listen).await?;
+    let security = security(&args).await?;
+    let open = security.is_open();
+    let server = Server::bind_with(&args.listen, security).await?;
+    if open {
+        eprintln!(
+            "accrete transactor: development mode (no --auth): clients without credentials are `anonymous` with every role; loopback only"
+        );
+    }
     let endpoint = advertised(&args, server.local_addr())?;
     let names: Vec<String> = databases.iter().map(|(_, db)| db.to_string()).collect();
     eprintln!(
@@ -76,6 +85,36 @@ fn gc_target(
         }),
     }
     Ok(())
+}
+
+/// How the endpoint secures its connections, from the arguments: a gate
+/// over the access records of `--access` (or the first URI's storage),
+/// admitting only authenticated clients with `--auth`; TLS from the
+/// certificate files. The server refuses what would break the rule
+/// (nothing but loopback answers without authentication).
+async fn security(args: &TransactorArgs) -> Outcome<Security> {
+    let access_uri = args.access.as_deref().unwrap_or(&args.uris[0]);
+    let (storage, _) = open(access_uri).await?;
+    let admission = match args.auth {
+        true => Admission::Authenticated,
+        false => Admission::OpenLoopback,
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            ServerTlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            }
+            .load()?,
+        ),
+        _ => None,
+    };
+    Ok(Security {
+        tls,
+        gate: Some(Arc::new(Gate::new(storage, admission))),
+        insecure_plaintext: args.insecure_plaintext,
+    })
 }
 
 /// Refuses a database that does not exist before anything listens.

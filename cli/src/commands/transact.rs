@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use model::TxLog;
 use storage_core::{DbName, Storage};
-use transactor::client::Client;
+use transactor::client::{Client, Connector};
 use transactor::lease::{Patience, read_lease};
 use transactor::{Config, ErrorKind, Transactor, TxStatus, parse_tx};
 
@@ -68,6 +68,10 @@ async fn transact(args: TransactArgs) -> Outcome {
             Ok(Attempt::Stopped(failure)) => return Err(failure),
             Err(e) => e,
         };
+        if refused(error.kind()) && !unknown {
+            // Refused before anything was sent: there is no fate to ask about.
+            return Err(error.into());
+        }
         unknown |= error.kind() == ErrorKind::OutcomeUnknown;
         if !resubmittable(error.kind()) || Instant::now() + RECONNECT_PAUSE > deadline {
             let error = match unknown && error.kind() != ErrorKind::OutcomeUnknown {
@@ -101,11 +105,11 @@ async fn attempt(
     wait: Duration,
     args: &TransactArgs,
 ) -> transactor::Result<Attempt> {
+    let connector = Connector::from_env()?;
     tokio::select! {
-        client = live_transactor(storage.as_ref(), db) => {
-            let via = format!("transactor at {}", client.endpoint());
-            drop(client);
-            let c = Client::transact_by_lease(storage.as_ref(), db, text, tx_id, wait).await?;
+        client = live_transactor(&connector, storage.as_ref(), db) => {
+            let via = format!("transactor at {}", client?.endpoint());
+            let c = connector.transact_by_lease(storage.as_ref(), db, text, tx_id, wait).await?;
             Ok(Attempt::Committed(Committed {
                 entry: c.entry,
                 tempids: c.tempids.into_iter().collect(),
@@ -128,8 +132,9 @@ async fn status(args: TxStatusArgs) -> Outcome {
         .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
     let (storage, db) = open_db(&args.uri).await?;
     let tx_id = args.tx_id;
+    let connector = Connector::from_env()?;
     let status = tokio::select! {
-        client = live_transactor(storage.as_ref(), &db) => client.tx_status(tx_id).await?,
+        client = live_transactor(&connector, storage.as_ref(), &db) => client?.tx_status(tx_id).await?,
         status = embedded_status(storage.clone(), &db, tx_id, wait) => status?,
     };
     let id = format!("#uuid \"{tx_id}\"");
@@ -201,8 +206,14 @@ fn read_input(args: &TransactArgs) -> Outcome<String> {
 
 /// A client of the transactor the lease advertises, once one answers (a
 /// transactor that just took the lease serves a moment later; one that
-/// died never does, and the lease lapses for [`embedded`]).
-async fn live_transactor(storage: &dyn Storage, db: &DbName) -> Client {
+/// died never does, and the lease lapses for [`embedded`]). A transactor
+/// that refuses the credentials, or breaks the protocol, ends the wait:
+/// trying again would not change its answer.
+async fn live_transactor(
+    connector: &Connector,
+    storage: &dyn Storage,
+    db: &DbName,
+) -> transactor::Result<Client> {
     loop {
         let advertised = read_lease(storage, db)
             .await
@@ -211,8 +222,9 @@ async fn live_transactor(storage: &dyn Storage, db: &DbName) -> Client {
             .and_then(|lease| lease.holder)
             .is_some_and(|holder| holder.endpoint().is_some());
         if advertised {
-            match Client::connect_by_lease(storage, db).await {
-                Ok(client) => return client,
+            match connector.connect_by_lease(storage, db).await {
+                Ok(client) => return Ok(client),
+                Err(e) if refused(e.kind()) => return Err(e),
                 Err(e) => {
                     tracing::debug!(error = %e, "the transactor the lease names does not answer yet")
                 }
@@ -220,6 +232,14 @@ async fn live_transactor(storage: &dyn Storage, db: &DbName) -> Client {
         }
         tokio::time::sleep(RECONNECT_PAUSE).await;
     }
+}
+
+/// Answers of a live transactor that asking again would not change.
+fn refused(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::Protocol
+    )
 }
 
 /// Takes the lease (which fences any earlier holder), commits under

@@ -36,6 +36,22 @@ pub fn accrete(args: &[&str], stdin: &str) -> Output {
     wait_with_deadline(child, Duration::from_secs(120))
 }
 
+/// Runs `accrete ARGS` with the environment variables `env` set.
+pub fn accrete_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let cwd = tempfile::tempdir().unwrap();
+    let child = Command::new(ACCRETE)
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG")
+        .current_dir(cwd.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_with_deadline(child, Duration::from_secs(120))
+}
+
 /// The child's output, killing it after `deadline`: no test hangs.
 pub fn wait_with_deadline(mut child: Child, deadline: Duration) -> Output {
     let started = Instant::now();

@@ -60,6 +60,11 @@ pub const TX_ID: EntityId = 34;
 /// `:tx/tempids`: how the transaction's tempids resolved (EDN text of a
 /// map from tempid to entity id), so a resubmitted id gets them back.
 pub const TX_TEMPIDS: EntityId = 35;
+/// `:tx/principal`: who committed the transaction (the principal the
+/// transactor authenticated, or `local:USER` for an embedded one), on the
+/// transaction entity. Written by the transactor only: tx data that
+/// asserts it is refused.
+pub const TX_PRINCIPAL: EntityId = 36;
 /// The first `:db.type/...` entity; the others follow in tag order.
 const FIRST_TYPE: EntityId = 40;
 /// Entities of `:db.part/db` below this counter are built in and immutable.
@@ -106,7 +111,7 @@ const fn named(id: EntityId, ident: &'static str) -> Builtin {
     }
 }
 
-const BUILTINS: [Builtin; 35] = [
+const BUILTINS: [Builtin; 36] = [
     named(PART_DB, "db.part/db"),
     named(PART_TX, "db.part/tx"),
     named(PART_USER, "db.part/user"),
@@ -163,6 +168,7 @@ const BUILTINS: [Builtin; 35] = [
         attr: Some((ValueType::Uuid, false, true, None)),
     },
     attr(TX_TEMPIDS, "tx/tempids", ValueType::String, false),
+    attr(TX_PRINCIPAL, "tx/principal", ValueType::String, false),
     named(CARDINALITY_ONE, "db.cardinality/one"),
     named(CARDINALITY_MANY, "db.cardinality/many"),
     named(UNIQUE_VALUE, "db.unique/value"),
@@ -211,6 +217,7 @@ pub fn bootstrap_tx() -> TxLog {
     }
     add(TX_INSTANT, INDEX, Value::Boolean(true));
     add(TX_ID, INDEX, Value::Boolean(true));
+    add(TX_PRINCIPAL, INDEX, Value::Boolean(true));
     for t in ValueType::ALL {
         add(type_entity(t), IDENT, Value::Keyword(t.ident()));
         add(PART_DB, INSTALL_VALUE_TYPE, Value::Ref(type_entity(t)));

@@ -28,6 +28,10 @@ impl Ctx<'_> {
     pub(crate) fn check(&self, settled: &[(Datom, Origin)]) -> Result<()> {
         self.check_unique(settled)?;
         for (d, origin) in settled {
+            if d.a() == b::TX_PRINCIPAL {
+                let message = ":tx/principal is written by the transactor from the authenticated principal; tx data may not assert it";
+                return Err(self.error(TxErrorKind::Provenance, message, *origin));
+            }
             self.check_builtin(d, *origin)?;
             if let Some(old) = self.db.attribute(d.e()) {
                 self.check_alteration(d, old, settled, *origin)?;

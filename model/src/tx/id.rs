@@ -129,4 +129,53 @@ mod tests {
                 .is_none()
         );
     }
+
+    #[test]
+    fn the_principal_is_recorded_by_the_caller_and_refused_in_tx_data() {
+        let schema = "[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]";
+        let fns = TxFunctions::new();
+        let db = Db::new()
+            .with_edn(schema, Instant(1), &fns)
+            .unwrap()
+            .db_after;
+        let parse = |text: &str| match crate::edn::parse(text).unwrap() {
+            Edn::Vector(forms) => forms,
+            other => panic!("{other:?}"),
+        };
+        let forms = parse("[{:db/id \"ann\" :p/name \"Ann\"}]");
+        let report = db
+            .with_provenance(&forms, Instant(2), &fns, None, Some("alice"))
+            .unwrap();
+        let tx = report.tx();
+        let principal = crate::schema::bootstrap::TX_PRINCIPAL;
+        assert!(
+            report.tx_data.iter().any(|d| d.e() == tx
+                && d.a() == principal
+                && d.v() == &Value::String("alice".into()))
+        );
+        assert_eq!(report.needs_admin(), None);
+        for forged in [
+            "[[:db/add \"datomic.tx\" :tx/principal \"root\"]]",
+            "[{:db/id \"x\" :p/name \"X\" :tx/principal \"root\"}]",
+        ] {
+            let err = db
+                .with_provenance(&parse(forged), Instant(3), &fns, None, Some("alice"))
+                .unwrap_err();
+            assert!(err.to_string().contains(":tx/principal"), "{err}");
+            assert!(err.to_string().contains(":db.error/provenance"), "{err}");
+        }
+        let alter = parse("[{:db/id :p/name :db/doc \"names\"}]");
+        let report = db.with(&alter, Instant(4), &fns).unwrap();
+        assert!(report.needs_admin().unwrap().contains(":p/name"));
+        let excise = parse("[{:db/excise :p/name}]");
+        let report = db.with(&excise, Instant(4), &fns).unwrap();
+        assert!(report.needs_admin().unwrap().contains("excision"));
+        let install = parse(
+            "[{:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]",
+        );
+        assert_eq!(
+            db.with(&install, Instant(4), &fns).unwrap().needs_admin(),
+            None
+        );
+    }
 }

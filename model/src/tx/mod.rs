@@ -93,6 +93,28 @@ impl TxReport {
         t_to_tx(self.t())
     }
 
+    /// Why committing this transaction needs the admin role, if it does:
+    /// it requests an excision, or it changes an attribute that existed
+    /// before it (schema alteration). Installing new attributes does not.
+    pub fn needs_admin(&self) -> Option<String> {
+        use crate::schema::bootstrap as b;
+        for d in self.tx_data.iter() {
+            if (b::EXCISE..=b::EXCISE_BEFORE).contains(&d.a()) {
+                return Some("it requests an excision".into());
+            }
+            if checks::is_schema_attribute(d.a()) || d.a() == b::ALTER_ATTRIBUTE {
+                let altered = match d.a() == b::ALTER_ATTRIBUTE {
+                    true => d.v().as_ref_id(),
+                    false => Some(d.e()),
+                };
+                if let Some(attr) = altered.and_then(|a| self.db_before.attribute(a)) {
+                    return Some(format!("it alters attribute {}", attr.ident));
+                }
+            }
+        }
+        None
+    }
+
     /// The log entry of the transaction (what peers and replays apply).
     pub fn log_entry(&self) -> TxLog {
         TxLog {
@@ -129,6 +151,21 @@ impl Db {
         functions: &TxFunctions,
         tx_id: Option<uuid::Uuid>,
     ) -> Result<TxReport> {
+        self.with_provenance(tx_data, instant, functions, tx_id, None)
+    }
+
+    /// [`Db::with_tx_id`], also recording who commits the transaction as
+    /// `:tx/principal` (when given). Only the transactor calls it with a
+    /// principal: tx data that asserts `:tx/principal` itself is refused
+    /// ([`crate::TxErrorKind::Provenance`]).
+    pub fn with_provenance(
+        &self,
+        tx_data: &[Edn],
+        instant: Instant,
+        functions: &TxFunctions,
+        tx_id: Option<uuid::Uuid>,
+        principal: Option<&str>,
+    ) -> Result<TxReport> {
         let db = self.latest();
         let mut ctx = forms::Ctx::new(&db, tx_data, functions);
         ctx.expand_all()?;
@@ -137,6 +174,13 @@ impl Db {
         let tempids = ctx.tempid_report();
         if let Some(tx_id) = tx_id {
             built.datoms.extend(id::datoms(ctx.tx, tx_id, &tempids));
+        }
+        if let Some(principal) = principal {
+            let value = crate::value::Value::String(principal.into());
+            let a = crate::schema::bootstrap::TX_PRINCIPAL;
+            built
+                .datoms
+                .push(Datom::new(ctx.tx, a, value, ctx.tx, true));
         }
         crate::limits::check_datoms(&built.datoms, &|a| db.ident(a).map(|k| k.to_string()))?;
         let schema_origin = built.schema_origin;

@@ -7,12 +7,10 @@ use std::sync::Arc;
 use futures::{SinkExt, StreamExt};
 use model::TxLog;
 use parking_lot::Mutex;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::Framed;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{Frame, FrameCodec};
+use crate::protocol::{Frame, Framing};
 
 /// How many subscription entries wait for their reader before the
 /// connection stops reading (and the server notices the lag).
@@ -43,7 +41,7 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Runs `framed` (after the handshake) on two tasks.
-    pub(crate) fn start(framed: Framed<TcpStream, FrameCodec>) -> Connection {
+    pub(crate) fn start(framed: Framing) -> Connection {
         let (mut sink, mut stream) = framed.split();
         let (outgoing, mut queue) = mpsc::unbounded_channel::<Frame>();
         let waiters: Waiters = Arc::new(Mutex::new(Some(HashMap::new())));

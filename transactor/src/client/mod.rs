@@ -11,6 +11,14 @@
 //! that epoch refuses with [`ErrorKind::NotServing`] (re-read the lease),
 //! so a write never lands in another database of the same name.
 //!
+//! A client proves who it is in the same HELLO: a [`Connector`] carries
+//! its token and, for a TLS endpoint, the CA to trust (and a client
+//! certificate, for mTLS); [`Connector::from_env`] reads them from
+//! `ACCRETE_TOKEN` / `ACCRETE_TOKEN_FILE` and `ACCRETE_TLS_CA` /
+//! `ACCRETE_TLS_CERT` / `ACCRETE_TLS_KEY`. The `Client::connect*`
+//! functions connect without credentials, in plaintext (a development
+//! endpoint on loopback).
+//!
 //! ```no_run
 //! # async fn demo(storage: &dyn storage_core::Storage) -> transactor::Result<()> {
 //! use transactor::client::Client;
@@ -31,6 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use access::Secret;
 use futures::{SinkExt, StreamExt};
 use index::{Catalog, catalog_root_name};
 use model::{EntityId, TxLog};
@@ -42,7 +51,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::lease::read_lease;
-use crate::protocol::{Frame, FrameCodec, PROTOCOL_VERSION};
+use crate::protocol::{ByteStream, Frame, FrameCodec, PROTOCOL_VERSION};
 use crate::txid::TxStatus;
 use connection::{Connection, failure};
 
@@ -90,21 +99,54 @@ pub struct Target {
     pub epoch: u64,
 }
 
-/// A connection to a transactor, for one database.
-#[derive(Debug)]
-pub struct Client {
-    connection: Arc<Connection>,
-    next_id: AtomicU64,
-    welcome: Status,
-    endpoint: String,
+/// How a client proves who it is and secures its connection: the token
+/// it presents, and TLS (the CAs it trusts, a client certificate).
+/// Without TLS it speaks plaintext; without a token or certificate it is
+/// `anonymous`, which only a development endpoint on loopback admits.
+///
+/// Two connectors are equal when they present the same token and share
+/// one TLS configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Connector {
+    /// The token to present (`acrt_…`).
+    pub token: Option<Secret>,
+    /// When set, the client speaks TLS with this configuration.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
-impl Client {
+impl PartialEq for Connector {
+    fn eq(&self, other: &Self) -> bool {
+        let same_tls = match (&self.tls, &other.tls) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        self.token == other.token && same_tls
+    }
+}
+
+impl Eq for Connector {}
+
+impl Connector {
+    /// Credentials from the environment: the token in `ACCRETE_TOKEN`, or
+    /// in the file `ACCRETE_TOKEN_FILE` names; TLS when `ACCRETE_TLS_CA`
+    /// names a CA file (with a client certificate when `ACCRETE_TLS_CERT`
+    /// and `ACCRETE_TLS_KEY` name one). Secrets never come from arguments.
+    pub fn from_env() -> Result<Connector> {
+        let token = Secret::from_env()?;
+        let tls = match access::tls::ClientTlsFiles::from_env()? {
+            Some(files) => Some(files.load()?),
+            None => None,
+        };
+        Ok(Connector { token, tls })
+    }
+
     /// Connects to the transactor at `endpoint` (`host:port`) serving
     /// `target`: [`ErrorKind::NotServing`] when it serves no database of
-    /// that name, or another one (another id), or at another lease epoch.
-    pub async fn connect(endpoint: &str, target: &Target) -> Result<Client> {
-        tokio::time::timeout(CONNECT_TIMEOUT, Self::handshake(endpoint, target))
+    /// that name, or another one (another id), or at another lease epoch;
+    /// [`ErrorKind::Unauthenticated`] or [`ErrorKind::Forbidden`] when it
+    /// refuses these credentials (before it says anything of the database).
+    pub async fn connect(&self, endpoint: &str, target: &Target) -> Result<Client> {
+        tokio::time::timeout(CONNECT_TIMEOUT, self.handshake(endpoint, target))
             .await
             .map_err(|_| {
                 Error::new(
@@ -118,20 +160,21 @@ impl Client {
     /// advertises, for the live database of that name in the catalog.
     /// [`ErrorKind::NotFound`] when there is none; [`ErrorKind::NotServing`]
     /// when no live transactor with an endpoint holds its lease.
-    pub async fn connect_by_lease(storage: &dyn Storage, db: &DbName) -> Result<Client> {
+    pub async fn connect_by_lease(&self, storage: &dyn Storage, db: &DbName) -> Result<Client> {
         let Some(db_id) = live_db_id(storage, db).await? else {
             return Err(Error::new(
                 ErrorKind::NotFound,
                 format!("database `{db}` does not exist"),
             ));
         };
-        Client::connect_to_lease(storage, db, db_id).await
+        self.connect_to_lease(storage, db, db_id).await
     }
 
-    /// [`Client::connect_by_lease`] for the database of catalog id `db_id`
-    /// (a peer following it): [`ErrorKind::NotServing`] also when the
-    /// lease is of another database of that name.
+    /// [`Connector::connect_by_lease`] for the database of catalog id
+    /// `db_id` (a peer following it): [`ErrorKind::NotServing`] also when
+    /// the lease is of another database of that name.
     pub async fn connect_to_lease(
+        &self,
         storage: &dyn Storage,
         db: &DbName,
         db_id: Uuid,
@@ -158,10 +201,90 @@ impl Client {
             db_id,
             epoch: lease.epoch.0,
         };
-        Client::connect(endpoint, &target).await
+        self.connect(endpoint, &target).await
     }
 
-    async fn handshake(endpoint: &str, target: &Target) -> Result<Client> {
+    /// Commits `tx` under `tx_id` through whichever transactor holds the
+    /// lease of `db`, surviving failover: when the connection or the
+    /// transactor fails (unavailable, outcome unknown, fenced, shutting
+    /// down, not serving), it looks the lease up again, reconnects and
+    /// resubmits under the same id — which commits at most once and
+    /// answers with the first commit — until `patience` is spent, pausing
+    /// at most [`RESUBMIT_PAUSE_MAX`] between tries. A refusal of the
+    /// transaction itself (invalid, not found, unauthenticated, forbidden)
+    /// is returned at once.
+    ///
+    /// When patience runs out after a submission whose outcome was unknown
+    /// (sent, then the connection broke or no answer came), the error is
+    /// [`ErrorKind::OutcomeUnknown`] whatever the last try said: a later
+    /// "unavailable" proves nothing about the earlier submission.
+    pub async fn transact_by_lease(
+        &self,
+        storage: &dyn Storage,
+        db: &DbName,
+        tx: &str,
+        tx_id: Uuid,
+        patience: Duration,
+    ) -> Result<Committed> {
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut pause = Duration::from_millis(25);
+        let mut unknown = false;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let error = match self.attempt(storage, db, tx, tx_id, left).await {
+                Ok(committed) => return Ok(committed),
+                Err(e) if !worth_resubmitting(e.kind()) => return Err(e),
+                Err(e) => e,
+            };
+            unknown |= error.kind() == ErrorKind::OutcomeUnknown;
+            if tokio::time::Instant::now() + pause > deadline {
+                let error = match unknown && error.kind() != ErrorKind::OutcomeUnknown {
+                    true => Error::new(
+                        ErrorKind::OutcomeUnknown,
+                        format!("an earlier submission may have committed; the last try: {error}"),
+                    ),
+                    false => error,
+                };
+                return Err(error.context(format!(
+                    "transaction {tx_id} (ask `tx_status` for its fate)"
+                )));
+            }
+            tracing::info!(%tx_id, error = %error, "resubmitting under the same id");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RESUBMIT_PAUSE_MAX);
+        }
+    }
+
+    /// One submission to the transactor the lease names, given up (as
+    /// "outcome unknown") when no answer comes within twice the holder's
+    /// lease ttl: a frozen transactor keeps its connection open and never
+    /// answers, and its lease lapses within one ttl.
+    async fn attempt(
+        &self,
+        storage: &dyn Storage,
+        db: &DbName,
+        tx: &str,
+        tx_id: Uuid,
+        left: Duration,
+    ) -> Result<Committed> {
+        let ttl = read_lease(storage, db)
+            .await?
+            .map_or(Duration::from_secs(1), |lease| lease.ttl);
+        let limit = (ttl * 2).max(Duration::from_secs(1)).min(left);
+        let submit = async {
+            let client = self.connect_by_lease(storage, db).await?;
+            client.transact_with_id(tx, tx_id).await
+        };
+        tokio::time::timeout(limit, submit).await.map_err(|_| {
+            Error::new(
+                ErrorKind::OutcomeUnknown,
+                format!("no answer within {limit:?}"),
+            )
+        })?
+    }
+
+    /// The byte stream to `endpoint`: TLS when so configured.
+    async fn open(&self, endpoint: &str) -> Result<Box<dyn ByteStream>> {
         let socket = TcpStream::connect(endpoint)
             .await
             .map_err(|e| Error::io(format!("connecting to the transactor at {endpoint}"), e))?;
@@ -169,22 +292,40 @@ impl Client {
         socket
             .set_nodelay(true)
             .map_err(|e| Error::io("configuring the socket", e))?;
-        let mut framed = Framed::new(socket, FrameCodec::default());
+        let Some(config) = &self.tls else {
+            return Ok(Box::new(socket));
+        };
+        let name = access::tls::server_name(endpoint)?;
+        let stream = tokio_rustls::TlsConnector::from(config.clone())
+            .connect(name, socket)
+            .await
+            .map_err(|e| tls_refusal(endpoint, Error::io("TLS handshake", e)))?;
+        Ok(Box::new(stream))
+    }
+
+    async fn handshake(&self, endpoint: &str, target: &Target) -> Result<Client> {
+        let stream = self.open(endpoint).await?;
+        let mut framed = Framed::new(stream, FrameCodec::default());
         framed
             .send(Frame::Hello {
                 min_version: PROTOCOL_VERSION,
                 max_version: PROTOCOL_VERSION,
+                token: self.token.clone(),
                 db: target.db.to_string(),
                 db_id: target.db_id,
                 epoch: target.epoch,
             })
             .await?;
-        let answer = framed.next().await.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!("{endpoint} closed the connection during the handshake"),
-            )
-        })??;
+        let answer = framed
+            .next()
+            .await
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("{endpoint} closed the connection during the handshake"),
+                )
+            })?
+            .map_err(|e| tls_refusal(endpoint, e))?;
         let welcome = match answer {
             Frame::Welcome { epoch, basis_t, .. } => Status { basis_t, epoch },
             failed @ Frame::Failed { .. } => return Err(failure(failed)),
@@ -196,6 +337,74 @@ impl Client {
             welcome,
             endpoint: endpoint.to_string(),
         })
+    }
+}
+
+/// `e` as [`ErrorKind::Unauthenticated`] when TLS refused the connection
+/// (a certificate the other side does not trust, expired, or none where
+/// one is required), with what to check; otherwise `e` as it is.
+fn tls_refusal(endpoint: &str, e: Error) -> Error {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        let rustls = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+        if let Some(refusal) = rustls {
+            return Error::new(
+                ErrorKind::Unauthenticated,
+                format!(
+                    "TLS with the transactor at {endpoint} failed: {refusal} (check ACCRETE_TLS_CA, and the client certificate if the endpoint asks for one)"
+                ),
+            );
+        }
+        cause = c.source();
+    }
+    e
+}
+
+/// A connection to a transactor, for one database.
+#[derive(Debug)]
+pub struct Client {
+    connection: Arc<Connection>,
+    next_id: AtomicU64,
+    welcome: Status,
+    endpoint: String,
+}
+
+impl Client {
+    /// [`Connector::connect`] without credentials, in plaintext.
+    pub async fn connect(endpoint: &str, target: &Target) -> Result<Client> {
+        Connector::default().connect(endpoint, target).await
+    }
+
+    /// [`Connector::connect_by_lease`] without credentials, in plaintext.
+    pub async fn connect_by_lease(storage: &dyn Storage, db: &DbName) -> Result<Client> {
+        Connector::default().connect_by_lease(storage, db).await
+    }
+
+    /// [`Connector::connect_to_lease`] without credentials, in plaintext.
+    pub async fn connect_to_lease(
+        storage: &dyn Storage,
+        db: &DbName,
+        db_id: Uuid,
+    ) -> Result<Client> {
+        Connector::default()
+            .connect_to_lease(storage, db, db_id)
+            .await
+    }
+
+    /// [`Connector::transact_by_lease`] without credentials, in plaintext.
+    pub async fn transact_by_lease(
+        storage: &dyn Storage,
+        db: &DbName,
+        tx: &str,
+        tx_id: Uuid,
+        patience: Duration,
+    ) -> Result<Committed> {
+        Connector::default()
+            .transact_by_lease(storage, db, tx, tx_id, patience)
+            .await
     }
 
     /// The transactor's status when this client connected.
@@ -257,55 +466,6 @@ impl Client {
         }
     }
 
-    /// Commits `tx` under `tx_id` through whichever transactor holds the
-    /// lease of `db`, surviving failover: when the connection or the
-    /// transactor fails (unavailable, outcome unknown, fenced, shutting
-    /// down, not serving), it looks the lease up again, reconnects and
-    /// resubmits under the same id — which commits at most once and
-    /// answers with the first commit — until `patience` is spent, pausing
-    /// at most [`RESUBMIT_PAUSE_MAX`] between tries. A refusal of the
-    /// transaction itself (invalid, not found) is returned at once.
-    ///
-    /// When patience runs out after a submission whose outcome was unknown
-    /// (sent, then the connection broke or no answer came), the error is
-    /// [`ErrorKind::OutcomeUnknown`] whatever the last try said: a later
-    /// "unavailable" proves nothing about the earlier submission.
-    pub async fn transact_by_lease(
-        storage: &dyn Storage,
-        db: &DbName,
-        tx: &str,
-        tx_id: Uuid,
-        patience: Duration,
-    ) -> Result<Committed> {
-        let deadline = tokio::time::Instant::now() + patience;
-        let mut pause = Duration::from_millis(25);
-        let mut unknown = false;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let error = match attempt(storage, db, tx, tx_id, left).await {
-                Ok(committed) => return Ok(committed),
-                Err(e) if !worth_resubmitting(e.kind()) => return Err(e),
-                Err(e) => e,
-            };
-            unknown |= error.kind() == ErrorKind::OutcomeUnknown;
-            if tokio::time::Instant::now() + pause > deadline {
-                let error = match unknown && error.kind() != ErrorKind::OutcomeUnknown {
-                    true => Error::new(
-                        ErrorKind::OutcomeUnknown,
-                        format!("an earlier submission may have committed; the last try: {error}"),
-                    ),
-                    false => error,
-                };
-                return Err(error.context(format!(
-                    "transaction {tx_id} (ask `tx_status` for its fate)"
-                )));
-            }
-            tracing::info!(%tx_id, error = %error, "resubmitting under the same id");
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(RESUBMIT_PAUSE_MAX);
-        }
-    }
-
     /// The transactor's latest t and epoch.
     pub async fn status(&self) -> Result<Status> {
         let id = self.id();
@@ -341,33 +501,6 @@ async fn live_db_id(storage: &dyn Storage, db: &DbName) -> Result<Option<Uuid>> 
     };
     let catalog = Catalog::decode(root.value.data())?;
     Ok(catalog.live(db.as_str()).map(|entry| entry.uuid))
-}
-
-/// One submission to the transactor the lease names, given up (as
-/// "outcome unknown") when no answer comes within twice the holder's lease
-/// ttl: a frozen transactor keeps its connection open and never answers,
-/// and its lease lapses within one ttl.
-async fn attempt(
-    storage: &dyn Storage,
-    db: &DbName,
-    tx: &str,
-    tx_id: Uuid,
-    left: Duration,
-) -> Result<Committed> {
-    let ttl = read_lease(storage, db)
-        .await?
-        .map_or(Duration::from_secs(1), |lease| lease.ttl);
-    let limit = (ttl * 2).max(Duration::from_secs(1)).min(left);
-    let submit = async {
-        let client = Client::connect_by_lease(storage, db).await?;
-        client.transact_with_id(tx, tx_id).await
-    };
-    tokio::time::timeout(limit, submit).await.map_err(|_| {
-        Error::new(
-            ErrorKind::OutcomeUnknown,
-            format!("no answer within {limit:?}"),
-        )
-    })?
 }
 
 /// True for failures after which the same transaction, under the same id,

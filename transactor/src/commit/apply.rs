@@ -1,6 +1,7 @@
 //! Applying a batch of queued transactions, one after another, to the
 //! database value: the pure half of group commit.
 
+use access::Principal;
 use model::edn::{Edn, Instant};
 use model::schema::bootstrap::EXCISE;
 use model::{CommittedTx, Db, TxReport};
@@ -17,6 +18,8 @@ pub(crate) struct Request {
     pub(crate) forms: Vec<Edn>,
     /// Its id, recorded as `:tx/id`; a resubmitted one commits nothing.
     pub(crate) tx_id: Option<Uuid>,
+    /// Who commits it, recorded as `:tx/principal`.
+    pub(crate) author: Author,
     /// Where its outcome goes.
     pub(crate) reply: Reply,
 }
@@ -71,7 +74,18 @@ pub(crate) fn apply_batch(db: &Db, batch: Vec<Request>, config: &Config) -> Appl
             continue;
         }
         let instant = next_instant(&current, config);
-        match current.with_tx_id(&request.forms, instant, &config.functions, request.tx_id) {
+        let principal = Some(request.author.principal.as_str());
+        let outcome = current
+            .with_provenance(
+                &request.forms,
+                instant,
+                &config.functions,
+                request.tx_id,
+                principal,
+            )
+            .map_err(Error::from)
+            .and_then(|report| request.author.permits(report));
+        match outcome {
             Ok(report) => {
                 applied.excises |= report.tx_data.iter().any(|d| d.a() == EXCISE && d.added());
                 current = report.db_after.clone();
@@ -79,11 +93,39 @@ pub(crate) fn apply_batch(db: &Db, batch: Vec<Request>, config: &Config) -> Appl
             }
             // The caller may have stopped waiting; the refusal stands either way.
             Err(e) => {
-                let _ = request.reply.send(Err(e.into()));
+                let _ = request.reply.send(Err(e));
             }
         }
     }
     applied
+}
+
+/// Who commits a transaction: the principal recorded as `:tx/principal`,
+/// and whether it may do what needs the admin role (excise, alter
+/// existing attributes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Author {
+    /// Who it is.
+    pub principal: Principal,
+    /// Whether it holds the admin role on the database.
+    pub admin: bool,
+}
+
+impl Author {
+    /// `report` when this author may commit it; [`ErrorKind::Forbidden`]
+    /// when it needs the admin role this author lacks.
+    fn permits(&self, report: TxReport) -> Result<TxReport> {
+        match report.needs_admin() {
+            Some(why) if !self.admin => Err(Error::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "`{}` may not commit this transaction: {why}, which needs the admin role",
+                    self.principal
+                ),
+            )),
+            _ => Ok(report),
+        }
+    }
 }
 
 /// The report of a resubmitted id: the first commit's t, datoms and

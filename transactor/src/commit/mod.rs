@@ -23,6 +23,7 @@ mod apply;
 mod indexing;
 mod metrics;
 
+pub use apply::Author;
 pub(crate) use apply::{Reply, Request};
 pub use metrics::Metrics;
 

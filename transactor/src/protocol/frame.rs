@@ -1,6 +1,7 @@
 //! The frames of the protocol and their bytes (PROTOCOL.md is the
 //! reference; this file follows it field by field).
 
+use access::Secret;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use model::TxLog;
 use uuid::Uuid;
@@ -15,14 +16,18 @@ pub const MAGIC: &[u8; 4] = b"ACRT";
 /// One protocol message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Frame {
-    /// Client → server, first frame: the versions the client speaks and
-    /// exactly which database it means (a name alone is not enough: two
-    /// storages may each hold a database of that name).
+    /// Client → server, first frame: the versions the client speaks, its
+    /// credentials, and exactly which database it means (a name alone is
+    /// not enough: two storages may each hold a database of that name).
+    /// The server authenticates before it looks at the database.
     Hello {
         /// Lowest protocol version the client speaks.
         min_version: u16,
         /// Highest protocol version the client speaks.
         max_version: u16,
+        /// The client's token (`acrt_…`), if it authenticates by token
+        /// (empty text on the wire when not). Never printed.
+        token: Option<Secret>,
         /// The database name.
         db: String,
         /// The database's catalog id, as the client read it from storage.
@@ -142,6 +147,7 @@ impl Frame {
             Frame::Hello {
                 min_version,
                 max_version,
+                token,
                 db,
                 db_id,
                 epoch,
@@ -150,6 +156,7 @@ impl Frame {
                 out.put_slice(MAGIC);
                 out.put_u16(*min_version);
                 out.put_u16(*max_version);
+                put_text(out, token.as_ref().map_or("", Secret::expose));
                 put_text(out, db);
                 out.put_slice(db_id.as_bytes());
                 out.put_u64(*epoch);
@@ -318,28 +325,28 @@ fn put_entry(out: &mut BytesMut, entry: &TxLog) {
 struct Reader(Bytes);
 
 impl Reader {
-    /// HELLO's fields. A version-1 HELLO ends after the name; it is refused
-    /// with the versions, not as a short frame.
+    /// HELLO's fields. The HELLO of a client that cannot speak this
+    /// version (1 and 2 laid their fields out otherwise) is refused by its
+    /// versions, before any other field is read.
     fn hello(&mut self) -> Result<Frame> {
         if self.take(4)?.as_ref() != MAGIC {
             return Err(Error::protocol(
                 "HELLO without the ACRT magic: not an accrete client",
             ));
         }
-        let (min_version, max_version, db) = (self.u16()?, self.u16()?, self.text()?);
-        if !self.0.has_remaining() && max_version < PROTOCOL_VERSION {
+        let (min_version, max_version) = (self.u16()?, self.u16()?);
+        if max_version < PROTOCOL_VERSION {
             return Err(Error::protocol(format!(
-                "the client speaks versions {min_version}..={max_version}, this transactor speaks {PROTOCOL_VERSION} (which names the database by its id and lease epoch): upgrade the client"
+                "the client speaks versions {min_version}..={max_version}, this transactor speaks {PROTOCOL_VERSION} (which authenticates the client in the HELLO): upgrade the client"
             )));
         }
-        let raw = self.take(16)?;
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&raw);
+        let token = self.text()?;
         Ok(Frame::Hello {
             min_version,
             max_version,
-            db,
-            db_id: Uuid::from_bytes(id),
+            token: (!token.is_empty()).then(|| Secret::new(token)),
+            db: self.text()?,
+            db_id: self.uuid()?,
             epoch: self.u64()?,
         })
     }

@@ -8,13 +8,15 @@ mod frame;
 pub use frame::{Frame, MAGIC};
 
 use bytes::BytesMut;
-use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{Decoder, Encoder, Framed, LengthDelimitedCodec};
 
 use crate::error::{Error, Result};
 
-/// The protocol version this build speaks: 2, whose HELLO names the
-/// database by its catalog id and the lease epoch as well as its name.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// The protocol version this build speaks: 3, whose HELLO carries the
+/// client's credentials before the database (named by its catalog id and
+/// lease epoch as well as its name).
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The largest frame body either side accepts: 16 MiB.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
@@ -29,6 +31,13 @@ pub const MAX_TX_BYTES: usize = model::limits::MAX_TX_BYTES;
 // the text), TX (its datoms).
 const _: () =
     assert!(MAX_TX_BYTES + model::limits::MAX_TX_DATOM_BYTES + 64 * 1024 <= MAX_FRAME_BYTES);
+
+/// A connection's byte stream, TLS or not.
+pub(crate) trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
+
+/// Frames on a connection of either kind.
+pub(crate) type Framing = Framed<Box<dyn ByteStream>, FrameCodec>;
 
 /// Frames on a byte stream: a 4-byte big-endian length, then the body.
 #[derive(Debug)]
@@ -106,8 +115,9 @@ mod tests {
     fn every_frame() -> Vec<Frame> {
         vec![
             Frame::Hello {
-                min_version: 2,
-                max_version: 3,
+                min_version: 3,
+                max_version: 4,
+                token: Some(access::Secret::new("acrt_0011_2233")),
                 db: "orders".into(),
                 db_id: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
                 epoch: 4,
@@ -192,8 +202,9 @@ mod tests {
         let mut codec = FrameCodec::default();
         let mut wire = BytesMut::new();
         let hello = Frame::Hello {
-            min_version: 2,
-            max_version: 2,
+            min_version: 3,
+            max_version: 3,
+            token: None,
             db: "db".into(),
             db_id: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
             epoch: 3,
@@ -201,7 +212,7 @@ mod tests {
         codec.encode(hello, &mut wire).unwrap();
         assert_eq!(
             hex::encode(&wire),
-            "00000027014143525400020002000000026462\
+            "0000002b01414352540003000300000000000000026462\
              0123456789abcdef0123456789abcdef0000000000000003"
         );
         wire.clear();
@@ -252,6 +263,18 @@ mod tests {
         let err = Frame::decode(v1.into()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
         assert!(err.to_string().contains("versions 1..=1"), "{err}");
+        // The version-2 HELLO (no credentials): refused by its versions too.
+        let v2 = hex::decode(
+            "01414352540002000200000002646201234567\
+             89abcdef0123456789abcdef0000000000000003",
+        )
+        .unwrap();
+        let err = Frame::decode(v2.into()).unwrap_err();
+        assert!(err.to_string().contains("versions 2..=2"), "{err}");
+        assert!(err.to_string().contains("upgrade the client"), "{err}");
+        // A token never shows in a printed HELLO.
+        let printed = format!("{:?}", every_frame()[0]);
+        assert!(!printed.contains("acrt_0011"), "{printed}");
         let mut huge = BytesMut::new();
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         let err = FrameCodec::default().decode(&mut huge).unwrap_err();

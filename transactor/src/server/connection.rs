@@ -1,10 +1,15 @@
-//! One client connection to the endpoint: the handshake, then requests
-//! served concurrently, answers sent in whatever order they finish.
+//! One client connection to the endpoint: TLS (when the endpoint speaks
+//! it), the handshake that authenticates the client before it names a
+//! database, then requests served concurrently, each authorized against
+//! the access records as of its arrival, answers sent in whatever order
+//! they finish.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use access::{Gate, Identity, Principal, Proof, Role};
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -12,33 +17,48 @@ use tokio::task::AbortHandle;
 use tokio_util::codec::Framed;
 use uuid::Uuid;
 
-use super::Databases;
+use super::{Databases, Shared};
+use crate::commit::Author;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handle::{Transactor, parse_tx};
-use crate::protocol::{Frame, FrameCodec, PROTOCOL_VERSION};
+use crate::protocol::{ByteStream, Frame, FrameCodec, Framing, PROTOCOL_VERSION};
 
-/// How long a client has to say HELLO.
+/// How long a client has for TLS and to say HELLO.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Answers waiting for the socket; subscriptions wait when it is full.
 const OUTGOING_BUFFER: usize = 1024;
 
+/// How often a subscription checks that its client may still read.
+const SUBSCRIPTION_RECHECK: Duration = Duration::from_secs(1);
+
+/// The first byte of every TLS connection (a handshake record). A frame
+/// never starts with it: its length would be over the 16 MiB limit.
+const TLS_HANDSHAKE: u8 = 0x16;
+
 /// Serves one connection until the client leaves or breaks the protocol.
-pub(super) async fn serve(socket: TcpStream, databases: Databases) {
+pub(super) async fn serve(socket: TcpStream, shared: Arc<Shared>) {
     let peer = socket
         .peer_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    let peer_ip = socket
+        .peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
     // Small answers, latency-bound: no Nagle delay.
     let _ = socket.set_nodelay(true);
-    let mut framed = Framed::new(socket, FrameCodec::default());
-    let transactor = match handshake(&mut framed, &databases).await {
-        Ok(transactor) => transactor,
+    let Some((stream, certificate)) = secure(socket, &shared, peer_ip, &peer).await else {
+        return;
+    };
+    let mut framed = Framed::new(stream, FrameCodec::default());
+    let (transactor, identity) = match handshake(&mut framed, &shared, peer_ip, certificate).await {
+        Ok(accepted) => accepted,
         Err(e) => {
             tracing::info!(%peer, error = %e, "handshake refused");
             let _ = framed.send(failed(0, &e)).await;
             return;
         }
     };
+    tracing::debug!(%peer, principal = %identity.principal, db = %transactor.db_name(), "client admitted");
     let (sink, mut requests) = framed.split();
     let (outgoing, queue) = mpsc::channel(OUTGOING_BUFFER);
     let writer = tokio::spawn(write_all(sink, queue));
@@ -46,6 +66,10 @@ pub(super) async fn serve(socket: TcpStream, databases: Databases) {
         transactor,
         outgoing,
         subscriptions: HashMap::new(),
+        guard: Guard {
+            gate: shared.security.gate.clone(),
+            identity,
+        },
     };
     while let Some(frame) = requests.next().await {
         let outcome = match frame {
@@ -64,18 +88,69 @@ pub(super) async fn serve(socket: TcpStream, databases: Databases) {
     let _ = writer.await;
 }
 
-/// Reads HELLO and answers WELCOME, or fails.
+/// TLS when the endpoint speaks it (with the principal of a verified
+/// client certificate), the bare socket otherwise; `None` when the client
+/// was turned away (a plaintext client of a TLS endpoint hears why).
+async fn secure(
+    socket: TcpStream,
+    shared: &Shared,
+    peer_ip: IpAddr,
+    peer: &str,
+) -> Option<(Box<dyn ByteStream>, Option<Principal>)> {
+    let mut first = [0u8; 1];
+    let peeked = tokio::time::timeout(HANDSHAKE_TIMEOUT, socket.peek(&mut first)).await;
+    let speaks_tls = matches!(peeked, Ok(Ok(1))) && first[0] == TLS_HANDSHAKE;
+    let Some(config) = &shared.security.tls else {
+        if speaks_tls {
+            tracing::info!(%peer, "a TLS client on a plaintext endpoint; closing");
+            return None;
+        }
+        return Some((Box::new(socket), None));
+    };
+    if !speaks_tls {
+        let refusal = Error::new(
+            ErrorKind::Unauthenticated,
+            "this endpoint speaks TLS only: connect with TLS, trusting its CA (ACCRETE_TLS_CA)",
+        );
+        tracing::info!(%peer, "a plaintext client on a TLS endpoint; refused");
+        let mut framed = Framed::new(socket, FrameCodec::default());
+        let _ = framed.send(failed(0, &refusal)).await;
+        return None;
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+    let why = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+        Ok(Ok(stream)) => match access::tls::peer_principal(stream.get_ref().1) {
+            Ok(principal) => return Some((Box::new(stream), principal)),
+            Err(e) => e.to_string(),
+        },
+        Ok(Err(e)) => format!("TLS handshake failed: {e}"),
+        Err(_) => format!("no TLS handshake within {HANDSHAKE_TIMEOUT:?}"),
+    };
+    match &shared.security.gate {
+        Some(gate) => gate.failed(peer_ip, &why).await,
+        None => tracing::info!(%peer, reason = why, "TLS handshake refused"),
+    }
+    None
+}
+
+/// Reads HELLO, authenticates the client, checks that it may read the
+/// database it names — all before looking the name up, so that a refusal
+/// says nothing of which databases exist — and answers WELCOME.
 async fn handshake(
-    framed: &mut Framed<TcpStream, FrameCodec>,
-    databases: &Databases,
-) -> Result<Arc<Transactor>> {
+    framed: &mut Framing,
+    shared: &Shared,
+    peer: IpAddr,
+    certificate: Option<Principal>,
+) -> Result<(Arc<Transactor>, Identity)> {
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, framed.next())
         .await
         .map_err(|_| Error::protocol(format!("no HELLO within {HANDSHAKE_TIMEOUT:?}")))?
         .ok_or_else(|| Error::protocol("the client left before HELLO"))??;
+    // (The Debug of a HELLO hides its token.)
     let Frame::Hello {
         min_version,
         max_version,
+        token,
         db,
         db_id,
         epoch,
@@ -90,11 +165,19 @@ async fn handshake(
             "the client speaks versions {min_version}..={max_version}, this transactor speaks {PROTOCOL_VERSION}"
         )));
     }
-    let serving = databases.read().get(&db).cloned();
-    let transactor = match serving {
-        Some(t) if t.db_id() == db_id && t.epoch().0 == epoch => t,
-        serving => return Err(not_serving(&db, db_id, epoch, serving.as_deref())),
+    let identity = match &shared.security.gate {
+        Some(gate) => gate.authenticate(peer, token.as_ref(), certificate).await?,
+        None => Identity {
+            principal: Principal::anonymous(),
+            proof: Proof::Anonymous,
+        },
     };
+    let guard = Guard {
+        gate: shared.security.gate.clone(),
+        identity,
+    };
+    guard.allow(&db, Role::Read).await?;
+    let transactor = serving(&shared.databases, &db, db_id, epoch)?;
     framed
         .send(Frame::Welcome {
             version: PROTOCOL_VERSION,
@@ -102,7 +185,16 @@ async fn handshake(
             basis_t: transactor.db().basis_t(),
         })
         .await?;
-    Ok(transactor)
+    Ok((transactor, guard.identity))
+}
+
+/// The transactor serving `db` of id `db_id` at lease `epoch`.
+fn serving(databases: &Databases, db: &str, db_id: Uuid, epoch: u64) -> Result<Arc<Transactor>> {
+    let serving = databases.read().get(db).cloned();
+    match serving {
+        Some(t) if t.db_id() == db_id && t.epoch().0 == epoch => Ok(t),
+        serving => Err(not_serving(db, db_id, epoch, serving.as_deref())),
+    }
 }
 
 /// Why this endpoint refuses a HELLO for database `db` of id `db_id` at
@@ -124,7 +216,7 @@ fn not_serving(db: &str, db_id: Uuid, epoch: u64, serving: Option<&Transactor>) 
 }
 
 async fn write_all(
-    mut sink: futures::stream::SplitSink<Framed<TcpStream, FrameCodec>, Frame>,
+    mut sink: futures::stream::SplitSink<Framing, Frame>,
     mut queue: mpsc::Receiver<Frame>,
 ) {
     while let Some(frame) = queue.recv().await {
@@ -134,25 +226,68 @@ async fn write_all(
     }
 }
 
+/// Who the client is, and the gate that says what it may do.
+#[derive(Clone)]
+struct Guard {
+    gate: Option<Arc<Gate>>,
+    identity: Identity,
+}
+
+impl Guard {
+    /// Checks, as of now, that the client may do what needs `needs` on
+    /// `db`, and returns the role it holds (every role without a gate).
+    async fn allow(&self, db: &str, needs: Role) -> Result<Role> {
+        match &self.gate {
+            Some(gate) => Ok(gate.authorize(&self.identity, db, needs).await?),
+            None => Ok(Role::Admin),
+        }
+    }
+}
+
 /// The requests of one connection.
 struct Session {
     transactor: Arc<Transactor>,
     outgoing: mpsc::Sender<Frame>,
     subscriptions: HashMap<u64, AbortHandle>,
+    guard: Guard,
 }
 
 impl Session {
-    /// Starts serving one request; an error ends the connection.
+    /// Starts serving one request once the client may make it; an error
+    /// ends the connection (also a revoked token: the request hears why
+    /// first).
     async fn handle(&mut self, frame: Frame) -> Result<()> {
-        match frame {
-            Frame::Transact { id, tx, tx_id } => self.transact(id, tx, tx_id),
-            Frame::TxStatus { id, tx_id } => self.tx_status(id, tx_id),
-            Frame::Subscribe { id, from_t } => self.subscribe(id, from_t),
+        let (id, needs) = match &frame {
+            Frame::Transact { id, .. } => (*id, Role::Write),
+            Frame::TxStatus { id, .. } | Frame::Subscribe { id, .. } | Frame::Status { id } => {
+                (*id, Role::Read)
+            }
             Frame::Unsubscribe { id } => {
-                if let Some(task) = self.subscriptions.remove(&id) {
+                if let Some(task) = self.subscriptions.remove(id) {
                     task.abort();
                 }
+                return Ok(());
             }
+            other => return Err(Error::protocol(format!("a client may not send {other:?}"))),
+        };
+        let role = match self
+            .guard
+            .allow(self.transactor.db_name().as_str(), needs)
+            .await
+        {
+            Ok(role) => role,
+            Err(e) => {
+                let _ = self.outgoing.send(failed(id, &e)).await;
+                return match e.kind() {
+                    ErrorKind::Forbidden => Ok(()),
+                    _ => Err(e),
+                };
+            }
+        };
+        match frame {
+            Frame::Transact { id, tx, tx_id } => self.transact(id, tx, tx_id, role),
+            Frame::TxStatus { id, tx_id } => self.tx_status(id, tx_id),
+            Frame::Subscribe { id, from_t } => self.subscribe(id, from_t),
             Frame::Status { id } => {
                 let reply = Frame::StatusReply {
                     id,
@@ -161,7 +296,7 @@ impl Session {
                 };
                 let _ = self.outgoing.send(reply).await;
             }
-            other => return Err(Error::protocol(format!("a client may not send {other:?}"))),
+            _ => {}
         }
         Ok(())
     }
@@ -177,11 +312,15 @@ impl Session {
         });
     }
 
-    fn transact(&self, id: u64, tx: String, tx_id: Option<Uuid>) {
+    fn transact(&self, id: u64, tx: String, tx_id: Option<Uuid>, role: Role) {
         let (transactor, outgoing) = (self.transactor.clone(), self.outgoing.clone());
+        let author = Author {
+            principal: self.guard.identity.principal.clone(),
+            admin: role == Role::Admin,
+        };
         tokio::spawn(async move {
             let outcome = match parse_tx(&tx) {
-                Ok(forms) => transactor.transact_with_id(forms, tx_id).await,
+                Ok(forms) => transactor.transact_as(forms, tx_id, author).await,
                 Err(e) => Err(e),
             };
             let answer = match outcome {
@@ -197,12 +336,25 @@ impl Session {
         });
     }
 
+    /// Streams the feed; every [`SUBSCRIPTION_RECHECK`] it checks again
+    /// that the client may still read, and ends with the refusal when not.
     fn subscribe(&mut self, id: u64, from_t: u64) {
         let mut feed = self.transactor.subscribe(from_t);
         let outgoing = self.outgoing.clone();
+        let guard = self.guard.clone();
+        let db = self.transactor.db_name().to_string();
         let task = tokio::spawn(async move {
+            let mut checked = tokio::time::Instant::now();
             loop {
-                let frame = match feed.next().await {
+                let entry = feed.next().await;
+                if entry.is_ok() && checked.elapsed() >= SUBSCRIPTION_RECHECK {
+                    if let Err(e) = guard.allow(&db, Role::Read).await {
+                        let _ = outgoing.send(failed(id, &e)).await;
+                        return;
+                    }
+                    checked = tokio::time::Instant::now();
+                }
+                let frame = match entry {
                     Ok(entry) => Frame::Tx { id, entry },
                     Err(e) => {
                         let _ = outgoing.send(failed(id, &e)).await;
