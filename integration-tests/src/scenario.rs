@@ -6,7 +6,7 @@
 use std::fmt;
 
 use model::edn::{self, Instant};
-use model::schema::bootstrap::TX_ID;
+use model::schema::bootstrap::{TX_ID, TX_PRINCIPAL};
 use model::{Db, TxFunctions, TxReport, Value};
 use query::{Input, QueryResult};
 
@@ -272,17 +272,18 @@ impl Default for Reference {
 
 impl Reference {
     /// Applies `tx` (EDN text) as the transactor did in `committed` (with
-    /// its instant and transaction id), and checks that it gave the same t
+    /// its instant, transaction id and principal), and checks that it gave the same t
     /// and tempids.
     pub fn apply(&mut self, tx: &str, committed: &TxReport) {
         let forms = transactor::parse_tx(tx).expect("scenario tx data parses");
         let report = self
             .db
-            .with_tx_id(
+            .with_provenance(
                 &forms,
                 instant_of(committed),
                 &TxFunctions::new(),
                 tx_id_of(committed),
+                principal_of(committed).as_deref(),
             )
             .expect("the reference accepts what the transactor committed");
         assert_eq!(report.t(), committed.t(), "the reference's t for {tx}");
@@ -298,6 +299,14 @@ impl Reference {
 pub fn tx_id_of(report: &TxReport) -> Option<uuid::Uuid> {
     report.tx_data.iter().find_map(|d| match d.v() {
         Value::Uuid(id) if d.e() == report.tx() && d.a() == TX_ID => Some(*id),
+        _ => None,
+    })
+}
+
+/// The `:tx/principal` of a committed transaction, if it has one.
+pub fn principal_of(report: &TxReport) -> Option<String> {
+    report.tx_data.iter().find_map(|d| match d.v() {
+        Value::String(p) if d.e() == report.tx() && d.a() == TX_PRINCIPAL => Some(p.to_string()),
         _ => None,
     })
 }
