@@ -41,11 +41,11 @@ fn occurrences(dir: &Path, needle: &str) -> usize {
     n
 }
 
-#[test]
-fn a_deleted_database_leaves_nothing_and_live_ones_stay_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let (gone, kept) = (file_uri(&store, "gone"), file_uri(&store, "kept"));
+/// A storage in `store` holding database `kept` (400 notes) and the
+/// deleted database `gone`, whose notes carry [`MARKER`]; the URI of
+/// `kept`.
+fn deleted_beside_kept(store: &Path) -> String {
+    let (gone, kept) = (file_uri(store, "gone"), file_uri(store, "kept"));
     for uri in [&gone, &kept] {
         ok(&["create-db", uri], "");
         ok(&["transact", uri], SCHEMA);
@@ -53,6 +53,14 @@ fn a_deleted_database_leaves_nothing_and_live_ones_stay_whole() {
     notes(&gone, MARKER);
     notes(&kept, "keep");
     ok(&["delete-db", &gone], "");
+    kept
+}
+
+#[test]
+fn a_deleted_database_leaves_nothing_and_live_ones_stay_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let kept = deleted_beside_kept(&store);
     assert!(occurrences(&store, MARKER) > 0, "the scan sees the marker");
 
     let dry = ok(
@@ -150,14 +158,7 @@ fn eventually(within: std::time::Duration, mut done: impl FnMut() -> bool) -> bo
 fn an_active_transactor_collects_garbage_when_told_to_and_not_otherwise() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let (gone, kept) = (file_uri(&store, "gone"), file_uri(&store, "kept"));
-    for uri in [&gone, &kept] {
-        ok(&["create-db", uri], "");
-        ok(&["transact", uri], SCHEMA);
-    }
-    notes(&gone, MARKER);
-    notes(&kept, "keep");
-    ok(&["delete-db", &gone], "");
+    let kept = deleted_beside_kept(&store);
     // A run with a long grace empties the deleted database's log root and
     // deletes nothing: the marker stays in segments and in the superseded
     // revisions of that root.
