@@ -81,6 +81,20 @@ impl Storage for Retrying {
             .await
     }
 
+    /// A retry after an attempt whose answer was lost finds the segment
+    /// gone, which is `true` as well.
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        self.retrying("delete", || {
+            self.inner
+                .delete_segment_unless_put_since(id, written_at_ms)
+        })
+        .await
+    }
+
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         self.retrying("list", || self.inner.list_segments(from.clone(), limit))
             .await

@@ -72,20 +72,24 @@ impl CassandraStorage {
         let key = id.as_bytes().as_slice();
         // check_put bounds the size by MAX_SEGMENT_BYTES, far below i32::MAX.
         let size = bytes.len() as i32;
+        // One write timestamp for every row of this put, so that the time
+        // a listing reports (the row's) is that of its chunks too, and a
+        // deletion of exactly that write removes all of it and nothing of a
+        // later put (`delete_unless_put_since`).
+        let at = now_micros();
         if bytes.len() <= CHUNK_BYTES {
-            let row = (key, size, 0_i32, MaybeUnset::Set(bytes.as_ref()));
+            let row = (key, size, 0_i32, MaybeUnset::Set(bytes.as_ref()), at);
             self.execute(&op, &self.st.put_segment, row)
                 .await
                 .map_err(|f| f.into_error(&op))?;
             return Ok(());
         }
-        let writes = bytes
-            .chunks(CHUNK_BYTES)
-            .enumerate()
-            .map(|(idx, chunk)| self.execute(&op, &self.st.put_chunk, (key, idx as i32, chunk)));
+        let writes = bytes.chunks(CHUNK_BYTES).enumerate().map(|(idx, chunk)| {
+            self.execute(&op, &self.st.put_chunk, (key, idx as i32, chunk, at))
+        });
         try_join_all(writes).await.map_err(|f| f.into_error(&op))?;
         let chunks = bytes.len().div_ceil(CHUNK_BYTES) as i32;
-        let row = (key, size, chunks, MaybeUnset::<&[u8]>::Unset);
+        let row = (key, size, chunks, MaybeUnset::<&[u8]>::Unset, at);
         self.execute(&op, &self.st.put_segment, row)
             .await
             .map_err(|f| f.into_error(&op))?;
@@ -186,6 +190,40 @@ impl CassandraStorage {
                 .map_err(|f| f.into_error(&op))?;
         }
         Ok(())
+    }
+
+    /// Removes segment `id` as written by puts up to `written_at_ms` (the
+    /// millisecond a listing reported), leaving any later put: the
+    /// deletion is stamped with the last microsecond of that millisecond,
+    /// and Cassandra resolves a write against a deletion by timestamp,
+    /// whatever order they arrive in. Every put stamps all its rows with
+    /// one client timestamp, so a later put (a later millisecond, given
+    /// clocks that agree as garbage collection requires) keeps its rows
+    /// and chunks whole. Then reads the row back at the write level:
+    /// `true` when it is gone.
+    pub(crate) async fn delete_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        let op = format!("delete_segment {id}");
+        let key = id.as_bytes().as_slice();
+        let at = i64::try_from(written_at_ms)
+            .ok()
+            .and_then(|ms| ms.checked_add(1))
+            .and_then(|ms| ms.checked_mul(1000))
+            .map(|us| us - 1)
+            .ok_or_else(|| {
+                storage_core::Error::invalid(format!(
+                    "{op}: write time {written_at_ms} ms is out of range"
+                ))
+            })?;
+        for statement in [&self.st.delete_segment_at, &self.st.delete_chunks_at] {
+            self.execute(&op, statement, (at, key))
+                .await
+                .map_err(|f| f.into_error(&op))?;
+        }
+        Ok(self.segment_row(id, Pass::Quorum, &op).await?.is_none())
     }
 
     /// A page of ids in ring order: those from the token in `from` on,
@@ -315,4 +353,12 @@ fn segment_id(raw: &[u8], table: &str) -> Result<SegmentId> {
         detail: format!("a segment id of {} bytes, not 32", raw.len()),
     })?;
     Ok(SegmentId::from_bytes(raw))
+}
+
+/// Microseconds since the Unix epoch by this process's clock, the write
+/// timestamp of a put.
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }

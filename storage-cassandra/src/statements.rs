@@ -17,9 +17,11 @@ use crate::schema::{Tables, WRITER_SLOTS, writer_column};
 /// The prepared statements of one store.
 #[derive(Debug)]
 pub(crate) struct Statements {
-    /// A chunk row, at the write level, idempotent.
+    /// A chunk row, at the write level, idempotent, with the put's one
+    /// write timestamp.
     pub(crate) put_chunk: PreparedStatement,
-    /// The row of a segment, at the write level, idempotent.
+    /// The row of a segment, at the write level, idempotent, with the
+    /// put's one write timestamp.
     pub(crate) put_segment: PreparedStatement,
     /// The row of a segment at ONE (LOCAL_ONE), then at the write level.
     pub(crate) get_segment: ByLevel,
@@ -29,6 +31,11 @@ pub(crate) struct Statements {
     pub(crate) delete_segment: PreparedStatement,
     /// Removes a segment's chunk partition, idempotent.
     pub(crate) delete_chunks: PreparedStatement,
+    /// Removes a segment's row as written up to a timestamp: a later
+    /// write outlives it.
+    pub(crate) delete_segment_at: PreparedStatement,
+    /// Removes a segment's chunks as written up to a timestamp.
+    pub(crate) delete_chunks_at: PreparedStatement,
     /// Segment ids from a token on, in ring order, with each row's write
     /// time and size, at the write level.
     pub(crate) list_segments: PreparedStatement,
@@ -75,13 +82,13 @@ impl Statements {
         Ok(Statements {
             put_chunk: write
                 .prepare(&format!(
-                    "INSERT INTO {} (id, idx, bytes) VALUES (?, ?, ?)",
+                    "INSERT INTO {} (id, idx, bytes) VALUES (?, ?, ?) USING TIMESTAMP ?",
                     t.chunks
                 ))
                 .await?,
             put_segment: write
                 .prepare(&format!(
-                    "INSERT INTO {} (id, size, chunks, bytes) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO {} (id, size, chunks, bytes) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
                     t.segments
                 ))
                 .await?,
@@ -100,6 +107,18 @@ impl Statements {
                 .await?,
             delete_chunks: write
                 .prepare(&format!("DELETE FROM {} WHERE id = ?", t.chunks))
+                .await?,
+            delete_segment_at: write
+                .prepare(&format!(
+                    "DELETE FROM {} USING TIMESTAMP ? WHERE id = ?",
+                    t.segments
+                ))
+                .await?,
+            delete_chunks_at: write
+                .prepare(&format!(
+                    "DELETE FROM {} USING TIMESTAMP ? WHERE id = ?",
+                    t.chunks
+                ))
                 .await?,
             list_segments: write
                 .prepare(&format!(

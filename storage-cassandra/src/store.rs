@@ -122,6 +122,14 @@ impl Storage for CassandraStorage {
         self.delete(id).await
     }
 
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        self.delete_unless_put_since(id, written_at_ms).await
+    }
+
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         self.list(from, limit).await
     }

@@ -140,6 +140,21 @@ impl Storage for MemStorage {
         Ok(())
     }
 
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        let mut segments = write_segments(&self.inner);
+        match segments.get(&id) {
+            Some(stored) if stored.written_at_ms > written_at_ms => Ok(false),
+            _ => {
+                segments.remove(&id);
+                Ok(true)
+            }
+        }
+    }
+
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         let infos = self.list_segment_infos(from, limit).await?;
         Ok(SegmentPage {

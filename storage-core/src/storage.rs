@@ -87,6 +87,12 @@ pub fn check_list_limit(limit: usize) -> Result<()> {
 /// - [`delete_segment`](Storage::delete_segment) of a missing id is `Ok`.
 ///   Deleting is for garbage collection and excision only; the layer above
 ///   guarantees no root still reaches the segment.
+/// - [`delete_segment_unless_put_since`](Storage::delete_segment_unless_put_since)
+///   removes a segment only if no put came after the write time a listing
+///   reported: a writer that puts an identical segment again (ids are
+///   content hashes, so an indexing job can produce one that garbage
+///   collection found unreachable) keeps it, whatever the interleaving of
+///   its put with the listing and the deletion.
 /// - [`list_segments`](Storage::list_segments) pages through every stored
 ///   id exactly once (when nothing changes meanwhile), in an order of the
 ///   backend's choosing;
@@ -140,6 +146,26 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
 
     /// Removes the segment `id`, if present.
     async fn delete_segment(&self, id: SegmentId) -> Result<()>;
+
+    /// Removes the segment `id` if it was last put at `written_at_ms` or
+    /// earlier (the write time [`Storage::list_segment_infos`] reported for
+    /// it): `Ok(true)` when the segment is gone (removed now, or missing
+    /// already), `Ok(false)` when a later put refreshed it, which keeps it.
+    ///
+    /// This is garbage collection's deletion. An unconditional delete after
+    /// a listing would race with a writer that puts the same segment again
+    /// between the two (its put refreshes the time and returns, its root
+    /// then reaches a segment the delete removes): each backend makes the
+    /// check and the removal one step (mem: one lock; file: the file is
+    /// moved aside and its time read there, a writer touching it meanwhile
+    /// writes it again; Postgres: one conditional `DELETE`; Cassandra: a
+    /// deletion `USING TIMESTAMP` of the listed write, which a later write
+    /// outlives in whatever order they arrive).
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool>;
 
     /// Up to `limit` (1..=[`MAX_LIST_LIMIT`]) stored ids, starting at `from`
     /// (`None` for the first page).

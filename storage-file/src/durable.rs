@@ -20,7 +20,7 @@ use crate::error::{FsError, FsResult, IoContext};
 /// temporary file and its rename fails with an error: never data loss.
 pub(crate) const TEMP_FILE_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 
-const TEMP_SUFFIX: &str = ".tmp";
+pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 
 /// A temporary file whose bytes are on disk, waiting to be renamed into
 /// place. Dropping it before [`Staged::rename_to`] succeeded removes the

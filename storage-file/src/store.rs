@@ -194,6 +194,17 @@ impl Storage for FileStorage {
         .await
     }
 
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        self.run(format!("delete_segment {id}"), move |layout| {
+            segments::delete_unless_put_since(layout, &id, written_at_ms)
+        })
+        .await
+    }
+
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         check_list_limit(limit)?;
         let after = from.as_ref().map(segments::parse_token).transpose()?;

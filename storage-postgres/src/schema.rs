@@ -33,6 +33,8 @@ pub(crate) struct Sql {
     pub(crate) put_segment: String,
     pub(crate) get_segment: String,
     pub(crate) delete_segment: String,
+    pub(crate) delete_segment_unless_put_since: String,
+    pub(crate) segment_exists: String,
     pub(crate) list_segments: String,
     pub(crate) list_segment_infos: String,
     pub(crate) list_roots: String,
@@ -66,6 +68,13 @@ impl Sql {
             ),
             get_segment: format!("SELECT bytes FROM {s}.segments WHERE id = $1"),
             delete_segment: format!("DELETE FROM {s}.segments WHERE id = $1"),
+            // The write time as the listing reports it, so "not put since
+            // the listing" is one atomic check with the removal.
+            segment_exists: format!("SELECT 1 FROM {s}.segments WHERE id = $1"),
+            delete_segment_unless_put_since: format!(
+                "DELETE FROM {s}.segments
+                 WHERE id = $1 AND (extract(epoch FROM written_at) * 1000)::bigint <= $2"
+            ),
             list_segments: format!(
                 "SELECT id FROM {s}.segments WHERE id > $1 ORDER BY id LIMIT $2"
             ),

@@ -422,6 +422,35 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        let key = id.as_bytes().as_slice();
+        let at = i64::try_from(written_at_ms).unwrap_or(i64::MAX);
+        let op = format!("delete_segment {id}");
+        let deleted = self
+            .run(&op, async |c| {
+                let st = c
+                    .prepare_cached(&self.sql.delete_segment_unless_put_since)
+                    .await?;
+                c.execute(&st, &[&key, &at]).await
+            })
+            .await?;
+        if deleted > 0 {
+            return Ok(true);
+        }
+        // Nothing deleted: kept because a later put refreshed it, or gone.
+        let found = self
+            .run(&op, async |c| {
+                let st = c.prepare_cached(&self.sql.segment_exists).await?;
+                c.query_opt(&st, &[&key]).await
+            })
+            .await?;
+        Ok(found.is_none())
+    }
+
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         check_list_limit(limit)?;
         let after = page_start(from.as_ref())?;

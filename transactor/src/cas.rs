@@ -115,6 +115,15 @@ mod tests {
         async fn delete_segment(&self, id: storage_core::SegmentId) -> storage_core::Result<()> {
             self.0.delete_segment(id).await
         }
+        async fn delete_segment_unless_put_since(
+            &self,
+            id: storage_core::SegmentId,
+            written_at_ms: u64,
+        ) -> storage_core::Result<bool> {
+            self.0
+                .delete_segment_unless_put_since(id, written_at_ms)
+                .await
+        }
         async fn list_segments(
             &self,
             from: Option<storage_core::PageToken>,

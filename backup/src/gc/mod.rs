@@ -139,6 +139,9 @@ pub struct GcReport {
     pub deleted: Vec<SegmentId>,
     /// Their bytes.
     pub deleted_bytes: u64,
+    /// Segments found unreachable that a writer put again before they
+    /// could be deleted (kept: a new root may reach them).
+    pub refreshed: u64,
     /// Unreachable segments still within the grace period.
     pub waiting: u64,
     /// The holds that kept the run from deleting anything.
@@ -188,8 +191,10 @@ pub async fn gc_storage(storage: &Arc<dyn Storage>, options: &GcOptions) -> Resu
         return Ok(report);
     }
     let swept = sweep::delete(storage, &listed.doomed, options.parallel, &options.progress).await?;
-    report.deleted.truncate(swept.deleted as usize);
+    report.deleted = swept.deleted;
+    report.deleted.sort_unstable();
     report.deleted_bytes = swept.bytes;
+    report.refreshed = swept.refreshed;
     if let Some(hold) = swept.stopped_by {
         report.held_by.push(hold);
         report.elapsed = started.elapsed();
@@ -241,8 +246,9 @@ fn report_of(snapshot: &Snapshot, listed: &Listed, dry_run: bool) -> GcReport {
         listed: listed.segments,
         listed_bytes: listed.bytes,
         live: listed.live,
-        deleted: listed.doomed.iter().map(|(id, _)| *id).collect(),
-        deleted_bytes: listed.doomed.iter().map(|(_, b)| b).sum(),
+        deleted: listed.doomed.iter().map(|d| d.id).collect(),
+        deleted_bytes: listed.doomed.iter().map(|d| d.bytes).sum(),
+        refreshed: 0,
         waiting: listed.waiting.len() as u64,
         held_by: Vec::new(),
         root_values_erased: 0,

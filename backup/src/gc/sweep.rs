@@ -60,14 +60,23 @@ impl Rule {
     }
 }
 
+/// A segment to delete, as the listing saw it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Doomed {
+    pub(crate) id: SegmentId,
+    pub(crate) bytes: u64,
+    /// Its write time in the listing: a put after it keeps the segment.
+    pub(crate) written_at_ms: u64,
+}
+
 /// What the listing found.
 #[derive(Debug, Default)]
 pub(crate) struct Listed {
     pub(crate) segments: u64,
     pub(crate) bytes: u64,
     pub(crate) live: u64,
-    /// Unreachable and old enough to go, with their sizes.
-    pub(crate) doomed: Vec<(SegmentId, u64)>,
+    /// Unreachable and old enough to go.
+    pub(crate) doomed: Vec<Doomed>,
     /// Unreachable but still within the grace (or of unknown age): the
     /// next mark's condemned list.
     pub(crate) waiting: Vec<SegmentId>,
@@ -85,8 +94,12 @@ pub(crate) async fn list(storage: &Arc<dyn Storage>, marks: &Marks, rule: &Rule)
             listed.bytes += size;
             if marks.contains(&info.id) {
                 listed.live += 1;
-            } else if rule.doomed(info) {
-                listed.doomed.push((info.id, size));
+            } else if let Some(written_at_ms) = info.written_at_ms.filter(|_| rule.doomed(info)) {
+                listed.doomed.push(Doomed {
+                    id: info.id,
+                    bytes: size,
+                    written_at_ms,
+                });
             } else {
                 listed.waiting.push(info.id);
             }
@@ -103,8 +116,12 @@ pub(crate) async fn list(storage: &Arc<dyn Storage>, marks: &Marks, rule: &Rule)
 /// How a deletion pass ended.
 #[derive(Debug, Default)]
 pub(crate) struct Swept {
-    pub(crate) deleted: u64,
+    /// The segments deleted, in the order their deletions finished.
+    pub(crate) deleted: Vec<SegmentId>,
     pub(crate) bytes: u64,
+    /// Doomed segments a writer put again after the listing (ids are
+    /// content hashes, so a new index can reuse an old segment): kept.
+    pub(crate) refreshed: u64,
     /// A hold appeared: the pass stopped, this is its description.
     pub(crate) stopped_by: Option<String>,
 }
@@ -116,7 +133,7 @@ pub(crate) struct Swept {
 /// segment being present ([`super::hold`]).
 pub(crate) async fn delete(
     storage: &Arc<dyn Storage>,
-    doomed: &[(SegmentId, u64)],
+    doomed: &[Doomed],
     parallel: usize,
     progress: &Arc<dyn Progress>,
 ) -> Result<Swept> {
@@ -132,7 +149,7 @@ pub(crate) async fn delete(
 
 async fn delete_batches(
     storage: &Arc<dyn Storage>,
-    doomed: &[(SegmentId, u64)],
+    doomed: &[Doomed],
     parallel: usize,
     progress: &Arc<dyn Progress>,
     lease: Uuid,
@@ -144,19 +161,25 @@ async fn delete_batches(
             return Ok(());
         }
         let deletions = stream::iter(batch.iter().copied())
-            .map(|(id, size)| {
+            .map(|doomed| {
                 let storage = storage.clone();
                 async move {
-                    storage.delete_segment(id).await?;
-                    Ok::<_, crate::Error>(size)
+                    let deleted = storage
+                        .delete_segment_unless_put_since(doomed.id, doomed.written_at_ms)
+                        .await?;
+                    Ok::<_, crate::Error>((doomed, deleted))
                 }
             })
             .buffer_unordered(parallel.max(1));
         futures::pin_mut!(deletions);
-        while let Some(size) = deletions.try_next().await? {
-            progress.segment_done(size);
-            swept.deleted += 1;
-            swept.bytes += size;
+        while let Some((doomed, deleted)) = deletions.try_next().await? {
+            progress.segment_done(doomed.bytes);
+            if deleted {
+                swept.deleted.push(doomed.id);
+                swept.bytes += doomed.bytes;
+            } else {
+                swept.refreshed += 1;
+            }
         }
     }
     Ok(())

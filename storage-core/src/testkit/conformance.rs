@@ -142,6 +142,7 @@ pub fn cases() -> Vec<Case> {
         case!(missing_segment_is_none),
         case!(fresh corruption_is_detected),
         case!(segments_can_be_deleted),
+        case!(a_segment_put_again_after_listing_is_kept),
         case!(listing_pages_through_every_segment),
         case!(listing_limits_are_checked),
         case!(listing_tells_write_times_sizes_and_roots),
@@ -395,6 +396,74 @@ pub async fn segments_can_be_deleted(s: Arc<dyn Storage>) -> CaseResult {
         "re-put after delete missing"
     );
     Ok(())
+}
+
+/// Garbage collection's deletion: a segment put again after the listing
+/// that doomed it is kept whole (garbage collection lists, then deletes;
+/// a writer reusing the segment in between must not lose it), one not put
+/// since goes, and a missing one is no error. A small segment and one of
+/// 600 KiB (chunked on Cassandra) each.
+pub async fn a_segment_put_again_after_listing_is_kept(s: Arc<dyn Storage>) -> CaseResult {
+    for (seed, len) in [(40, 100), (41, 600 * 1024)] {
+        let bytes = payload(seed, len);
+        let id = ok("put", s.put(bytes.clone()).await)?;
+        let written = written_at(&s, id).await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        ok("put again", s.put_segment(id, bytes.clone()).await)?;
+        let deleted = ok(
+            "delete unless put since the listing",
+            s.delete_segment_unless_put_since(id, written).await,
+        )?;
+        ensure!(
+            !deleted,
+            "a segment of {len} bytes put again after the listing was reported deleted"
+        );
+        match ok("get the kept segment", s.get_segment(id).await)? {
+            Some(got) if got == bytes => {}
+            other => {
+                return Err(format!(
+                    "a segment of {len} bytes put again after the listing was not kept whole: {:?} bytes",
+                    other.map(|b| b.len())
+                ));
+            }
+        }
+        let again = written_at(&s, id).await?;
+        ensure!(
+            ok(
+                "delete unless put since a fresh listing",
+                s.delete_segment_unless_put_since(id, again).await
+            )?,
+            "a segment of {len} bytes not put since the listing was not deleted"
+        );
+        ensure!(
+            ok("get the deleted segment", s.get_segment(id).await)?.is_none(),
+            "a segment of {len} bytes reported deleted is still readable"
+        );
+        ensure!(
+            ok(
+                "delete a missing segment",
+                s.delete_segment_unless_put_since(id, again).await
+            )?,
+            "deleting a missing segment did not report it gone"
+        );
+        ok("put after delete", s.put_segment(id, bytes.clone()).await)?;
+        ensure!(
+            ok("get re-put", s.get_segment(id).await)? == Some(bytes),
+            "a segment of {len} bytes put after its deletion is not whole"
+        );
+    }
+    Ok(())
+}
+
+/// The write time a listing reports for `id`.
+async fn written_at(s: &Arc<dyn Storage>, id: SegmentId) -> Result<u64, String> {
+    list_infos(s, MAX_LIST_LIMIT)
+        .await?
+        .into_iter()
+        .find(|i| i.id == id)
+        .ok_or_else(|| format!("segment {id} is not listed"))?
+        .written_at_ms
+        .ok_or_else(|| format!("segment {id} is listed without a write time"))
 }
 
 /// Listing 10,000 segments in pages yields each exactly once.

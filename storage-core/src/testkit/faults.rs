@@ -313,6 +313,23 @@ impl Storage for FaultyStorage {
         Ok(())
     }
 
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        let faults = self.before(Op::Delete, &id.to_string()).await?;
+        let deleted = self
+            .inner
+            .delete_segment_unless_put_since(id, written_at_ms)
+            .await?;
+        self.die_after(&faults, Op::Delete, &id.to_string())?;
+        if fails_after(&faults) {
+            return Err(self.unavailable(Op::Delete, &id.to_string(), "after"));
+        }
+        Ok(deleted)
+    }
+
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         let faults = self.before(Op::List, "").await?;
         let page = self.inner.list_segments(from, limit).await?;

@@ -120,6 +120,15 @@ impl Storage for GatedStorage {
     async fn delete_segment(&self, id: SegmentId) -> Result<()> {
         self.inner.delete_segment(id).await
     }
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        self.inner
+            .delete_segment_unless_put_since(id, written_at_ms)
+            .await
+    }
 
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         self.inner.list_segments(from, limit).await

@@ -52,6 +52,15 @@ impl Storage for SwappableStorage {
     async fn delete_segment(&self, id: SegmentId) -> Result<()> {
         self.store().delete_segment(id).await
     }
+    async fn delete_segment_unless_put_since(
+        &self,
+        id: SegmentId,
+        written_at_ms: u64,
+    ) -> Result<bool> {
+        self.store()
+            .delete_segment_unless_put_since(id, written_at_ms)
+            .await
+    }
 
     async fn list_segments(&self, from: Option<PageToken>, limit: usize) -> Result<SegmentPage> {
         self.store().list_segments(from, limit).await
