@@ -154,8 +154,16 @@ impl Connection {
     /// Errors say whether the transaction committed
     /// ([`Error::not_committed`], [`Error::committed_t`]).
     pub async fn transact(&self, tx: &str) -> Result<TxReport> {
+        self.transact_with_id(tx, uuid::Uuid::new_v4()).await
+    }
+
+    /// [`Connection::transact`] under transaction id `tx_id` (`:tx/id`):
+    /// when that id committed before, nothing is committed again and the
+    /// report is the first commit's. After an unknown outcome, sending
+    /// the same tx data again under the same id is always safe.
+    pub async fn transact_with_id(&self, tx: &str, tx_id: uuid::Uuid) -> Result<TxReport> {
         let deadline = Instant::now() + self.shared.config.transact_timeout;
-        let (committed, _pin) = self.send(tx, deadline).await?;
+        let (committed, _pin) = self.send(tx, tx_id, deadline).await?;
         let t = committed.t();
         self.report_of(committed)
             .await
@@ -205,12 +213,18 @@ impl Connection {
 
     /// Sends `tx` to a transactor until one answers for it; the pin keeps
     /// the reports from before the send that answered.
-    async fn send(&self, tx: &str, deadline: Instant) -> Result<(Committed, Pin<'_>)> {
+    async fn send(
+        &self,
+        tx: &str,
+        tx_id: uuid::Uuid,
+        deadline: Instant,
+    ) -> Result<(Committed, Pin<'_>)> {
         let mut refused: Option<u64> = None;
         loop {
             let link = self.wait_link(refused, deadline).await?;
             let pin = self.shared.hub.pin();
-            let answer = tokio::time::timeout_at(deadline, link.client.transact(tx)).await;
+            let answer =
+                tokio::time::timeout_at(deadline, link.client.transact_with_id(tx, tx_id)).await;
             let e = match answer {
                 Ok(Ok(committed)) => return Ok((committed, pin)),
                 Ok(Err(e)) => e,
