@@ -279,10 +279,13 @@ impl Connection {
     /// The report of a committed transaction, once this peer has it.
     async fn report_of(&self, committed: Committed) -> Result<TxReport> {
         let t = committed.t();
-        self.sync_t(t).await?;
-        let mut report = self.shared.hub.report_at(t).ok_or_else(|| {
-            Error::corruption(format!("the report of t {t} was not kept for its transact"))
-        })?;
+        let db = self.sync_t(t).await?;
+        let mut report = match self.shared.hub.report_at(t) {
+            Some(report) => report,
+            // A resubmitted transaction id: the transactor answered the
+            // first commit, made before this call pinned the reports.
+            None => earlier_report(db, &committed).await?,
+        };
         if report.tx_data != committed.entry.data {
             return Err(Error::corruption(format!(
                 "the transactor answered t {t} with other datoms than it streamed"
@@ -308,6 +311,30 @@ impl Connection {
         let root = read_log_root(&shared.seg, &shared.name, shared.uuid).await?;
         Ok(root.basis_t)
     }
+}
+
+/// The report of transaction `committed`, made before this peer's call
+/// (a resubmitted id), from the log of `db` (which includes it): the
+/// values as of t − 1 and t. Its datoms must be the log's.
+async fn earlier_report(db: Db, committed: &Committed) -> Result<TxReport> {
+    let t = committed.t();
+    let data = committed.entry.data.clone();
+    tokio::task::spawn_blocking(move || {
+        let logged = db.tx_range(Some(t), Some(t + 1))?.next().transpose()?;
+        if logged.is_none_or(|entry| entry.data != data) {
+            return Err(Error::corruption(format!(
+                "the transactor answered t {t} with datoms the log does not have at t {t}"
+            )));
+        }
+        Ok(TxReport {
+            db_before: db.as_of(t.saturating_sub(1))?,
+            db_after: db.as_of(t)?,
+            tx_data: data,
+            tempids: Default::default(),
+        })
+    })
+    .await
+    .map_err(|e| Error::corruption(format!("reading the log at t {t}: {e}")))?
 }
 
 /// How long [`Connection::sync`] waits for the transactor's STATUS before

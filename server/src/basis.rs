@@ -38,6 +38,14 @@ impl View {
         })
     }
 
+    /// The same view without history (what the entity map reads).
+    pub(crate) fn current(&self) -> View {
+        View {
+            history: false,
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn apply(&self, db: &Db) -> Result<Db, ApiError> {
         let mut view = db.clone();
         if let Some(p) = &self.as_of {

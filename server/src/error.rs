@@ -149,7 +149,8 @@ impl From<peer::Error> for ApiError {
             P::Refused => Kind::Refused,
             _ => Kind::Corruption,
         };
-        let mut error = ApiError::new(kind, e.to_string());
+        // The kind is in the body already; the message says the rest.
+        let mut error = ApiError::new(kind, e.message());
         error.committed_t = e.committed_t();
         error
     }

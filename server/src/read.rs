@@ -56,6 +56,7 @@ pub(crate) async fn endpoint(endpoint: Endpoint, call: &Call) -> Result<Answer, 
         .min(limits.max_results as u64) as usize;
     let answer = call
         .blocking(move |cancel| {
+            let current = view.current().apply(&db)?;
             let view = view.apply(&db)?;
             let result = match endpoint {
                 Endpoint::Q => q(&view, &params, &limits, cancel)?,
@@ -64,7 +65,7 @@ pub(crate) async fn endpoint(endpoint: Endpoint, call: &Call) -> Result<Answer, 
                 Endpoint::Datoms => datoms(&view, &params, page, true)?,
                 Endpoint::SeekDatoms => datoms(&view, &params, page, false)?,
                 Endpoint::IndexRange => index_range(&view, &params, page)?,
-                Endpoint::Entity => entity(&view, &params)?,
+                Endpoint::Entity => entity(&view, &current, &params)?,
                 Endpoint::TxRange => tx_range(&view, &params, page)?,
                 Endpoint::With => crate::write::with(&view, &params)?,
                 other => {
@@ -475,14 +476,20 @@ fn index_range(
     )
 }
 
-fn entity(view: &Db, params: &crate::format::Params) -> Result<Fields, ApiError> {
-    let Some(e) = entity_id(view, params.required("eid")?)? else {
+/// The entity's attributes (pulled with `[*]` from the view without
+/// history) and, on a history view, its every assertion and retraction
+/// `[attribute value tx added]`.
+fn entity(view: &Db, current: &Db, params: &crate::format::Params) -> Result<Fields, ApiError> {
+    let Some(e) = entity_id(current, params.required("eid")?)? else {
         return Ok(vec![field("entity", Edn::Nil)]);
     };
     let all = PullPattern::from_edn(&Edn::Vector(vec![Edn::symbol("*")]))?;
     let mut fields = vec![
         field("db/id", long(e)),
-        field("entity", query::pull(view, &all, &Value::Ref(e))?.to_edn()),
+        field(
+            "entity",
+            query::pull(current, &all, &Value::Ref(e))?.to_edn(),
+        ),
     ];
     if view.is_history() {
         let mut history = Vec::new();
