@@ -701,9 +701,10 @@ fn a_cross_product_is_cancelled_at_its_limit_while_a_cheap_query_answers() {
     assert!(took < Duration::from_secs(4), "cancelled after {took:?}");
     latencies.sort();
     eprintln!("heavy query answered after {took:?}; cheap queries meanwhile: {latencies:?}");
-    let median = latencies[latencies.len() / 2];
+    // 19 of 20 within 50 ms (one may meet a scheduling hiccup of a shared machine).
+    let p95 = latencies[latencies.len() - 2];
     assert!(
-        median < Duration::from_millis(50),
+        p95 < Duration::from_millis(50),
         "cheap queries during the cancellation: {latencies:?}"
     );
     // The evaluation stopped: the server idles once it answered.

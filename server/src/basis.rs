@@ -49,10 +49,10 @@ impl View {
     pub(crate) fn apply(&self, db: &Db) -> Result<Db, ApiError> {
         let mut view = db.clone();
         if let Some(p) = &self.as_of {
-            view = view.as_of(p.clone())?;
+            view = view.as_of(*p)?;
         }
         if let Some(p) = &self.since {
-            view = view.since(p.clone())?;
+            view = view.since(*p)?;
         }
         if self.history {
             view = view.history();
