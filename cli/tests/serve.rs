@@ -798,6 +798,48 @@ fn the_report_stream_resumes_without_gap_or_duplicate() {
     }
 }
 
+/// The stream goes on through a transactor failover: the active one is
+/// killed, the standby takes the lease, transactions go on through the
+/// server, and the same stream delivers every one once, in order.
+#[test]
+fn the_report_stream_survives_a_transactor_failover() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = file_uri(dir.path(), "shop");
+    ok(&["create-db", &uri], "");
+    ok(&["transact", &uri], SCHEMA);
+    let mut active = TransactorProcess::start(&uri, &["--lease-ttl", "0.5"]);
+    active.wait_active(&uri);
+    let standby = TransactorProcess::start(&uri, &["--lease-ttl", "0.5"]);
+    let serve = ServeProcess::start(&[&uri], &[]);
+    let addr = serve.addr;
+    let transact = |name: &str| -> u64 {
+        let answer = post_edn(
+            addr,
+            "/dbs/shop/transact",
+            &format!(r#"{{:tx-data [{{:item/name "{name}"}}]}}"#),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        long(&get(&edn::parse(&answer.body).unwrap(), "t")) as u64
+    };
+    let first = transact("before-0");
+    let mut reader = open_stream(addr, &format!("/dbs/shop/reports?from={first}"), None);
+    transact("before-1");
+    let mut seen = read_events(&mut reader, 2);
+    active.kill9();
+    standby.wait_active(&uri);
+    for i in 0..3 {
+        transact(&format!("after-{i}"));
+    }
+    seen.extend(read_events(&mut reader, 3));
+    let log = ok_edn(addr, "/dbs/shop/tx-range", &format!("{{:start {first}}}"));
+    let expected: Vec<u64> = match get(&log, "txs") {
+        Edn::Vector(txs) => txs.iter().map(|tx| long(&get(tx, "t")) as u64).collect(),
+        other => panic!("{other}"),
+    };
+    let ids: Vec<u64> = seen.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, expected, "no gap, no duplicate across the failover");
+}
+
 #[test]
 fn nothing_answers_beyond_loopback_without_auth_and_tls() {
     let dir = tempfile::tempdir().unwrap();
@@ -876,6 +918,85 @@ fn tokens_and_roles_guard_every_endpoint() {
         "",
     );
     assert_eq!(status.status, 200, "{}", status.body);
+}
+
+/// Beyond loopback: TLS and authentication, by token or client certificate.
+#[test]
+fn tls_with_tokens_or_client_certificates_beyond_loopback() {
+    let stage = Stage::new(SCHEMA, &[]);
+    let pki = access::testkit::Pki::new(stage.dir.path());
+    let token = ok(
+        &[
+            "token", "create", &stage.uri, "--name", "ann", "--role", "read",
+        ],
+        "",
+    );
+    ok(&["grant", &stage.uri, "CN=carol", "read"], "");
+    let (carol_cert, carol_key) = pki.client("carol");
+    let serve = ServeProcess::start(
+        &[&stage.uri],
+        &[
+            "--listen",
+            "0.0.0.0:0",
+            "--auth",
+            "--tls-cert",
+            pki.server_cert.to_str().unwrap(),
+            "--tls-key",
+            pki.server_key.to_str().unwrap(),
+            "--tls-client-ca",
+            pki.ca.to_str().unwrap(),
+        ],
+    );
+    let url = format!("https://127.0.0.1:{}/dbs/shop/q", serve.addr.port());
+    let q = r#"{:query [:find ?e :where [?e :item/name]]}"#;
+    let curl_tls = |extra: &[&str]| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "--cacert",
+                pki.ca.to_str().unwrap(),
+            ])
+            .args(["-H", "Content-Type: application/edn", "--data-binary", q])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bearer = format!("Authorization: Bearer {}", token.trim());
+    assert!(
+        curl_tls(&["-H", &bearer]).ends_with("200"),
+        "a token over TLS"
+    );
+    let by_certificate = curl_tls(&[
+        "--cert",
+        carol_cert.to_str().unwrap(),
+        "--key",
+        carol_key.to_str().unwrap(),
+    ]);
+    assert!(
+        by_certificate.ends_with("200"),
+        "a client certificate: {by_certificate}"
+    );
+    let anonymous = curl_tls(&[]);
+    assert!(anonymous.ends_with("401"), "no credentials: {anonymous}");
+    // Plaintext to a TLS endpoint gets no answer.
+    let plain = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+        ])
+        .arg(format!("http://127.0.0.1:{}/status", serve.addr.port()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&plain.stdout), "000");
 }
 
 #[test]
