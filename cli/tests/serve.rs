@@ -28,7 +28,10 @@ impl ServeProcess {
         let mut child = Command::new(ACCRETE)
             .arg("serve")
             .args(uris)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(match extra.contains(&"--listen") {
+                true => &[][..],
+                false => &["--listen", "127.0.0.1:0"][..],
+            })
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
