@@ -843,6 +843,191 @@ fn the_report_stream_survives_a_transactor_failover() {
     assert_eq!(ids, expected, "no gap, no duplicate across the failover");
 }
 
+const SOCIAL: &str = r#"[
+ {:db/ident :user/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :user/firstName :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :user/lastName :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :user/upVotes :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :story/title :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :story/url :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :comment/body :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :comment/author :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :comments :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}]"#;
+
+/// The query tour of the social news scenario (shared/notes/scenarios.md
+/// §1): each query over HTTP answers what the query crate answers in this
+/// process on the same database value.
+#[test]
+fn the_query_tour_answers_over_http_as_in_process() {
+    let stage = Stage::new(SOCIAL, &[]);
+    let addr = stage.addr();
+    stage.transact(
+        r#"[{:db/id "ed" :user/email "editor@example.com" :user/firstName "Ed" :user/lastName "Itor"}
+            {:db/id "stu" :user/email "stu@example.com" :user/firstName "Stu" :user/lastName "Dent"}]"#,
+    );
+    stage.transact(
+        r#"[{:db/id "s1" :story/title "Teach Yourself Programming in Ten Years" :story/url "http://norvig.com/21-days.html"}
+            {:db/id "s2" :story/title "Clojure Rationale" :story/url "http://clojure.org/rationale"}
+            {:db/id "s3" :story/title "Beating the Averages" :story/url "http://www.paulgraham.com/avg.html"}
+            [:db/add [:user/email "stu@example.com"] :user/upVotes "s1"]
+            [:db/add [:user/email "stu@example.com"] :user/upVotes "s2"]]"#,
+    );
+    let mut forms = Vec::new();
+    for i in 1..=10 {
+        forms.push(format!(r#"{{:db/id "e{i}" :comment/author [:user/email "editor@example.com"] :comment/body "editor remark {i}"}}"#));
+    }
+    for i in 1..=2 {
+        forms.push(format!(r#"{{:db/id "t{i}" :comment/author [:user/email "stu@example.com"] :comment/body "stu remark {i}"}}"#));
+    }
+    let s = |url: &str| format!(r#"[:story/url "{url}"]"#);
+    let (s1, s2, s3) = (
+        s("http://norvig.com/21-days.html"),
+        s("http://clojure.org/rationale"),
+        s("http://www.paulgraham.com/avg.html"),
+    );
+    for (holder, comment) in [
+        (s1.as_str(), "e1"),
+        (s1.as_str(), "e2"),
+        (s2.as_str(), "e3"),
+        (s3.as_str(), "e4"),
+        (s1.as_str(), "t1"),
+        ("\"e1\"", "e5"),
+        ("\"e1\"", "e6"),
+        ("\"t1\"", "e7"),
+        ("\"e7\"", "t2"),
+        ("\"t2\"", "e8"),
+        ("\"e3\"", "e9"),
+        ("\"e4\"", "e10"),
+    ] {
+        forms.push(format!(r#"[:db/add {holder} :comments "{comment}"]"#));
+    }
+    stage.transact(&format!("[{}]", forms.join(" ")));
+    let renamed = stage
+        .transact(r#"[[:db/add [:user/email "editor@example.com"] :user/firstName "Edward"]]"#);
+    let rename_t = long(&get(&renamed, "t")) as u64;
+    let rename_tx = long(&get(&renamed, "tx"));
+
+    // The same database value, read in this process.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = runtime.block_on(async {
+        let (storage, name) = open(&stage.uri).await;
+        let seg = index::Segments::new(storage, index::SegmentCache::new(64 << 20).unwrap());
+        index::open_db(&seg, &name).await.unwrap().db
+    });
+    assert_eq!(db.basis_t(), rename_t);
+    let editor = r#"[:user/email "editor@example.com"]"#;
+    // (query, args, basis parameters, the in-process view)
+    let as_of = format!(":as-of {}", rename_t - 1);
+    let tour: Vec<(&str, String, String)> = vec![
+        (
+            "[:find ?e :where [?e :user/email]]",
+            "[]".into(),
+            String::new(),
+        ),
+        (
+            "[:find ?e :in $ ?email :where [?e :user/email ?email]]",
+            r#"["editor@example.com"]"#.into(),
+            String::new(),
+        ),
+        (
+            "[:find ?e :in $ [?email ...] :where [?e :user/email ?email]]",
+            r#"[["editor@example.com" "stu@example.com"]]"#.into(),
+            String::new(),
+        ),
+        (
+            "[:find ?comment :in $ ?email :where [?user :user/email ?email] [?comment :comment/author ?user]]",
+            r#"["editor@example.com"]"#.into(),
+            String::new(),
+        ),
+        (
+            "[:find (count ?comment) :in $ ?email :where [?user :user/email ?email] [?comment :comment/author ?user]]",
+            r#"["editor@example.com"]"#.into(),
+            String::new(),
+        ),
+        (
+            "[:find (count ?comment) :where [?comment :comment/author] [?commentable :comments ?comment] [?commentable :user/email]]",
+            "[]".into(),
+            String::new(),
+        ),
+        (
+            "[:find ?attr-name :where [?ref :comments] [?ref ?attr] [?attr :db/ident ?attr-name]]",
+            "[]".into(),
+            String::new(),
+        ),
+        (
+            "[:find ?tx :in $ ?e :where [?e :user/firstName _ ?tx]]",
+            format!("[{editor}]"),
+            String::new(),
+        ),
+        (
+            "[:find ?inst . :in $ ?tx :where [?tx :db/txInstant ?inst]]",
+            format!("[{rename_tx}]"),
+            String::new(),
+        ),
+        (
+            "[:find ?name . :in $ ?e :where [?e :user/firstName ?name]]",
+            format!("[{editor}]"),
+            as_of.clone(),
+        ),
+        (
+            "[:find ?tx ?v ?op :in $ ?e ?attr :where [?e ?attr ?v ?tx ?op]]",
+            format!("[{editor} :user/firstName]"),
+            ":history true".into(),
+        ),
+        (
+            "[:find ?e :in $data :where [$data ?e :user/email]]",
+            r#"[[[1 :user/email "a@x"] [1 :user/firstName "John"] [2 :user/email "b@x"]]]"#.into(),
+            String::new(),
+        ),
+        (
+            "[:find (pull ?e [:user/firstName {:comment/_author [:db/id {:comments [:db/id]}]}]) . :in $ ?e]",
+            format!("[{editor}]"),
+            String::new(),
+        ),
+    ];
+    for (query, args, basis) in &tour {
+        let answer = ok_edn(
+            addr,
+            "/dbs/shop/q",
+            &format!("{{:query {query} :args {args} :t {rename_t} {basis}}}"),
+        );
+        let over_http = get(&answer, "result");
+        let mut view = db.clone();
+        if basis.contains(":as-of") {
+            view = view.as_of(rename_t - 1).unwrap();
+        }
+        if basis.contains(":history") {
+            view = view.history();
+        }
+        let mut inputs = vec![];
+        if !query.contains("$data") {
+            inputs.push(query::Input::Db(view));
+        }
+        match edn::parse(args).unwrap() {
+            Edn::Vector(items) => inputs.extend(items.into_iter().map(query::Input::Edn)),
+            other => panic!("{other}"),
+        }
+        let in_process = query::q(*query, &inputs).unwrap().to_edn();
+        assert_eq!(over_http, in_process, "{query} {args} {basis}");
+    }
+    // The answers are the scenario's, not only equal.
+    let count = ok_edn(
+        addr,
+        "/dbs/shop/q",
+        &format!("{{:query {} :args [\"editor@example.com\"]}}", tour[4].0),
+    );
+    assert_eq!(get(&count, "result").to_string(), "[[10]]");
+    let old = ok_edn(
+        addr,
+        "/dbs/shop/q",
+        &format!("{{:query {} :args [{editor}] {as_of}}}", tour[9].0),
+    );
+    assert_eq!(get(&old, "result"), Edn::string("Ed"));
+}
+
 #[test]
 fn nothing_answers_beyond_loopback_without_auth_and_tls() {
     let dir = tempfile::tempdir().unwrap();
