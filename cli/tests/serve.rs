@@ -720,6 +720,45 @@ fn a_cross_product_is_cancelled_at_its_limit_while_a_cheap_query_answers() {
     );
 }
 
+/// A client that goes away abandons its query: the server stops
+/// evaluating it (long before the time limit).
+#[test]
+fn a_query_stops_when_its_client_goes_away() {
+    let stage = Stage::new(
+        SCHEMA,
+        &["--timeout", "60", "--max-query-rows", "100000000000"],
+    );
+    let column: Vec<String> = (0..30_000).map(|i| i.to_string()).collect();
+    let column = column.join(" ");
+    let body =
+        format!("{{:query [:find ?a ?b :in $ [?a ...] [?b ...]] :args [[{column}] [{column}]]}}");
+    let mut stream = TcpStream::connect(stage.addr()).unwrap();
+    write!(
+        stream,
+        "POST /dbs/shop/q HTTP/1.1\r\nHost: test\r\nContent-Type: application/edn\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let pid = stage.serve.pid();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let busy = cpu_ticks(pid) - before;
+    assert!(
+        busy > 30,
+        "the query runs while its client waits ({busy} ticks in 1 s)"
+    );
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = cpu_ticks(pid) - before;
+    assert!(
+        idle < 15,
+        "the server used {idle} ticks in a second after the client went away"
+    );
+}
+
 /// Reads SSE events (`id`, `data`) until `count` arrived.
 fn read_events(reader: &mut BufReader<TcpStream>, count: usize) -> Vec<(u64, String)> {
     let mut events = Vec::new();
