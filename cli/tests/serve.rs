@@ -724,10 +724,7 @@ fn a_cross_product_is_cancelled_at_its_limit_while_a_cheap_query_answers() {
 /// evaluating it (long before the time limit).
 #[test]
 fn a_query_stops_when_its_client_goes_away() {
-    let stage = Stage::new(
-        SCHEMA,
-        &["--timeout", "60", "--max-query-rows", "100000000000"],
-    );
+    let stage = Stage::new(SCHEMA, &["--timeout", "60", "--max-query-rows", "20000000"]);
     let column: Vec<String> = (0..30_000).map(|i| i.to_string()).collect();
     let column = column.join(" ");
     let body =
@@ -756,6 +753,134 @@ fn a_query_stops_when_its_client_goes_away() {
     assert!(
         idle < 15,
         "the server used {idle} ticks in a second after the client went away"
+    );
+}
+
+/// Following `next-cursor` (and `next-start`) page by page reads exactly
+/// what one large page holds.
+#[test]
+fn cursors_page_through_an_index_and_the_log_exactly() {
+    let stage = Stage::new(SCHEMA, &[]);
+    let addr = stage.addr();
+    for batch in 0..3 {
+        let forms: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    r#"{{:item/name "p{batch}-{i}" :item/price {} :item/tags [:tag/x :tag/y]}}"#,
+                    i % 7
+                )
+            })
+            .collect();
+        stage.transact(&format!("[{}]", forms.join(" ")));
+    }
+    let datoms = |answer: &Edn| match get(answer, "datoms") {
+        Edn::Vector(items) => items,
+        other => panic!("{other}"),
+    };
+    for (endpoint, params) in [
+        ("datoms", ":index :avet :components [:item/price]"),
+        ("datoms", ":index :aevt :components [:item/tags]"),
+        ("index-range", ":attr :item/price :start 2 :end 5"),
+        ("seek-datoms", ":index :eavt :components []"),
+    ] {
+        let path = format!("/dbs/shop/{endpoint}");
+        let whole = datoms(&ok_edn(addr, &path, &format!("{{{params} :limit 100000}}")));
+        let mut paged = Vec::new();
+        let mut cursor = Edn::Nil;
+        loop {
+            let answer = ok_edn(
+                addr,
+                &path,
+                &format!("{{{params} :limit 7 :cursor {cursor}}}"),
+            );
+            let page = datoms(&answer);
+            assert!(page.len() <= 7);
+            paged.extend(page);
+            cursor = get(&answer, "next-cursor");
+            if cursor == Edn::Nil {
+                break;
+            }
+        }
+        assert!(whole.len() > 20, "{endpoint} {params}: {}", whole.len());
+        assert_eq!(paged, whole, "{endpoint} {params}");
+    }
+    let log = |limit: usize, start: &Edn| {
+        ok_edn(
+            addr,
+            "/dbs/shop/tx-range",
+            &format!("{{:start {start} :limit {limit}}}"),
+        )
+    };
+    let whole = get(&log(1000, &Edn::Long(0)), "txs");
+    let mut paged = Vec::new();
+    let mut start = Edn::Long(0);
+    while start != Edn::Nil {
+        let answer = log(2, &start);
+        match get(&answer, "txs") {
+            Edn::Vector(txs) => paged.extend(txs),
+            other => panic!("{other}"),
+        }
+        start = get(&answer, "next-start");
+    }
+    assert_eq!(Edn::Vector(paged), whole);
+}
+
+/// One request at a time: a second one is refused at once (429), not
+/// queued; a body over the limit is refused (413).
+#[test]
+fn bounded_concurrency_and_bodies() {
+    let stage = Stage::new(
+        SCHEMA,
+        &[
+            "--max-concurrent",
+            "1",
+            "--timeout",
+            "3",
+            "--max-query-rows",
+            "100000000000",
+            "--max-body-bytes",
+            "400000",
+        ],
+    );
+    let addr = stage.addr();
+    let column: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
+    let column = column.join(" ");
+    let slow =
+        format!("{{:query [:find ?a ?b :in $ [?a ...] [?b ...]] :args [[{column}] [{column}]]}}");
+    let running = std::thread::spawn(move || post_edn(addr, "/dbs/shop/q", &slow));
+    std::thread::sleep(Duration::from_millis(500));
+    let refused = post_edn(
+        addr,
+        "/dbs/shop/q",
+        "{:query [:find ?e . :where [?e :item/name]]}",
+    );
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains(":kind \"unavailable\"") && refused.body.contains(":exit-code 3"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(running.join().unwrap().status, 504);
+    let big = format!(
+        "{{:query [:find ?e :in $ [?x ...]] :args [[{}]]}}",
+        "1 ".repeat(210_000)
+    );
+    let answer = post_edn(addr, "/dbs/shop/q", &big);
+    assert_eq!(
+        answer.status,
+        413,
+        "{}",
+        &answer.body[..answer.body.len().min(300)]
+    );
+    assert!(answer.body.contains("too-large"), "{}", answer.body);
+    assert_eq!(
+        post_edn(
+            addr,
+            "/dbs/shop/q",
+            "{:query [:find ?e . :where [?e :item/name]]}"
+        )
+        .status,
+        200
     );
 }
 

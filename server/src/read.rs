@@ -34,7 +34,7 @@ pub(crate) async fn endpoint(endpoint: Endpoint, call: &Call) -> Result<Answer, 
         call.params.only(&all)
     };
     match endpoint {
-        Endpoint::Q => known(&["query", "args", "limit"])?,
+        Endpoint::Q => known(&["query", "args"])?,
         Endpoint::Pull => known(&["pattern", "eid"])?,
         Endpoint::PullMany => known(&["pattern", "eids"])?,
         Endpoint::Datoms | Endpoint::SeekDatoms => {
