@@ -64,7 +64,11 @@ async fn a_resubmitted_transaction_id_answers_the_first_commit() {
     assert_eq!(again.t(), first.t());
     assert_eq!(again.tx_data, first.tx_data);
     assert_eq!(again.tempids, first.tempids);
-    assert_eq!(again.db_after.as_of_t(), Some(first.t()), "the value after it, as of its t");
+    assert_eq!(
+        again.db_after.as_of_t(),
+        Some(first.t()),
+        "the value after it, as of its t"
+    );
     assert!(
         conn.basis_t() > first.t(),
         "nothing new was committed after the other transaction"
