@@ -837,7 +837,7 @@ fn bounded_concurrency_and_bodies() {
             "--timeout",
             "3",
             "--max-query-rows",
-            "100000000000",
+            "20000000",
             "--max-body-bytes",
             "400000",
         ],
