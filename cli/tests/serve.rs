@@ -860,7 +860,9 @@ fn bounded_concurrency_and_bodies() {
         "{}",
         refused.body
     );
-    assert_eq!(running.join().unwrap().status, 504);
+    // Stopped by its time limit (or, on a fast machine, its row limit).
+    let stopped = running.join().unwrap().status;
+    assert!(stopped == 504 || stopped == 413, "{stopped}");
     let big = format!(
         "{{:query [:find ?e :in $ [?x ...]] :args [[{}]]}}",
         "1 ".repeat(210_000)
