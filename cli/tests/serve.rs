@@ -415,6 +415,25 @@ fn curl_and_python_drive_every_endpoint_in_edn_and_json() {
         again.contains(&format!(":t {t_json}")),
         "the same id answers its first commit: {first} / {again}"
     );
+    // Its fate, by id: committed at t; an id never sent: not committed.
+    let (status, fate) = curl(
+        &base,
+        "/dbs/shop/tx-status",
+        "application/json",
+        &format!(r#"{{"tx-id": {{"~uuid": "{id}"}}}}"#),
+    );
+    assert_eq!(status, 200, "{fate}");
+    assert!(
+        fate.contains("\"status\":\"committed\"") && fate.contains(&format!("\"t\":{t_json}")),
+        "{fate}"
+    );
+    let (_, fate) = curl(
+        &base,
+        "/dbs/shop/tx-status",
+        "application/edn",
+        &format!("{{:tx-id #uuid \"{}\"}}", uuid::Uuid::new_v4()),
+    );
+    assert!(fate.contains(":status \"not-committed\""), "{fate}");
     // Errors: structured, with the command line's kinds and exit codes.
     for (ctype, body, status, expect) in [
         (
@@ -742,7 +761,7 @@ fn a_query_stops_when_its_client_goes_away() {
     std::thread::sleep(Duration::from_secs(1));
     let busy = cpu_ticks(pid) - before;
     assert!(
-        busy > 30,
+        busy >= 10,
         "the query runs while its client waits ({busy} ticks in 1 s)"
     );
     drop(stream);
@@ -750,9 +769,10 @@ fn a_query_stops_when_its_client_goes_away() {
     let before = cpu_ticks(pid);
     std::thread::sleep(Duration::from_secs(1));
     let idle = cpu_ticks(pid) - before;
+    // Other tests share the machine: judged against the busy second.
     assert!(
-        idle < 15,
-        "the server used {idle} ticks in a second after the client went away"
+        idle * 4 < busy,
+        "the server used {idle} ticks in a second after the client went away ({busy} while it waited)"
     );
 }
 
@@ -1373,6 +1393,7 @@ fn the_openapi_document_is_served_and_checked_in() {
         "entity",
         "tx-range",
         "transact",
+        "tx-status",
         "with",
         "reports",
     ] {

@@ -170,6 +170,25 @@ impl Connection {
             .map_err(|e| e.after_commit(t))
     }
 
+    /// What became of transaction `tx_id`, as the live transactor answers
+    /// (waiting for one within [`Config::transact_timeout`]): committed at
+    /// t, not committed (proven: see [`transactor::TxStatus`]), or unknown.
+    pub async fn tx_status(&self, tx_id: uuid::Uuid) -> Result<transactor::TxStatus> {
+        let deadline = Instant::now() + self.shared.config.transact_timeout;
+        let link = self.wait_link(None, deadline).await?;
+        match tokio::time::timeout_at(deadline, link.client.tx_status(tx_id)).await {
+            Ok(status) => Ok(status?),
+            Err(_) => Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "the transactor at {} did not answer tx-status within {:?}",
+                    link.client.endpoint(),
+                    self.shared.config.transact_timeout
+                ),
+            )),
+        }
+    }
+
     /// Every transaction from now on, each once, in t order, whichever
     /// process submitted it (see [`TxReportQueue`]).
     pub fn tx_report_queue(&self) -> Result<TxReportQueue> {

@@ -60,6 +60,7 @@ pub(crate) enum Endpoint {
     Entity,
     TxRange,
     Transact,
+    TxStatus,
     With,
     Reports,
     Status,
@@ -79,6 +80,7 @@ impl Endpoint {
             Endpoint::Entity => "entity",
             Endpoint::TxRange => "tx-range",
             Endpoint::Transact => "transact",
+            Endpoint::TxStatus => "tx-status",
             Endpoint::With => "with",
             Endpoint::Reports => "reports",
             Endpoint::Status => "status",
@@ -187,6 +189,7 @@ impl App {
             ("entity", Endpoint::Entity),
             ("tx-range", Endpoint::TxRange),
             ("transact", Endpoint::Transact),
+            ("tx-status", Endpoint::TxStatus),
             ("with", Endpoint::With),
         ];
         let mut router = Router::new();
@@ -409,6 +412,7 @@ async fn prepare_and_run(
         // own limit (the peer's transact timeout) ends in an answer that
         // says whether it committed.
         Endpoint::Transact => crate::write::transact(&call).await,
+        Endpoint::TxStatus => crate::write::tx_status(&call).await,
         Endpoint::Reports => crate::stream::reports(&call, slot).await,
         _ => {
             let limit = app.limits.request_timeout;

@@ -14,6 +14,7 @@
 //! | `POST entity` | an entity's attributes, with `history` its every assertion and retraction |
 //! | `POST tx-range` | the log: `start`, `end`, `limit`; `next-start` resumes |
 //! | `POST transact` | commits `tx-data` under `tx-id` (given or generated; sending it again never commits twice) |
+//! | `POST tx-status` | a transaction's fate by `tx-id`: committed at t, not committed (proven), or unknown |
 //! | `POST with` | the same transaction, speculatively: commits nothing |
 //! | `GET reports` | Server-Sent Events, one per transaction from `from` on (or after `Last-Event-ID`), gapless and resumable |
 //!

@@ -38,10 +38,10 @@ fn tempids_edn(tempids: &std::collections::HashMap<String, u64>) -> Edn {
     Edn::map(tempids.iter().map(|(k, v)| (Edn::string(k), long(*v))))
 }
 
-pub(crate) async fn transact(call: &Call) -> Result<Answer, ApiError> {
-    call.params.only(&["tx-data", "tx-id"])?;
-    let tx_id = match call.params.get("tx-id") {
-        None => Uuid::new_v4(),
+/// The `tx-id` parameter, if given.
+fn tx_id(params: &Params) -> Result<Option<Uuid>, ApiError> {
+    Ok(Some(match params.get("tx-id") {
+        None => return Ok(None),
         Some(Edn::Uuid(id)) => *id,
         Some(Edn::String(text)) => Uuid::parse_str(text)
             .map_err(|e| ApiError::invalid(format!("`tx-id` {text:?} is not a UUID: {e}")))?,
@@ -51,7 +51,12 @@ pub(crate) async fn transact(call: &Call) -> Result<Answer, ApiError> {
                 truncate(&other.to_string())
             )));
         }
-    };
+    }))
+}
+
+pub(crate) async fn transact(call: &Call) -> Result<Answer, ApiError> {
+    call.params.only(&["tx-data", "tx-id"])?;
+    let tx_id = tx_id(&call.params)?.unwrap_or_else(Uuid::new_v4);
     let forms = tx_forms(&call.params)?;
     // What the transaction rules reserve to admins (schema changes,
     // excision) needs the admin role here too, judged on the latest value.
@@ -95,6 +100,31 @@ pub(crate) async fn transact(call: &Call) -> Result<Answer, ApiError> {
             Edn::Vector(report.tx_data.iter().map(datom_edn).collect()),
         ),
     ])))
+}
+
+/// What became of a transaction by its id, as the live transactor says:
+/// `{:tx-id … :status "committed" :t T}`, `"not-committed"` (proven: the
+/// transactor that answers holds the lease, every earlier one is fenced,
+/// and the log has no such transaction), or `"unknown"` with `:why`.
+pub(crate) async fn tx_status(call: &Call) -> Result<Answer, ApiError> {
+    call.params.only(&["tx-id"])?;
+    let id = tx_id(&call.params)?.ok_or_else(|| ApiError::invalid("missing parameter `tx-id`"))?;
+    let status = call.conn.tx_status(id).await?;
+    let mut fields = vec![(Edn::keyword("tx-id"), Edn::Uuid(id))];
+    match status {
+        transactor::TxStatus::Committed { t } => {
+            fields.push((Edn::keyword("status"), Edn::string("committed")));
+            fields.push((Edn::keyword("t"), long(t)));
+        }
+        transactor::TxStatus::NotCommitted => {
+            fields.push((Edn::keyword("status"), Edn::string("not-committed")));
+        }
+        transactor::TxStatus::Unknown(why) => {
+            fields.push((Edn::keyword("status"), Edn::string("unknown")));
+            fields.push((Edn::keyword("why"), Edn::string(&why)));
+        }
+    }
+    Ok(Answer::Data(Edn::map(fields)))
 }
 
 /// An instant later than the last transaction's, as the transactor would
