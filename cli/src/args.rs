@@ -81,6 +81,16 @@ pub(crate) enum Command {
     /// stands by and takes over when the first one's lease lapses.
     #[command(after_help = EXIT_CODES)]
     Transactor(TransactorArgs),
+    /// Serve databases over HTTP for programs in any language: a peer that
+    /// answers q, pull, datoms, entity, the log and tx reports (Server-Sent
+    /// Events), and forwards transact, in EDN and JSON (GET /openapi.json
+    /// describes the API).
+    #[command(after_help = EXIT_CODES)]
+    Serve(crate::commands::http::ServeArgs),
+    /// Print the transactions of a span of t, one EDN map per line:
+    /// `{:t T :tx TX :data [[e a v tx added] …]}`.
+    #[command(after_help = EXIT_CODES)]
+    Log(crate::commands::http::LogArgs),
     /// Back up a database, consistently and incrementally, into a directory
     /// or any storage; one location holds several points in time.
     #[command(after_help = EXIT_CODES)]
@@ -180,6 +190,10 @@ pub(crate) struct TransactArgs {
     /// exactly once.
     #[arg(long, value_name = "UUID")]
     pub(crate) tx_id: Option<uuid::Uuid>,
+    /// Run the transaction against the latest value without committing it
+    /// (`with`): print what it would do, `:committed false`.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,7 +44,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage(e),
     };
-    init_logging(cli.verbose, matches!(cli.command, Command::Transactor(_)));
+    let server = matches!(cli.command, Command::Transactor(_) | Command::Serve(_));
+    init_logging(cli.verbose, server);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -79,6 +80,8 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Q(a) => commands::query::q(a).await,
         Command::Pull(a) => commands::query::pull(a).await,
         Command::Transactor(a) => commands::serve::run(a).await,
+        Command::Serve(a) => commands::http::serve(a).await,
+        Command::Log(a) => commands::http::log(a).await,
         Command::BackupDb(a) => commands::backup::backup_db(a).await,
         Command::ListBackups(a) => commands::backup::list_backups(a).await,
         Command::RestoreDb(a) => commands::backup::restore_db(a).await,
@@ -106,7 +109,7 @@ fn usage(e: clap::Error) -> ExitCode {
 }
 
 /// The crates of accrete itself, whose logs a transactor shows by default.
-const OWN_CRATES: [&str; 12] = [
+const OWN_CRATES: [&str; 13] = [
     "access",
     "accrete",
     "backup",
@@ -114,6 +117,7 @@ const OWN_CRATES: [&str; 12] = [
     "model",
     "peer",
     "query",
+    "server",
     "storage_cassandra",
     "storage_core",
     "storage_file",

@@ -1,7 +1,8 @@
 //! The information model shared by transactor and peers: datoms, schema,
 //! transaction data, covering indexes and immutable database values.
 //!
-//! What it is: EDN reading and printing ([`edn`]); values, datoms and
+//! What it is: EDN reading and printing ([`edn`]) and its lossless JSON
+//! mapping ([`json`]); values, datoms and
 //! entity ids; schema as data; transactions as a pure function from a
 //! database value, tx data, an instant and registered transaction functions
 //! to a [`TxReport`]; database values with `as_of`, `since`, `history`,
@@ -87,6 +88,7 @@ pub mod edn;
 mod error;
 mod excise;
 mod index;
+pub mod json;
 pub mod limits;
 mod log;
 pub mod schema;

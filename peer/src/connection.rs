@@ -154,12 +154,39 @@ impl Connection {
     /// Errors say whether the transaction committed
     /// ([`Error::not_committed`], [`Error::committed_t`]).
     pub async fn transact(&self, tx: &str) -> Result<TxReport> {
+        self.transact_with_id(tx, uuid::Uuid::new_v4()).await
+    }
+
+    /// [`Connection::transact`] under transaction id `tx_id` (`:tx/id`):
+    /// when that id committed before, nothing is committed again and the
+    /// report is the first commit's. After an unknown outcome, sending
+    /// the same tx data again under the same id is always safe.
+    pub async fn transact_with_id(&self, tx: &str, tx_id: uuid::Uuid) -> Result<TxReport> {
         let deadline = Instant::now() + self.shared.config.transact_timeout;
-        let (committed, _pin) = self.send(tx, deadline).await?;
+        let (committed, _pin) = self.send(tx, tx_id, deadline).await?;
         let t = committed.t();
         self.report_of(committed)
             .await
             .map_err(|e| e.after_commit(t))
+    }
+
+    /// What became of transaction `tx_id`, as the live transactor answers
+    /// (waiting for one within [`Config::transact_timeout`]): committed at
+    /// t, not committed (proven: see [`transactor::TxStatus`]), or unknown.
+    pub async fn tx_status(&self, tx_id: uuid::Uuid) -> Result<transactor::TxStatus> {
+        let deadline = Instant::now() + self.shared.config.transact_timeout;
+        let link = self.wait_link(None, deadline).await?;
+        match tokio::time::timeout_at(deadline, link.client.tx_status(tx_id)).await {
+            Ok(status) => Ok(status?),
+            Err(_) => Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "the transactor at {} did not answer tx-status within {:?}",
+                    link.client.endpoint(),
+                    self.shared.config.transact_timeout
+                ),
+            )),
+        }
     }
 
     /// Every transaction from now on, each once, in t order, whichever
@@ -205,12 +232,18 @@ impl Connection {
 
     /// Sends `tx` to a transactor until one answers for it; the pin keeps
     /// the reports from before the send that answered.
-    async fn send(&self, tx: &str, deadline: Instant) -> Result<(Committed, Pin<'_>)> {
+    async fn send(
+        &self,
+        tx: &str,
+        tx_id: uuid::Uuid,
+        deadline: Instant,
+    ) -> Result<(Committed, Pin<'_>)> {
         let mut refused: Option<u64> = None;
         loop {
             let link = self.wait_link(refused, deadline).await?;
             let pin = self.shared.hub.pin();
-            let answer = tokio::time::timeout_at(deadline, link.client.transact(tx)).await;
+            let answer =
+                tokio::time::timeout_at(deadline, link.client.transact_with_id(tx, tx_id)).await;
             let e = match answer {
                 Ok(Ok(committed)) => return Ok((committed, pin)),
                 Ok(Err(e)) => e,
@@ -265,10 +298,13 @@ impl Connection {
     /// The report of a committed transaction, once this peer has it.
     async fn report_of(&self, committed: Committed) -> Result<TxReport> {
         let t = committed.t();
-        self.sync_t(t).await?;
-        let mut report = self.shared.hub.report_at(t).ok_or_else(|| {
-            Error::corruption(format!("the report of t {t} was not kept for its transact"))
-        })?;
+        let db = self.sync_t(t).await?;
+        let mut report = match self.shared.hub.report_at(t) {
+            Some(report) => report,
+            // A resubmitted transaction id: the transactor answered the
+            // first commit, made before this call pinned the reports.
+            None => earlier_report(db, &committed).await?,
+        };
         if report.tx_data != committed.entry.data {
             return Err(Error::corruption(format!(
                 "the transactor answered t {t} with other datoms than it streamed"
@@ -294,6 +330,30 @@ impl Connection {
         let root = read_log_root(&shared.seg, &shared.name, shared.uuid).await?;
         Ok(root.basis_t)
     }
+}
+
+/// The report of transaction `committed`, made before this peer's call
+/// (a resubmitted id), from the log of `db` (which includes it): the
+/// values as of t − 1 and t. Its datoms must be the log's.
+async fn earlier_report(db: Db, committed: &Committed) -> Result<TxReport> {
+    let t = committed.t();
+    let data = committed.entry.data.clone();
+    tokio::task::spawn_blocking(move || {
+        let logged = db.tx_range(Some(t), Some(t + 1))?.next().transpose()?;
+        if logged.is_none_or(|entry| entry.data != data) {
+            return Err(Error::corruption(format!(
+                "the transactor answered t {t} with datoms the log does not have at t {t}"
+            )));
+        }
+        Ok(TxReport {
+            db_before: db.as_of(t.saturating_sub(1))?,
+            db_after: db.as_of(t)?,
+            tx_data: data,
+            tempids: Default::default(),
+        })
+    })
+    .await
+    .map_err(|e| Error::corruption(format!("reading the log at t {t}: {e}")))?
 }
 
 /// How long [`Connection::sync`] waits for the transactor's STATUS before

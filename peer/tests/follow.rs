@@ -46,6 +46,36 @@ async fn transact_returns_the_report_and_db_includes_it() {
     served.stop().await;
 }
 
+/// A transaction id sent again commits nothing and answers the first
+/// commit, with its report (it failed as "report not kept" before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resubmitted_transaction_id_answers_the_first_commit() {
+    let (uri, _storage) = mem_db("shop").await;
+    let served = Served::start(&uri, transactor_config()).await;
+    let conn = connect(&uri, peer_config()).await;
+    within(conn.transact(SCHEMA)).await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    let tx = r#"[{:db/id "ed" :user/email "ed@x" :user/name "Ed"}]"#;
+    let first = within(conn.transact_with_id(tx, id)).await.unwrap();
+    within(conn.transact(r#"[{:user/email "other@x"}]"#))
+        .await
+        .unwrap();
+    let again = within(conn.transact_with_id(tx, id)).await.unwrap();
+    assert_eq!(again.t(), first.t());
+    assert_eq!(again.tx_data, first.tx_data);
+    assert_eq!(again.tempids, first.tempids);
+    assert_eq!(
+        again.db_after.as_of_t(),
+        Some(first.t()),
+        "the value after it, as of its t"
+    );
+    assert!(
+        conn.basis_t() > first.t(),
+        "nothing new was committed after the other transaction"
+    );
+    served.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_connection_sees_every_transaction_in_one_order() {
     let (uri, _storage) = mem_db("order").await;

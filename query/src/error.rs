@@ -4,8 +4,9 @@
 
 use std::fmt;
 
-/// The kind of a query failure. Every kind but [`ErrorKind::Storage`] and
-/// [`ErrorKind::Timeout`] means the query or its inputs must be fixed.
+/// The kind of a query failure. Every kind but [`ErrorKind::Storage`],
+/// [`ErrorKind::Timeout`] and [`ErrorKind::Cancelled`] means the query or
+/// its inputs must be fixed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -33,6 +34,11 @@ pub enum ErrorKind {
     Storage,
     /// The query ran longer than its timeout.
     Timeout,
+    /// The caller cancelled the query (e.g. its client went away).
+    Cancelled,
+    /// An intermediate result grew past the row limit the caller set:
+    /// narrow the query.
+    TooLarge,
 }
 
 impl fmt::Display for ErrorKind {
@@ -49,6 +55,8 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Source => "wrong source",
             ErrorKind::Storage => "storage failure",
             ErrorKind::Timeout => "timeout",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::TooLarge => "result too large",
         })
     }
 }
@@ -116,7 +124,10 @@ impl Error {
 
     /// True when the query or its inputs must change (retrying won't help).
     pub fn is_invalid_input(&self) -> bool {
-        !matches!(self.kind, ErrorKind::Storage | ErrorKind::Timeout)
+        !matches!(
+            self.kind,
+            ErrorKind::Storage | ErrorKind::Timeout | ErrorKind::Cancelled
+        )
     }
 
     /// Names the part of the query an error concerns, unless it already names one.

@@ -6,7 +6,7 @@ use crate::eval::call::destructure;
 use crate::eval::context::Context;
 use crate::eval::relation::Relation;
 use crate::eval::source::Source;
-use crate::eval::{Env, Eval};
+use crate::eval::{Env, Eval, guard};
 use crate::functions::Functions;
 use crate::input::Input;
 use crate::parse::binding::Binding;
@@ -22,15 +22,27 @@ use model::edn::{Edn, Symbol};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-/// How a query runs: user functions and a timeout.
+/// How a query runs: user functions and its limits.
+///
+/// The limits are looked at between clauses and, inside joins and
+/// projections, every few thousand rows, so a query that runs too long or
+/// grows too large really stops (its thread is free again within
+/// milliseconds), including while it builds a cross product.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// Functions, predicates and aggregates beyond the built-in ones.
     pub functions: Functions,
     /// Give up (with [`ErrorKind::Timeout`]) after this long.
     pub timeout: Option<Duration>,
+    /// Give up (with [`ErrorKind::Cancelled`]) once this flag is set, e.g.
+    /// by a server whose client went away.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Give up (with [`ErrorKind::TooLarge`]) when an intermediate
+    /// relation grows past this many rows.
+    pub max_rows: Option<usize>,
 }
 
 /// Something that is or parses into a query: EDN text, EDN data or a
@@ -102,17 +114,25 @@ struct Bound {
 impl Query {
     /// Runs the query over `inputs`.
     pub fn run(&self, inputs: &[Input], options: &Options) -> Result<QueryResult> {
-        let deadline = options.timeout.map(|t| Instant::now() + t);
+        let _limits = guard::Scope::enter(guard::Limits {
+            deadline: options.timeout.map(|t| Instant::now() + t),
+            cancel: options.cancel.clone(),
+            max_rows: options.max_rows,
+        });
         let bound = self.bind(inputs)?;
         let env = Env {
             sources: bound.sources,
             rules: bound.rules,
             functions: &options.functions,
-            deadline,
         };
         crate::validate::query(self, &env)?;
-        let ctx = Eval::new(&env).solve(&self.clauses, bound.ctx)?;
-        self.find(&env, &ctx, &bound.patterns)
+        let found = Eval::new(&env)
+            .solve(&self.clauses, bound.ctx)
+            .and_then(|ctx| self.find(&env, &ctx, &bound.patterns));
+        // A limit that tripped inside a join left a relation cut short:
+        // its error, never an answer built from it (nor an error about it).
+        guard::check()?;
+        found
     }
 
     fn bind(&self, inputs: &[Input]) -> Result<Bound> {

@@ -365,7 +365,7 @@ fn user_functions_and_predicates() {
     });
     let options = Options {
         functions,
-        timeout: None,
+        ..Options::default()
     };
     let adults = query::q_with(
         "[:find ?i :where [?e :person/age ?a] [(adult? ?a)] [?e :person/name ?n] [(initial ?n) ?i]]",
@@ -409,4 +409,63 @@ fn a_timeout_stops_a_runaway_query() {
     let err = query::q_with("[:find ?n :in % :where (nat ?n)]", &[rules], &options).unwrap_err();
     assert_eq!(err.kind(), query::ErrorKind::Timeout);
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+/// Two 100k-value collections found together: a cross product of 10^10
+/// rows, built inside one join. Each limit stops it within milliseconds of
+/// tripping, with its own error and no partial answer.
+#[test]
+fn limits_stop_a_cross_product_inside_the_join() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let column = |offset: i64| Input::Coll((0..100_000).map(|n| Value::Long(n + offset)).collect());
+    let query = "[:find ?a ?b :in [?a ...] [?b ...]]";
+    let run = |options: &Options| {
+        let started = Instant::now();
+        let err = query::q_with(query, &[column(0), column(1_000_000)], options).unwrap_err();
+        (err, started.elapsed())
+    };
+
+    let (err, took) = run(&Options {
+        timeout: Some(Duration::from_millis(200)),
+        ..Options::default()
+    });
+    assert_eq!(err.kind(), query::ErrorKind::Timeout, "{err}");
+    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+
+    let (err, _) = run(&Options {
+        max_rows: Some(50_000),
+        ..Options::default()
+    });
+    assert_eq!(err.kind(), query::ErrorKind::TooLarge, "{err}");
+    assert!(err.to_string().contains("50000 rows"), "{err}");
+    assert!(err.is_invalid_input());
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        flag.store(true, Ordering::Relaxed);
+    });
+    let (err, took) = run(&Options {
+        cancel: Some(cancel),
+        ..Options::default()
+    });
+    canceller.join().unwrap();
+    assert_eq!(err.kind(), query::ErrorKind::Cancelled, "{err}");
+    assert!(!err.is_invalid_input());
+    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+
+    // The limits end with the query: the next one on this thread answers.
+    let small = query::q(
+        "[:find ?a ?b :in [?a ...] [?b ...]]",
+        &[val_coll(3), val_coll(2)],
+    )
+    .unwrap();
+    assert_eq!(small.len(), 6);
+}
+
+fn val_coll(n: i64) -> Input {
+    Input::Coll((0..n).map(Value::Long).collect())
 }

@@ -6,6 +6,7 @@ pub(crate) mod backup;
 pub(crate) mod datoms;
 pub(crate) mod dbs;
 pub(crate) mod gc;
+pub(crate) mod http;
 #[cfg(feature = "cassandra")]
 pub(crate) mod keyspace;
 pub(crate) mod query;

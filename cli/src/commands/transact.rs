@@ -50,7 +50,10 @@ pub(crate) async fn run(args: TransactArgs) -> Outcome {
 async fn transact(args: TransactArgs) -> Outcome {
     let text = read_input(&args)?;
     // Bad EDN is refused before anything is contacted.
-    parse_tx(&text)?;
+    let forms = parse_tx(&text)?;
+    if args.dry_run {
+        return dry_run(&args.uri, forms).await;
+    }
     let wait = Duration::try_from_secs_f64(args.lease_wait)
         .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
     let tx_id = args.tx_id.unwrap_or_else(Uuid::new_v4);
@@ -339,16 +342,43 @@ impl Committed {
     }
 }
 
+/// `--dry-run`: the transaction against the latest value, committing
+/// nothing (`with`); printed as a commit is, with `:committed false`.
+async fn dry_run(uri: &str, forms: Vec<model::edn::Edn>) -> Outcome {
+    let db = super::value::latest(uri).await?;
+    let report = super::value::blocking("running the transaction", move || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let instant = model::edn::Instant(now.max(db.last_tx_instant().millis() + 1));
+        Ok(db.with(&forms, instant, &model::TxFunctions::new())?)
+    })
+    .await?;
+    let committed = Committed::from_report(report);
+    print_as(&committed, true, false);
+    Ok(())
+}
+
 /// Prints `{:t … :tx … :datoms … :tempids {…}}`, and each datom on request.
 fn print(committed: &Committed, datoms: bool) {
+    print_as(committed, datoms, true);
+}
+
+/// [`print`], with `:committed false` for a transaction that was not.
+fn print_as(committed: &Committed, datoms: bool, was_committed: bool) {
     let tempids = committed
         .tempids
         .iter()
         .map(|(k, v)| format!("{} {v}", model::edn::Edn::string(k)))
         .collect::<Vec<_>>()
         .join(", ");
+    let dry = match was_committed {
+        true => "",
+        false => " :committed false",
+    };
     println!(
-        "{{:t {} :tx {} :datoms {} :tempids {{{tempids}}}}}",
+        "{{:t {} :tx {} :datoms {} :tempids {{{tempids}}}{dry}}}",
         committed.entry.t,
         committed.entry.tx(),
         committed.entry.data.len()
@@ -358,5 +388,7 @@ fn print(committed: &Committed, datoms: bool) {
             println!("[{} {} {} {} {}]", d.e(), d.a(), d.v(), d.tx(), d.added());
         }
     }
-    tracing::info!(via = %committed.via, "committed");
+    if was_committed {
+        tracing::info!(via = %committed.via, "committed");
+    }
 }

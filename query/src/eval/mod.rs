@@ -5,6 +5,7 @@ pub(crate) mod builtins;
 pub(crate) mod call;
 pub(crate) mod context;
 pub(crate) mod groups;
+pub(crate) mod guard;
 mod logic;
 mod pattern;
 mod plan;
@@ -23,28 +24,20 @@ use rules::Fixpoint;
 use source::Source;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// What clauses run against: the sources, rules and functions of a query
-/// and its deadline.
+/// (its limits are in [`guard`]).
 pub(crate) struct Env<'a> {
     pub(crate) sources: HashMap<Symbol, Source>,
     pub(crate) rules: Option<Arc<Rules>>,
     pub(crate) functions: &'a Functions,
-    pub(crate) deadline: Option<Instant>,
 }
 
 impl Env<'_> {
-    /// Fails once the deadline has passed.
+    /// Fails once a limit of the query has tripped (deadline, cancel
+    /// flag, row limit).
     pub(crate) fn check_deadline(&self) -> Result<()> {
-        match self.deadline {
-            Some(d) if Instant::now() > d => Err(Error::new(
-                ErrorKind::Timeout,
-                "the query ran past its timeout",
-                "",
-            )),
-            _ => Ok(()),
-        }
+        guard::check()
     }
 }
 

@@ -2,6 +2,7 @@
 //! row in one vector (no allocation per row), with hash joins.
 
 use super::groups::Groups;
+use super::guard;
 use crate::parse::term::Var;
 use model::Value;
 
@@ -77,7 +78,16 @@ impl Relation {
     pub(crate) fn push(&mut self, row: &[Value]) {
         debug_assert_eq!(row.len(), self.vars.len());
         self.data.extend_from_slice(row);
+        self.grew();
+    }
+
+    /// Counts a new row, looking at the query's limits every
+    /// [`guard::CHECK_EVERY`] rows (loops stop once [`guard::stopped`]).
+    fn grew(&mut self) {
         self.len += 1;
+        if self.len.is_multiple_of(guard::CHECK_EVERY) {
+            guard::grown(self.len);
+        }
     }
 
     /// Appends a row given as two parts.
@@ -86,13 +96,16 @@ impl Relation {
         self.data.extend_from_slice(head);
         self.data.extend(tail);
         debug_assert_eq!(self.data.len() - before, self.vars.len());
-        self.len += 1;
+        self.grew();
     }
 
     /// The rows for which `keep` holds.
     pub(crate) fn retain(self, mut keep: impl FnMut(&[Value]) -> bool) -> Relation {
         let mut out = Relation::empty(self.vars.clone());
         for row in self.rows() {
+            if guard::stopped() {
+                break;
+            }
             if keep(row) {
                 out.push(row);
             }
@@ -107,6 +120,9 @@ impl Relation {
         let mut seen = Groups::new(cols.len());
         let mut out = Relation::empty(vars.to_vec());
         for row in self.rows() {
+            if guard::stopped() {
+                break;
+            }
             if seen.insert_key_cols(row, &cols) {
                 out.push_parts(&[], cols.iter().map(|c| row[*c].clone()));
             }
@@ -119,6 +135,9 @@ impl Relation {
         let cols: Vec<usize> = vars.iter().filter_map(|v| self.col(v)).collect();
         let mut out = Relation::empty(vars.to_vec());
         for row in self.rows() {
+            if guard::stopped() {
+                break;
+            }
             out.push_parts(&[], cols.iter().map(|c| row[*c].clone()));
         }
         out
@@ -161,6 +180,9 @@ impl Relation {
                 continue;
             };
             for m in index.members(g) {
+                if guard::stopped() {
+                    return out;
+                }
                 out.push_parts(build.row(m), extra.iter().map(|c| row[*c].clone()));
             }
         }
@@ -180,6 +202,9 @@ impl Relation {
         let cols: Vec<usize> = self.vars.iter().filter_map(|v| other.col(v)).collect();
         debug_assert_eq!(cols.len(), self.vars.len());
         for row in other.rows() {
+            if guard::stopped() {
+                break;
+            }
             self.push_parts(&[], cols.iter().map(|c| row[*c].clone()));
         }
     }
