@@ -247,7 +247,7 @@ fn a_transactor_on_a_missing_database_says_so_before_listening() {
         2,
         &["database `missing` does not exist"],
     );
-    assert!(!stderr(&out).contains("listening"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("endpoint on"), "{}", stderr(&out));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,11 +3,13 @@
 
 pub(crate) mod access;
 pub(crate) mod backup;
+pub(crate) mod config;
 pub(crate) mod datoms;
 pub(crate) mod dbs;
 pub(crate) mod gc;
 #[cfg(feature = "cassandra")]
 pub(crate) mod keyspace;
+pub(crate) mod output;
 pub(crate) mod query;
 pub(crate) mod serve;
 pub(crate) mod transact;
