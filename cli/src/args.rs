@@ -17,8 +17,8 @@ cassandra://HOST[:PORT]/KEYSPACE?db=NAME, mem://NAME";
 #[command(name = "accrete", version, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
     /// More log output on stderr (-v info, -vv debug, storage drivers
-    /// included; by default only the final line, and a transactor's own
-    /// warnings); RUST_LOG overrides.
+    /// included; by default a command prints only its final line, and a
+    /// transactor logs its state changes and warnings); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
     /// How log lines on stderr are written: `text`, or `json` (one object
