@@ -68,7 +68,11 @@ cat > "$DIR/data.edn" <<'EDN'
 EDN
 cat "$DIR/data.edn"
 say "Tempids (\"ed\", \"ada\", \"story\") resolve to new entity ids, reported back:"
-before=$(run accrete transact "$DB" "$DIR/data.edn" | tee /dev/stderr | sed -n 's/^{:t \([0-9]*\) .*/\1/p')
+# Captured, printed, then read: stdout stays one stream in order, whether it
+# is a terminal or a file (`sh tour.sh > tour.log`).
+report=$(run accrete transact "$DB" "$DIR/data.edn")
+say "$report"
+before=$(say "$report" | sed -n 's/^{:t \([0-9]*\) .*/\1/p')
 
 step "4. Read it back"
 say "The AEVT index by attribute, the EAVT index by entity (a lookup ref names"

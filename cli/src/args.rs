@@ -17,10 +17,14 @@ cassandra://HOST[:PORT]/KEYSPACE?db=NAME, mem://NAME";
 #[command(name = "accrete", version, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
     /// More log output on stderr (-v info, -vv debug, storage drivers
-    /// included; by default only the final line, and a transactor's own
-    /// warnings); RUST_LOG overrides.
+    /// included; by default a command prints only its final line, and a
+    /// transactor logs its state changes and warnings); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
+    /// How log lines on stderr are written: `text`, or `json` (one object
+    /// per line, for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = ops::logging::LogFormat::Text, env = "ACCRETE_LOG_FORMAT")]
+    pub(crate) log_format: ops::logging::LogFormat,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -136,6 +140,56 @@ pub(crate) enum Command {
     /// one), role.
     #[command(after_help = EXIT_CODES)]
     Grants(crate::commands::access::GrantsArgs),
+    /// Check configuration files of server commands (`accrete config check
+    /// FILE`).
+    #[command(after_help = EXIT_CODES)]
+    Config(ConfigArgs),
+    /// Every storage URI form, its parameters and the credential
+    /// variables of each backend (also `accrete help uris`).
+    #[command(long_about = URIS)]
+    Uris,
+    /// Print a shell completion script: `accrete completions bash >
+    /// /etc/bash_completion.d/accrete`, `… zsh > ~/.zfunc/_accrete`, `…
+    /// fish > ~/.config/fish/completions/accrete.fish`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The text of `accrete help uris`.
+pub(crate) const URIS: &str = include_str!("uris.txt");
+
+/// How the settings of a server command are found, after its help.
+pub(crate) const LAYERED_HELP: &str = "\
+Settings: every flag (and the URIs) can also come from an environment variable
+ACCRETE_<COMMAND>_<FLAG> (ACCRETE_TRANSACTOR_LISTEN, ACCRETE_TRANSACTOR_LEASE_TTL,
+ACCRETE_TRANSACTOR_URIS separated by spaces, flags as true/false; see [env: …]
+above) or from the TOML file of --config (ACCRETE_TRANSACTOR_CONFIG); a flag wins
+over a variable, a variable over the file, the file over the default.";
+
+/// The commands whose settings are layered (see [`LAYERED_HELP`]).
+pub(crate) const LAYERED: &[&str] = &["transactor", "serve"];
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    #[command(subcommand)]
+    pub(crate) action: ConfigAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigAction {
+    /// Check a configuration file and print the effective settings (file,
+    /// ACCRETE_* variables and defaults) with secrets redacted; exit 2 on
+    /// any error in it.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+        /// The command the file is for.
+        #[arg(long = "for", value_name = "COMMAND", default_value = "transactor")]
+        command: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +221,10 @@ pub(crate) struct ListArgs {
     /// Also print each database's uuid and creation time.
     #[arg(short, long)]
     pub(crate) long: bool,
+    /// Print the whole answer as one value: `edn`, `json` (the JSON
+    /// mapping of the HTTP API) or `table`; by default a readable form.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<crate::commands::output::Format>,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +261,10 @@ pub(crate) struct TxStatusArgs {
     /// The transaction's id (`transact --tx-id`, or the one its error named).
     #[arg(value_name = "TX_ID")]
     pub(crate) tx_id: uuid::Uuid,
+    /// Print the whole answer as one value: `edn`, `json` (the JSON
+    /// mapping of the HTTP API) or `table`; by default a readable form.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<crate::commands::output::Format>,
     /// How long to wait for the lease of a transactor that holds the
     /// database but cannot be reached, in seconds.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
@@ -238,6 +300,10 @@ pub(crate) struct DatomsArgs {
     /// Print at most this many datoms.
     #[arg(long)]
     pub(crate) limit: Option<usize>,
+    /// Print the whole answer as one value: `edn`, `json` (the JSON
+    /// mapping of the HTTP API) or `table`; by default a readable form.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<crate::commands::output::Format>,
 }
 
 /// The point in time a reading command sees the database at.
@@ -275,6 +341,14 @@ pub(crate) struct QueryArgs {
     /// Rules for `%` in `:in`: a file holding an EDN vector of rules.
     #[arg(long, value_name = "FILE")]
     pub(crate) rules: Option<PathBuf>,
+    /// Print at most this many rows of a relation (items of a
+    /// collection), after sorting.
+    #[arg(long)]
+    pub(crate) limit: Option<usize>,
+    /// Print the whole answer as one value: `edn`, `json` (the JSON
+    /// mapping of the HTTP API) or `table`; by default a readable form.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<crate::commands::output::Format>,
     #[command(flatten)]
     pub(crate) time: TimeArgs,
 }
@@ -288,6 +362,10 @@ pub(crate) struct PullArgs {
     /// The entity as EDN: an id, an ident (`:user/email`) or a lookup ref
     /// (`[:user/email "a@x"]`).
     pub(crate) entity: String,
+    /// Print the whole answer as one value: `edn`, `json` (the JSON
+    /// mapping of the HTTP API) or `table`; by default a readable form.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<crate::commands::output::Format>,
     #[command(flatten)]
     pub(crate) time: TimeArgs,
 }
@@ -302,13 +380,26 @@ pub(crate) enum BackPressureArg {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = LAYERED_HELP)]
 pub(crate) struct TransactorArgs {
     /// Storage URIs naming the databases to serve.
     #[arg(required = true, help = URI_HELP)]
     pub(crate) uris: Vec<String>,
+    /// Read settings from this TOML file (keys are the long flag names:
+    /// `listen = "127.0.0.1:4334"`, `lease-ttl = 5`, `uris = [...]`);
+    /// flags and ACCRETE_* variables override it. Check one with `accrete
+    /// config check FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     /// Where to listen for clients.
     #[arg(long, default_value = "127.0.0.1:4334", value_name = "HOST:PORT")]
     pub(crate) listen: String,
+    /// Serve Prometheus metrics (`/metrics`), liveness (`/health`) and
+    /// readiness (`/ready`: 200 while active for every database, 503 with
+    /// the state while standing by) over HTTP on this address. Loopback
+    /// only: the endpoint has no authentication.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) metrics_listen: Option<String>,
     /// The endpoint written into each lease for clients to connect to
     /// (default: the listen address; required when listening on 0.0.0.0).
     #[arg(long, value_name = "HOST:PORT")]

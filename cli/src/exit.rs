@@ -165,6 +165,16 @@ impl From<query::Error> for Failure {
     }
 }
 
+impl From<ops::Error> for Failure {
+    fn from(e: ops::Error) -> Self {
+        let code = match e.kind() {
+            ops::ErrorKind::Invalid => Code::Invalid,
+            _ => Code::Refused,
+        };
+        Failure::new(code, e.message())
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Failure::invalid(e.to_string())

@@ -31,7 +31,7 @@ mod storage;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use args::{Cli, Command};
 use exit::{Code, Failure};
@@ -40,12 +40,12 @@ use exit::{Code, Failure};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
-        Err(e) => return usage(e),
+        Err(code) => return code,
     };
     let server = matches!(cli.command, Command::Transactor(_) | Command::Serve(_));
-    init_logging(cli.verbose, server);
+    ops::logging::init(&default_filter(cli.verbose, server), cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,7 +93,32 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Token(a) => commands::access::token(a).await,
         Command::Grant(a) => commands::access::grant(a).await,
         Command::Grants(a) => commands::access::grants(a).await,
+        Command::Config(a) => commands::config::run(a).await,
+        Command::Uris => {
+            print!("{}", args::URIS);
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "accrete", &mut std::io::stdout());
+            Ok(())
+        }
     }
+}
+
+/// The command line, with the settings of server commands layered over
+/// ACCRETE_* variables and their `--config` file (see `ops::config`).
+fn parse(argv: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
+    let command = ops::config::with_env(Cli::command(), args::LAYERED);
+    let layered = match ops::config::parse(command, argv, args::LAYERED) {
+        Ok(layered) => layered,
+        Err(ops::config::ParseError::Usage(e)) => return Err(usage(e)),
+        Err(ops::config::ParseError::Config(e)) => {
+            eprintln!("accrete: {e}");
+            return Err(ExitCode::from(Code::Invalid as u8));
+        }
+    };
+    Cli::from_arg_matches(&layered.matches).map_err(usage)
 }
 
 /// `--help` and `--version` succeed; every other parse failure is a usage
@@ -127,13 +152,14 @@ const OWN_CRATES: [&str; 13] = [
 
 /// The log filter without `RUST_LOG`. By default a one-shot command logs
 /// nothing (its one line on failure says what went wrong) and a
-/// transactor logs accrete's own warnings; storage drivers log from `-v`
-/// on. `-v` is info from everything, `-vv` debug.
+/// transactor logs accrete's own state changes (info: standing by, lease
+/// acquired, stepped down, indexing, gc) and warnings; storage drivers log
+/// from `-v` on. `-v` is info from everything, `-vv` debug.
 fn default_filter(verbose: u8, server: bool) -> String {
     match (verbose, server) {
         (0, false) => "off".to_string(),
         (0, true) => {
-            let own: Vec<String> = OWN_CRATES.iter().map(|c| format!("{c}=warn")).collect();
+            let own: Vec<String> = OWN_CRATES.iter().map(|c| format!("{c}=info")).collect();
             format!("off,{}", own.join(","))
         }
         (1, _) => "info".to_string(),
@@ -141,20 +167,35 @@ fn default_filter(verbose: u8, server: bool) -> String {
     }
 }
 
-/// Logs to stderr as [`default_filter`] says, or as `RUST_LOG` says.
-fn init_logging(verbose: u8, server: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter(verbose, server)));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `accrete help uris` keeps up with the backends.
+    #[test]
+    fn the_uri_help_names_every_parameter_and_variable() {
+        let mut names: Vec<&str> = vec![
+            access::TOKEN_ENV,
+            access::TOKEN_FILE_ENV,
+            access::tls::TLS_CA_ENV,
+            access::tls::TLS_CERT_ENV,
+            access::tls::TLS_KEY_ENV,
+        ];
+        #[cfg(feature = "postgres")]
+        names.extend(storage_postgres::config::PARAMS);
+        #[cfg(feature = "cassandra")]
+        names.extend(storage_cassandra::config::PARAMS.iter().copied().chain([
+            storage_cassandra::config::USER_VAR,
+            storage_cassandra::config::PASSWORD_VAR,
+            storage_cassandra::config::PASSWORD_FILE_VAR,
+        ]));
+        for name in names {
+            assert!(
+                args::URIS.contains(name),
+                "`accrete help uris` misses {name}"
+            );
+        }
+    }
 
     #[test]
     fn default_filters_parse_and_keep_drivers_quiet() {

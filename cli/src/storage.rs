@@ -44,7 +44,9 @@ async fn open_as(uri: &str, create: bool) -> Outcome<(Arc<dyn Storage>, StorageU
         _ => registry().open_parsed(&parsed).await,
     };
     match opened {
-        Ok(storage) => Ok((storage, parsed)),
+        // Recorded through the metrics facade: a no-op until a command
+        // installs a recorder (`transactor --metrics-listen`).
+        Ok(storage) => Ok((storage_core::metered(storage), parsed)),
         Err(e) => Err(with_keyspace_hint(e.into(), &parsed)),
     }
 }

@@ -379,7 +379,7 @@ fn startup_lines(args: &[&str]) -> (Vec<String>, Option<i32>) {
     let mut lines = Vec::new();
     for line in BufReader::new(child.stderr.take().unwrap()).lines() {
         let line = line.unwrap();
-        let listening = line.contains("listening on ");
+        let listening = line.contains("endpoint on ");
         lines.push(line);
         if listening {
             child.kill().unwrap();

@@ -369,6 +369,37 @@ fn transact_gives_up_on_a_live_lease_it_cannot_reach() {
     );
 }
 
+/// `sh tour.sh > tour.log 2>&1`: one file for both streams, written in
+/// order (a `tee /dev/stderr` in the tour once reopened, and so truncated,
+/// that file in the middle of the run).
+#[test]
+fn the_tour_writes_a_whole_log_to_a_file() {
+    let tour = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tour.sh");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tour.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = std::process::Command::new("sh")
+        .arg(tour)
+        .env("ACCRETE", ACCRETE)
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let out = wait_with_deadline(child, std::time::Duration::from_secs(120));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(code(&out), 0, "{text}");
+    assert!(text.starts_with("\n== 1. Create a database"), "{text}");
+    assert_eq!(text.matches("created database news").count(), 1, "{text}");
+    let report = text
+        .find("\n{:t ")
+        .expect("the transact report is in the log");
+    let reading = text
+        .find("== 4. Read it back")
+        .expect("step 4 is in the log");
+    assert!(report < reading, "{text}");
+    assert!(!text.contains('\0'), "{text}");
+}
+
 #[test]
 fn the_tour_runs() {
     let tour = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tour.sh");

@@ -37,7 +37,7 @@ fn transactor_on(uri: &str, listen: &str) -> Child {
     lines
         .by_ref()
         .map(|line| line.unwrap())
-        .find(|line| line.contains("listening on "))
+        .find(|line| line.contains("endpoint on "))
         .expect("the transactor says where it listens");
     std::thread::spawn(move || lines.for_each(drop));
     child

@@ -53,6 +53,27 @@ struct Inner {
     fetch_timeout: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
+    exported: Exported,
+}
+
+/// The cache's series in the installed metrics recorder (handles taken when
+/// the cache is made: install the recorder first). Without a recorder they
+/// are no-ops.
+struct Exported {
+    hits: metrics::Counter,
+    misses: metrics::Counter,
+    bytes: metrics::Gauge,
+}
+
+impl Exported {
+    fn new(capacity_bytes: u64) -> Exported {
+        metrics::gauge!("accrete_cache_capacity_bytes").set(capacity_bytes as f64);
+        Exported {
+            hits: metrics::counter!("accrete_cache_hits_total"),
+            misses: metrics::counter!("accrete_cache_misses_total"),
+            bytes: metrics::gauge!("accrete_cache_bytes"),
+        }
+    }
 }
 
 /// Decoded segments by id, least-recently-used out first once the decoded
@@ -118,6 +139,7 @@ impl SegmentCache {
                 fetch_timeout,
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
+                exported: Exported::new(capacity_bytes),
             }),
         }
     }
@@ -132,13 +154,15 @@ impl SegmentCache {
     pub fn get(&self, storage: &Arc<dyn Storage>, id: SegmentId, kind: u8) -> Result<Arc<Node>> {
         match self.inner.nodes.get_value_or_guard(&id, None) {
             GuardResult::Value(v) => {
-                self.inner.hits.fetch_add(1, Ordering::Relaxed);
+                self.hit();
                 check_kind(id, kind, v.node)
             }
             GuardResult::Guard(guard) => {
                 self.inner.misses.fetch_add(1, Ordering::Relaxed);
+                self.inner.exported.misses.increment(1);
                 let node = self.fetch_blocking(storage, id, kind)?;
                 let _ = guard.insert(cached(node.clone()));
+                self.weighed();
                 Ok(node)
             }
             // Only returned when a timeout was given; waiting is unbounded here.
@@ -157,13 +181,15 @@ impl SegmentCache {
     ) -> Result<Arc<Node>> {
         match self.inner.nodes.get_value_or_guard_async(&id).await {
             Ok(v) => {
-                self.inner.hits.fetch_add(1, Ordering::Relaxed);
+                self.hit();
                 check_kind(id, kind, v.node)
             }
             Err(guard) => {
                 self.inner.misses.fetch_add(1, Ordering::Relaxed);
+                self.inner.exported.misses.increment(1);
                 let node = fetch(storage.clone(), id, kind).await?;
                 let _ = guard.insert(cached(node.clone()));
+                self.weighed();
                 Ok(node)
             }
         }
@@ -173,6 +199,20 @@ impl SegmentCache {
     /// without storage.
     pub fn insert(&self, id: SegmentId, node: Arc<Node>) {
         self.inner.nodes.insert(id, cached(node));
+        self.weighed();
+    }
+
+    fn hit(&self) {
+        self.inner.hits.fetch_add(1, Ordering::Relaxed);
+        self.inner.exported.hits.increment(1);
+    }
+
+    /// Exports the bytes held, after they changed.
+    fn weighed(&self) {
+        self.inner
+            .exported
+            .bytes
+            .set(self.inner.nodes.weight() as f64);
     }
 
     /// Hits, misses and the bytes held.
@@ -190,6 +230,7 @@ impl SegmentCache {
     /// Drops every node (the counters stay).
     pub fn clear(&self) {
         self.inner.nodes.clear();
+        self.weighed();
     }
 
     fn fetch_blocking(

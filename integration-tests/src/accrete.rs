@@ -106,7 +106,7 @@ impl TransactorProcess {
         std::thread::spawn(move || {
             let mut found = Some(found);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on ")
+                if line.contains("endpoint on ")
                     && let Some(found) = found.take()
                 {
                     let _ = found.send(line);
@@ -121,7 +121,7 @@ impl TransactorProcess {
             }
         };
         let endpoint = line
-            .split("listening on ")
+            .split("endpoint on ")
             .nth(1)
             .and_then(|rest| rest.split([',', ' ']).next())
             .unwrap_or_else(|| panic!("unexpected line {line:?}"))

@@ -52,6 +52,7 @@ mod ambiguity;
 pub mod codec;
 mod error;
 mod mem;
+mod metered;
 mod registry;
 mod root;
 mod segment;
@@ -69,6 +70,7 @@ pub use ambiguity::{
 };
 pub use error::{BoxError, Error, Result, RevisionText};
 pub use mem::MemStorage;
+pub use metered::{Metered, error_kind, metered};
 pub use registry::{BackendFactory, Registry};
 pub use root::{
     CasOutcome, MAX_ROOT_NAME_BYTES, MAX_ROOT_VALUE_BYTES, Nonce, Revision, Root, RootName,

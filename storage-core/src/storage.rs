@@ -138,6 +138,12 @@ pub trait Storage: Send + Sync + fmt::Debug + 'static {
     /// messages and metrics.
     fn backend(&self) -> &'static str;
 
+    /// Whether this storage already records its calls (the wrapper of
+    /// [`metered`](crate::metered)), so that it is not wrapped twice.
+    fn is_metered(&self) -> bool {
+        false
+    }
+
     /// Stores `bytes` under `id` durably.
     async fn put_segment(&self, id: SegmentId, bytes: Bytes) -> Result<()>;
 

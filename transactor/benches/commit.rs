@@ -23,7 +23,13 @@
 //! `:db/txInstant`, one more for `:tx/principal`, and over the network two
 //! more for its `:tx/id` and `:tx/tempids`). `ACCRETE_BENCH_SECS` sets the seconds per measurement
 //! (default 3); `ACCRETE_BENCH_BACKENDS` picks backends (`file,postgres,cql-sim`
-//! by default).
+//! by default), `ACCRETE_BENCH_MODES` the modes (`embedded,network,token,tls`)
+//! and `ACCRETE_BENCH_CLIENTS` the client counts (`1,8,64`).
+//! `ACCRETE_BENCH_INDEXING=0` leaves the indexing job out.
+//! `ACCRETE_BENCH_METRICS=1` measures with metrics on, as `accrete
+//! transactor --metrics-listen` runs: the Prometheus recorder installed and
+//! every storage call recorded (`storage_core::metered`); compare a run
+//! with it and one without for the cost of metrics.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
@@ -79,6 +85,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let metrics = std::env::var("ACCRETE_BENCH_METRICS").is_ok_and(|v| v == "1");
+    if metrics {
+        let _guard = runtime.enter();
+        ops::metrics::install().expect("the Prometheus recorder");
+    }
+    eprintln!("metrics: {}", if metrics { "on" } else { "off" });
     let (rows, indexing) = runtime.block_on(run(Duration::from_secs(secs)));
     runtime.shutdown_timeout(Duration::from_secs(5));
     print_table(&rows, &indexing, secs);
@@ -121,20 +133,38 @@ async fn run(each: Duration) -> (Vec<Row>, Vec<IndexRow>) {
     storage_cassandra::register(&mut registry);
     let pki_dir = tempfile::tempdir().unwrap();
     let pki = access::testkit::Pki::new(pki_dir.path());
+    let modes = std::env::var("ACCRETE_BENCH_MODES")
+        .unwrap_or_else(|_| "embedded,network,token,tls".to_string());
+    let modes: Vec<&'static str> = ["embedded", "network", "token", "tls"]
+        .into_iter()
+        .filter(|m| modes.split(',').any(|w| w == *m))
+        .collect();
+    let counts: Vec<usize> = std::env::var("ACCRETE_BENCH_CLIENTS")
+        .unwrap_or_else(|_| "1,8,64".to_string())
+        .split(',')
+        .map(|c| c.parse().expect("ACCRETE_BENCH_CLIENTS: numbers"))
+        .collect();
+    let metered = std::env::var("ACCRETE_BENCH_METRICS").is_ok_and(|v| v == "1");
     for (backend, uri) in backends {
         let (storage, _) = registry.open(&uri).await.unwrap();
+        let storage = match metered {
+            true => storage_core::metered(storage),
+            false => storage,
+        };
         let small = raw_cas_rate(storage.as_ref(), each, 256).await;
         let cas_per_s = raw_cas_rate(storage.as_ref(), each, 24 * 1024).await;
         eprintln!("{backend}: raw CAS {small:.0}/s (256 B), {cas_per_s:.0}/s (24 KiB)");
-        for mode in ["embedded", "network", "token", "tls"] {
-            for clients in [1, 8, 64] {
+        for &mode in &modes {
+            for &clients in &counts {
                 let cas = (small, cas_per_s);
                 let row = commits(backend, mode, &storage, &pki, clients, each, cas).await;
                 eprintln!("{row:?}");
                 rows.push(row);
             }
         }
-        indexing.push(index_job(backend, &storage).await);
+        if std::env::var("ACCRETE_BENCH_INDEXING").map_or(true, |v| v != "0") {
+            indexing.push(index_job(backend, &storage).await);
+        }
     }
     (rows, indexing)
 }

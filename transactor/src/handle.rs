@@ -13,6 +13,7 @@ use storage_core::{DbName, Storage};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::commit::{
@@ -130,7 +131,7 @@ impl Transactor {
             stopped: None,
         });
         let (reports, _) = broadcast::channel(REPORT_BUFFER);
-        let metrics = Arc::new(MetricsCell::default());
+        let metrics = Arc::new(MetricsCell::new(db));
         let wiring = Wiring {
             commands: commands_rx,
             published: published_tx,
@@ -140,10 +141,14 @@ impl Transactor {
             metrics: metrics.clone(),
         };
         let committer = Committer::new(seg, db.clone(), epoch, head, value, config, wiring);
-        let task = tokio::spawn(async move {
-            let why = committer.run().await;
-            keeper.stop(why.kind() == ErrorKind::ShuttingDown).await
-        });
+        let span = crate::observe::transactor_span(db, epoch);
+        let task = tokio::spawn(
+            async move {
+                let why = committer.run().await;
+                keeper.stop(why.kind() == ErrorKind::ShuttingDown).await
+            }
+            .instrument(span),
+        );
         Transactor {
             db_name: db.clone(),
             db_id,

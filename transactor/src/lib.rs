@@ -56,6 +56,7 @@ mod feed;
 mod fence;
 mod handle;
 pub mod lease;
+mod observe;
 pub mod protocol;
 mod server;
 mod standalone;

@@ -10,11 +10,13 @@ use futures::future::try_join_all;
 use index::Segments;
 use storage_core::DbName;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::handle::{Claim, Transactor};
 use crate::lease::Patience;
+use crate::observe;
 use crate::server::Server;
 use crate::warm::{WarmSlot, keep_warm};
 
@@ -76,9 +78,10 @@ async fn serve_one(
 ) -> Result<()> {
     let mut missing = Missing::default();
     loop {
+        observe::lease_standby(&db);
         // A take-over cut short by the stop leaves the lease to lapse.
         let started = tokio::select! {
-            started = start(&seg, &db, &config) => started,
+            started = start(&seg, &db, &config).instrument(observe::standby_span(&db)) => started,
             () = stop.cancelled() => return Ok(()),
         };
         let transactor = match started {
@@ -96,15 +99,18 @@ async fn serve_one(
             Err(e) => return Err(e.context(format!("database `{db}`"))),
         };
         missing = Missing::default();
+        observe::lease_active(&db, transactor.epoch());
         server.serve(transactor.clone());
         let why = tokio::select! {
             why = transactor.wait_stopped() => why,
             () = stop.cancelled() => {
                 server.withdraw(&db, transactor.epoch());
+                observe::lease_standby(&db);
                 return transactor.shutdown().await;
             }
         };
         server.withdraw(&db, transactor.epoch());
+        observe::lease_standby(&db);
         // Ends the task; a deposed transactor gives nothing back to release.
         if let Err(e) = transactor.shutdown().await {
             tracing::warn!(db = %db, error = %e, "stopping the transactor");
@@ -112,7 +118,7 @@ async fn serve_one(
         if !curable(why.kind()) {
             return Err(why.context(format!("database `{db}`")));
         }
-        tracing::warn!(db = %db, reason = %why, "transactor stopped; standing by");
+        tracing::warn!(db = %db, epoch = %transactor.epoch(), reason = %why, "transactor stepped down; standing by");
         pause(&stop).await;
     }
 }

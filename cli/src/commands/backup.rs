@@ -44,6 +44,10 @@ pub(crate) struct BackupDbArgs {
 pub(crate) struct ListBackupsArgs {
     #[arg(help = BACKUP_HELP)]
     pub(crate) backup_uri: String,
+    /// Print the whole answer as one value: `edn`, `json` (the JSON
+    /// mapping of the HTTP API) or `table`; by default a readable form.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<crate::commands::output::Format>,
 }
 
 #[derive(Debug, Args)]
@@ -133,9 +137,45 @@ pub(crate) async fn list_backups(args: ListBackupsArgs) -> Outcome {
             location.name()
         )));
     };
+    let points = backup::gc::points_predating_excisions(&location).await?;
+    if let Some(format) = args.format {
+        let kw = model::edn::Edn::keyword;
+        let long = |n: u64| model::edn::Edn::Long(i64::try_from(n).unwrap_or(i64::MAX));
+        let rows = points
+            .iter()
+            .map(|(p, predates)| {
+                model::edn::Edn::Map(
+                    [
+                        (kw(":t"), long(p.basis_t)),
+                        (
+                            kw(":created-at"),
+                            model::edn::Edn::Inst(model::edn::Instant(
+                                i64::try_from(p.created_at_ms).unwrap_or(i64::MAX),
+                            )),
+                        ),
+                        (kw(":segments"), long(p.segments)),
+                        (kw(":copied-segments"), long(p.copied_segments)),
+                        (kw(":copied-bytes"), long(p.copied_bytes)),
+                        (
+                            kw(":predates-excisions"),
+                            model::edn::Edn::Vector(predates.iter().map(|t| long(*t)).collect()),
+                        ),
+                        (
+                            kw(":manifest"),
+                            model::edn::Edn::string(&p.manifest.to_string()),
+                        ),
+                    ]
+                    .into_iter()
+                    .collect(),
+                )
+            })
+            .collect();
+        crate::commands::output::print(format, &model::edn::Edn::Vector(rows), &[]);
+        return Ok(());
+    }
     println!("# backups of {name} ({uuid}) in {}", location.name());
     println!("# t\tcreated\tsegments\tcopied\tcopied bytes\tpredates excisions\tmanifest");
-    for (p, predates) in backup::gc::points_predating_excisions(&location).await? {
+    for (p, predates) in points {
         let predates: Vec<String> = predates.iter().map(u64::to_string).collect();
         let predates = match predates.is_empty() {
             true => "-".to_string(),

@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use model::edn::{self, Edn};
 use model::{Datom, Db, Index, Value};
 
+use super::output;
 use super::value::{blocking, latest, view};
 use crate::args::{DatomsArgs, IndexArg};
 use crate::exit::{Failure, Outcome};
@@ -26,8 +27,17 @@ fn print(db: &Db, args: &DatomsArgs) -> Outcome {
     let Some(components) = components(&view, index, &args.components)? else {
         return Ok(()); // a lookup ref that matches nothing: no datoms
     };
-    let mut out = BufWriter::new(std::io::stdout().lock());
     let datoms = view.datoms(index, &components)?;
+    if let Some(format) = args.format {
+        let mut rows = Vec::new();
+        for datom in datoms.take(args.limit.unwrap_or(usize::MAX)) {
+            rows.push(as_edn(db, &datom?));
+        }
+        let columns = ["e", "a", "v", "tx", "added"].map(str::to_string);
+        output::print(format, &Edn::Vector(rows), &columns);
+        return Ok(());
+    }
+    let mut out = BufWriter::new(std::io::stdout().lock());
     for datom in datoms.take(args.limit.unwrap_or(usize::MAX)) {
         let line = render(db, &datom?);
         if writeln!(out, "{line}").is_err() {
@@ -95,6 +105,20 @@ fn value(db: &Db, attribute: Option<u64>, edn: &Edn) -> Outcome<Value> {
     };
     Value::from_edn(attr.value_type, attr.tuple.as_ref(), edn, &resolve)
         .map_err(|e| Failure::invalid(format!("value for {}: {e}", attr.ident)))
+}
+
+/// `[e :attribute value tx added]` as one EDN value.
+fn as_edn(db: &Db, d: &Datom) -> Edn {
+    let attribute = db
+        .ident(d.a())
+        .map_or_else(|| Edn::Long(d.a() as i64), |k| Edn::Keyword(k.clone()));
+    Edn::Vector(vec![
+        Edn::Long(d.e() as i64),
+        attribute,
+        d.v().to_edn(),
+        Edn::Long(d.tx() as i64),
+        Edn::Boolean(d.added()),
+    ])
 }
 
 /// `[e :attribute value tx added]`, the attribute by its ident.

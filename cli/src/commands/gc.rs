@@ -51,6 +51,10 @@ pub(crate) struct RunArgs {
 pub(crate) struct ExciseStatusArgs {
     /// Storage URI naming the database.
     pub(crate) uri: String,
+    /// Print the whole answer as one value: `edn`, `json` (the JSON
+    /// mapping of the HTTP API) or `table`; by default a readable form.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<crate::commands::output::Format>,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +164,33 @@ fn print_report(r: &GcReport) {
 pub(crate) async fn excise(args: ExciseStatusArgs) -> Outcome {
     let (storage, db) = open_db(&args.uri).await?;
     let statuses = excise_status(&storage, &db).await?;
+    if let Some(format) = args.format {
+        let kw = model::edn::Edn::keyword;
+        let long = |n: u64| model::edn::Edn::Long(i64::try_from(n).unwrap_or(i64::MAX));
+        let rows = statuses
+            .iter()
+            .map(|s| {
+                let (state, at) = match s.state {
+                    ExcisionState::NotIndexed => (":not-indexed", None),
+                    ExcisionState::WaitingForGc { seen_ms } => (":waiting-for-gc", seen_ms),
+                    ExcisionState::Complete { at_ms } => (":complete", Some(at_ms)),
+                };
+                let mut map: std::collections::BTreeMap<_, _> = [
+                    (kw(":request"), long(s.request)),
+                    (kw(":t"), long(s.t)),
+                    (kw(":state"), kw(state)),
+                ]
+                .into_iter()
+                .collect();
+                if let Some(ms) = at {
+                    map.insert(kw(":at-ms"), long(ms));
+                }
+                model::edn::Edn::Map(map)
+            })
+            .collect();
+        crate::commands::output::print(format, &model::edn::Edn::Vector(rows), &[]);
+        return Ok(());
+    }
     if statuses.is_empty() {
         println!("{db} has no excision requests");
         return Ok(());
@@ -282,9 +313,10 @@ impl AutoGcArgs {
             return;
         };
         for target in targets {
-            eprintln!(
+            tracing::info!(
                 "accrete transactor: automatic gc of {} every {every:?} with a grace of {:?}, while active",
-                target.name, self.gc_older_than
+                target.name,
+                self.gc_older_than
             );
             let options = GcOptions {
                 grace: self.gc_older_than,
@@ -322,7 +354,9 @@ async fn auto_gc(
             report = run => report,
         };
         match report {
-            Ok(r) => eprintln!(
+            Ok(r) => tracing::info!(
+                deleted = r.deleted.len(),
+                deleted_bytes = r.deleted_bytes,
                 "accrete transactor: gc of {}: deleted {} segments ({} bytes), {} unreachable wait for the grace{}, in {:?}",
                 target.name,
                 r.deleted.len(),
@@ -334,7 +368,7 @@ async fn auto_gc(
                 },
                 r.elapsed
             ),
-            Err(e) => eprintln!(
+            Err(e) => tracing::warn!(
                 "accrete transactor: gc of {} failed (tried again in {every:?}): {e}",
                 target.name
             ),

@@ -11,6 +11,7 @@ use clap::Args;
 use model::edn::Edn;
 use peer::{Config, Peer};
 use server::{Limits, Security, Server};
+use tokio_util::sync::CancellationToken;
 
 use super::value::{blocking, latest};
 use crate::args::URI_HELP;
@@ -20,10 +21,24 @@ use crate::storage::open;
 
 /// Arguments of `accrete serve`.
 #[derive(Debug, Args)]
+#[command(after_help = crate::args::LAYERED_HELP)]
 pub(crate) struct ServeArgs {
     /// The databases to serve, each under /dbs/NAME/.
     #[arg(required = true, help = URI_HELP)]
     pub(crate) uris: Vec<String>,
+    /// Read settings from this TOML file (keys are the long flag names:
+    /// `listen = "127.0.0.1:4335"`, `timeout = 10`, `uris = [...]`); flags
+    /// and ACCRETE_SERVE_* variables override it. Check one with `accrete
+    /// config check FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Serve Prometheus metrics (`/metrics`: the requests of every
+    /// endpoint by status and their durations, the segment cache, storage
+    /// reads and errors), liveness (`/health`) and readiness (`/ready`)
+    /// over HTTP on this address. Loopback only: the endpoint has no
+    /// authentication.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) metrics_listen: Option<String>,
     /// Where to listen for HTTP clients. Beyond loopback it needs --auth
     /// and TLS (--tls-cert, --tls-key).
     #[arg(long, default_value = "127.0.0.1:4335", value_name = "HOST:PORT")]
@@ -86,6 +101,15 @@ pub(crate) async fn serve(args: ServeArgs) -> Outcome {
         max_concurrent: args.max_concurrent,
         ..Limits::default()
     };
+    if let Some(addr) = &args.metrics_listen {
+        ops::endpoint::loopback(addr).await?;
+    }
+    // Before the peer's cache and storages: they take their metric handles
+    // when made.
+    let recorder = match &args.metrics_listen {
+        Some(_) => Some(ops::metrics::install()?),
+        None => None,
+    };
     let security = security(&args).await?;
     let config = Config {
         cache_bytes: args.cache_mib << 20,
@@ -104,10 +128,18 @@ pub(crate) async fn serve(args: ServeArgs) -> Outcome {
         listen: Some(args.listen.clone()),
         limits,
         security,
-        // The hook for metrics (`RequestObserver`): none yet.
-        observer: None,
+        observer: recorder.as_ref().map(|_| {
+            let observe: server::RequestObserver = Arc::new(ops::metrics::record_http_request);
+            observe
+        }),
     };
     let server = Server::start(conns, config).await.map_err(api_failure)?;
+    let stop = CancellationToken::new();
+    if let Some(addr) = &args.metrics_listen {
+        let state = format!("serving {}", names.join(", "));
+        let ready: ops::ReadinessProbe = Arc::new(move || ops::Readiness::ready(state.clone()));
+        ops::endpoint::serve_ops(addr, recorder, ready, stop.clone()).await?;
+    }
     if open {
         eprintln!(
             "accrete serve: development mode (no --auth): clients without credentials are `anonymous` with every role; loopback only"
@@ -120,6 +152,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Outcome {
         names.join(", ")
     );
     let signal = stop_requested().await;
+    stop.cancel();
     drop(server);
     eprintln!("accrete serve stopped");
     let _ = signal;

@@ -3,12 +3,14 @@
 
 pub(crate) mod access;
 pub(crate) mod backup;
+pub(crate) mod config;
 pub(crate) mod datoms;
 pub(crate) mod dbs;
 pub(crate) mod gc;
 pub(crate) mod http;
 #[cfg(feature = "cassandra")]
 pub(crate) mod keyspace;
+pub(crate) mod output;
 pub(crate) mod query;
 pub(crate) mod serve;
 pub(crate) mod transact;

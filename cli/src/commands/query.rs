@@ -12,6 +12,7 @@ use model::Value;
 use model::edn::{self, Edn};
 use query::{Found, Input, PullPattern, Query, QueryResult, Rules, Shape};
 
+use super::output;
 use super::value::{blocking, latest, view};
 use crate::args::{PullArgs, QueryArgs};
 use crate::exit::{Failure, Outcome};
@@ -39,7 +40,14 @@ pub(crate) async fn q(args: QueryArgs) -> Outcome {
                 Slot::Given(input) => input,
             })
             .collect();
-        print_result(&query::q(&query, &inputs)?);
+        let result = query::q(&query, &inputs)?;
+        match args.format {
+            Some(format) => {
+                let columns = find_forms(&query_edn);
+                output::print(format, &whole(&result, args.limit), &columns);
+            }
+            None => print_result(&result, args.limit),
+        }
         Ok(())
     })
     .await
@@ -58,7 +66,10 @@ pub(crate) async fn pull(args: PullArgs) -> Outcome {
             None if matches!(entity, Edn::Vector(_)) => Edn::Nil,
             None => return Err(Failure::invalid(format!("`{entity}` names no entity"))),
         };
-        emit([pulled]);
+        match args.format {
+            Some(format) => output::print(format, &pulled, &[]),
+            None => emit([pulled]),
+        }
         Ok(())
     })
     .await
@@ -175,8 +186,19 @@ fn slots(forms: &[Edn], given: Vec<String>, mut rules: Option<Input>) -> Outcome
 /// A relation one row (or return map) per line, a collection as one
 /// vector, both sorted (their order means nothing, and sorted output can be
 /// compared); a scalar or tuple as it is.
-fn print_result(result: &QueryResult) {
+fn print_result(result: &QueryResult, limit: Option<usize>) {
+    match (result.shape(), whole(result, limit)) {
+        (Shape::Relation, Edn::Vector(rows)) => emit(rows),
+        (_, value) => emit([value]),
+    }
+}
+
+/// The whole result as one EDN value: a relation as a vector of its rows
+/// (or return maps), a collection as a vector, both sorted and cut at
+/// `limit`; a scalar or tuple as it is.
+fn whole(result: &QueryResult, limit: Option<usize>) -> Edn {
     let cells = |r: &Vec<Found>| r.iter().map(Found::to_edn).collect::<Vec<Edn>>();
+    let limit = limit.unwrap_or(usize::MAX);
     match result.shape() {
         Shape::Relation => {
             let mut rows = result.maps().unwrap_or_else(|| {
@@ -187,15 +209,47 @@ fn print_result(result: &QueryResult) {
                     .collect()
             });
             rows.sort();
-            emit(rows);
+            rows.truncate(limit);
+            Edn::Vector(rows)
         }
         Shape::Collection => {
             let mut items: Vec<Edn> = result.column(0).into_iter().map(Found::to_edn).collect();
             items.sort();
-            emit([Edn::Vector(items)]);
+            items.truncate(limit);
+            Edn::Vector(items)
         }
-        Shape::Scalar | Shape::Tuple => emit([result.to_edn()]),
+        Shape::Scalar | Shape::Tuple => result.to_edn(),
     }
+}
+
+/// The `:find` elements as text: the column names of `--format table`.
+fn find_forms(query: &Edn) -> Vec<String> {
+    let is_find = |e: &Edn| e.as_keyword().is_some_and(|k| k.as_str() == "find");
+    let found = match query {
+        Edn::Map(_) => query
+            .get(&Edn::keyword(":find"))
+            .and_then(Edn::as_sequence)
+            .map(<[Edn]>::to_vec),
+        _ => query.as_sequence().and_then(|items| {
+            let start = items.iter().position(is_find)? + 1;
+            Some(
+                items[start..]
+                    .iter()
+                    .take_while(|e| e.as_keyword().is_none())
+                    .cloned()
+                    .collect(),
+            )
+        }),
+    };
+    found
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| !matches!(e, Edn::Symbol(s) if s.as_str() == "."))
+        .map(|e| match e {
+            Edn::Vector(inner) => inner.first().map_or_else(String::new, Edn::to_string),
+            other => other.to_string(),
+        })
+        .collect()
 }
 
 /// Prints each item on a line; a closed stdout (`| head`) stops quietly.

@@ -17,9 +17,29 @@ use crate::commands::gc::GcTarget;
 use crate::exit::{Failure, Outcome};
 use crate::storage::{keyspace_hint, open, open_db};
 
-pub(crate) async fn run(args: TransactorArgs) -> Outcome {
-    let config = config(&args)?;
+/// Checks the settings that can be checked without storage (what `accrete
+/// config check` reports).
+pub(crate) async fn check(args: &TransactorArgs) -> Outcome {
+    config(args)?;
     args.gc.check()?;
+    for uri in &args.uris {
+        StorageUri::parse(uri)?.require_db()?;
+    }
+    if let Some(addr) = &args.metrics_listen {
+        ops::endpoint::loopback(addr).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(args: TransactorArgs) -> Outcome {
+    check(&args).await?;
+    let config = config(&args)?;
+    // Before the cache and the storages: they take their metric handles
+    // when made.
+    let recorder = match &args.metrics_listen {
+        Some(_) => Some(ops::metrics::install()?),
+        None => None,
+    };
     let cache = SegmentCache::new(args.cache_mib << 20)?;
     let mut databases = Vec::new();
     let mut watched = Vec::new();
@@ -35,19 +55,25 @@ pub(crate) async fn run(args: TransactorArgs) -> Outcome {
     let open = security.is_open();
     let server = Server::bind_with(&args.listen, security).await?;
     if open {
-        eprintln!(
-            "accrete transactor: development mode (no --auth): clients without credentials are `anonymous` with every role; loopback only"
-        );
+        tracing::info!("accrete transactor: development mode (no --auth)");
     }
     let endpoint = advertised(&args, server.local_addr())?;
     let names: Vec<String> = databases.iter().map(|(_, db)| db.to_string()).collect();
-    eprintln!(
-        "accrete transactor listening on {}, advertising {endpoint}, for {}; standing by until it holds each database's lease",
+    let roles = Roles::standing_by(&names);
+    let stop = CancellationToken::new();
+    if let Some(addr) = &args.metrics_listen {
+        let probe = roles.clone();
+        let ready: ops::ReadinessProbe = Arc::new(move || probe.readiness());
+        ops::endpoint::serve_ops(addr, recorder, ready, stop.clone()).await?;
+    }
+    // Not "listening": until it holds a lease the endpoint refuses every
+    // client of that database.
+    tracing::info!(
+        "accrete transactor endpoint on {}, advertising {endpoint}, for {}; standing by until it holds each database's lease",
         server.local_addr(),
         names.join(", ")
     );
-    tokio::spawn(announce_roles(watched, endpoint.clone()));
-    let stop = CancellationToken::new();
+    tokio::spawn(announce_roles(watched, endpoint.clone(), roles));
     tokio::spawn(stop_on_signal(stop.clone()));
     args.gc.spawn(collected, &endpoint, &stop);
     let config = Config {
@@ -62,7 +88,7 @@ pub(crate) async fn run(args: TransactorArgs) -> Outcome {
             .fold(Failure::from(e), |f, uri| keyspace_hint(f, uri));
         return Err(failure);
     }
-    eprintln!("accrete transactor stopped; leases released");
+    tracing::info!("accrete transactor stopped; leases released");
     Ok(())
 }
 
@@ -132,24 +158,71 @@ async fn require_db(storage: &Arc<dyn Storage>, db: &DbName, uri: &str) -> Outco
 /// How often the leases are looked at for [`announce_roles`].
 const ROLE_POLL: Duration = Duration::from_secs(1);
 
-/// Prints a line whenever this process becomes the active transactor of a
-/// database, or stands by for one held elsewhere, so that an operator can
-/// tell an active transactor from a standby.
-async fn announce_roles(databases: Vec<(Arc<dyn Storage>, DbName)>, ours: String) {
+/// What this process is for each of its databases (active or standing
+/// by), as [`announce_roles`] last saw it; `/ready` answers from it.
+#[derive(Clone)]
+struct Roles(Arc<parking_lot::Mutex<Vec<(String, bool)>>>);
+
+impl Roles {
+    fn standing_by(names: &[String]) -> Roles {
+        let roles = names
+            .iter()
+            .map(|db| {
+                (
+                    format!("standing by for `{db}`: waiting for its lease"),
+                    false,
+                )
+            })
+            .collect();
+        Roles(Arc::new(parking_lot::Mutex::new(roles)))
+    }
+
+    fn set(&self, index: usize, role: String, active: bool) {
+        if let Some(slot) = self.0.lock().get_mut(index) {
+            *slot = (role, active);
+        }
+    }
+
+    /// Ready while active for every database; the body has a line per
+    /// database.
+    fn readiness(&self) -> ops::Readiness {
+        let roles = self.0.lock();
+        let lines: Vec<&str> = roles.iter().map(|(line, _)| line.as_str()).collect();
+        match roles.iter().all(|(_, active)| *active) {
+            true => ops::Readiness::ready(lines.join("\n")),
+            false => ops::Readiness::not_ready(lines.join("\n")),
+        }
+    }
+}
+
+/// Logs a line (info) whenever this process becomes the active transactor
+/// of a database, or stands by for one held elsewhere, so that an operator
+/// can tell an active transactor from a standby; keeps `roles` up to date.
+async fn announce_roles(databases: Vec<(Arc<dyn Storage>, DbName)>, ours: String, roles: Roles) {
     let mut last: Vec<Option<String>> = vec![None; databases.len()];
     loop {
-        for ((storage, db), last) in databases.iter().zip(last.iter_mut()) {
+        for (index, ((storage, db), last)) in databases.iter().zip(last.iter_mut()).enumerate() {
             let Ok(Some(lease)) = read_lease(storage.as_ref(), db).await else {
                 continue;
             };
             let holder = lease.holder.as_ref().and_then(|h| h.endpoint());
-            let role = match holder {
-                Some(e) if e == ours => format!("active for `{db}` (lease epoch {})", lease.epoch),
-                Some(e) => format!("standing by for `{db}`: the transactor at {e} holds its lease"),
+            let (role, active) = match holder {
+                Some(e) if e == ours => (
+                    format!("active for `{db}` (lease epoch {})", lease.epoch),
+                    true,
+                ),
+                Some(e) => (
+                    format!(
+                        "standing by for `{db}`: the transactor at {e} holds its lease (epoch {})",
+                        lease.epoch
+                    ),
+                    false,
+                ),
                 None => continue,
             };
             if last.as_deref() != Some(role.as_str()) {
-                eprintln!("accrete transactor: {role}");
+                tracing::info!(db = %db, epoch = %lease.epoch, active, "accrete transactor: {role}");
+                roles.set(index, role.clone(), active);
                 *last = Some(role);
             }
         }
@@ -203,6 +276,6 @@ async fn stop_on_signal(stop: CancellationToken) {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
     }
-    eprintln!("accrete transactor: stopping");
+    tracing::info!("accrete transactor: stopping");
     stop.cancel();
 }

@@ -140,6 +140,28 @@ async fn status(args: TxStatusArgs) -> Outcome {
         client = live_transactor(&connector, storage.as_ref(), &db) => client?.tx_status(tx_id).await?,
         status = embedded_status(storage.clone(), &db, tx_id, wait) => status?,
     };
+    if let Some(format) = args.format {
+        use model::edn::Edn;
+        let mut map: BTreeMap<Edn, Edn> = BTreeMap::new();
+        map.insert(Edn::keyword(":tx-id"), Edn::Uuid(tx_id));
+        let status_kw = match &status {
+            TxStatus::Committed { t } => {
+                map.insert(
+                    Edn::keyword(":t"),
+                    Edn::Long(i64::try_from(*t).unwrap_or(i64::MAX)),
+                );
+                ":committed"
+            }
+            TxStatus::NotCommitted => ":not-committed",
+            TxStatus::Unknown(why) => {
+                map.insert(Edn::keyword(":why"), Edn::string(why));
+                ":unknown"
+            }
+        };
+        map.insert(Edn::keyword(":status"), Edn::keyword(status_kw));
+        crate::commands::output::print(format, &Edn::Map(map), &[]);
+        return Ok(());
+    }
     let id = format!("#uuid \"{tx_id}\"");
     match status {
         TxStatus::Committed { t } => println!("{{:tx-id {id} :status :committed :t {t}}}"),
@@ -217,23 +239,55 @@ async fn live_transactor(
     storage: &dyn Storage,
     db: &DbName,
 ) -> transactor::Result<Client> {
+    let mut silent = Silence::default();
     loop {
-        let advertised = read_lease(storage, db)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|lease| lease.holder)
-            .is_some_and(|holder| holder.endpoint().is_some());
-        if advertised {
+        let lease = read_lease(storage, db).await.ok().flatten();
+        let advertised = lease
+            .as_ref()
+            .and_then(|lease| Some((lease.holder.as_ref()?.endpoint()?.to_string(), lease)));
+        if let Some((endpoint, lease)) = advertised {
             match connector.connect_by_lease(storage, db).await {
                 Ok(client) => return Ok(client),
                 Err(e) if refused(e.kind()) => return Err(e),
                 Err(e) => {
-                    tracing::debug!(error = %e, "the transactor the lease names does not answer yet")
+                    tracing::debug!(error = %e, "the transactor the lease names does not answer yet");
+                    silent.note(&endpoint, lease.epoch, lease.ttl, &e);
                 }
             }
         }
         tokio::time::sleep(RECONNECT_PAUSE).await;
+    }
+}
+
+/// How long the transactor a lease names may not answer before `transact`
+/// says what it waits for (a transactor that just took the lease serves a
+/// moment later).
+const SILENCE_BEFORE_SAYING: Duration = Duration::from_millis(500);
+
+/// Says once, on stderr, that the transactor the lease names does not
+/// answer and what happens next, so a wait after a crash is not silent.
+#[derive(Default)]
+struct Silence {
+    since: Option<Instant>,
+    said: Option<String>,
+}
+
+impl Silence {
+    fn note(
+        &mut self,
+        endpoint: &str,
+        epoch: transactor::lease::Epoch,
+        ttl: Duration,
+        e: &transactor::Error,
+    ) {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() < SILENCE_BEFORE_SAYING || self.said.as_deref() == Some(endpoint) {
+            return;
+        }
+        eprintln!(
+            "accrete transact: the transactor at {endpoint} (lease epoch {epoch}) does not answer ({e}); waiting for it to come back, for a standby to take over, or for its lease to lapse (ttl {ttl:?}) to commit through a transactor in this process"
+        );
+        self.said = Some(endpoint.to_string());
     }
 }
 

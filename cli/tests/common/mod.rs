@@ -121,10 +121,10 @@ impl TransactorProcess {
         let listening = lines
             .by_ref()
             .map(|line| line.expect("utf-8"))
-            .find(|line| line.contains("listening on "))
+            .find(|line| line.contains("endpoint on "))
             .expect("accrete transactor said where it listens");
         let endpoint = listening
-            .split("listening on ")
+            .split("endpoint on ")
             .nth(1)
             .and_then(|rest| rest.split(',').next())
             .unwrap_or_else(|| panic!("unexpected line {listening:?}"))

@@ -8,6 +8,7 @@ use index::{IndexJob, LogRoot, Segments};
 use model::Db;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -48,7 +49,8 @@ impl Indexing {
             novelty = db.novelty_len(),
             "indexing job started"
         );
-        let job = tokio::spawn(async move { index::index_db(&seg, &db, &root).await });
+        let job =
+            tokio::spawn(async move { index::index_db(&seg, &db, &root).await }.in_current_span());
         self.running = Some((job, Instant::now()));
     }
 

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use index::IndexJob;
 use parking_lot::Mutex;
+use storage_core::DbName;
+
+use crate::observe::CommitSeries;
 
 /// What a transactor has done since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,17 +41,29 @@ impl Metrics {
     }
 }
 
-/// The shared, updatable counters.
-#[derive(Debug, Default)]
-pub(crate) struct MetricsCell(Mutex<Metrics>);
+/// The shared, updatable counters, also exported through the metrics
+/// facade (see the `observe` module).
+#[derive(Debug)]
+pub(crate) struct MetricsCell(Mutex<Metrics>, CommitSeries);
 
 impl MetricsCell {
+    /// Counters from zero for `db`.
+    pub(crate) fn new(db: &DbName) -> MetricsCell {
+        MetricsCell(Mutex::new(Metrics::default()), CommitSeries::new(db))
+    }
+
     /// The counters as of now.
     pub(crate) fn snapshot(&self) -> Metrics {
         *self.0.lock()
     }
 
+    /// The novelty datoms waiting for indexing now.
+    pub(super) fn backlog(&self, novelty: usize) {
+        self.1.backlog(novelty);
+    }
+
     pub(super) fn commit(&self, transactions: usize, datoms: usize, took: Duration) {
+        self.1.commit(transactions, datoms, took);
         let mut m = self.0.lock();
         if transactions > 0 {
             m.commits += 1;
@@ -59,6 +74,7 @@ impl MetricsCell {
     }
 
     pub(super) fn index_committed(&self, job: &IndexJob, ran: Duration) {
+        self.1.indexed(job.stats.datoms_merged, ran);
         let mut m = self.0.lock();
         m.index_jobs += 1;
         m.indexed_datoms += job.stats.datoms_merged;

@@ -437,6 +437,7 @@ impl Committer {
             }
             None => db_after,
         };
+        self.wiring.metrics.backlog(self.db.novelty_len());
         self.wiring
             .published
             .send_modify(|p| p.db = self.db.clone());

@@ -174,7 +174,7 @@ impl Lease {
         floor: Epoch,
     ) -> Result<Lease> {
         let name = lease_root_name(db);
-        let mut standby = Standby::new(patience);
+        let mut standby = Standby::new(patience, db);
         loop {
             let current = match storage.read_root(&name).await {
                 Ok(root) => root,
@@ -342,6 +342,10 @@ impl Lease {
 
 /// A claimant waiting for a held lease to lapse, by its own monotonic clock.
 struct Standby {
+    /// The database, for the standby's metrics.
+    db: String,
+    /// The holder epoch last said to be standing by for.
+    announced: Option<Epoch>,
     patience: Patience,
     started: Instant,
     /// The revision last seen and when this process first saw it.
@@ -353,8 +357,10 @@ struct Standby {
 }
 
 impl Standby {
-    fn new(patience: Patience) -> Self {
+    fn new(patience: Patience, db: &DbName) -> Self {
         Standby {
+            db: db.to_string(),
+            announced: None,
             patience,
             started: Instant::now(),
             seen: None,
@@ -384,6 +390,15 @@ impl Standby {
         if record.holder.is_none() {
             return Ok(claim);
         }
+        if self.announced != Some(record.epoch) {
+            let holder = record
+                .holder
+                .as_ref()
+                .and_then(|h| h.endpoint())
+                .unwrap_or("an embedded transactor");
+            tracing::info!(lease = %name, epoch = %record.epoch, holder, "standing by: another transactor holds the lease");
+            self.announced = Some(record.epoch);
+        }
         let now = Instant::now();
         let first_seen = match self.seen {
             Some((revision, at)) if revision == root.revision => at,
@@ -392,6 +407,7 @@ impl Standby {
                 now
             }
         };
+        crate::observe::standby_age(&self.db, now.duration_since(first_seen));
         // The holder promised to renew within its ttl: that is what lapses.
         if now.duration_since(first_seen) >= record.ttl {
             tracing::info!(lease = %name, epoch = %record.epoch, "lease lapsed; taking over");

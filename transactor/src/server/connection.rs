@@ -59,6 +59,7 @@ pub(super) async fn serve(socket: TcpStream, shared: Arc<Shared>) {
         }
     };
     tracing::debug!(%peer, principal = %identity.principal, db = %transactor.db_name(), "client admitted");
+    let _client = crate::observe::Held::client();
     let (sink, mut requests) = framed.split();
     let (outgoing, queue) = mpsc::channel(OUTGOING_BUFFER);
     let writer = tokio::spawn(write_all(sink, queue));
@@ -344,6 +345,7 @@ impl Session {
         let guard = self.guard.clone();
         let db = self.transactor.db_name().to_string();
         let task = tokio::spawn(async move {
+            let _subscriber = crate::observe::Held::subscriber();
             let mut checked = tokio::time::Instant::now();
             loop {
                 let entry = feed.next().await;

@@ -127,7 +127,7 @@ impl Server {
             security,
         });
         let accept = tokio::spawn(accept_loop(listener, shared));
-        tracing::info!(%local_addr, tls, "transactor endpoint listening");
+        tracing::info!(%local_addr, tls, "transactor endpoint open (it serves each database once it holds the lease)");
         Ok(Server {
             local_addr,
             databases,
