@@ -33,10 +33,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Serve Prometheus metrics (`/metrics`: the requests of every
-    /// endpoint by status and their durations, the segment cache, storage
-    /// reads and errors), liveness (`/health`) and readiness (`/ready`)
-    /// over HTTP on this address. Loopback only: the endpoint has no
-    /// authentication.
+    /// endpoint by status and their durations, and the segment cache),
+    /// liveness (`/health`) and readiness (`/ready`) over HTTP on this
+    /// address. Loopback only: the endpoint has no authentication.
     #[arg(long, value_name = "HOST:PORT")]
     pub(crate) metrics_listen: Option<String>,
     /// Where to listen for HTTP clients. Beyond loopback it needs --auth
