@@ -78,18 +78,33 @@ fn frame_body(frame: &Frame) -> Vec<u8> {
 }
 
 fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let mut seeds = Seeds { root: root.clone(), written: 0 };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let mut seeds = Seeds {
+        root: root.clone(),
+        written: 0,
+    };
 
     // Text seeds from the tests.
     let mut texts = vec![schema_text()];
-    for dir in ["model/tests", "query/tests", "query/src", "model/src", "transactor/tests", "index/tests"] {
+    for dir in [
+        "model/tests",
+        "query/tests",
+        "query/src",
+        "model/src",
+        "transactor/tests",
+        "index/tests",
+    ] {
         raw_strings(&root.join(dir), &mut texts);
     }
     texts.sort();
     texts.dedup();
     for text in &texts {
-        let Ok(value) = edn::parse(text) else { continue };
+        let Ok(value) = edn::parse(text) else {
+            continue;
+        };
         seeds.add("edn_text", text.as_bytes());
         if matches!(value, Edn::Vector(_)) {
             let mut tx = vec![0u8];
@@ -145,14 +160,23 @@ fn main() {
         let frame = storage_core::codec::decode(&bytes.into()).unwrap();
         seeds.add(target, &frame.payload);
     }
-    seeds.add("log_root", &fs::read(root.join("index/tests/golden/log-root.bin")).unwrap());
-    seeds.add("catalog", &fs::read(root.join("index/tests/golden/catalog.bin")).unwrap());
+    seeds.add(
+        "log_root",
+        &fs::read(root.join("index/tests/golden/log-root.bin")).unwrap(),
+    );
+    seeds.add(
+        "catalog",
+        &fs::read(root.join("index/tests/golden/catalog.bin")).unwrap(),
+    );
 
     // The model codec: the fixture's datoms, a log entry, single values.
     let f = fixture();
-    let report = f
-        .db
-        .with_edn(r#"[{:db/id "z" :p/name "zed" :p/friend [:p/name "ann"]}]"#, model::edn::Instant(9_000), &TxFunctions::new())
+    let report =
+        f.db.with_edn(
+            r#"[{:db/id "z" :p/name "zed" :p/friend [:p/name "ann"]}]"#,
+            model::edn::Instant(9_000),
+            &TxFunctions::new(),
+        )
         .unwrap();
     let entry: TxLog = report.log_entry();
     let mut datoms = vec![0u8];
@@ -171,19 +195,53 @@ fn main() {
     seeds.add("model_codec", &tuple);
 
     // Lease records.
-    let holder = Holder::new(uuid::Uuid::from_u128(7), Some("127.0.0.1:4334".into()), PROTOCOL_VERSION).unwrap();
-    let held = LeaseRecord::held(uuid::Uuid::from_u128(9), Epoch(3), holder, Duration::from_secs(10));
+    let holder = Holder::new(
+        uuid::Uuid::from_u128(7),
+        Some("127.0.0.1:4334".into()),
+        PROTOCOL_VERSION,
+    )
+    .unwrap();
+    let held = LeaseRecord::held(
+        uuid::Uuid::from_u128(9),
+        Epoch(3),
+        holder,
+        Duration::from_secs(10),
+    );
     seeds.add("lease_record", &held.encode());
     seeds.add("lease_record", &held.released().encode());
 
     // Backup and gc records: a version byte and JSON.
     let id = "ab".repeat(32);
     for (which, json) in [
-        (0u8, format!(r#"{{"db_name":"orders","db_uuid":"0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b","db_created_at_ms":1,"basis_t":1004,"index_basis_t":null,"created_at_ms":2,"segments":3,"digest":"{id}","log_root":"{}","writer":"accrete"}}"#, hex(&fs::read(root.join("index/tests/golden/log-root.bin")).unwrap()))),
-        (1, format!(r#"{{"db_uuid":"0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b","db_name":"orders","points":"{id}"}}"#)),
-        (2, format!(r#"{{"points":[{{"basis_t":1004,"manifest":"{id}","created_at_ms":2,"segments":3,"copied_segments":1,"copied_bytes":100}}]}}"#)),
-        (3, format!(r#"{{"state":"{id}","holds":[{{"id":"0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b","what":"restore of orders","started_ms":1,"expires_ms":2}}],"sweep":{{"id":"0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b","until_ms":5}}}}"#)),
-        (4, format!(r#"{{"marked_at_ms":5,"condemned":["{id}"],"excisions":[]}}"#)),
+        (
+            0u8,
+            format!(
+                r#"{{"db_name":"orders","db_uuid":"0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b","db_created_at_ms":1,"basis_t":1004,"index_basis_t":null,"created_at_ms":2,"segments":3,"digest":"{id}","log_root":"{}","writer":"accrete"}}"#,
+                hex(&fs::read(root.join("index/tests/golden/log-root.bin")).unwrap())
+            ),
+        ),
+        (
+            1,
+            format!(
+                r#"{{"db_uuid":"0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b","db_name":"orders","points":"{id}"}}"#
+            ),
+        ),
+        (
+            2,
+            format!(
+                r#"{{"points":[{{"basis_t":1004,"manifest":"{id}","created_at_ms":2,"segments":3,"copied_segments":1,"copied_bytes":100}}]}}"#
+            ),
+        ),
+        (
+            3,
+            format!(
+                r#"{{"state":"{id}","holds":[{{"id":"0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b","what":"restore of orders","started_ms":1,"expires_ms":2}}],"sweep":{{"id":"0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b","until_ms":5}}}}"#
+            ),
+        ),
+        (
+            4,
+            format!(r#"{{"marked_at_ms":5,"condemned":["{id}"],"excisions":[]}}"#),
+        ),
     ] {
         let mut bytes = vec![which, backup::manifest::FORMAT_VERSION];
         bytes.extend_from_slice(json.as_bytes());
@@ -219,17 +277,48 @@ fn main() {
             db_id: uuid::Uuid::from_u128(9),
             epoch: 3,
         },
-        Frame::Welcome { version: PROTOCOL_VERSION, epoch: 3, basis_t: 1004 },
-        Frame::Transact { id: 1, tx: r#"[[:db/add "a" :p/name "x"]]"#.into(), tx_id: Some(uuid::Uuid::from_u128(5)) },
-        Frame::Transact { id: 2, tx: "[]".into(), tx_id: None },
-        Frame::TxStatus { id: 3, tx_id: uuid::Uuid::from_u128(5) },
-        Frame::Subscribe { id: 4, from_t: 1000 },
+        Frame::Welcome {
+            version: PROTOCOL_VERSION,
+            epoch: 3,
+            basis_t: 1004,
+        },
+        Frame::Transact {
+            id: 1,
+            tx: r#"[[:db/add "a" :p/name "x"]]"#.into(),
+            tx_id: Some(uuid::Uuid::from_u128(5)),
+        },
+        Frame::Transact {
+            id: 2,
+            tx: "[]".into(),
+            tx_id: None,
+        },
+        Frame::TxStatus {
+            id: 3,
+            tx_id: uuid::Uuid::from_u128(5),
+        },
+        Frame::Subscribe {
+            id: 4,
+            from_t: 1000,
+        },
         Frame::Unsubscribe { id: 4 },
         Frame::Status { id: 5 },
-        Frame::Committed { id: 1, entry: entry.clone(), tempids: vec![("z".into(), 17)] },
+        Frame::Committed {
+            id: 1,
+            entry: entry.clone(),
+            tempids: vec![("z".into(), 17)],
+        },
         Frame::Tx { id: 4, entry },
-        Frame::StatusReply { id: 5, basis_t: 1004, epoch: 3 },
-        Frame::Failed { id: 1, kind: transactor::ErrorKind::Invalid, tx_code: ":db.error/not-a-keyword".into(), message: "bad".into() },
+        Frame::StatusReply {
+            id: 5,
+            basis_t: 1004,
+            epoch: 3,
+        },
+        Frame::Failed {
+            id: 1,
+            kind: transactor::ErrorKind::Invalid,
+            tx_code: ":db.error/not-a-keyword".into(),
+            message: "bad".into(),
+        },
     ];
     let mut stream = vec![7u8];
     for frame in &frames {

@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let record = Record::ALL[usize::from(which) % Record::ALL.len()];
     if let Ok(decoded) = decode(record, bytes) {
-        assert!(decoded.round_trips, "{record:?} changes in a round trip: {}", decoded.debug);
+        assert!(
+            decoded.round_trips,
+            "{record:?} changes in a round trip: {}",
+            decoded.debug
+        );
     }
 });

@@ -14,7 +14,7 @@ fuzz_target!(|value: ArbEdn| {
         .unwrap_or_else(|e| panic!("{value:?} printed as {printed:?} does not read back: {e}"));
     assert_eq!(again, value, "{printed:?} reads back as another value");
     let wrapped = format!("; a comment\n[{printed}]");
-    let all = edn::parse_all(&wrapped)
-        .unwrap_or_else(|e| panic!("{wrapped:?} does not read back: {e}"));
+    let all =
+        edn::parse_all(&wrapped).unwrap_or_else(|e| panic!("{wrapped:?} does not read back: {e}"));
     assert_eq!(all, vec![edn::Edn::Vector(vec![value])]);
 });

@@ -26,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
         codec::encode_with(kind, Codec::Stored, data),
     ] {
         let framed = framed.unwrap_or_else(|e| panic!("framing {} bytes failed: {e}", data.len()));
-        let frame = codec::decode(&framed).unwrap_or_else(|e| panic!("a fresh frame does not decode: {e}"));
+        let frame =
+            codec::decode(&framed).unwrap_or_else(|e| panic!("a fresh frame does not decode: {e}"));
         assert_eq!(frame.payload.as_ref(), data);
         assert_eq!(frame.kind, kind);
     }

@@ -29,6 +29,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(q) = query::Query::parse(&format!(
         "[:find (pull ?e {pattern}) :in $ ?n :where [?e :p/name ?n]]"
     )) {
-        let _ = query::q(&q, &[query::Input::Db(f.db.clone()), query::Input::Edn(Edn::string("bob"))]);
+        let _ = query::q(
+            &q,
+            &[
+                query::Input::Db(f.db.clone()),
+                query::Input::Edn(Edn::string("bob")),
+            ],
+        );
     }
 });

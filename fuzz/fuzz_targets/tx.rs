@@ -16,9 +16,9 @@ use model::{Db, TxFunctions};
 fn check(db: &Db, result: model::Result<model::TxReport>) -> Option<Db> {
     let report = result.ok()?;
     let entry = report.log_entry();
-    let replayed = db
-        .apply_tx(&entry)
-        .unwrap_or_else(|e| panic!("the log entry of a committed transaction does not replay: {e}\n{entry:?}"));
+    let replayed = db.apply_tx(&entry).unwrap_or_else(|e| {
+        panic!("the log entry of a committed transaction does not replay: {e}\n{entry:?}")
+    });
     assert_eq!(
         current_datoms(&replayed),
         current_datoms(&report.db_after),

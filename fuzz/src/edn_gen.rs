@@ -87,7 +87,15 @@ fn tag(u: &mut Unstructured<'_>) -> Result<Symbol> {
 fn double(u: &mut Unstructured<'_>) -> Result<f64> {
     let d: f64 = match u.int_in_range(0..=3)? {
         0 => f64::from(u.int_in_range(-1000..=1000)?) / 8.0,
-        1 => *u.choose(&[0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 1e300, 5e-324])?,
+        1 => *u.choose(&[
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            1e300,
+            5e-324,
+        ])?,
         _ => f64::from_bits(u.arbitrary()?),
     };
     // The reader has one NaN: a NaN of another payload prints as `##NaN`
@@ -124,7 +132,9 @@ fn scalar(u: &mut Unstructured<'_>) -> Result<Edn> {
         10 => Edn::Inst(Instant(u.arbitrary()?)),
         11 => Edn::Uuid(uuid::Uuid::from_bytes(u.arbitrary()?)),
         12 => Edn::Long(u.int_in_range(-3..=3)?),
-        _ => Edn::String(Arc::from(*u.choose(&["", "a", "é", "\"", "\\", "\n", "\u{0}"])?)),
+        _ => Edn::String(Arc::from(
+            *u.choose(&["", "a", "é", "\"", "\\", "\n", "\u{0}"])?,
+        )),
     })
 }
 

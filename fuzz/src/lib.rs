@@ -28,7 +28,16 @@ pub fn segment_round_trip(kind: u8, payload: &[u8]) {
     let _ = node.weight();
     assert_eq!(node.kind(), kind);
     let encoded = node.encode();
-    let again = Node::decode(kind, &encoded)
-        .unwrap_or_else(|e| panic!("a decoded {} does not decode after encoding: {e}", Node::describe(kind)));
-    assert_eq!(again, node, "a {} changes in a round trip", Node::describe(kind));
+    let again = Node::decode(kind, &encoded).unwrap_or_else(|e| {
+        panic!(
+            "a decoded {} does not decode after encoding: {e}",
+            Node::describe(kind)
+        )
+    });
+    assert_eq!(
+        again,
+        node,
+        "a {} changes in a round trip",
+        Node::describe(kind)
+    );
 }

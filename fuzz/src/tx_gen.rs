@@ -33,7 +33,12 @@ fn attribute(u: &mut Unstructured<'_>) -> Result<(Edn, &'static str)> {
         2 => (kw(":p/unknown"), "string"),
         3 => (Edn::Keyword(edn_gen::keyword(u)?), "string"),
         4 => (
-            kw(*u.choose(&[":db/doc", ":db/txInstant", ":db/cardinality", ":tx/principal"])?),
+            kw(*u.choose(&[
+                ":db/doc",
+                ":db/txInstant",
+                ":db/cardinality",
+                ":tx/principal",
+            ])?),
             "string",
         ),
         _ => {
@@ -181,7 +186,10 @@ pub fn form(u: &mut Unstructured<'_>) -> Result<Edn> {
                 pairs.push((kw(":db.excise/attrs"), vector(vec![a])));
             }
             if u.arbitrary::<bool>()? {
-                pairs.push((kw(":db.excise/beforeT"), Edn::Long(u.int_in_range(0..=2000)?)));
+                pairs.push((
+                    kw(":db.excise/beforeT"),
+                    Edn::Long(u.int_in_range(0..=2000)?),
+                ));
             }
             Edn::map(pairs)
         }
