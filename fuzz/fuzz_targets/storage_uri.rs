@@ -1,8 +1,8 @@
 //! Storage URIs on any text: the parser never panics, and no password
 //! written into a URI shows in what accrete prints of it — its Display and
 //! Debug, or the error that refuses it (a password of at least four
-//! characters that the URI holds once; shorter ones may coincide with
-//! other text).
+//! characters, without a `*`, that the URI holds once; shorter ones may
+//! coincide with other text, and `***` is what replaces a password).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -20,7 +20,8 @@ fn written_password(text: &str) -> Option<&str> {
 }
 
 fn assert_hidden(secret: &str, text: &str, printed: &str, what: &str) {
-    if secret.len() >= 4 && text.matches(secret).count() == 1 {
+    // A "password" with a `*` may be made of the redaction's own `***`.
+    if secret.len() >= 4 && !secret.contains('*') && text.matches(secret).count() == 1 {
         assert!(
             !printed.contains(secret),
             "{what} of {text:?} shows the password {secret:?}: {printed}"
