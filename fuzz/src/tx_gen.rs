@@ -33,7 +33,7 @@ fn attribute(u: &mut Unstructured<'_>) -> Result<(Edn, &'static str)> {
         2 => (kw(":p/unknown"), "string"),
         3 => (Edn::Keyword(edn_gen::keyword(u)?), "string"),
         4 => (
-            kw(*u.choose(&[
+            kw(u.choose(&[
                 ":db/doc",
                 ":db/txInstant",
                 ":db/cardinality",
@@ -56,10 +56,10 @@ fn entity(u: &mut Unstructured<'_>, depth: usize) -> Result<Edn> {
         2 | 3 => Edn::Long(*u.choose(&f.people)? as i64),
         4 => vector(vec![kw(":p/name"), Edn::string(u.choose(NAMES)?)]),
         5 => vector(vec![
-            kw(*u.choose(&[":p/email", ":p/age", ":p/id", ":p/unknown"])?),
+            kw(u.choose(&[":p/email", ":p/age", ":p/id", ":p/unknown"])?),
             value(u, "string", depth + 1)?,
         ]),
-        6 => kw(*u.choose(&[":p/name", ":db/ident", ":db.part/user", ":nope"])?),
+        6 => kw(u.choose(&[":p/name", ":db/ident", ":db.part/user", ":nope"])?),
         7 => Edn::Long(u.arbitrary()?),
         8 => Edn::Long(-(u.int_in_range(1..=3)? as i64)),
         _ => edn_gen::edn(u, 8)?,
@@ -121,7 +121,7 @@ fn map_form(u: &mut Unstructured<'_>, depth: usize) -> Result<Edn> {
 
 /// A new or changed attribute definition.
 fn schema_form(u: &mut Unstructured<'_>) -> Result<Edn> {
-    let ident = kw(*u.choose(&[":q/new", ":q/other", ":p/age", ":p/name"])?);
+    let ident = kw(u.choose(&[":q/new", ":q/other", ":p/age", ":p/name"])?);
     let mut pairs = vec![(kw(":db/ident"), ident)];
     let ty = *u.choose(&[
         ":db.type/long",
