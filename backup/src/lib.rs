@@ -60,6 +60,8 @@
 mod backup;
 mod copy;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gc;
 mod head;
 mod location;

@@ -146,3 +146,45 @@ fn errors_give_line_and_column() {
     );
     assert!(edn::parse("").is_err());
 }
+
+/// A `#_` discard may stand wherever a blank may, also last in a
+/// collection or in the text (issue 25: `[1 #_ 2]` was refused with
+/// "nothing left after #_ discard").
+#[test]
+fn discard_before_a_closing_bracket_or_the_end() {
+    let p = |t: &str| edn::parse(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+    assert_eq!(p("[1 #_ 2]"), p("[1]"));
+    assert_eq!(p("{:a 1 #_ :b}"), p("{:a 1}"));
+    assert_eq!(p("(#_ x)"), p("()"));
+    assert_eq!(p("#_ #_ 1 2 3"), p("3"));
+    assert_eq!(p("1 #_ 2"), p("1"));
+    assert_eq!(p("#{1 #_ 1}"), p("#{1}"));
+    assert_eq!(p("#my/tag #_ 1 2"), p("#my/tag 2"));
+    assert_eq!(edn::parse_all("#_ 1").unwrap(), vec![]);
+    assert!(
+        syntax_error("[1 #_]")
+            .2
+            .contains("expected a value after #_")
+    );
+    assert!(syntax_error("#_").2.contains("end of text after #_"));
+    let deep = "#_ ".repeat(300) + "1";
+    assert!(syntax_error(&deep).2.contains("nesting deeper than"));
+}
+
+/// Printing then reading gives back every value the reader reads, also
+/// decimals of far apart scales and instants beyond the years 0000–9999
+/// (issue 25, found by fuzzing).
+#[test]
+fn extreme_decimals_and_instants_round_trip() {
+    for text in [
+        "1e-999999999M",
+        "#{1M 1e-999999999M -1e999999999M}",
+        "0.000000123M",
+        r#"#inst "0000-01-01T00:00+01:00""#,
+        r#"#inst "9999-12-31T23:59-01:00""#,
+        r#"#inst "-0001-12-31T23:00:00.000-00:00""#,
+        r#"#inst "+10000-01-01T00:59:00.000-00:00""#,
+    ] {
+        round_trip(text);
+    }
+}

@@ -64,7 +64,7 @@ mod excision;
 mod hold;
 mod mark;
 mod prune;
-mod record;
+pub(crate) mod record;
 mod sweep;
 
 use std::sync::Arc;

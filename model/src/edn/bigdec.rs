@@ -57,17 +57,57 @@ impl BigDec {
 
     /// The unscaled value brought to a larger scale.
     fn rescaled(&self, scale: i32) -> BigInt {
-        let extra = u32::try_from(scale - self.scale).unwrap_or(0);
+        let extra = u32::try_from(i64::from(scale) - i64::from(self.scale)).unwrap_or(0);
         &self.unscaled * BigInt::from(10).pow(extra)
+    }
+
+    /// The number of decimal digits of the unscaled value (1 for zero).
+    fn precision(&self) -> i64 {
+        self.unscaled.magnitude().to_string().len() as i64
+    }
+
+    /// The power of ten of the leading digit (`precision - 1 - scale`), as
+    /// Java's `BigDecimal` calls it: 2 for `123.4`, -3 for `0.00123`.
+    fn adjusted_exponent(&self) -> i64 {
+        self.precision() - 1 - i64::from(self.scale)
+    }
+
+    /// Numeric comparison. Magnitudes are compared by their leading
+    /// digit's power of ten first, so that values of far apart scales
+    /// (`1e-2000000000M` and `1M`) never bring either to the other's scale:
+    /// that would take a number of 2 billion digits. Only values with the
+    /// same leading power, whose scales differ by at most their digit
+    /// counts, are rescaled.
+    fn cmp_numeric(&self, other: &Self) -> Ordering {
+        use num_bigint::Sign;
+        let rank = |d: &BigDec| match d.unscaled.sign() {
+            Sign::Minus => 0,
+            Sign::NoSign => 1,
+            Sign::Plus => 2,
+        };
+        let by_sign = rank(self).cmp(&rank(other));
+        if by_sign != Ordering::Equal || self.unscaled.sign() == Sign::NoSign {
+            return by_sign;
+        }
+        let magnitude = self
+            .adjusted_exponent()
+            .cmp(&other.adjusted_exponent())
+            .then_with(|| {
+                let scale = self.scale.max(other.scale);
+                self.rescaled(scale)
+                    .magnitude()
+                    .cmp(other.rescaled(scale).magnitude())
+            });
+        match self.unscaled.sign() {
+            Sign::Minus => magnitude.reverse(),
+            _ => magnitude,
+        }
     }
 }
 
 impl Ord for BigDec {
     fn cmp(&self, other: &Self) -> Ordering {
-        let scale = self.scale.max(other.scale);
-        self.rescaled(scale)
-            .cmp(&other.rescaled(scale))
-            .then(self.scale.cmp(&other.scale))
+        self.cmp_numeric(other).then(self.scale.cmp(&other.scale))
     }
 }
 
@@ -78,7 +118,10 @@ impl PartialOrd for BigDec {
 }
 
 impl fmt::Display for BigDec {
-    /// Plain notation for non-negative scales (`48.00`), `1E+3` otherwise.
+    /// Plain notation for non-negative scales (`48.00`) down to a leading
+    /// digit at 10^-6 (`0.00000123`), `1E+3` for negative scales, and
+    /// scientific notation below (`1.23E-7`, as Java's `BigDecimal`), so
+    /// that a value of a huge scale never prints as a huge run of zeros.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.scale < 0 {
             return write!(f, "{}E+{}", self.unscaled, -i64::from(self.scale));
@@ -89,6 +132,12 @@ impl fmt::Display for BigDec {
         let sign = if negative { "-" } else { "" };
         if scale == 0 {
             return write!(f, "{sign}{digits}");
+        }
+        let adjusted = self.adjusted_exponent();
+        if adjusted < -6 {
+            let (lead, rest) = digits.split_at(1);
+            let point = if rest.is_empty() { "" } else { "." };
+            return write!(f, "{sign}{lead}{point}{rest}E{adjusted}");
         }
         let padded = format!("{digits:0>width$}", width = scale + 1);
         let (int_part, frac_part) = padded.split_at(padded.len() - scale);
@@ -112,6 +161,23 @@ mod tests {
         ] {
             assert_eq!(BigDec::parse(text).unwrap().to_string(), printed, "{text}");
         }
+        for (text, printed) in [
+            ("0.000001", "0.000001"),
+            ("0.0000001", "1E-7"),
+            ("0.00000123", "0.00000123"),
+            ("0.000000123", "1.23E-7"),
+            ("-0.000000120", "-1.20E-7"),
+            ("0e-9", "0E-9"),
+            ("1e-999999999", "1E-999999999"),
+        ] {
+            let value = BigDec::parse(text).unwrap();
+            assert_eq!(value.to_string(), printed, "{text}");
+            assert_eq!(
+                BigDec::parse(printed).unwrap(),
+                value,
+                "{printed} reads back"
+            );
+        }
         assert!(BigDec::parse("1.x").is_err());
         assert!(BigDec::parse("1e").is_err());
     }
@@ -124,5 +190,35 @@ mod tests {
         assert!(p("-3") < p("0.001"));
         assert!(p("1e3") > p("999.99"));
         assert_ne!(p("1.5"), p("1.50"));
+        assert!(p("-2") < p("-1.5"));
+        assert!(p("-0.001") < p("0"));
+        assert!(p("0") < p("0.0"));
+        assert!(p("-1e3") < p("-999.99"));
+        assert_eq!(p("0").cmp(&p("-0")), Ordering::Equal);
+    }
+
+    /// Found by fuzzing (issue 25): `#{1M 1e-999999999M}` compared the two
+    /// by bringing `1` to scale 999999999 (a billion-digit number), and
+    /// printing `1e-999999999M` wrote a billion zeros; the reader hung or
+    /// ran out of memory. Both are now as quick as for small scales.
+    #[test]
+    fn far_apart_scales_compare_and_print_quickly() {
+        let p = |t| BigDec::parse(t).unwrap();
+        let tiny = p("1e-999999999");
+        let huge = p("1e999999999");
+        assert!(tiny < p("1"));
+        assert!(p("-1") < tiny.clone());
+        assert!(tiny > p("0"));
+        assert!(huge > p("1"));
+        assert!(p("-1e999999999") < p("-1"));
+        assert!(p("1e-2147483647") < p("1e-2147483646"));
+        assert!(p("12e-5") > p("1.1e-4"));
+        assert_eq!(tiny.to_string(), "1E-999999999");
+        assert_eq!(huge.to_string(), "1E+999999999");
+        let mut set = std::collections::BTreeSet::new();
+        for t in ["1", "1e-999999999", "1e999999999", "-1e-999999999", "0.5"] {
+            set.insert(p(t));
+        }
+        assert_eq!(set.len(), 5);
     }
 }

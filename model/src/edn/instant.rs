@@ -63,6 +63,24 @@ impl Cursor<'_> {
         Ok(slice.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
     }
 
+    /// A year: four digits, or a sign and four to nine digits.
+    fn year(&mut self) -> Result<i64, String> {
+        let sign = match self.text.first() {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return self.digits(4),
+        };
+        self.pos += 1;
+        let width = self.text[self.pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if !(4..=9).contains(&width) {
+            return Err("a signed year has four to nine digits".into());
+        }
+        Ok(sign * self.digits(width)?)
+    }
+
     /// Consumes `byte` if it is next.
     fn eat(&mut self, byte: u8) -> bool {
         let hit = self.text.get(self.pos) == Some(&byte);
@@ -79,13 +97,16 @@ impl Instant {
     /// Parses RFC 3339 text as `#inst` accepts it: `2012`, `2012-06`,
     /// `2012-06-30`, `2012-06-30T23:59`, `…:59`, `…:59.123`, each optionally
     /// followed by `Z` or an offset `±hh:mm`. Fractions beyond milliseconds
-    /// are truncated.
+    /// are truncated. A year outside 0000–9999 is written as ISO 8601's
+    /// expanded form, a sign and four to nine digits (`-0001`, `+10000`), as
+    /// [`Instant`]'s `Display` prints it; an instant beyond the range of
+    /// milliseconds in an `i64` is refused.
     pub fn parse(text: &str) -> Result<Instant, String> {
         let mut c = Cursor {
             text: text.as_bytes(),
             pos: 0,
         };
-        let year = c.digits(4)?;
+        let year = c.year()?;
         let (mut month, mut day, mut hour, mut minute, mut second, mut millis) = (1, 1, 0, 0, 0, 0);
         if c.eat(b'-') {
             month = c.digits(2)?;
@@ -116,9 +137,13 @@ impl Instant {
         if hour > 23 || minute > 59 || second > 60 {
             return Err(format!("no such time {hour:02}:{minute:02}:{second:02}"));
         }
-        let days = days_from_civil(year, month, day);
-        let ms = days * MS_PER_DAY + ((hour * 60 + minute - offset_minutes) * 60 + second) * 1000;
-        Ok(Instant(ms + millis))
+        let days = i128::from(days_from_civil(year, month, day));
+        let seconds =
+            (i128::from(hour) * 60 + i128::from(minute - offset_minutes)) * 60 + i128::from(second);
+        let ms = days * i128::from(MS_PER_DAY) + seconds * 1000 + i128::from(millis);
+        i64::try_from(ms)
+            .map(Instant)
+            .map_err(|_| format!("{text} is out of the range of instants"))
     }
 
     /// Milliseconds since 1970-01-01T00:00:00Z.
@@ -161,6 +186,9 @@ fn offset(c: &mut Cursor<'_>) -> Result<i64, String> {
         return Err("expected ':' in the offset".into());
     }
     let minutes = c.digits(2)?;
+    if hours > 23 || minutes > 59 {
+        return Err(format!("no such offset {hours:02}:{minutes:02}"));
+    }
     Ok(sign * (hours * 60 + minutes))
 }
 
@@ -172,10 +200,12 @@ impl fmt::Display for Instant {
         let (year, month, day) = civil_from_days(days);
         let (h, m) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60);
         let (s, ms) = (ms_of_day / 1000 % 60, ms_of_day % 1000);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}-00:00"
-        )
+        match year {
+            0..=9999 => write!(f, "{year:04}")?,
+            i64::MIN..=-1 => write!(f, "-{:04}", -year)?,
+            _ => write!(f, "+{year:04}")?,
+        }
+        write!(f, "-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}-00:00")
     }
 }
 
@@ -211,6 +241,38 @@ mod tests {
         assert!(Instant::parse("12").is_err());
         assert!(Instant::parse("2012-01-01T10").is_err());
         assert!(Instant::parse("2012x").is_err());
+    }
+
+    /// Found by fuzzing (issue 25): `#inst "0000-01-01T00:00+01:00"` and
+    /// `#inst "9999-12-31T23:59-01:00"` read as instants of the years -1 and
+    /// 10000, which printed as `-001-…` and `10000-…`, text the reader
+    /// refused; so did every instant beyond those years that a segment or a
+    /// clock can hold. They now print in ISO 8601's expanded form, which
+    /// reads back, across the whole range of `i64` milliseconds.
+    #[test]
+    fn years_beyond_four_digits_print_and_read_back() {
+        let before_year_0 = Instant::parse("0000-01-01T00:00+01:00").unwrap();
+        assert_eq!(before_year_0.to_string(), "-0001-12-31T23:00:00.000-00:00");
+        let after_9999 = Instant::parse("9999-12-31T23:59-01:00").unwrap();
+        assert_eq!(after_9999.to_string(), "+10000-01-01T00:59:00.000-00:00");
+        for ms in [
+            i64::MIN,
+            i64::MIN + 1,
+            -62_167_219_200_001,
+            -62_167_219_200_000,
+            253_402_300_800_000,
+            280_959_580_593_150,
+            i64::MAX,
+        ] {
+            let i = Instant(ms);
+            assert_eq!(Instant::parse(&i.to_string()), Ok(i), "{i}");
+        }
+        assert!(Instant::parse("+292278994-08-17T07:12:55.808Z").is_err());
+        assert!(Instant::parse("-292275055-05-16T16:47:04.191Z").is_err());
+        assert!(Instant::parse("+12").is_err());
+        assert!(Instant::parse("+1234567890").is_err());
+        assert!(Instant::parse("2012-01-01T10:00+24:00").is_err());
+        assert!(Instant::parse("2012-01-01T10:00+01:60").is_err());
     }
 
     #[test]

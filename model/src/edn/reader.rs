@@ -78,7 +78,9 @@ impl<'a> Reader<'a> {
         Some(c)
     }
 
-    fn skip_blank(&mut self) {
+    /// Skips whitespace, commas, comments and `#_` discarded values, so
+    /// that a discard may stand anywhere a blank may (`[1 #_ 2]` is `[1]`).
+    fn skip_blank(&mut self) -> Result<()> {
         while let Some(c) = self.peek() {
             if c == ';' {
                 while self.peek().is_some_and(|c| c != '\n') {
@@ -86,10 +88,15 @@ impl<'a> Reader<'a> {
                 }
             } else if c.is_whitespace() || c == ',' {
                 self.bump();
+            } else if self.text[self.pos..].starts_with("#_") {
+                self.bump();
+                self.bump();
+                self.nested(|r| r.required_value("after #_"))?;
             } else {
                 break;
             }
         }
+        Ok(())
     }
 
     /// Reads characters up to the next delimiter.
@@ -103,7 +110,7 @@ impl<'a> Reader<'a> {
 
     /// The next value, or `None` at the end of the text.
     fn next_value(&mut self) -> Result<Option<Edn>> {
-        self.skip_blank();
+        self.skip_blank()?;
         if self.peek().is_none() {
             return Ok(None);
         }
@@ -112,7 +119,7 @@ impl<'a> Reader<'a> {
 
     /// A value that must be there (inside a collection or after a tag).
     fn required_value(&mut self, context: &str) -> Result<Edn> {
-        self.skip_blank();
+        self.skip_blank()?;
         match self.peek() {
             None => Err(self.error(format!("end of text {context}"))),
             Some(')' | ']' | '}') => Err(self.error(format!("expected a value {context}"))),
@@ -148,7 +155,7 @@ impl<'a> Reader<'a> {
     fn elements(&mut self, close: char) -> Result<Vec<Edn>> {
         let mut items = Vec::new();
         loop {
-            self.skip_blank();
+            self.skip_blank()?;
             match self.peek() {
                 None => return Err(self.error(format!("end of text, expected '{close}'"))),
                 Some(c) if c == close => {
@@ -214,17 +221,6 @@ impl<'a> Reader<'a> {
         self.bump();
         match self.peek() {
             Some('{') => self.set(),
-            Some('_') => {
-                self.bump();
-                self.required_value("after #_")?;
-                self.skip_blank();
-                match self.peek() {
-                    None | Some(')' | ']' | '}') => {
-                        Err(self.error("nothing left after #_ discard"))
-                    }
-                    Some(_) => self.value(),
-                }
-            }
             Some('#') => {
                 self.bump();
                 match self.token() {

@@ -1,0 +1,10 @@
+//! The index branch segment decoder (the index crate's `Node::decode` of a
+//! kind-INDEX_BRANCH payload) on any bytes: it never panics, and a node it accepts
+//! encodes to bytes that decode to the same node (decode ∘ encode = id).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    accrete_fuzz::segment_round_trip(index::segment::kind::INDEX_BRANCH, data);
+});
