@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -19,26 +17,11 @@ fn free_port() -> String {
     listener.local_addr().unwrap().to_string()
 }
 
-/// `GET path` on `addr`: the status code and the body.
-fn get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let mut socket = TcpStream::connect(addr).ok()?;
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    socket.write_all(request.as_bytes()).ok()?;
-    let mut answer = String::new();
-    socket.read_to_string(&mut answer).ok()?;
-    let status = answer.split(' ').nth(1)?.parse().ok()?;
-    let body = answer.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
-}
-
 /// Polls `GET path` until `done` holds (at most 30 s).
 fn until(addr: &str, path: &str, done: impl Fn(u16, &str) -> bool) -> (u16, String) {
     let started = Instant::now();
     loop {
-        if let Some((status, body)) = get(addr, path)
+        if let Some((status, body)) = http_get(addr, path)
             && done(status, &body)
         {
             return (status, body);
@@ -46,29 +29,14 @@ fn until(addr: &str, path: &str, done: impl Fn(u16, &str) -> bool) -> (u16, Stri
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "GET {path} on {addr} never answered as expected: {:?}",
-            get(addr, path)
+            http_get(addr, path)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// The value of the series `name` (with its labels, as rendered) in a
-/// Prometheus text scrape.
-fn series(scrape: &str, name: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            line.strip_prefix(name)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-}
-
 fn scrape(addr: &str) -> String {
-    let (status, body) = get(addr, "/metrics").expect("scrape");
+    let (status, body) = http_get(addr, "/metrics").expect("scrape");
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -86,7 +54,7 @@ fn metrics_move_under_load_and_the_epoch_moves_with_a_takeover() {
     primary.wait_active(&uri);
     let (_, body) = until(&primary_metrics, "/ready", |status, _| status == 200);
     assert!(body.contains("active for `x` (lease epoch 1)"), "{body}");
-    assert_eq!(get(&primary_metrics, "/health").unwrap().0, 200);
+    assert_eq!(http_get(&primary_metrics, "/health").unwrap().0, 200);
 
     let standby_metrics = free_port();
     let mut standby = TransactorProcess::start(&uri, &["--metrics-listen", &standby_metrics]);

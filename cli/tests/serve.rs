@@ -1443,36 +1443,6 @@ fn log_and_dry_run_reach_the_same_features_from_the_command_line() {
     );
 }
 
-/// `GET path` on `addr` over plain HTTP/1.1: the status and the body.
-fn plain_get(addr: &str, path: &str) -> (u16, String) {
-    let mut socket = TcpStream::connect(addr).expect("connect to the metrics listener");
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    socket.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    socket.read_to_string(&mut answer).unwrap();
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// The value of one series (name with its labels, as rendered) in a scrape.
-fn scraped(scrape: &str, series: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-}
-
 #[test]
 fn serve_metrics_count_requests_by_endpoint_and_status() {
     let metrics = {
@@ -1490,22 +1460,22 @@ fn serve_metrics_count_requests_by_endpoint_and_status() {
     }
     let refused = post_edn(stage.addr(), "/dbs/shop/q", "{:query [:find ?n :where]}");
     assert_eq!(refused.status, 400, "a query without clauses is refused");
-    let (status, ready) = plain_get(&metrics, "/ready");
+    let (status, ready) = http_get(&metrics, "/ready").expect("/ready answers");
     assert_eq!(status, 200, "{ready}");
     assert!(ready.contains("serving shop"), "{ready}");
-    let (status, scrape) = plain_get(&metrics, "/metrics");
+    let (status, scrape) = http_get(&metrics, "/metrics").expect("/metrics answers");
     assert_eq!(status, 200, "{scrape}");
-    let answered = scraped(
+    let answered = series(
         &scrape,
         r#"accrete_http_requests_total{endpoint="q",status="200"}"#,
     );
     assert_eq!(answered, Some(3.0), "{scrape}");
-    let refused = scraped(
+    let refused = series(
         &scrape,
         r#"accrete_http_requests_total{endpoint="q",status="400"}"#,
     );
     assert_eq!(refused, Some(1.0), "{scrape}");
-    let timed = scraped(
+    let timed = series(
         &scrape,
         r#"accrete_http_request_duration_seconds_count{endpoint="q"}"#,
     );

@@ -3,8 +3,13 @@
 //! with the storage's own credentials — whoever holds those administers
 //! the storage.
 
+use std::path::Path;
+use std::sync::Arc;
+
+use access::tls::{ServerConfig, ServerTlsFiles};
 use access::{
-    ALL_DATABASES, Principal, Role, create_token, read_access, revoke_tokens, update_access,
+    ALL_DATABASES, Admission, Gate, Principal, Role, create_token, read_access, revoke_tokens,
+    update_access,
 };
 use clap::{Args, Subcommand};
 
@@ -191,4 +196,38 @@ fn describe(db: &str) -> String {
 
 fn instant(ms: u64) -> String {
     model::edn::Instant(i64::try_from(ms).unwrap_or(i64::MAX)).to_string()
+}
+
+/// The gate and TLS of an endpoint (the transactor's, or `accrete
+/// serve`'s): a gate over the access records of `access` (or the first
+/// URI's storage), admitting only authenticated clients with `auth`, and
+/// TLS from the certificate files when both are given.
+pub(crate) async fn endpoint_security(
+    access: Option<&str>,
+    uris: &[String],
+    auth: bool,
+    tls_cert: Option<&Path>,
+    tls_key: Option<&Path>,
+    tls_client_ca: Option<&Path>,
+) -> Outcome<(Arc<Gate>, Option<Arc<ServerConfig>>)> {
+    let access_uri = access
+        .or(uris.first().map(String::as_str))
+        .ok_or_else(|| Failure::invalid("no storage URI to read the access records from"))?;
+    let (storage, _) = open(access_uri).await?;
+    let admission = match auth {
+        true => Admission::Authenticated,
+        false => Admission::OpenLoopback,
+    };
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(
+            ServerTlsFiles {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+                client_ca: tls_client_ca.map(Path::to_path_buf),
+            }
+            .load()?,
+        ),
+        _ => None,
+    };
+    Ok((Arc::new(Gate::new(storage, admission)), tls))
 }

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use access::tls::ServerTlsFiles;
-use access::{Admission, Gate};
 use clap::Args;
 use model::edn::Edn;
 use peer::{Config, Peer};
@@ -15,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::value::{blocking, latest};
 use crate::args::URI_HELP;
+use crate::commands::access::endpoint_security;
 use crate::exit::{Code, Failure, Outcome};
 use crate::signals::stop_requested;
-use crate::storage::open;
 
 /// Arguments of `accrete serve`.
 #[derive(Debug, Args)]
@@ -162,25 +160,17 @@ pub(crate) async fn serve(args: ServeArgs) -> Outcome {
 /// storage), admitting only authenticated clients with --auth; TLS from
 /// the certificate files.
 async fn security(args: &ServeArgs) -> Outcome<Security> {
-    let access_uri = args.access.as_deref().unwrap_or(&args.uris[0]);
-    let (storage, _) = open(access_uri).await?;
-    let admission = match args.auth {
-        true => Admission::Authenticated,
-        false => Admission::OpenLoopback,
-    };
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            ServerTlsFiles {
-                cert: cert.clone(),
-                key: key.clone(),
-                client_ca: args.tls_client_ca.clone(),
-            }
-            .load()?,
-        ),
-        _ => None,
-    };
+    let (gate, tls) = endpoint_security(
+        args.access.as_deref(),
+        &args.uris,
+        args.auth,
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+        args.tls_client_ca.as_deref(),
+    )
+    .await?;
     Ok(Security {
-        gate: Some(Arc::new(Gate::new(storage, admission))),
+        gate: Some(gate),
         tls,
     })
 }

@@ -4,8 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use access::tls::ServerTlsFiles;
-use access::{Admission, Gate};
 use index::{SegmentCache, Segments};
 use storage_core::{DbName, Storage, StorageUri};
 use tokio_util::sync::CancellationToken;
@@ -13,9 +11,10 @@ use transactor::lease::read_lease;
 use transactor::{BackPressure, Config, Security, Server, serve_databases};
 
 use crate::args::{BackPressureArg, TransactorArgs};
+use crate::commands::access::endpoint_security;
 use crate::commands::gc::GcTarget;
 use crate::exit::{Failure, Outcome};
-use crate::storage::{keyspace_hint, open, open_db};
+use crate::storage::{keyspace_hint, open_db};
 
 /// Checks the settings that can be checked without storage (what `accrete
 /// config check` reports).
@@ -119,26 +118,18 @@ fn gc_target(
 /// certificate files. The server refuses what would break the rule
 /// (nothing but loopback answers without authentication).
 async fn security(args: &TransactorArgs) -> Outcome<Security> {
-    let access_uri = args.access.as_deref().unwrap_or(&args.uris[0]);
-    let (storage, _) = open(access_uri).await?;
-    let admission = match args.auth {
-        true => Admission::Authenticated,
-        false => Admission::OpenLoopback,
-    };
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            ServerTlsFiles {
-                cert: cert.clone(),
-                key: key.clone(),
-                client_ca: args.tls_client_ca.clone(),
-            }
-            .load()?,
-        ),
-        _ => None,
-    };
+    let (gate, tls) = endpoint_security(
+        args.access.as_deref(),
+        &args.uris,
+        args.auth,
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+        args.tls_client_ca.as_deref(),
+    )
+    .await?;
     Ok(Security {
         tls,
-        gate: Some(Arc::new(Gate::new(storage, admission))),
+        gate: Some(gate),
         insecure_plaintext: args.insecure_plaintext,
     })
 }

@@ -3,7 +3,8 @@
 
 pub mod failover;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
@@ -207,4 +208,34 @@ pub async fn postgres_uri(db: &str) -> String {
         .await
         .expect("a PostgreSQL server for the tests")
         .scratch_uri(db)
+}
+
+/// `GET path` on `addr`: the status code and the body.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut socket = TcpStream::connect(addr).ok()?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    socket.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).ok()?;
+    let status = answer.split(' ').nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// The value of the series `name` (with its labels, as rendered) in a
+/// Prometheus text scrape.
+pub fn series(scrape: &str, name: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
 }
