@@ -66,7 +66,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use functions::{Aggregate, Function, Functions};
 pub use input::Input;
 pub use parse::find::KeyKind;
-pub use parse::{Query, Rules, Shape};
+pub use parse::{Query, Rules, Shape, section_forms};
 pub use pull::{DEFAULT_LIMIT, PullMap, PullPattern, Pulled, pull, pull_many};
 pub use result::{Found, QueryResult};
 pub use run::{AsQuery, Options, q, q_with};

@@ -169,23 +169,7 @@ fn inputs(form: &Edn, db: &Db, args: Vec<Edn>) -> Result<Vec<Input>, ApiError> {
 
 /// The forms of the query's `:in` (`[$]` when it has none).
 fn in_forms(query: &Edn) -> Vec<Edn> {
-    let is_in = |e: &Edn| e.as_keyword().is_some_and(|k| k.as_str() == "in");
-    let given = match query {
-        Edn::Map(_) => query
-            .get(&Edn::keyword(":in"))
-            .and_then(Edn::as_sequence)
-            .map(<[Edn]>::to_vec),
-        _ => query.as_sequence().and_then(|items| {
-            let start = items.iter().position(is_in)? + 1;
-            Some(
-                items[start..]
-                    .iter()
-                    .take_while(|e| e.as_keyword().is_none())
-                    .cloned()
-                    .collect(),
-            )
-        }),
-    };
+    let given = query::section_forms(query, "in");
     given.unwrap_or_else(|| vec![Edn::symbol("$")])
 }
 

@@ -224,23 +224,7 @@ fn whole(result: &QueryResult, limit: Option<usize>) -> Edn {
 
 /// The `:find` elements as text: the column names of `--format table`.
 fn find_forms(query: &Edn) -> Vec<String> {
-    let is_find = |e: &Edn| e.as_keyword().is_some_and(|k| k.as_str() == "find");
-    let found = match query {
-        Edn::Map(_) => query
-            .get(&Edn::keyword(":find"))
-            .and_then(Edn::as_sequence)
-            .map(<[Edn]>::to_vec),
-        _ => query.as_sequence().and_then(|items| {
-            let start = items.iter().position(is_find)? + 1;
-            Some(
-                items[start..]
-                    .iter()
-                    .take_while(|e| e.as_keyword().is_none())
-                    .cloned()
-                    .collect(),
-            )
-        }),
-    };
+    let found = query::section_forms(query, "find");
     found
         .unwrap_or_default()
         .iter()

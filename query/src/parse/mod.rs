@@ -254,3 +254,49 @@ fn in_spec(edn: &Edn, query: &Edn) -> Result<InSpec> {
         }
     }
 }
+
+/// The forms of one section of a query written as data, before parsing:
+/// `section` is `find`, `in`, `where`, …; the query is a vector (the
+/// forms after `:section` up to the next keyword) or a map (its
+/// `:section` entry). `None` when the query has no such section. For
+/// tools that show or fill a query's parts (column names from `:find`,
+/// inputs shaped after `:in`) without running it.
+pub fn section_forms(query: &Edn, section: &str) -> Option<Vec<Edn>> {
+    match query {
+        Edn::Map(_) => query
+            .get(&Edn::keyword(&format!(":{section}")))
+            .and_then(Edn::as_sequence)
+            .map(<[Edn]>::to_vec),
+        _ => query.as_sequence().and_then(|items| {
+            let at = |e: &Edn| e.as_keyword().is_some_and(|k| k.as_str() == section);
+            let start = items.iter().position(at)? + 1;
+            Some(
+                items[start..]
+                    .iter()
+                    .take_while(|e| e.as_keyword().is_none())
+                    .cloned()
+                    .collect(),
+            )
+        }),
+    }
+}
+
+#[cfg(test)]
+mod section_tests {
+    use super::*;
+
+    #[test]
+    fn sections_of_vector_and_map_queries() {
+        let parse = |t: &str| model::edn::parse(t).expect("edn");
+        let vector = parse("[:find ?e ?n :in $ ?x :where [?e :a/n ?n]]");
+        assert_eq!(
+            section_forms(&vector, "in"),
+            Some(vec![Edn::symbol("$"), Edn::symbol("?x")])
+        );
+        assert_eq!(section_forms(&vector, "find").map(|f| f.len()), Some(2));
+        let map = parse("{:find [?e] :where [[?e :a/n]]}");
+        assert_eq!(section_forms(&map, "find"), Some(vec![Edn::symbol("?e")]));
+        assert_eq!(section_forms(&map, "in"), None);
+        assert_eq!(section_forms(&parse("42"), "find"), None);
+    }
+}
