@@ -52,7 +52,11 @@ pub(crate) fn lease_active(db: &DbName, epoch: Epoch) {
 
 /// This process stands by for `db` (or serves it no longer).
 pub(crate) fn lease_standby(db: &DbName) {
-    metrics::gauge!("accrete_lease_state", "db" => db.to_string()).set(0.0);
+    let db = db.to_string();
+    metrics::gauge!("accrete_lease_state", "db" => db.clone()).set(0.0);
+    // Registered at once, so a scrape between "standing by" and the first
+    // look at the holder's lease sees the series (at 0) rather than none.
+    metrics::gauge!("accrete_standby_age_seconds", "db" => db).set(0.0);
 }
 
 /// A standby of `db` has seen the holder's lease unchanged for `age`.
