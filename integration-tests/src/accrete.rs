@@ -1,10 +1,11 @@
 //! The `accrete` binary (crate `cli`) as the tests run it: one-shot
 //! commands, and `accrete transactor` as a process of its own.
 //!
-//! The binary is `ACCRETE_BIN` when set; otherwise the one in this build's
-//! target directory, brought up to date once per test process with
-//! `cargo build -p cli --bin accrete` (cargo cannot hand another package's
-//! binary to a test, so the test asks for it).
+//! Cargo hands a package's binary only to that package's own tests, so the
+//! tests that run `accrete` live in `cli/tests/` and name it first with
+//! [`use_binary`]`(env!("CARGO_BIN_EXE_accrete"))` — the binary of the very
+//! build being tested, with no second `cargo build` inside a test.
+//! `ACCRETE_BIN` names another one.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,32 +16,24 @@ use std::time::{Duration, Instant};
 /// How long a one-shot command may run.
 const COMMAND_LIMIT: Duration = Duration::from_secs(120);
 
-/// The `accrete` binary, built if need be (see the module docs).
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Names the `accrete` binary the commands run: a test of the `cli`
+/// package passes `env!("CARGO_BIN_EXE_accrete")`. `ACCRETE_BIN`, when set,
+/// wins; the first call decides.
+pub fn use_binary(path: impl Into<PathBuf>) {
+    let path = std::env::var_os("ACCRETE_BIN").map_or_else(|| path.into(), PathBuf::from);
+    let _ = BINARY.set(path);
+}
+
+/// The `accrete` binary named by [`use_binary`] or `ACCRETE_BIN`.
 pub fn binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        if let Some(given) = std::env::var_os("ACCRETE_BIN") {
-            return PathBuf::from(given);
-        }
-        // This test runs as TARGET/PROFILE/deps/NAME-HASH.
-        let exe = std::env::current_exe().expect("the test's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test binary lives in TARGET/PROFILE/deps");
-        let target_dir = profile_dir.parent().expect("TARGET/PROFILE has a parent");
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .args(["build", "--quiet", "-p", "cli", "--bin", "accrete"])
-            .env("CARGO_TARGET_DIR", target_dir);
-        if profile_dir.file_name().is_some_and(|p| p == "release") {
-            build.arg("--release");
-        }
-        let status = build
-            .status()
-            .expect("run cargo to build the accrete binary");
-        assert!(status.success(), "cargo build -p cli --bin accrete failed");
-        profile_dir.join("accrete")
+        std::env::var_os("ACCRETE_BIN").map(PathBuf::from).expect(
+            "no accrete binary: a test of the cli package calls \
+             integration_tests::accrete::use_binary(env!(\"CARGO_BIN_EXE_accrete\")) first, \
+             or ACCRETE_BIN names one",
+        )
     })
 }
 

@@ -8,7 +8,8 @@
 //! reachable behind, that a database read back from storage answers every
 //! scenario query exactly as an all-in-memory reference does, and that a
 //! backup taken while a transactor writes restores elsewhere to the same
-//! answers. This library is their harness: [`stage`] (a database in a
+//! answers (that one drives the `accrete` binary, so it lives in
+//! `cli/tests/system_backup.rs`). This library is their harness: [`stage`] (a database in a
 //! fresh storage of one backend, a transactor serving it, time limits),
 //! [`scenario`] (the social-news and orders data of `scenarios.md`, the
 //! scenario queries, the in-memory reference and the comparison) and

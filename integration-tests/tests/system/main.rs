@@ -4,11 +4,11 @@
 //!   job, read back from storage by a fresh peer.
 //! - `queries`: scenarios §1–§3 on durable data that lives partly in index
 //!   segments and partly in novelty, against an in-memory reference.
-//! - `backup`: a backup taken while an `accrete transactor` process and
-//!   peers write, restored into another backend, answers as the reference.
+//!
+//! The backup test that drives the `accrete` binary lives in
+//! `cli/tests/system_backup.rs`, where cargo hands the binary to a test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod backup;
 mod excision;
 mod queries;
 

@@ -18,6 +18,11 @@ use integration_tests::stage::{Backend, DURABLE, Stage, blocking, within};
 use model::TxReport;
 use tokio::sync::Mutex;
 
+/// True when the heavier variants run (`ACCRETE_LONG=1`).
+fn long() -> bool {
+    std::env::var("ACCRETE_LONG").as_deref() == Ok("1")
+}
+
 /// Committed transactions by t: their tx data and report.
 type Commits = Arc<Mutex<BTreeMap<u64, (String, TxReport)>>>;
 
@@ -51,6 +56,7 @@ fn t_in(said: &str, prefix: &str) -> u64 {
 }
 
 async fn backup_while_writing(source: Backend, target: Backend) {
+    accrete::use_binary(env!("CARGO_BIN_EXE_accrete"));
     let label = format!("{source} -> {target}");
     let src = Stage::new(source, "news").await;
     let uri = src.uri.clone();
@@ -163,13 +169,13 @@ async fn backup_file_onto_file_or_every_other_pair_when_long() {
         .into_iter()
         .flat_map(|source| DURABLE.into_iter().map(move |target| (source, target)))
         .filter(|pair| !covered.contains(pair));
-    let pairs: Vec<_> = if super::long() {
+    let pairs: Vec<_> = if long() {
         others.collect()
     } else {
         others.take(1).collect()
     };
-    assert_eq!(pairs.len(), if super::long() { 6 } else { 1 });
-    assert!(super::long() || pairs == [(Backend::File, Backend::File)]);
+    assert_eq!(pairs.len(), if long() { 6 } else { 1 });
+    assert!(long() || pairs == [(Backend::File, Backend::File)]);
     for (source, target) in pairs {
         backup_while_writing(source, target).await;
     }
