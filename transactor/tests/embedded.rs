@@ -17,7 +17,7 @@ async fn commits_survive_reopening_on_every_backend() {
     for backend in ALL {
         let store = storage(backend).await;
         let db = create(&store.storage, "orders").await;
-        let t = start(&store.storage, &db, config()).await;
+        let t = start(&store.storage, &db, steady_config()).await;
         within(t.transact_edn(SCHEMA)).await.expect("schema");
         let report =
             within(t.transact_edn(r#"[{:db/id "ed" :user/email "ed@x" :user/name "Ed"}]"#))
@@ -40,7 +40,7 @@ async fn commits_survive_reopening_on_every_backend() {
         assert_eq!(names, vec![Value::string("Ed")], "{backend:?}");
 
         // A second run continues where the first stopped.
-        let t = start(&store.storage, &db, config()).await;
+        let t = start(&store.storage, &db, steady_config()).await;
         let next =
             within(t.transact_edn(r#"[[:db/add [:user/email "ed@x"] :user/name "Edward"]]"#))
                 .await
@@ -60,7 +60,7 @@ async fn concurrent_callers_share_log_root_writes() {
     for backend in ALL {
         let store = storage(backend).await;
         let db = create(&store.storage, "load").await;
-        let t = Arc::new(start(&store.storage, &db, config()).await);
+        let t = Arc::new(start(&store.storage, &db, steady_config()).await);
         within(t.transact_edn(SCHEMA)).await.expect("schema");
         let before = t.metrics();
         let (clients, each) = (16u64, 12u64);
@@ -115,7 +115,7 @@ async fn concurrent_callers_share_log_root_writes() {
 async fn an_idle_caller_waits_for_no_timer() {
     let storage = mem();
     let db = create(&storage, "idle").await;
-    let t = start(&storage, &db, config()).await;
+    let t = start(&storage, &db, steady_config()).await;
     within(t.transact_edn(SCHEMA)).await.expect("schema");
     let started = Instant::now();
     for n in 0..200 {
@@ -139,7 +139,7 @@ async fn an_idle_caller_waits_for_no_timer() {
 async fn refused_transactions_change_nothing_and_spare_their_batch() {
     let (storage, plan) = faulty(&mem(), 3);
     let db = create(&storage, "refusals").await;
-    let t = Arc::new(start(&storage, &db, config()).await);
+    let t = Arc::new(start(&storage, &db, steady_config()).await);
     within(t.transact_edn(SCHEMA)).await.expect("schema");
     // Slow root writes so that the next transactions share one batch.
     plan.inject(Op::Cas, Fault::Delay(Duration::from_millis(50)), 1.0);
@@ -181,7 +181,7 @@ async fn refused_transactions_change_nothing_and_spare_their_batch() {
 async fn subscribers_get_every_committed_transaction_in_order() {
     let storage = mem();
     let db = create(&storage, "feed").await;
-    let t = Arc::new(start(&storage, &db, config()).await);
+    let t = Arc::new(start(&storage, &db, steady_config()).await);
     let schema = within(t.transact_edn(SCHEMA)).await.expect("schema");
     let mut reports = t.reports();
     let mut from_start = t.subscribe(schema.t());
@@ -221,7 +221,7 @@ async fn subscribers_get_every_committed_transaction_in_order() {
 async fn oversized_transactions_are_refused_before_the_work() {
     let store = storage(ALL[0]).await;
     let db = create(&store.storage, "big").await;
-    let t = start(&store.storage, &db, config()).await;
+    let t = start(&store.storage, &db, steady_config()).await;
     within(t.transact_edn(SCHEMA)).await.expect("schema");
     let over = format!("[{}]", " ".repeat(model::limits::MAX_TX_BYTES));
     let started = Instant::now();

@@ -64,6 +64,16 @@ pub fn config() -> Config {
     }
 }
 
+/// [`config`] with a lease ttl of 10 s, for tests that never take a lease
+/// over: a loaded machine (CI, parallel builds) can stall a renewal past
+/// 600 ms, and a transactor rightly steps down then.
+pub fn steady_config() -> Config {
+    Config {
+        lease_ttl: Duration::from_secs(10),
+        ..config()
+    }
+}
+
 pub async fn start(storage: &Arc<dyn Storage>, db: &DbName, config: Config) -> Transactor {
     within(Transactor::start(segments(storage), db, config))
         .await
