@@ -60,7 +60,7 @@ pub(crate) async fn handle_statement(
     };
     let scope = work.scope();
     if let FaultScope::User(query) = &scope {
-        node.journal.record(work.received(query));
+        node.journal.record(work.received(query, node.info.index));
     }
     let faults = &node.cluster.faults;
     if faults
@@ -162,16 +162,35 @@ impl Work {
         }
     }
 
-    /// The journal entry for this work, whose text is `query`.
-    fn received(&self, query: &Arc<str>) -> ReceivedStatement {
-        let (consistency, serial_consistency) = match self {
-            Work::Single(_, params) => (params.consistency, params.serial_consistency),
-            Work::Batch { options, .. } => (options.consistency, options.serial_sent),
+    /// The journal entry for this work, whose text is `query`, received
+    /// by node `node`.
+    fn received(&self, query: &Arc<str>, node: usize) -> ReceivedStatement {
+        let (consistency, serial_consistency, token) = match self {
+            Work::Single(prepared, params) => (
+                params.consistency,
+                params.serial_consistency,
+                named_values(prepared, params)
+                    .ok()
+                    .and_then(|values| routing_token(prepared, &values)),
+            ),
+            Work::Batch {
+                options,
+                statements,
+                ..
+            } => (
+                options.consistency,
+                options.serial_sent,
+                statements
+                    .first()
+                    .and_then(|(prepared, values)| routing_token(prepared, values)),
+            ),
         };
         ReceivedStatement {
             query: Arc::clone(query),
             consistency,
             serial_consistency,
+            node,
+            token,
         }
     }
 
@@ -249,6 +268,25 @@ fn resolve_batch(
 }
 
 /// The values in marker order, reordering them when bound by name.
+/// The token of the partition a statement's bound values name, when every
+/// partition key column is a bind marker with a value.
+fn routing_token(prepared: &Prepared, values: &[BoundValue]) -> Option<i64> {
+    if prepared.pk_indexes.is_empty() {
+        return None;
+    }
+    let components = prepared
+        .pk_indexes
+        .iter()
+        .map(|i| match values.get(usize::from(*i)) {
+            Some(BoundValue::Bytes(bytes)) => Some(bytes.clone()),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(crate::token::token_of(&crate::token::composite_key(
+        &components,
+    )))
+}
+
 fn named_values(prepared: &Prepared, params: &QueryParams) -> Result<Vec<BoundValue>, CqlError> {
     let Some(names) = &params.names else {
         return Ok(params.values.clone());

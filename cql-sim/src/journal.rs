@@ -23,6 +23,12 @@ pub struct ReceivedStatement {
     pub consistency: Consistency,
     /// The serial consistency the client sent, if any.
     pub serial_consistency: Option<Consistency>,
+    /// The node that received it (0 unless the cluster has several).
+    pub node: usize,
+    /// The token of the partition it names through bound values (a
+    /// prepared statement whose partition key columns are all bind
+    /// markers; a batch: its first statement), as a driver routes it.
+    pub token: Option<i64>,
 }
 
 impl ReceivedStatement {

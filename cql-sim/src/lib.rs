@@ -2,9 +2,12 @@
 //! Paxos across simulated replicas and fault injection, for tests only.
 //!
 //! **What it is.** A TCP server on loopback that the real `scylla` driver
-//! connects to as if it were a one-node Cassandra 4 cluster. Behind that
-//! coordinator sit N replicas (default 3), each with its own data and Paxos
-//! state. Plain writes and reads honour their consistency level (a write
+//! connects to as if it were a Cassandra 4 cluster of one coordinator node,
+//! or of several ([`SimConfig::nodes`]: node `i` on the next loopback
+//! address, same port, owning an even share of the token ring, so a
+//! token-aware driver routes each statement to its partition's owner and
+//! [`ReceivedStatement`] tells which node got it). Behind the coordinators
+//! sit N replicas (default 3), each with its own data and Paxos state. Plain writes and reads honour their consistency level (a write
 //! acknowledged at ONE may be missing from other replicas; reads merge
 //! replicas by write timestamp and repair the stale ones), lightweight
 //! transactions run Paxos v1 across the replicas with ballots, and a
@@ -85,7 +88,8 @@
 //! or Invalid error naming the statement or construct; unknown keyspaces
 //! and tables get Cassandra's `Keyspace 'x' does not exist` and
 //! `unconfigured table x`. The control connection's `system.local`,
-//! `system.peers` (empty) and `system_schema.{keyspaces, tables, columns,
+//! `system.peers` and `system.peers_v2` (the other nodes, with their
+//! tokens) and `system_schema.{keyspaces, tables, columns,
 //! types, views, indexes, triggers, functions, aggregates}` are answered
 //! with Cassandra's column types; `system_schema.scylla_*` are unknown, so
 //! the driver treats the simulator as Cassandra.

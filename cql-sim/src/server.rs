@@ -1,6 +1,7 @@
-//! The coordinator node: a TCP listener on loopback that accepts driver
-//! connections, plus what all connections share (prepared statements,
-//! credentials, schema-change events).
+//! A coordinator node: a TCP listener on loopback that accepts driver
+//! connections, plus what its connections share (prepared statements,
+//! credentials) and what all nodes share (schema-change events, the
+//! journal of received statements, the ring).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,37 +17,100 @@ use crate::exec::Prepared;
 use crate::journal::Journal;
 use crate::protocol::SchemaChange;
 
-/// What `system.local` says about the node.
+/// One coordinator of the ring, as `system.local` (for itself) and
+/// `system.peers` (for the others) describe it.
 #[derive(Clone, Debug)]
-pub(crate) struct NodeInfo {
+pub(crate) struct Member {
     pub(crate) address: SocketAddr,
     pub(crate) host_id: [u8; 16],
+    /// Its one token: it owns the ring from the previous node's token
+    /// (exclusive) to this one (inclusive).
+    pub(crate) token: i64,
 }
 
-/// State shared by all connections to the coordinator.
+/// What a node knows of itself and its ring.
+#[derive(Clone, Debug)]
+pub(crate) struct NodeInfo {
+    /// Its position in the ring (ascending tokens).
+    pub(crate) index: usize,
+    /// Every coordinator, this one at `index`.
+    pub(crate) ring: Arc<[Member]>,
+}
+
+impl NodeInfo {
+    /// This node.
+    pub(crate) fn me(&self) -> &Member {
+        &self.ring[self.index]
+    }
+
+    /// The other nodes, as `system.peers` lists them.
+    pub(crate) fn peers(&self) -> impl Iterator<Item = &Member> {
+        let me = self.index;
+        self.ring
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != me)
+            .map(|(_, m)| m)
+    }
+}
+
+/// The token of node `index` of `nodes`: the ring split evenly, the last
+/// node at `i64::MAX`, so every token has an owner without wrapping.
+pub(crate) fn ring_token(index: usize, nodes: usize) -> i64 {
+    let span = 1_i128 << 64;
+    let end = i128::from(i64::MIN) + span * (index as i128 + 1) / nodes.max(1) as i128 - 1;
+    i64::try_from(end).unwrap_or(i64::MAX)
+}
+
+/// The index of the node owning `token` in a ring of ascending tokens:
+/// the first whose token is at or after it.
+pub(crate) fn owner(ring: &[Member], token: i64) -> usize {
+    ring.iter().position(|m| m.token >= token).unwrap_or(0)
+}
+
+/// What every node of a simulated cluster shares.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) cluster: Arc<Cluster>,
+    pub(crate) credentials: Option<(String, String)>,
+    /// The user statements received by any node, for tests to inspect.
+    pub(crate) journal: Journal,
+    /// Schema changes, announced to connections of every node (a driver's
+    /// control connection may sit on another node than the DDL).
+    events: broadcast::Sender<SchemaChange>,
+}
+
+impl Shared {
+    pub(crate) fn new(cluster: Arc<Cluster>, credentials: Option<(String, String)>) -> Shared {
+        Shared {
+            cluster,
+            credentials,
+            journal: Journal::default(),
+            events: broadcast::channel(64).0,
+        }
+    }
+}
+
+/// State shared by all connections to one coordinator.
 pub(crate) struct Node {
     pub(crate) info: NodeInfo,
     pub(crate) cluster: Arc<Cluster>,
     pub(crate) credentials: Option<(String, String)>,
-    /// The user statements received, for tests to inspect.
+    /// The user statements received (by every node), for tests to inspect.
     pub(crate) journal: Journal,
     prepared: Mutex<HashMap<Vec<u8>, Arc<Prepared>>>,
     events: broadcast::Sender<SchemaChange>,
 }
 
 impl Node {
-    pub(crate) fn new(
-        info: NodeInfo,
-        cluster: Arc<Cluster>,
-        credentials: Option<(String, String)>,
-    ) -> Node {
+    pub(crate) fn new(info: NodeInfo, shared: Shared) -> Node {
         Node {
             info,
-            cluster,
-            credentials,
-            journal: Journal::default(),
+            cluster: shared.cluster,
+            credentials: shared.credentials,
+            journal: shared.journal,
             prepared: Mutex::new(HashMap::new()),
-            events: broadcast::channel(64).0,
+            events: shared.events,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The public entry point: start a simulated cluster, hand its address to
 //! the driver, inject faults, shut it down.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use crate::cluster::{Cluster, Timeouts, unix_seconds};
 use crate::faults::Faults;
 use crate::journal::ReceivedStatement;
 use crate::local::LocalSession;
-use crate::server::{Node, NodeInfo, serve};
+use crate::server::{Member, Node, NodeInfo, Shared, owner, ring_token, serve};
 
 /// How to start a simulated cluster.
 #[derive(Clone, Debug)]
@@ -23,7 +23,14 @@ pub struct SimConfig {
     /// Seed of the generator behind probabilistic faults, replica choice
     /// for reads and contention backoff.
     pub seed: u64,
-    /// Where to listen; port 0 picks a free port.
+    /// Number of coordinator nodes the driver sees (default 1). Node `i`
+    /// listens on the address's IPv4 plus `i` in the last octet, all on
+    /// one port (drivers reach peers at the contact point's port), and
+    /// owns an even share of the token ring, so a token-aware driver sends
+    /// each statement to the node owning its partition. Data still lives
+    /// on every replica whatever node coordinates.
+    pub nodes: usize,
+    /// Where node 0 listens; port 0 picks a free port.
     pub address: SocketAddr,
     /// `(user, password)` to require PasswordAuthenticator login.
     pub credentials: Option<(String, String)>,
@@ -38,6 +45,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             replicas: 3,
+            nodes: 1,
             seed: 0,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
             credentials: None,
@@ -49,46 +57,139 @@ impl Default for SimConfig {
 
 /// A running simulated cluster.
 pub struct SimCluster {
+    /// Node 0, the contact point.
     node: Arc<Node>,
+    nodes: Vec<Arc<Node>>,
     shutdown: watch::Sender<bool>,
-    server: JoinHandle<()>,
+    servers: Vec<JoinHandle<()>>,
+}
+
+/// How often a free port is looked for when other nodes' addresses turn
+/// out to be taken on it.
+const BIND_ATTEMPTS: usize = 20;
+
+/// The address of node `i` when node 0 is at `first`.
+fn node_address(first: SocketAddr, i: usize, port: u16) -> std::io::Result<SocketAddr> {
+    let ip = match first.ip() {
+        _ if i == 0 => first.ip(),
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            let last = u8::try_from(usize::from(d) + i).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{} nodes do not fit after {v4} in its last octet", i + 1),
+                )
+            })?;
+            IpAddr::V4(Ipv4Addr::new(a, b, c, last))
+        }
+        IpAddr::V6(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "several nodes need an IPv4 address (one per node, same port)",
+            ));
+        }
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// Binds one listener per node, all on one port.
+async fn bind_all(first: SocketAddr, nodes: usize) -> std::io::Result<Vec<TcpListener>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let zero = TcpListener::bind(first).await?;
+        let port = zero.local_addr()?.port();
+        let mut listeners = vec![zero];
+        let mut taken = None;
+        for i in 1..nodes {
+            match TcpListener::bind(node_address(first, i, port)?).await {
+                Ok(listener) => listeners.push(listener),
+                Err(e) => {
+                    taken = Some(e);
+                    break;
+                }
+            }
+        }
+        match taken {
+            None => return Ok(listeners),
+            // A picked port may be taken on another node's address: pick again.
+            Some(e)
+                if first.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempt < BIND_ATTEMPTS => {}
+            Some(e) => return Err(e),
+        }
+    }
 }
 
 impl SimCluster {
     /// Binds the listener and starts serving. Fails if the address cannot
     /// be bound or the configuration has no replicas.
     pub async fn start(config: SimConfig) -> std::io::Result<SimCluster> {
-        if config.replicas == 0 {
+        if config.replicas == 0 || config.nodes == 0 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                "a cluster needs at least one replica",
+                "a cluster needs at least one replica and one node",
             ));
         }
-        let listener = TcpListener::bind(config.address).await?;
-        let address = listener.local_addr()?;
+        let listeners = bind_all(config.address, config.nodes).await?;
         let faults = Faults::new(config.seed, config.replicas);
         let timeouts = Timeouts {
             request: config.request_timeout,
             cas_contention: config.cas_contention_timeout,
         };
         let cluster = Arc::new(Cluster::new(config.replicas, faults, timeouts));
-        let info = NodeInfo {
-            address,
-            host_id: *uuid::Uuid::new_v4().as_bytes(),
-        };
-        let node = Arc::new(Node::new(info, cluster, config.credentials));
+        let ring: Arc<[Member]> = listeners
+            .iter()
+            .enumerate()
+            .map(|(i, listener)| {
+                Ok(Member {
+                    address: listener.local_addr()?,
+                    host_id: *uuid::Uuid::new_v4().as_bytes(),
+                    token: ring_token(i, config.nodes),
+                })
+            })
+            .collect::<std::io::Result<_>>()?;
+        let shared = Shared::new(cluster, config.credentials);
         let (shutdown, stop) = watch::channel(false);
-        let server = tokio::spawn(serve(listener, Arc::clone(&node), stop));
+        let mut nodes = Vec::with_capacity(listeners.len());
+        let mut servers = Vec::with_capacity(listeners.len());
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let info = NodeInfo {
+                index,
+                ring: Arc::clone(&ring),
+            };
+            let node = Arc::new(Node::new(info, shared.clone()));
+            servers.push(tokio::spawn(serve(
+                listener,
+                Arc::clone(&node),
+                stop.clone(),
+            )));
+            nodes.push(node);
+        }
         Ok(SimCluster {
-            node,
+            node: Arc::clone(&nodes[0]),
+            nodes,
             shutdown,
-            server,
+            servers,
         })
     }
 
-    /// The address to give the driver as its known node.
+    /// The address to give the driver as its known node (node 0's).
     pub fn contact_point(&self) -> SocketAddr {
-        self.node.info.address
+        self.node.info.me().address
+    }
+
+    /// Every node's address, in ring order (node 0 first).
+    pub fn node_addresses(&self) -> Vec<SocketAddr> {
+        self.node.info.ring.iter().map(|m| m.address).collect()
+    }
+
+    /// The node owning `token` (see [`crate::token_of`]): where a
+    /// token-aware driver sends a statement on that partition when its
+    /// keyspace has one replica per token (`replication_factor` 1).
+    pub fn owner_of_token(&self, token: i64) -> usize {
+        owner(&self.node.info.ring, token)
     }
 
     /// A session that runs statements on this cluster in process, with no
@@ -134,7 +235,9 @@ impl SimCluster {
     /// Forgets all prepared statements, as a node restart does: the next
     /// EXECUTE of each gets Unprepared and the driver re-prepares.
     pub fn forget_prepared(&self) {
-        self.node.forget_prepared();
+        for node in &self.nodes {
+            node.forget_prepared();
+        }
     }
 
     /// The number of live rows replica `i` holds for `keyspace.table`
@@ -188,7 +291,9 @@ impl SimCluster {
     /// Stops accepting connections and closes the open ones.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = (&mut self.server).await;
+        for server in &mut self.servers {
+            let _ = server.await;
+        }
     }
 }
 

@@ -232,3 +232,70 @@ fn first_row(result: scylla::response::query_result::QueryResult) -> Row {
         .first_row::<Row>()
         .unwrap()
 }
+
+/// Three coordinators, a driver with its default settings (full schema
+/// metadata, token-aware routing): the driver finds every node through
+/// `system.peers`, and each prepared statement reaches the node that owns
+/// its partition's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_driver_routes_each_statement_to_the_node_owning_its_partition() {
+    let sim = start(SimConfig {
+        nodes: 3,
+        ..SimConfig::default()
+    })
+    .await;
+    assert_eq!(sim.node_addresses().len(), 3);
+    let s = connect(&sim, SessionBuilder::new()).await;
+    run(&s, "CREATE KEYSPACE routed WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").await;
+    run(
+        &s,
+        "CREATE TABLE routed.t (k text, c int, v blob, PRIMARY KEY (k, c))",
+    )
+    .await;
+    within(30, s.refresh_metadata()).await.unwrap();
+    let state = s.get_cluster_state();
+    assert_eq!(state.get_nodes_info().len(), 3, "every node found");
+    assert!(state.get_keyspace("routed").is_some());
+
+    let insert = s
+        .prepare("INSERT INTO routed.t (k, c, v) VALUES (?, ?, ?)")
+        .await
+        .unwrap();
+    let select = s
+        .prepare("SELECT c, v FROM routed.t WHERE k = ?")
+        .await
+        .unwrap();
+    sim.clear_received();
+    let keys: Vec<String> = (0..60).map(|i| format!("key-{i}")).collect();
+    for key in &keys {
+        s.execute_unpaged(&insert, (key.as_str(), 1, vec![1u8; 8]))
+            .await
+            .unwrap();
+        let rows = s
+            .execute_unpaged(&select, (key.as_str(),))
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap();
+        assert_eq!(rows.rows_num(), 1, "{key}");
+    }
+    let received = sim.received();
+    assert_eq!(received.len(), keys.len() * 2);
+    let mut per_node = [0usize; 3];
+    for (statement, key) in received.iter().zip(keys.iter().flat_map(|k| [k, k])) {
+        let token = cql_sim::token_of(key.as_bytes());
+        assert_eq!(statement.token, Some(token), "{}", statement.query);
+        let owner = sim.owner_of_token(token);
+        assert_eq!(
+            statement.node, owner,
+            "{} for {key} (token {token}) went to node {} instead of its owner {owner}",
+            statement.query, statement.node
+        );
+        per_node[owner] += 1;
+    }
+    assert!(
+        per_node.iter().all(|n| *n > 0),
+        "60 keys spread over every node: {per_node:?}"
+    );
+    sim.shutdown().await;
+}

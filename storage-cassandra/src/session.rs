@@ -40,7 +40,13 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Session> {
         .build();
     let mut builder = SessionBuilder::new()
         .known_nodes(&settings.contact_points)
-        .fetch_schema_metadata(false)
+        // Routing needs the keyspace's replication and its tables' partition
+        // keys: fetch them for this keyspace only (no columns, no UDTs), so
+        // the token-aware policy sends each statement to a replica owning
+        // its partition, and schema of other keyspaces costs nothing.
+        .fetch_schema_metadata(true)
+        .fetch_full_schema_metadata(false)
+        .keyspaces_to_fetch([settings.keyspace.clone()])
         .connection_timeout(settings.connect_timeout)
         .compression(settings.compression.then_some(Compression::Lz4))
         .default_execution_profile_handle(profile.into_handle());

@@ -4,7 +4,7 @@
 //! its standard input is closed.
 //!
 //! ```text
-//! cql-sim [--address 127.0.0.1:0] [--replicas 3] [--seed 0] [--credentials user:password]
+//! cql-sim [--address 127.0.0.1:0] [--replicas 3] [--nodes 1] [--seed 0] [--credentials user:password]
 //! ```
 
 use std::process::ExitCode;
@@ -28,6 +28,9 @@ fn parse(args: &[String]) -> Result<SimConfig, String> {
                     .parse()
                     .map_err(|e| format!("--replicas {value}: {e}"))?
             }
+            "--nodes" => {
+                config.nodes = value.parse().map_err(|e| format!("--nodes {value}: {e}"))?
+            }
             "--seed" => config.seed = value.parse().map_err(|e| format!("--seed {value}: {e}"))?,
             "--credentials" => {
                 let (user, password) = value
@@ -48,7 +51,7 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => {
             eprintln!(
-                "cql-sim: {e}\nusage: cql-sim [--address ADDR] [--replicas N] [--seed N] [--credentials user:password]"
+                "cql-sim: {e}\nusage: cql-sim [--address ADDR] [--replicas N] [--nodes N] [--seed N] [--credentials user:password]"
             );
             return ExitCode::from(2);
         }

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use crate::cluster::Cluster;
 use crate::error::CqlError;
 use crate::schema::{ColumnKind, KeyspaceDef, SYSTEM_KEYSPACES, TableDef};
-use crate::server::NodeInfo;
+use crate::server::{Member, NodeInfo};
 use crate::store::{Cell, Partition, PartitionKey, Row};
 use crate::types::{CqlType, Value};
 
@@ -86,6 +86,24 @@ const TABLES: &[(&str, &str, Columns, Columns, Columns)] = &[
             ("rack", text),
             ("release_version", text),
             ("rpc_address", inet),
+            ("schema_version", uuid),
+            ("tokens", text_set),
+        ],
+    ),
+    (
+        "system",
+        "peers_v2",
+        &[("peer", inet)],
+        &[("peer_port", int)],
+        &[
+            ("data_center", text),
+            ("host_id", uuid),
+            ("native_address", inet),
+            ("native_port", int),
+            ("preferred_ip", inet),
+            ("preferred_port", int),
+            ("rack", text),
+            ("release_version", text),
             ("schema_version", uuid),
             ("tokens", text_set),
         ],
@@ -255,6 +273,14 @@ pub(crate) fn materialize(
     keyspaces.extend(schema.keyspaces.values().cloned());
     let rows = match table.name.as_str() {
         "local" => vec![local_row(node, schema.version)],
+        "peers" => node
+            .peers()
+            .map(|peer| peer_row(peer, schema.version))
+            .collect(),
+        "peers_v2" => node
+            .peers()
+            .map(|peer| peer_v2_row(peer, schema.version))
+            .collect(),
         "keyspaces" => keyspaces.iter().map(keyspace_row).collect(),
         "tables" => keyspaces
             .iter()
@@ -278,7 +304,8 @@ fn text_value(s: &str) -> Value {
 }
 
 fn local_row(node: &NodeInfo, schema_version: [u8; 16]) -> SystemRow {
-    let ip: IpAddr = node.address.ip();
+    let me = node.me();
+    let ip: IpAddr = me.address.ip();
     vec![
         ("key", text_value("local")),
         ("bootstrapped", text_value("COMPLETED")),
@@ -286,7 +313,7 @@ fn local_row(node: &NodeInfo, schema_version: [u8; 16]) -> SystemRow {
         ("cluster_name", text_value("cql-sim")),
         ("cql_version", text_value("3.4.5")),
         ("data_center", text_value("datacenter1")),
-        ("host_id", Value::Uuid(node.host_id)),
+        ("host_id", Value::Uuid(me.host_id)),
         ("listen_address", Value::Inet(ip)),
         ("native_protocol_version", text_value("4")),
         (
@@ -296,9 +323,55 @@ fn local_row(node: &NodeInfo, schema_version: [u8; 16]) -> SystemRow {
         ("rack", text_value("rack1")),
         ("release_version", text_value("4.0.11")),
         ("rpc_address", Value::Inet(ip)),
-        ("rpc_port", Value::Int(i32::from(node.address.port()))),
+        ("rpc_port", Value::Int(i32::from(me.address.port()))),
         ("schema_version", Value::Uuid(schema_version)),
-        ("tokens", Value::Set([text_value("0")].into())),
+        (
+            "tokens",
+            Value::Set([text_value(&me.token.to_string())].into()),
+        ),
+    ]
+}
+
+/// Another node as Cassandra 4's `system.peers` lists it.
+fn peer_row(peer: &Member, schema_version: [u8; 16]) -> SystemRow {
+    let ip: IpAddr = peer.address.ip();
+    vec![
+        ("peer", Value::Inet(ip)),
+        ("data_center", text_value("datacenter1")),
+        ("host_id", Value::Uuid(peer.host_id)),
+        ("preferred_ip", Value::Inet(ip)),
+        ("rack", text_value("rack1")),
+        ("release_version", text_value("4.0.11")),
+        ("rpc_address", Value::Inet(ip)),
+        ("schema_version", Value::Uuid(schema_version)),
+        (
+            "tokens",
+            Value::Set([text_value(&peer.token.to_string())].into()),
+        ),
+    ]
+}
+
+/// Another node as Cassandra 4's `system.peers_v2` lists it (with ports,
+/// which drivers for Cassandra 4 read first).
+fn peer_v2_row(peer: &Member, schema_version: [u8; 16]) -> SystemRow {
+    let ip: IpAddr = peer.address.ip();
+    let port = Value::Int(i32::from(peer.address.port()));
+    vec![
+        ("peer", Value::Inet(ip)),
+        ("peer_port", Value::Int(7000)),
+        ("data_center", text_value("datacenter1")),
+        ("host_id", Value::Uuid(peer.host_id)),
+        ("native_address", Value::Inet(ip)),
+        ("native_port", port),
+        ("preferred_ip", Value::Inet(ip)),
+        ("preferred_port", Value::Int(7000)),
+        ("rack", text_value("rack1")),
+        ("release_version", text_value("4.0.11")),
+        ("schema_version", Value::Uuid(schema_version)),
+        (
+            "tokens",
+            Value::Set([text_value(&peer.token.to_string())].into()),
+        ),
     ]
 }
 
