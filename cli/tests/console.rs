@@ -224,30 +224,40 @@ fn the_console_shows_schema_queries_entities_the_log_and_indexes_in_a_browser() 
     let shots = screenshots();
     let mut browser = Browser::launch();
 
-    // Page load of the Query page: the first load (cold: a new browser
-    // profile) and three more, from navigation to the page drawn.
+    // Page load of the Query page: the first load (a new browser profile,
+    // a new renderer process), then ten full loads of the page (a new
+    // query string each time: no cache of the document, the browser's own
+    // cache of the script and style allowed to revalidate). The page marks
+    // `ready:query` when it has drawn itself (after its /status call).
     let cold = open(&mut browser, &stage.url("query"), "query");
-    let mut warm = Vec::new();
-    for _ in 0..3 {
-        browser.navigate("about:blank");
-        warm.push(open(&mut browser, &stage.url("query"), "query"));
+    let mut loads = Vec::new();
+    for k in 0..10 {
+        let url = format!("{}/console/?load={k}#/query", stage.serve.base());
+        open(&mut browser, &url, "query");
+        let timing = browser.eval(
+            "(() => { const n = performance.getEntriesByType('navigation')[0]; const r = performance.getEntriesByName('ready:query')[0]; return [n.responseEnd, n.domContentLoadedEventEnd, r.startTime]; })()",
+        );
+        let timing: Vec<f64> = serde_json::from_value(timing).unwrap();
+        loads.push(timing);
     }
-    let nav = browser.eval(
-        "(() => { const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd]; })()",
-    );
-    warm.sort();
+    let median = |k: usize| {
+        let mut values: Vec<f64> = loads.iter().map(|l| l[k]).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let worst = loads.iter().map(|l| l[2]).fold(0.0, f64::max);
     println!(
-        "console: Query page load on loopback: cold {} ms, warm median {} ms (max {} ms); DOMContentLoaded {} ms, load {} ms after navigation start",
-        cold.as_millis(),
-        warm[1].as_millis(),
-        warm[2].as_millis(),
-        nav[0],
-        nav[1]
+        "console: Query page load on loopback (navigation start to): document {:.0} ms, DOMContentLoaded {:.0} ms, page drawn {:.0} ms (median of 10; slowest drawn {:.0} ms); first load in a new browser {} ms wall clock",
+        median(0),
+        median(1),
+        median(2),
+        worst,
+        cold.as_millis()
     );
     assert!(
-        warm[1] < Duration::from_secs(3),
-        "the Query page took {:?} to load (a generous guard; the goal is under 300 ms)",
-        warm[1]
+        median(2) < 3000.0,
+        "the Query page took {:.0} ms to draw (a generous guard; the goal is under 300 ms)",
+        median(2)
     );
     // Keyboard: the first Tab reaches the skip link, then the pages.
     browser.press("Tab", 9);

@@ -1344,6 +1344,9 @@ fn the_openapi_document_is_served_and_checked_in() {
         "tx-status",
         "with",
         "reports",
+        "schema",
+        "stats",
+        "tx-rate",
     ] {
         let path = format!("dbs/{{db}}/{endpoint}");
         assert!(
