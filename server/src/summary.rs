@@ -102,7 +102,7 @@ fn attribute_edn(attr: &Attribute, db: &Db) -> Edn {
 /// `schema`: every attribute of the view, sorted by ident.
 pub(crate) fn schema(view: &Db) -> Result<Fields, ApiError> {
     let mut attrs: Vec<&Arc<Attribute>> = view.schema().attributes().collect();
-    attrs.sort_by(|a, b| a.ident.to_string().cmp(&b.ident.to_string()));
+    attrs.sort_by_cached_key(|a| a.ident.to_string());
     let mut out = Vec::with_capacity(attrs.len());
     for attr in attrs {
         if installed(view, attr.id)? {
