@@ -320,6 +320,17 @@ fn the_console_shows_schema_queries_entities_the_log_and_indexes_in_a_browser() 
     open(&mut browser, &stage.url("query"), "query");
     let history = text(&mut browser, ".history-list");
     assert!(history.contains(":story/author"), "{history}");
+    // Rules: the same join as a rule, given for % beside the email.
+    let summary = run_query(
+        &mut browser,
+        "[:find ?title :in $ % ?email :where (wrote ?email ?title)]",
+        &[
+            "[[(wrote ?email ?title) [?a :user/email ?email] [?s :story/author ?a] [?s :story/title ?title]]]",
+            "\"ada@example.com\"",
+        ],
+    );
+    assert!(summary.starts_with("2 rows"), "{summary}");
+    assert!(text(&mut browser, "label[for=input-0]").contains("Rules"));
     // Another basis: as of the transaction before the rename, the editor is Ed.
     let first_name = "[:find ?name . :in $ ?e :where [?e :user/firstName ?name]]";
     type_into(&mut browser, ".basis-kind", "as-of");
@@ -471,6 +482,24 @@ fn the_console_shows_schema_queries_entities_the_log_and_indexes_in_a_browser() 
         "{card}"
     );
     assert!(card.contains("by "), "the principal: {card}");
+    assert!(
+        browser.eval("document.querySelector('#rate-title + div svg.plot') !== null")
+            == serde_json::json!(true),
+        "the transactions-per-minute plot"
+    );
+    // Filtered by time: nothing from the year 2999 on.
+    type_into(
+        &mut browser,
+        "main input[type=datetime-local]",
+        "2999-01-01T00:00",
+    );
+    click(&mut browser, "main form.bar button[type=submit]");
+    browser.wait_for(
+        "the log filtered by time",
+        "document.querySelector('main section:last-of-type .timeline').innerText.includes('No transactions match')",
+        Duration::from_secs(10),
+    );
+    type_into(&mut browser, "main input[type=datetime-local]", "");
     // Filtered by attribute: only transactions with a :comment/body datom.
     type_into(
         &mut browser,

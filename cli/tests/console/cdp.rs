@@ -24,7 +24,13 @@ pub(crate) const VIEWPORT: (u32, u32) = (1280, 1000);
 /// package) or `chromium-browser` on the PATH.
 fn binary() -> PathBuf {
     if let Ok(path) = std::env::var("ACCRETE_CHROMIUM") {
-        return PathBuf::from(path);
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "ACCRETE_CHROMIUM names {}, which is not a file",
+            path.display()
+        );
+        return path;
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
