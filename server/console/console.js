@@ -337,6 +337,21 @@
       `<text x="${left}" y="${height - 8}">${esc(iso(from))}</text><text x="${width - right}" y="${height - 8}" text-anchor="end">${esc(iso(to))}</text>`;
     return `<svg class="plot" role="img" aria-label="${esc(label)}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">${axis}${bars}</svg>`;
   }
+  // Transactions per minute; per hour or per day when a database's log
+  // spans more minutes than the server answers buckets at once.
+  async function txRate(what) {
+    const units = [[60, 'minute'], [3600, 'hour'], [86400, 'day']];
+    for (const [seconds, unit] of units) {
+      try {
+        const rate = await post('tx-rate', { bucket: seconds });
+        return ratePlot(`transactions per ${unit}${what}`, rate.buckets, seconds) +
+          (unit === 'minute' ? '' : `<p class="hint">per ${unit}: the log spans too many minutes to draw one bar each</p>`);
+      } catch (e) {
+        if (e.kind !== 'too-large' || seconds === 86400) throw e;
+      }
+    }
+    return '';
+  }
   function plotBox(svg) { const d = h('div', { class: 'plot-box' }); d.innerHTML = svg; return d; }
 
   // ---------- pages
@@ -364,8 +379,7 @@
     draw();
     if (S.db) {
       main.append(h('h3', {}, `Transactions per minute: ${S.db}`));
-      const rate = await post('tx-rate', { bucket: 60 });
-      main.append(plotBox(ratePlot(`transactions per minute of ${S.db}`, rate.buckets, 60)));
+      main.append(plotBox(await txRate(` of ${S.db}`)));
     }
   };
 
@@ -600,8 +614,7 @@
     async function drawRate() {
       drawn = Date.now();
       try {
-        const rate = await post('tx-rate', { bucket: 60 });
-        plot.innerHTML = ratePlot('transactions per minute', rate.buckets, 60);
+        plot.innerHTML = await txRate('');
       } catch (e) { failure(plot, e); }
     }
     S.onTx.push((report) => {
