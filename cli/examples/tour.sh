@@ -8,6 +8,13 @@
 #
 #     sh cli/examples/tour.sh
 #
+# With --console it ends by serving the tour's database with the console on
+# top (a web UI: schema, queries, entities and their history, the log) at
+# http://127.0.0.1:4335/console/ until Ctrl-C (ACCRETE_CONSOLE_PORT picks
+# another port):
+#
+#     sh cli/examples/tour.sh --console
+#
 # ACCRETE=/path/to/accrete uses an already built binary instead.
 set -eu
 
@@ -111,6 +118,21 @@ say "Queries travel too: who wrote what, as of t=$before:"
 run accrete q "$DB" '[:find ?name ?title
   :where [?s :story/author ?a] [?a :user/firstName ?name] [?s :story/title ?title]]' --as-of "$before"
 
+if [ "${1:-}" = "--console" ]; then
+    port=${ACCRETE_CONSOLE_PORT:-4335}
+    step "8. Look at it in the console"
+    say "A transactor takes the writes (in the background), and 'accrete serve'"
+    say "answers HTTP with the console on top. Open http://127.0.0.1:$port/console/"
+    say "in a browser; Ctrl-C stops both."
+    "$ACCRETE" transactor "$DB" --listen 127.0.0.1:0 2>"$DIR/transactor.log" &
+    transactor=$!
+    trap 'kill "$transactor" 2>/dev/null; rm -rf "$DIR"' EXIT
+    trap 'exit 130' INT TERM
+    run accrete serve "$DB" --listen "127.0.0.1:$port"
+    exit 0
+fi
+
 step "Done"
 say "Next: 'accrete transactor $DB' serves the database to other processes;"
 say "'accrete transact' then sends to it. 'accrete --help' lists every command."
+say "'sh cli/examples/tour.sh --console' ends with the console on this database."

@@ -11,64 +11,12 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::serve::ServeProcess;
 use common::*;
 use model::edn::{self, Edn};
-
-/// A running `accrete serve`.
-struct ServeProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServeProcess {
-    fn start(uris: &[&str], extra: &[&str]) -> ServeProcess {
-        let mut child = Command::new(ACCRETE)
-            .arg("serve")
-            .args(uris)
-            .args(match extra.contains(&"--listen") {
-                true => &[][..],
-                false => &["--listen", "127.0.0.1:0"][..],
-            })
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run accrete serve");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let listening = lines
-            .by_ref()
-            .map(|line| line.expect("utf-8"))
-            .find(|line| line.contains("listening on "))
-            .expect("accrete serve said where it listens");
-        let addr = listening
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected line {listening:?}"));
-        std::thread::spawn(move || lines.for_each(drop));
-        ServeProcess { child, addr }
-    }
-
-    fn base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// An HTTP answer.
 struct Answer {
@@ -1396,6 +1344,9 @@ fn the_openapi_document_is_served_and_checked_in() {
         "tx-status",
         "with",
         "reports",
+        "schema",
+        "stats",
+        "tx-rate",
     ] {
         let path = format!("dbs/{{db}}/{endpoint}");
         assert!(

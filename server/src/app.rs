@@ -62,6 +62,9 @@ pub(crate) enum Endpoint {
     Transact,
     TxStatus,
     With,
+    Schema,
+    Stats,
+    TxRate,
     Reports,
     Status,
     Health,
@@ -82,6 +85,9 @@ impl Endpoint {
             Endpoint::Transact => "transact",
             Endpoint::TxStatus => "tx-status",
             Endpoint::With => "with",
+            Endpoint::Schema => "schema",
+            Endpoint::Stats => "stats",
+            Endpoint::TxRate => "tx-rate",
             Endpoint::Reports => "reports",
             Endpoint::Status => "status",
             Endpoint::Health => "health",
@@ -191,6 +197,9 @@ impl App {
             ("transact", Endpoint::Transact),
             ("tx-status", Endpoint::TxStatus),
             ("with", Endpoint::With),
+            ("schema", Endpoint::Schema),
+            ("stats", Endpoint::Stats),
+            ("tx-rate", Endpoint::TxRate),
         ];
         let mut router = Router::new();
         for (path, endpoint) in db_routes {
@@ -230,6 +239,7 @@ impl App {
                     handle(app, Endpoint::OpenApi, None, req)
                 }),
             )
+            .merge(crate::console::routes(self.clone()))
             .fallback(|req: Request| async move {
                 let format = format::response_format(req.headers(), None);
                 let error = ApiError::invalid(format!(
@@ -292,15 +302,27 @@ impl App {
         }
     }
 
-    /// The databases `who` may read, by name.
-    pub(crate) async fn readable(&self, who: &Identity) -> Vec<(&String, &Connection)> {
+    /// The databases `who` may read, by name, with the role it holds on
+    /// each (every role without a gate: development mode).
+    pub(crate) async fn readable(&self, who: &Identity) -> Vec<(&String, &Connection, Role)> {
         let mut out = Vec::new();
         for (name, conn) in &self.dbs {
-            if self.authorize(who, name, Role::Read).await.is_ok() {
-                out.push((name, conn));
+            let held = match &self.gate {
+                Some(gate) => gate.authorize(who, name, Role::Read).await.ok(),
+                None => Some(Role::Admin),
+            };
+            if let Some(role) = held {
+                out.push((name, conn, role));
             }
         }
         out
+    }
+
+    /// Tells the observer about a request served outside [`handle`].
+    pub(crate) fn observe(&self, endpoint: &str, status: u16, took: Duration) {
+        if let Some(observer) = &self.observer {
+            observer(endpoint, status, took);
+        }
     }
 
     /// A slot among the requests (or streams) served at once, or a

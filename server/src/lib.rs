@@ -12,14 +12,19 @@
 //! | `POST pull`, `POST pull-many` | `pattern` and `eid` / `eids` |
 //! | `POST datoms`, `POST seek-datoms`, `POST index-range` | index access, pages of `limit` with a `cursor` to resume from |
 //! | `POST entity` | an entity's attributes, with `history` its every assertion and retraction |
-//! | `POST tx-range` | the log: `start`, `end`, `limit`; `next-start` resumes |
+//! | `POST tx-range` | the log: `start`, `end` (each a t or an instant), `attr` (only transactions with a datom of it), `limit`; `next-start` resumes |
 //! | `POST transact` | commits `tx-data` under `tx-id` (given or generated; sending it again never commits twice) |
 //! | `POST tx-status` | a transaction's fate by `tx-id`: committed at t, not committed (proven), or unknown |
 //! | `POST with` | the same transaction, speculatively: commits nothing |
+//! | `POST schema` | every attribute: type, cardinality, uniqueness, flags, doc |
+//! | `POST stats` | datoms in all and per attribute |
+//! | `POST tx-rate` | transactions per `bucket` seconds (default 60), between `start` and `end` |
 //! | `GET reports` | Server-Sent Events, one per transaction from `from` on (or after `Last-Event-ID`), gapless and resumable |
 //!
-//! plus `GET /status`, `GET /health` and `GET /openapi.json` (the checked
-//! in [`OPENAPI`] document). Every read takes a basis — `as-of`, `since`,
+//! plus `GET /status` (each database's basis and the caller's role on
+//! it), `GET /health`, `GET /openapi.json` (the checked in [`OPENAPI`]
+//! document), and the console, a web UI at `/console/` whose files are
+//! embedded in the binary (see the `console` module). Every read takes a basis — `as-of`, `since`,
 //! `history`, or `t` to wait for (as `sync`) — from the body or the query
 //! string, and every answer names its `basis-t`. Bodies are EDN
 //! (`application/edn`) or JSON under [`model::json`]'s lossless mapping,
@@ -41,7 +46,7 @@
 //! ([`Security::check`]).
 //!
 //! What it is not: a transactor (writes go to the database's transactor
-//! through the peer), nor the console.
+//! through the peer).
 //!
 //! ```no_run
 //! # async fn run(conn: peer::Connection) -> Result<(), server::ApiError> {
@@ -52,11 +57,13 @@
 
 mod app;
 mod basis;
+mod console;
 pub mod error;
 pub mod format;
 mod listen;
 mod read;
 mod stream;
+mod summary;
 mod write;
 
 use std::net::SocketAddr;

@@ -42,8 +42,10 @@ pub(crate) async fn endpoint(endpoint: Endpoint, call: &Call) -> Result<Answer, 
         }
         Endpoint::IndexRange => known(&["attr", "start", "end", "limit", "cursor"])?,
         Endpoint::Entity => known(&["eid"])?,
-        Endpoint::TxRange => known(&["start", "end", "limit"])?,
+        Endpoint::TxRange => known(&["start", "end", "limit", "attr"])?,
         Endpoint::With => known(&["tx-data"])?,
+        Endpoint::Schema | Endpoint::Stats => known(&[])?,
+        Endpoint::TxRate => known(&["bucket", "start", "end"])?,
         _ => {}
     }
     let db = basis::latest(call).await?;
@@ -68,6 +70,11 @@ pub(crate) async fn endpoint(endpoint: Endpoint, call: &Call) -> Result<Answer, 
                 Endpoint::Entity => entity(&view, &current, &params)?,
                 Endpoint::TxRange => tx_range(&view, &params, page)?,
                 Endpoint::With => crate::write::with(&view, &params)?,
+                Endpoint::Schema => crate::summary::schema(&view)?,
+                Endpoint::Stats => crate::summary::stats(&view, &cancel)?,
+                Endpoint::TxRate => {
+                    crate::summary::tx_rate(&view, &params, limits.max_results, &cancel)?
+                }
                 other => {
                     return Err(ApiError::new(
                         Kind::Corruption,
@@ -494,9 +501,34 @@ fn entity(view: &Db, current: &Db, params: &crate::format::Params) -> Result<Fie
     Ok(fields)
 }
 
+/// A bound of the log: a t, or an instant (the first t at or after it).
+fn log_bound(
+    view: &Db,
+    params: &crate::format::Params,
+    name: &str,
+) -> Result<Option<u64>, ApiError> {
+    if let Some(Edn::Long(_)) | None = params.get(name) {
+        return params.natural(name);
+    }
+    let Some(at) = crate::summary::instant(params, name)? else {
+        return Ok(None);
+    };
+    // The last t at or before the millisecond before `at`, plus one.
+    let before = model::edn::Instant(at.millis().saturating_sub(1));
+    let last = view.latest().as_of(model::TimePoint::Instant(before))?;
+    Ok(Some(last.as_of_t().unwrap_or(0) + 1))
+}
+
 fn tx_range(view: &Db, params: &crate::format::Params, limit: usize) -> Result<Fields, ApiError> {
-    let start = params.natural("start")?;
-    let end = params.natural("end")?;
+    let start = log_bound(view, params, "start")?;
+    let end = log_bound(view, params, "end")?;
+    let attr = params
+        .get("attr")
+        .map(|a| {
+            entity_id(view, a)?
+                .ok_or_else(|| ApiError::invalid(format!("`attr` {a} names no attribute")))
+        })
+        .transpose()?;
     // The log of this basis: nothing past it.
     let basis_end = view.as_of_t().unwrap_or(view.basis_t()) + 1;
     let end = Some(end.map_or(basis_end, |e| e.min(basis_end)));
@@ -504,6 +536,9 @@ fn tx_range(view: &Db, params: &crate::format::Params, limit: usize) -> Result<F
     let mut next = Edn::Nil;
     for entry in view.tx_range(start, end)? {
         let entry = entry?;
+        if attr.is_some_and(|a| !entry.data.iter().any(|d| d.a() == a)) {
+            continue;
+        }
         if txs.len() == limit {
             next = long(entry.t);
             break;
@@ -541,10 +576,11 @@ pub(crate) async fn server_wide(
             Ok(Answer::Raw(response))
         }
         Endpoint::Status => {
-            let dbs = readable.iter().map(|(name, conn)| {
+            let dbs = readable.iter().map(|(name, conn, role)| {
                 let mut fields = vec![
                     (Edn::keyword("name"), Edn::string(name)),
                     (Edn::keyword("basis-t"), long(conn.basis_t())),
+                    (Edn::keyword("role"), Edn::string(role.as_str())),
                 ];
                 if let Some(t) = conn.transactor() {
                     fields.push((Edn::keyword("transactor"), Edn::string(&t.endpoint)));
@@ -557,6 +593,10 @@ pub(crate) async fn server_wide(
             });
             Ok(Answer::Data(Edn::map([
                 (Edn::keyword("dbs"), Edn::Vector(dbs.collect())),
+                (
+                    Edn::keyword("principal"),
+                    Edn::string(who.principal.as_str()),
+                ),
                 (
                     Edn::keyword("version"),
                     Edn::string(env!("CARGO_PKG_VERSION")),

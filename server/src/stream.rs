@@ -128,7 +128,16 @@ pub(crate) async fn reports(call: &Call, slot: OwnedSemaphorePermit) -> Result<A
         Some((Ok::<Event, Infallible>(event), receive))
     });
     let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
-    Ok(Answer::Raw(sse.into_response()))
+    let mut response = sse.into_response();
+    // The stream ends only when the client leaves, so its connection is
+    // never reused: saying so lets a browser close it at once when the
+    // page goes away, rather than hold it (and one of its few connections
+    // to this host) trying to drain a body that does not end.
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    Ok(Answer::Raw(response))
 }
 
 fn event(format: Format, t: u64, data: &[Datom]) -> Event {
