@@ -53,7 +53,7 @@ pub const ATTRIBUTES: &[(&str, &str, &str)] = &[
 ];
 
 /// The entities of the fixture, as tx data.
-const DATA: &str = r#"[
+pub const DATA: &str = r#"[
   {:db/id "ann" :p/name "ann" :p/email "ann@x" :p/age 31 :p/tags [:a :b]
    :p/address {:a/city "Oslo"} :p/score 1.5 :p/nick "A" :p/born #inst "1990-01-02"
    :p/id #uuid "0b5e2a48-0c3c-4a0e-9e1f-1c2d3e4f5a6b" :p/big 12345678901234567890N

@@ -60,6 +60,8 @@ mod basis;
 mod console;
 pub mod error;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod listen;
 mod read;
 mod stream;
