@@ -175,7 +175,10 @@ fn load(people: &[Person]) -> (Db, Vec<model::TxLog>) {
         let mut tx = Vec::new();
         for (j, p) in chunk.iter().enumerate() {
             let e = id(c * CHUNK + j);
-            for (attr, targets) in [(":person/friend", &p.friends), (":person/follows", &p.follows)] {
+            for (attr, targets) in [
+                (":person/friend", &p.friends),
+                (":person/follows", &p.follows),
+            ] {
                 for f in targets {
                     tx.push(Edn::Vector(vec![k(":db/add"), e.clone(), k(attr), id(*f)]));
                 }
@@ -213,7 +216,9 @@ fn on_segments(log: &[model::TxLog]) -> Db {
     let db = rt.block_on(async {
         let mut root = LogRoot::genesis(uuid::Uuid::new_v4());
         for entry in log {
-            root = append(&seg, &root, std::slice::from_ref(entry)).await.unwrap();
+            root = append(&seg, &root, std::slice::from_ref(entry))
+                .await
+                .unwrap();
         }
         let db = db_from_root(&seg, &root).await.unwrap();
         let job = index_db(&seg, &db, &root).await.unwrap();
@@ -437,7 +442,11 @@ fn main() {
         }));
     }
     let mut floors = serde_json::Map::new();
-    let layers = [("novelty", &novelty), ("indexed", &persistent), ("segments", &segments)];
+    let layers = [
+        ("novelty", &novelty),
+        ("indexed", &persistent),
+        ("segments", &segments),
+    ];
     let skip_floor = std::env::args().any(|a| a == "--no-floor");
     for (layer, db) in layers.into_iter().filter(|_| !skip_floor) {
         let f = calibrate(db, n, budget);
