@@ -91,13 +91,15 @@ impl<'e, 'f> Eval<'e, 'f> {
             self.env.check_deadline()?;
             let i = self.pick(&pending, &ctx)?;
             let clause = pending.swap_remove(i);
-            let rows_in = trace::recording().then(|| rows_touching(&ctx, clause));
+            let step = match trace::recording() {
+                true => trace::start(&clause.text, rows_touching(&ctx, clause)),
+                false => None,
+            };
             ctx = self
                 .apply(clause, ctx)
                 .map_err(|e| e.at_if_unset(&clause.text))?;
-            if let Some(rows_in) = rows_in {
-                let kind = kind_name(&clause.kind);
-                trace::ran(&clause.text, kind, rows_in, rows_touching(&ctx, clause));
+            if let Some(at) = step {
+                trace::finish(at, kind_name(&clause.kind), rows_touching(&ctx, clause));
             }
         }
         Ok(ctx)

@@ -106,36 +106,57 @@ pub(crate) fn nested<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Records that `clause` ran on `rows_in` rows and gave `rows_out`; runs
-/// of the same clause at the same depth add up.
-pub(crate) fn ran(clause: &str, kind: &str, rows_in: usize, rows_out: usize) {
+/// A clause starts running on `rows_in` rows: its step goes before the
+/// steps of what it runs inside (rule bodies, branches). Returns the
+/// step's place for [`finish`]; `None` when not recording.
+pub(crate) fn start(clause: &str, rows_in: usize) -> Option<usize> {
     if !recording() {
-        return;
+        return None;
     }
-    let how = HOW
-        .with(|h| h.borrow_mut().take())
-        .unwrap_or_else(|| kind.to_string());
+    HOW.with(|h| h.borrow_mut().take());
     let depth = DEPTH.with(Cell::get);
     STEPS.with(|s| {
         let mut s = s.borrow_mut();
+        let steps = s.as_mut()?;
+        steps.push(Step {
+            depth,
+            clause: clause.to_string(),
+            how: String::new(),
+            runs: 1,
+            rows_in,
+            rows_out: 0,
+        });
+        Some(steps.len() - 1)
+    })
+}
+
+/// The clause of step `at` gave `rows_out`; `kind` says how it ran unless
+/// the clause said more. Runs of the same clause at the same depth, run
+/// the same way, add up into the first one's step.
+pub(crate) fn finish(at: usize, kind: &str, rows_out: usize) {
+    let how = HOW
+        .with(|h| h.borrow_mut().take())
+        .unwrap_or_else(|| kind.to_string());
+    STEPS.with(|s| {
+        let mut s = s.borrow_mut();
         let Some(steps) = s.as_mut() else { return };
-        match steps
-            .iter_mut()
-            .find(|x| x.depth == depth && x.clause == clause && x.how == how)
-        {
-            Some(step) => {
-                step.runs += 1;
-                step.rows_in += rows_in;
-                step.rows_out += rows_out;
-            }
-            None => steps.push(Step {
-                depth,
-                clause: clause.to_string(),
-                how,
-                runs: 1,
-                rows_in,
-                rows_out,
-            }),
+        let Some(step) = steps.get_mut(at) else {
+            return;
+        };
+        step.how = how;
+        step.rows_out = rows_out;
+        let step = step.clone();
+        let earlier = steps[..at]
+            .iter()
+            .position(|x| x.depth == step.depth && x.clause == step.clause && x.how == step.how);
+        if let Some(i) = earlier {
+            let first = &mut steps[i];
+            first.runs += 1;
+            first.rows_in += step.rows_in;
+            first.rows_out += step.rows_out;
+            // Its nested steps stay: they are merged into their own
+            // earlier twins when they finish.
+            steps.remove(at);
         }
     });
 }
