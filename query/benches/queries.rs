@@ -317,7 +317,8 @@ fn calibrate(db: &Db, n: usize, budget: Duration) -> Floor {
         |i| {
             (0..PROBES as u64)
                 .map(|k| {
-                    let e = Value::Ref(first + (k * 7 + i as u64) % n as u64);
+                    // Spread over the database (not neighbours in cache).
+                    let e = Value::Ref(first + (k * 7919 + i as u64 * 104_729) % n as u64);
                     db.datoms(Index::Eavt, &[e, name.clone()]).unwrap().count()
                 })
                 .sum()
@@ -328,7 +329,10 @@ fn calibrate(db: &Db, n: usize, budget: Duration) -> Floor {
         |i| {
             (0..PROBES)
                 .map(|k| {
-                    let v = Value::string(&format!("user-{}@example.com", (k * 7 + i) % n));
+                    let v = Value::string(&format!(
+                        "user-{}@example.com",
+                        (k * 7919 + i * 104_729) % n
+                    ));
                     db.datoms(Index::Avet, &[email.clone(), v]).unwrap().count()
                 })
                 .sum()
