@@ -1,15 +1,21 @@
-//! Query benchmark: 20,000 generated people (name, email, age, five
-//! friends, and follows forming a DAG), six queries — a point lookup, a
-//! 2-clause join, a 5-clause join, 3-hop friends-of-friends, a recursive
-//! rule and a grouped aggregate — with p50/p99 latency per query, single
+//! Query benchmark: 20,000 generated people (name, email, age, a city
+//! shared by about 200 people, five friends, and follows forming a DAG),
+//! eight queries — a point lookup, a 2-clause join, a 5-clause join, 3-hop
+//! friends-of-friends, a recursive rule, a grouped aggregate, and two
+//! selective joins (a city's people and four of their attributes; their
+//! friends' attributes) — with p50/p99 latency per query, single
 //! threaded. Each query runs against the database straight after the
-//! transaction (in-memory novelty) and against the same database indexed
-//! into a persistent layer (read through the merge, as peers read).
+//! transactions (in-memory novelty), against the same database indexed
+//! into model's in-memory persistent layer, and against it indexed by the
+//! indexing job into segment trees in mem storage (read through the
+//! segment cache and the merge, as peers read). The model floor measures
+//! a scan and single point probes (EAVT `[e a]`, AVET `[a v]`) on each.
 //! Prints a table, then one JSON line.
 //!
 //! `cargo bench -p query --bench queries [-- --people N --dump PATH]`;
-//! `--only NAME` runs the queries whose name contains NAME; `--no-floor` skips
-//! the model floor calibration; `--dump` writes the generated people as JSON for the Datascript side
+//! `--only NAME` runs the queries whose name contains NAME; `--no-floor`
+//! skips the model floor calibration; `--dump` writes the generated people
+//! as JSON for the Datascript side
 //! (`benches/datascript/run.mjs` runs both and prints them side by side).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
