@@ -14,7 +14,7 @@
 //!
 //! `cargo bench -p query --bench queries [-- --people N --dump PATH]`;
 //! `--only NAME` runs the queries whose name contains NAME; `--no-floor`
-//! skips the model floor calibration; `--dump` writes the generated people
+//! skips the model floor calibration; `--explain` prints each query's plan; `--dump` writes the generated people
 //! as JSON for the Datascript side
 //! (`benches/datascript/run.mjs` runs both and prints them side by side).
 
@@ -420,6 +420,12 @@ fn main() {
                     .len()
             }
         };
+        if std::env::args().any(|a| a == "--explain") {
+            for (layer, db) in [("novelty", &novelty), ("segments", &segments)] {
+                let plan = query::explain(*text, &inputs(q, 0, db, &rules, n)).unwrap();
+                println!("{layer}: {plan}");
+            }
+        }
         let mut check = run(&novelty);
         let check_rows: Vec<usize> = (0..CHECKS).map(&mut check).collect();
         let plain = measure(run(&novelty), budget);
