@@ -349,6 +349,12 @@ pub(crate) struct QueryArgs {
     /// mapping of the HTTP API) or `table`; by default a readable form.
     #[arg(long, value_enum)]
     pub(crate) format: Option<crate::commands::output::Format>,
+    /// Run the query and print its plan instead of its answer: each
+    /// clause in the order it ran, the index a data pattern read and
+    /// whether it probed per key or scanned and hash-joined, and the rows
+    /// in and out (with --format: one row per clause).
+    #[arg(long)]
+    pub(crate) explain: bool,
     #[command(flatten)]
     pub(crate) time: TimeArgs,
 }

@@ -368,3 +368,39 @@ fn query_errors_name_what_was_wrong() {
         stderr(&unreachable)
     );
 }
+
+#[test]
+fn explain_prints_the_plan_instead_of_the_answer() {
+    let fx = fixture();
+    let query = "[:find ?title :in $ ?email :where [?u :user/email ?email] [?s :story/author ?u] [?s :story/title ?title]]";
+    let plan = q(&fx, query, &["--explain", r#""ann@x""#]);
+    let lines: Vec<&str> = plan.lines().collect();
+    assert!(lines[0].starts_with("plan of [:find ?title"), "{plan}");
+    // The user by her email, her stories by the author reference, their titles.
+    assert_eq!(lines[1].trim(), "1. [?u :user/email ?email]", "{plan}");
+    assert!(
+        lines[2]
+            .trim()
+            .starts_with("probe :avet [a v] per key, 1 keys"),
+        "{plan}"
+    );
+    assert!(lines[2].trim().ends_with("rows 1 -> 1"), "{plan}");
+    assert_eq!(lines[3].trim(), "2. [?s :story/author ?u]", "{plan}");
+    assert!(lines[4].trim().ends_with("rows 1 -> 2"), "{plan}");
+    assert_eq!(lines[5].trim(), "3. [?s :story/title ?title]", "{plan}");
+    assert!(
+        lines[6]
+            .trim()
+            .starts_with("probe :eavt [e a] per key, 2 keys"),
+        "{plan}"
+    );
+    assert!(lines[7].starts_with("2 results in "), "{plan}");
+
+    // As data: one map per clause.
+    let json = q(&fx, query, &["--explain", "--format", "json", r#""ann@x""#]);
+    let steps: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let steps = steps.as_array().unwrap();
+    assert_eq!(steps.len(), 3, "{json}");
+    assert_eq!(steps[2]["clause"], "[?s :story/title ?title]", "{json}");
+    assert_eq!(steps[2]["rows-out"], 2, "{json}");
+}

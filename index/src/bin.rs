@@ -156,6 +156,11 @@ impl<'a> Reader<'a> {
         model::codec::decode_tx_log(bytes).map_err(|e| format!("{e} (log entry at byte {at})"))
     }
 
+    /// True when every byte has been read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
     pub(crate) fn finish(&self) -> Result<(), Bad> {
         match self.pos == self.bytes.len() {
             true => Ok(()),

@@ -161,9 +161,21 @@ fn run(seg: &Segments, db: &Db, root: &LogRoot) -> Result<IndexJob> {
     let mut writer = BlockingWriter::new(seg);
     let mut stats = JobStats::default();
     let mut trees = old.as_ref().map_or([None; 8], |s| s.index_root().trees);
+    // Attribute statistics: kept from the old root's, counted afresh when
+    // the old root has trees but no statistics (written before them).
+    let mut attr_stats = match &old {
+        None => Some(Vec::new()),
+        Some(s) => s.index_root().stats.clone(),
+    };
     for index in Index::ALL {
         let edits = index_edits(db, old.as_deref(), index, basis_t)?;
         stats.datoms_merged += edits.merged;
+        if index == Index::Avet
+            && let Some(kept) = attr_stats.as_mut()
+        {
+            let tree = trees[IndexRoot::slot(Index::Avet, Layer::Current)];
+            *kept = crate::stats::apply_edits(seg, tree, kept, &edits.current)?;
+        }
         update(
             &mut writer,
             &mut trees,
@@ -200,11 +212,21 @@ fn run(seg: &Segments, db: &Db, root: &LogRoot) -> Result<IndexJob> {
         Some(rw) => log::rewrite(&mut writer, root, rw.span(), &|e| rw.change(e))?,
         None => root.clone(),
     };
+    let attr_stats = match attr_stats {
+        Some(s) if stats.excisions == 0 => s,
+        // Excision removed datoms the edits did not show: count afresh
+        // (as for a root without statistics). The trees must be stored.
+        _ => {
+            writer.flush()?;
+            crate::stats::count(seg, trees[IndexRoot::slot(Index::Avet, Layer::Current)])?
+        }
+    };
     let index_root = IndexRoot {
         basis_t,
         next_t: db.next_t_at(basis_t)?,
         trees,
         excisions,
+        stats: Some(attr_stats),
     };
     let id = writer.write(Node::IndexRoot(Box::new(index_root)))?;
     stats.written = writer.finish()?;

@@ -80,6 +80,7 @@ mod open;
 mod reach;
 pub mod segment;
 mod segments;
+mod stats;
 mod store;
 mod tree;
 

@@ -133,6 +133,10 @@ pub struct IndexRoot {
     pub trees: [Option<TreeRef>; 8],
     /// The excision requests carried out so far (request entity ids, sorted).
     pub excisions: Vec<EntityId>,
+    /// Statistics of every attribute with current datoms, by attribute id;
+    /// `None` in roots written before statistics existed (encoded as
+    /// nothing after the excisions, so those roots decode unchanged).
+    pub stats: Option<Vec<model::AttrStats>>,
 }
 
 impl IndexRoot {
@@ -272,7 +276,11 @@ impl Node {
             Node::LogBranch(b) => 48 * b.children.len() as u64,
             Node::IndexLeaf(l) => l.datoms.iter().map(datom).sum(),
             Node::IndexBranch(b) => b.children.iter().map(|c| 40 + datom(&c.first)).sum(),
-            Node::IndexRoot(r) => 8 * 48 + 8 * r.excisions.len() as u64,
+            Node::IndexRoot(r) => {
+                8 * 48
+                    + 8 * r.excisions.len() as u64
+                    + 24 * r.stats.as_ref().map_or(0, |s| s.len() as u64)
+            }
         };
         w + 64
     }
@@ -373,6 +381,12 @@ fn encode_root(w: &mut Writer, root: &IndexRoot) {
     root.excisions.iter().for_each(|e| {
         w.varint(*e);
     });
+    if let Some(stats) = &root.stats {
+        w.len(stats.len());
+        for s in stats {
+            w.varint(s.attr).varint(s.datoms).varint(s.values);
+        }
+    }
 }
 
 fn decode_root(r: &mut Reader<'_>) -> Result<IndexRoot, Bad> {
@@ -394,5 +408,24 @@ fn decode_root(r: &mut Reader<'_>) -> Result<IndexRoot, Bad> {
     }
     let n = r.count(1)?;
     root.excisions = (0..n).map(|_| r.varint()).collect::<Result<_, _>>()?;
+    if !r.at_end() {
+        let n = r.count(3)?;
+        let mut stats: Vec<model::AttrStats> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let s = model::AttrStats {
+                attr: r.varint()?,
+                datoms: r.varint()?,
+                values: r.varint()?,
+            };
+            if stats.last().is_some_and(|p| p.attr >= s.attr) || s.values > s.datoms {
+                return Err(r.fail(format!(
+                    "attribute statistics out of order or inconsistent at attribute {}",
+                    s.attr
+                )));
+            }
+            stats.push(s);
+        }
+        root.stats = Some(stats);
+    }
     Ok(root)
 }

@@ -116,6 +116,18 @@ impl IndexStore for DurableStore {
         Ok(Box::new(self.cursor(index, layer, from)?))
     }
 
+    fn attribute_stats(&self, a: EntityId) -> Option<model::AttrStats> {
+        let stats = self.root.stats.as_ref()?;
+        let found = stats.binary_search_by_key(&a, |s| s.attr).map_or(
+            model::AttrStats {
+                attr: a,
+                ..Default::default()
+            },
+            |i| stats[i],
+        );
+        Some(found)
+    }
+
     fn tx_range(&self, from_t: u64, until_t: Option<u64>) -> model::Result<TxLogIter<'_>> {
         let until = Some(until_t.map_or(self.root.basis_t + 1, |u| u.min(self.root.basis_t + 1)));
         let entries = log::entries_in_range(&self.seg, &self.log, from_t, until)?;

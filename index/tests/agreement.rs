@@ -57,6 +57,22 @@ fn run(backend: Backend, seed: u64, rounds: usize, txs_per_round: usize, config:
                 }
             }
             assert_eq!(store.next_t(), memory.next_t(), "{what}: next t");
+            // Attribute statistics kept incrementally by the jobs equal the
+            // exact counts of the whole current AVET layer.
+            let mut attrs: Vec<u64> = layer(&memory, Index::Aevt, Layer::Current)
+                .iter()
+                .map(|d| d.a())
+                .collect();
+            attrs.extend(store.index_root().stats.iter().flatten().map(|s| s.attr));
+            attrs.sort_unstable();
+            attrs.dedup();
+            for a in attrs {
+                assert_eq!(
+                    store.attribute_stats(a),
+                    memory.attribute_stats(a),
+                    "{what}: statistics of attribute {a}"
+                );
+            }
             last = Some(store);
         }
         assert_same_reads(&w.db, &w.reference, &w.ts, &format!("{what}, writer"));

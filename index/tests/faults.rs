@@ -143,6 +143,7 @@ fn segments_of_the_wrong_kind_or_a_newer_format_are_refused() {
         next_t: 1000,
         trees,
         excisions: vec![],
+        stats: None,
     }));
     let bogus_id = rt
         .block_on(storage.put_frame(kind::INDEX_ROOT, &bogus.encode()))

@@ -138,6 +138,28 @@ fn nodes() -> Vec<(&'static str, Node)> {
                 next_t: 2042,
                 trees,
                 excisions: vec![17_592_186_045_500],
+                stats: None,
+            })),
+        ),
+        (
+            "index-root-stats.seg",
+            Node::IndexRoot(Box::new(IndexRoot {
+                basis_t: 2001,
+                next_t: 2042,
+                trees,
+                excisions: vec![],
+                stats: Some(vec![
+                    model::AttrStats {
+                        attr: 10,
+                        datoms: 1000,
+                        values: 1,
+                    },
+                    model::AttrStats {
+                        attr: 72,
+                        datoms: 200_000,
+                        values: 1_000,
+                    },
+                ]),
             })),
         ),
     ]
@@ -157,11 +179,21 @@ fn every_segment_kind_matches_its_golden_file() {
         );
         // Every truncation of the payload and every flipped byte is refused
         // or decodes to something else, never a panic.
+        // The one exception: an index root cut exactly before its
+        // statistics is a root as older versions wrote it (the segment's
+        // content hash catches such a cut in storage).
+        let without_stats = match &node {
+            Node::IndexRoot(r) if r.stats.is_some() => Some(Node::IndexRoot(Box::new(IndexRoot {
+                stats: None,
+                ..(**r).clone()
+            }))),
+            _ => None,
+        };
         for cut in 0..frame.payload.len() {
-            assert!(
-                Node::decode(frame.kind, &frame.payload[..cut]).is_err(),
-                "{name} cut at {cut}"
-            );
+            match Node::decode(frame.kind, &frame.payload[..cut]) {
+                Err(_) => {}
+                Ok(older) => assert_eq!(Some(older), without_stats, "{name} cut at {cut}"),
+            }
         }
         for at in 0..frame.payload.len() {
             let mut bad = frame.payload.to_vec();

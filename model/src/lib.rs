@@ -104,7 +104,9 @@ pub use datom::{
 pub use db::{Components, DatomFilter, Db, Entity, EntityValue, TimePoint};
 pub use error::{Error, Result, TxErrorKind};
 pub use excise::ExciseRequest;
-pub use index::{DatomIter, EmptyStore, Index, IndexStore, Layer, MemoryStore, TxLogIter};
+pub use index::{
+    AttrStats, DatomIter, EmptyStore, Index, IndexStore, Layer, MemoryStore, TxLogIter,
+};
 pub use log::TxLog;
 pub use schema::{Attribute, Cardinality, Schema, Unique};
 pub use tx::{CommittedTx, TxFunction, TxFunctions, TxReport};

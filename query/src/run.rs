@@ -6,6 +6,7 @@ use crate::eval::call::destructure;
 use crate::eval::context::Context;
 use crate::eval::relation::Relation;
 use crate::eval::source::Source;
+use crate::eval::trace::{self, JoinStrategy};
 use crate::eval::{Env, Eval, guard};
 use crate::functions::Functions;
 use crate::input::Input;
@@ -43,6 +44,10 @@ pub struct Options {
     /// Give up (with [`ErrorKind::TooLarge`]) when an intermediate
     /// relation grows past this many rows.
     pub max_rows: Option<usize>,
+    /// How data patterns join with the bindings so far; leave it at
+    /// [`JoinStrategy::Auto`] (the planner's choice) except to compare
+    /// plans. Every strategy finds the same answers.
+    pub join: JoinStrategy,
 }
 
 /// Something that is or parses into a query: EDN text, EDN data or a
@@ -114,6 +119,24 @@ struct Bound {
 impl Query {
     /// Runs the query over `inputs`.
     pub fn run(&self, inputs: &[Input], options: &Options) -> Result<QueryResult> {
+        let _trace = trace::Scope::enter(false, options.join);
+        self.run_traced(inputs, options)
+    }
+
+    /// Runs the query over `inputs` and tells how: see [`crate::explain`].
+    pub fn explain(&self, inputs: &[Input], options: &Options) -> Result<crate::Explain> {
+        let trace = trace::Scope::enter(true, options.join);
+        let started = Instant::now();
+        let result = self.run_traced(inputs, options)?;
+        Ok(crate::Explain {
+            query: self.to_string(),
+            steps: trace.steps(),
+            results: result.len(),
+            elapsed: started.elapsed(),
+        })
+    }
+
+    fn run_traced(&self, inputs: &[Input], options: &Options) -> Result<QueryResult> {
         let _limits = guard::Scope::enter(guard::Limits {
             deadline: options.timeout.map(|t| Instant::now() + t),
             cancel: options.cancel.clone(),

@@ -40,6 +40,14 @@ pub(crate) async fn q(args: QueryArgs) -> Outcome {
                 Slot::Given(input) => input,
             })
             .collect();
+        if args.explain {
+            let plan = query::explain(&query, &inputs)?;
+            match args.format {
+                Some(format) => output::print(format, &plan_edn(&plan), &[]),
+                None => emit([plan]),
+            }
+            return Ok(());
+        }
         let result = query::q(&query, &inputs)?;
         match args.format {
             Some(format) => {
@@ -73,6 +81,27 @@ pub(crate) async fn pull(args: PullArgs) -> Outcome {
         Ok(())
     })
     .await
+}
+
+/// A plan as data: one map per clause, in the order they ran.
+fn plan_edn(plan: &query::Explain) -> Edn {
+    let k = |name: &str| Edn::Keyword(edn::Keyword::new(name));
+    let n = |v: usize| Edn::Long(i64::try_from(v).unwrap_or(i64::MAX));
+    Edn::Vector(
+        plan.steps
+            .iter()
+            .map(|s| {
+                Edn::map([
+                    (k(":depth"), n(s.depth)),
+                    (k(":clause"), Edn::string(&s.clause)),
+                    (k(":how"), Edn::string(&s.how)),
+                    (k(":runs"), n(s.runs)),
+                    (k(":rows-in"), n(s.rows_in)),
+                    (k(":rows-out"), n(s.rows_out)),
+                ])
+            })
+            .collect(),
+    )
 }
 
 /// The query text, and the command-line inputs that follow it.

@@ -265,6 +265,30 @@ impl Db {
         self.state.novelty.current.len() + self.state.novelty.history.len()
     }
 
+    /// The statistics of attribute `a` at the latest basis: the persistent
+    /// layer's (exact, kept by the indexing job) plus the novelty's datoms.
+    /// Distinct values of novelty datoms are estimated: all distinct for a
+    /// unique attribute, else in the persistent layer's proportion, else
+    /// all distinct (an upper bound). Retractions of persistent datoms in
+    /// novelty are not subtracted. `None` when the persistent layer keeps
+    /// no statistics (an index written before they existed).
+    /// Time views (`as_of`, `since`, `history`, filters) see the same
+    /// numbers: they are sizes for planning, not results.
+    pub fn attribute_stats(&self, a: EntityId) -> Option<crate::AttrStats> {
+        let stored = self.state.store.attribute_stats(a)?;
+        let fresh = self.state.novelty.current.attribute_len(a);
+        let unique = self.attribute(a).is_some_and(|at| at.unique.is_some());
+        let fresh_values = match (unique, stored.datoms) {
+            (false, d) if d > 0 => (fresh as f64 * stored.values as f64 / d as f64).ceil() as u64,
+            _ => fresh,
+        };
+        Some(crate::AttrStats {
+            attr: a,
+            datoms: stored.datoms + fresh,
+            values: stored.values + fresh_values,
+        })
+    }
+
     /// The persistent layer under this value.
     pub fn store(&self) -> &Arc<dyn IndexStore> {
         &self.state.store

@@ -186,12 +186,18 @@ impl Db {
     /// facts retired in novelty, merged with novelty's current layer.
     fn scan_current(&self, index: Index, from: &Datom) -> Result<DatomIter<'_>> {
         let novelty = &self.state.novelty;
-        let fresh: DatomIter<'_> = Box::new(novelty.current.range(index, from).cloned().map(Ok));
         let store = &self.state.store;
+        let fresh =
+            || -> DatomIter<'_> { Box::new(novelty.current.range(index, from).cloned().map(Ok)) };
         if store.is_empty() {
-            return Ok(fresh);
+            return Ok(fresh());
         }
         let persisted = store.seek(index, Layer::Current, from)?;
+        // Freshly indexed: the persistent layer alone, without a merge
+        // (a point probe then costs one seek, not two and a merge).
+        if novelty.current.len() == 0 && novelty.retired.is_empty() {
+            return Ok(persisted);
+        }
         let persisted: DatomIter<'_> = if novelty.retired.is_empty() {
             persisted
         } else {
@@ -201,7 +207,7 @@ impl Db {
                     .map_or(true, |d| !retired.contains(&(d.e(), d.a(), d.v().clone())))
             }))
         };
-        Ok(Box::new(Merge::new(index, vec![persisted, fresh])))
+        Ok(Box::new(Merge::new(index, vec![persisted, fresh()])))
     }
 
     /// Every layer merged: the input of time views. Attributes with

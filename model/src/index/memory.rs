@@ -2,8 +2,9 @@
 //! the storage-backed layer fills in, and lets tests prove the merge.
 
 use super::store::{DatomIter, IndexStore, TxLogIter};
-use super::{Index, Layer};
+use super::{AttrStats, Index, Layer};
 use crate::datom::Datom;
+use crate::datom::EntityId;
 use crate::db::Db;
 use crate::error::Result;
 use crate::log::TxLog;
@@ -17,6 +18,7 @@ pub struct MemoryStore {
     next_t: u64,
     layers: Arc<HashMap<(Index, Layer), Vec<Datom>>>,
     log: Arc<Vec<TxLog>>,
+    stats: Arc<HashMap<EntityId, AttrStats>>,
 }
 
 impl MemoryStore {
@@ -37,11 +39,15 @@ impl MemoryStore {
             .tx_range(None, Some(until_t + 1))?
             .collect::<Result<Vec<_>>>()?;
         let next_t = db.next_t_at(until_t)?;
+        let stats = layers
+            .get(&(Index::Avet, Layer::Current))
+            .map_or_else(HashMap::new, |avet| stats_of_avet(avet));
         Ok(MemoryStore {
             basis_t: Some(until_t),
             next_t,
             layers: Arc::new(layers),
             log: Arc::new(log),
+            stats: Arc::new(stats),
         })
     }
 
@@ -79,4 +85,29 @@ impl IndexStore for MemoryStore {
     fn is_empty(&self) -> bool {
         self.basis_t.is_none()
     }
+
+    fn attribute_stats(&self, a: EntityId) -> Option<AttrStats> {
+        Some(self.stats.get(&a).copied().unwrap_or(AttrStats {
+            attr: a,
+            ..AttrStats::default()
+        }))
+    }
+}
+
+/// Exact statistics of every attribute from a current AVET layer.
+fn stats_of_avet(avet: &[Datom]) -> HashMap<EntityId, AttrStats> {
+    let mut stats: HashMap<EntityId, AttrStats> = HashMap::new();
+    let mut prev: Option<&Datom> = None;
+    for d in avet {
+        let s = stats.entry(d.a()).or_insert(AttrStats {
+            attr: d.a(),
+            ..AttrStats::default()
+        });
+        s.datoms += 1;
+        if prev.is_none_or(|p| p.a() != d.a() || p.v() != d.v()) {
+            s.values += 1;
+        }
+        prev = Some(d);
+    }
+    stats
 }

@@ -10,9 +10,11 @@
 mod memory;
 pub(crate) mod merge;
 pub(crate) mod sorted;
+mod stats;
 mod store;
 
 pub use memory::MemoryStore;
+pub use stats::AttrStats;
 pub use store::{DatomIter, EmptyStore, IndexStore, TxLogIter};
 
 use crate::datom::Datom;

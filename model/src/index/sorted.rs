@@ -80,12 +80,16 @@ pub(crate) struct IndexSets {
     aevt: OrdSet<Keyed<AevtOrder>>,
     avet: OrdSet<Keyed<AvetOrder>>,
     vaet: OrdSet<Keyed<VaetOrder>>,
+    /// Datoms per attribute (the planner's statistics of novelty).
+    per_attribute: imbl::HashMap<u64, u64>,
 }
 
 impl IndexSets {
     /// Adds a datom to every order; `is_ref` puts it into VAET too.
     pub(crate) fn insert(&mut self, datom: Arc<Datom>, is_ref: bool) {
-        self.eavt.insert(Keyed::new(datom.clone()));
+        if self.eavt.insert(Keyed::new(datom.clone())).is_none() {
+            *self.per_attribute.entry(datom.a()).or_insert(0) += 1;
+        }
         self.aevt.insert(Keyed::new(datom.clone()));
         if is_ref {
             self.vaet.insert(Keyed::new(datom.clone()));
@@ -96,7 +100,11 @@ impl IndexSets {
     /// Removes a datom (exact, including tx and op) from every order.
     pub(crate) fn remove(&mut self, datom: &Datom, is_ref: bool) {
         let shared = Arc::new(datom.clone());
-        self.eavt.remove(&Keyed::new(shared.clone()));
+        if self.eavt.remove(&Keyed::new(shared.clone())).is_some()
+            && let Some(n) = self.per_attribute.get_mut(&datom.a())
+        {
+            *n = n.saturating_sub(1);
+        }
         self.aevt.remove(&Keyed::new(shared.clone()));
         if is_ref {
             self.vaet.remove(&Keyed::new(shared.clone()));
@@ -122,6 +130,11 @@ impl IndexSets {
             .range((Bound::Included(from), Bound::Unbounded))
             .next();
         found.map(|k| &k.0).filter(|d| d.same_fact(probe))
+    }
+
+    /// How many datoms of attribute `a` the layer holds.
+    pub(crate) fn attribute_len(&self, a: u64) -> u64 {
+        self.per_attribute.get(&a).copied().unwrap_or(0)
     }
 
     /// How many datoms the layer holds.

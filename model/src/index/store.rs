@@ -1,7 +1,8 @@
 //! The persistent layer of the indexes, as a trait.
 
-use super::{Index, Layer};
+use super::{AttrStats, Index, Layer};
 use crate::datom::Datom;
+use crate::datom::EntityId;
 use crate::error::Result;
 use crate::log::TxLog;
 use std::fmt;
@@ -47,6 +48,15 @@ pub trait IndexStore: Send + Sync + fmt::Debug {
     fn is_empty(&self) -> bool {
         false
     }
+
+    /// The statistics of attribute `a` in the current layer, when this
+    /// layer keeps them (`None`: unknown, e.g. an index written before
+    /// statistics existed; planners then estimate). An attribute without
+    /// datoms has zero counts.
+    fn attribute_stats(&self, a: EntityId) -> Option<AttrStats> {
+        let _ = a;
+        None
+    }
 }
 
 /// The persistent layer of a database that was never indexed.
@@ -72,5 +82,12 @@ impl IndexStore for EmptyStore {
 
     fn is_empty(&self) -> bool {
         true
+    }
+
+    fn attribute_stats(&self, a: EntityId) -> Option<AttrStats> {
+        Some(AttrStats {
+            attr: a,
+            ..AttrStats::default()
+        })
     }
 }

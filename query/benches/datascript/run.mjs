@@ -38,6 +38,7 @@ const rows = accrete.queries.map((a, i) => {
     query: a.query,
     accrete_p50_us: +a.p50_us.toFixed(1),
     accrete_indexed_p50_us: +a.indexed_p50_us.toFixed(1),
+    accrete_segments_p50_us: +a.segments_p50_us.toFixed(1),
     datascript_p50_us: ds.p50_us,
     speedup: ratio(ds.p50_us, a.p50_us),
     accrete_p99_us: +a.p99_us.toFixed(1),
@@ -50,13 +51,14 @@ const rows = accrete.queries.map((a, i) => {
 console.log(`${people} people; p50 latency per query, 1 thread; Datascript ${datascript.version} on Node ${process.version}`);
 console.log("speedup = Datascript p50 / accrete p50 (above 1: accrete is faster)");
 const pad = (v, n) => String(v ?? "").padStart(n);
-console.log(["query".padEnd(16), pad("accrete µs", 11), pad("indexed µs", 11), pad("DS µs", 10), pad("speedup", 8),
-  pad("acc p99", 9), pad("DS p99", 9), pad("rows", 7)].join(" "));
+console.log(["query".padEnd(16), pad("accrete µs", 11), pad("indexed µs", 11), pad("segments µs", 12), pad("DS µs", 10),
+  pad("speedup", 8), pad("acc p99", 9), pad("DS p99", 9), pad("rows", 7)].join(" "));
 for (const r of rows) {
-  console.log([r.query.padEnd(16), pad(r.accrete_p50_us, 11), pad(r.accrete_indexed_p50_us, 11), pad(r.datascript_p50_us, 10),
-    pad(r.speedup, 8), pad(r.accrete_p99_us, 9), pad(r.datascript_p99_us, 9), pad(r.rows, 7)].join(" "));
+  console.log([r.query.padEnd(16), pad(r.accrete_p50_us, 11), pad(r.accrete_indexed_p50_us, 11), pad(r.accrete_segments_p50_us, 12),
+    pad(r.datascript_p50_us, 10), pad(r.speedup, 8), pad(r.accrete_p99_us, 9), pad(r.datascript_p99_us, 9), pad(r.rows, 7)].join(" "));
 }
 console.log(`result sizes of the first ${accrete.queries[0].check_rows.length} runs of each query agree: ${rows.every((r) => r.same_results)}`);
-const floor = accrete.floor;
-console.log(`model floor: :person/age scan ${floor.scan_age_p50_us.toFixed(1)} µs, ${floor.probes} EAVT probes ${floor.probes_p50_us.toFixed(1)} µs`);
+for (const [layer, floor] of Object.entries(accrete.floor)) {
+  console.log(`model floor (${layer}): :person/age scan ${floor.scan_age_p50_us.toFixed(1)} µs, one EAVT probe ${floor.eavt_probe_us.toFixed(2)} µs, one AVET probe ${floor.avet_probe_us.toFixed(2)} µs`);
+}
 console.log(JSON.stringify({ people: Number(people), accrete, datascript, comparison: rows }));

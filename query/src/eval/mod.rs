@@ -13,6 +13,7 @@ mod probe;
 pub(crate) mod relation;
 mod rules;
 pub(crate) mod source;
+pub(crate) mod trace;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::functions::Functions;
@@ -90,9 +91,16 @@ impl<'e, 'f> Eval<'e, 'f> {
             self.env.check_deadline()?;
             let i = self.pick(&pending, &ctx)?;
             let clause = pending.swap_remove(i);
+            let step = match trace::recording() {
+                true => trace::start(&clause.text, rows_touching(&ctx, clause)),
+                false => None,
+            };
             ctx = self
                 .apply(clause, ctx)
                 .map_err(|e| e.at_if_unset(&clause.text))?;
+            if let Some(at) = step {
+                trace::finish(at, kind_name(&clause.kind), rows_touching(&ctx, clause));
+            }
         }
         Ok(ctx)
     }
@@ -123,8 +131,34 @@ impl<'e, 'f> Eval<'e, 'f> {
                 _ => src.clone(),
             };
         }
-        let result = self.solve(clauses, ctx);
+        let result = trace::nested(|| self.solve(clauses, ctx));
         self.default_src = saved;
         result
+    }
+}
+
+/// Rows of the largest relation binding a variable of `clause` (1 when
+/// none does: the unit relation).
+fn rows_touching(ctx: &Context, clause: &Clause) -> usize {
+    match ctx.is_empty() {
+        true => 0,
+        false => clause
+            .vars()
+            .iter()
+            .filter_map(|v| ctx.rows_of(v))
+            .max()
+            .unwrap_or(1),
+    }
+}
+
+/// What kind of clause ran, when it says nothing more.
+fn kind_name(kind: &ClauseKind) -> &'static str {
+    match kind {
+        ClauseKind::Pattern(_) => "data pattern",
+        ClauseKind::Predicate(_) => "predicate: filters the rows",
+        ClauseKind::Function(..) => "function: binds per row",
+        ClauseKind::Rule(_) => "rule: bottom-up, semi-naive, for the bound arguments",
+        ClauseKind::Not(_) => "not: removes the rows its body matches",
+        ClauseKind::Or(_) => "or: union of its branches",
     }
 }

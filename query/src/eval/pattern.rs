@@ -14,6 +14,7 @@ use super::groups::Groups;
 use super::probe::Probe;
 use super::relation::Relation;
 use super::source::Source;
+use super::trace::{self, JoinStrategy};
 use crate::error::{Error, ErrorKind, Result};
 use crate::parse::clause::{Clause, Pattern};
 use crate::parse::term::{Term, Var};
@@ -202,7 +203,15 @@ impl Eval<'_, '_> {
         .map_err(|e| Error::model(e, &clause.text))?;
         let fail = |e: model::Error| Error::model(e, &clause.text);
         let consts = Probe::of(&compiled, &[]);
-        if self.should_scan(db, &consts, groups.len()) {
+        let keys = groups.len();
+        if self.should_scan(db, &consts, keys) {
+            trace::how(|| {
+                format!(
+                    "scan {}{} once, hash-join with {keys} keys",
+                    consts.describe(),
+                    selected(db, &consts)
+                )
+            });
             let mut key = Vec::with_capacity(compiled.keys.len());
             for d in consts.datoms(db).map_err(fail)? {
                 let d = d.map_err(fail)?;
@@ -215,6 +224,15 @@ impl Eval<'_, '_> {
             }
             return Ok(out);
         }
+        trace::how(|| match compiled.keys.is_empty() {
+            true => format!("read {}{}", consts.describe(), selected(db, &consts)),
+            false => format!(
+                "probe {} per key, {keys} keys ({}{})",
+                Probe::of(&compiled, groups.key(0)).describe(),
+                consts.describe(),
+                selected(db, &consts)
+            ),
+        });
         for g in 0..groups.len() {
             self.env.check_deadline()?;
             let probe = Probe::of(&compiled, groups.key(g));
@@ -228,17 +246,38 @@ impl Eval<'_, '_> {
         Ok(out)
     }
 
-    /// Scan the constants' datoms once instead of probing per key?
+    /// Scan the constants' datoms once instead of probing per key? Never
+    /// a whole index; otherwise as the query's strategy says, or (the
+    /// default) when the constants select fewer datoms than
+    /// [`SCAN_PER_KEY`] per key: known from the attribute statistics, or
+    /// counted up to that budget when there are none.
     fn should_scan(&self, db: &Db, consts: &Probe, keys: usize) -> bool {
-        if keys <= FEW_KEYS || !consts.selective() {
+        if !consts.selective() {
             return false;
         }
+        match trace::strategy() {
+            JoinStrategy::Probe => return false,
+            JoinStrategy::Scan => return true,
+            JoinStrategy::Auto if keys <= FEW_KEYS => return false,
+            JoinStrategy::Auto => {}
+        }
         let budget = keys.saturating_mul(SCAN_PER_KEY);
+        if let Some(n) = consts.selects(db) {
+            return n < budget as u64;
+        }
         consts
             .datoms(db)
             .map(|it| it.take(budget).count() < budget)
             .unwrap_or(false)
     }
+}
+
+/// What the statistics say a lookup selects, for the plan (`""` when
+/// they do not say).
+fn selected(db: &Db, consts: &Probe) -> String {
+    consts
+        .selects(db)
+        .map_or(String::new(), |n| format!(": ~{n} datoms"))
 }
 
 /// Matches a pattern against a collection of tuples (by position).
@@ -249,6 +288,7 @@ fn match_tuples(
     input: Relation,
 ) -> Result<Relation> {
     let compiled = compile(p, &input, |_, c| Ok(Some(c.clone())))?;
+    trace::how(|| format!("scan the collection ({} tuples), hash-join", tuples.len()));
     let mut out = output_relation(&input, &compiled);
     let groups = group_keys(&compiled, &input, |_, v| Ok(Some(v.clone())))
         .map_err(|e| Error::model(e, &clause.text))?;

@@ -211,7 +211,9 @@ impl Eval<'_, '_> {
             (true, None, _, _) => SOME,
             (false, Some(a), _, true) => match a.unique {
                 Some(_) => 1.0,
-                None => FEW,
+                None => db
+                    .attribute_stats(a.id)
+                    .map_or(FEW, |s| s.datoms_per_value().max(1.0)),
             },
             (false, Some(a), _, false) => self.attribute_count(&p.src, db, a.id) as f64,
             (false, None, true, true) => FEW,
@@ -220,8 +222,12 @@ impl Eval<'_, '_> {
         }
     }
 
-    /// How many datoms attribute `a` has (up to a cap), remembered.
+    /// How many datoms attribute `a` has: from its statistics, or counted
+    /// (up to a cap, remembered) when the database keeps none.
     fn attribute_count(&mut self, src: &model::edn::Symbol, db: &Db, a: u64) -> usize {
+        if let Some(stats) = db.attribute_stats(a) {
+            return stats.datoms as usize;
+        }
         let key = (src.clone(), a);
         if let Some(n) = self.attr_counts.get(&key) {
             return *n;

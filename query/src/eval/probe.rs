@@ -40,11 +40,10 @@ impl Probe {
         self.e.is_some() || self.a.is_some() || matches!(self.v, Some(Value::Ref(_)))
     }
 
-    /// The datoms of the best index for the known positions (a superset:
-    /// check [`Probe::admits`]).
-    pub(super) fn datoms<'d>(&self, db: &'d Db) -> model::Result<model::DatomIter<'d>> {
+    /// The index for the known positions and the prefix it seeks.
+    fn lookup(&self) -> (Index, Vec<Value>) {
         let r = |e: u64| Value::Ref(e);
-        let (index, prefix): (Index, Vec<Value>) = match (self.e, self.a, &self.v) {
+        match (self.e, self.a, &self.v) {
             (Some(e), Some(a), Some(v)) => (Index::Eavt, vec![r(e), r(a), v.clone()]),
             (Some(e), Some(a), None) => (Index::Eavt, vec![r(e), r(a)]),
             (Some(e), None, _) => (Index::Eavt, vec![r(e)]),
@@ -52,8 +51,40 @@ impl Probe {
             (None, Some(a), None) => (Index::Aevt, vec![r(a)]),
             (None, None, Some(v @ Value::Ref(_))) => (Index::Vaet, vec![v.clone()]),
             _ => (Index::Eavt, vec![]),
-        };
+        }
+    }
+
+    /// The datoms of the best index for the known positions (a superset:
+    /// check [`Probe::admits`]).
+    pub(super) fn datoms<'d>(&self, db: &'d Db) -> model::Result<model::DatomIter<'d>> {
+        let (index, prefix) = self.lookup();
         db.datoms(index, &prefix)
+    }
+
+    /// The index and the positions it seeks by, e.g. `:avet [a v]`.
+    pub(super) fn describe(&self) -> String {
+        let (index, prefix) = self.lookup();
+        let names: [&str; 4] = match index {
+            Index::Eavt => ["e", "a", "v", "tx"],
+            Index::Aevt => ["a", "e", "v", "tx"],
+            Index::Avet => ["a", "v", "e", "tx"],
+            Index::Vaet => ["v", "a", "e", "tx"],
+        };
+        format!("{index} [{}]", names[..prefix.len()].join(" "))
+    }
+
+    /// How many datoms the lookup selects, from the attribute statistics
+    /// (`None` when they do not tell: no attribute, an entity known, or no
+    /// statistics kept).
+    pub(super) fn selects(&self, db: &Db) -> Option<u64> {
+        if self.e.is_some() {
+            return None;
+        }
+        let stats = db.attribute_stats(self.a?)?;
+        Some(match self.v {
+            None => stats.datoms,
+            Some(_) => stats.datoms_per_value().ceil() as u64,
+        })
     }
 
     /// True when the datom has every known position.

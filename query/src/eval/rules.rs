@@ -172,7 +172,7 @@ impl Fixpoint {
         eval.default_src = src;
         eval.fixpoint = Some(self);
         eval.delta = delta;
-        let found = eval.solve(&def.body, Context::of(input))?;
+        let found = super::trace::nested(|| eval.solve(&def.body, Context::of(input)))?;
         if found.is_empty() {
             return Ok(());
         }

@@ -227,3 +227,46 @@ pub fn strings(result: &QueryResult) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A database value read from segment trees in (mem) storage, with the
+/// runtime that serves its segment cache.
+pub struct Segmented {
+    pub db: Db,
+    _rt: tokio::runtime::Runtime,
+}
+
+/// The same transactions as `db`, committed to a log in mem storage; the
+/// first `indexed` of them (all when `None`) merged by the indexing job
+/// into segment trees, the rest left as novelty.
+pub fn on_segments(db: &Db, indexed: Option<usize>) -> Segmented {
+    use index::{LogRoot, SegmentCache, Segments, append, db_from_root, index_db};
+    use std::sync::Arc;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let storage: Arc<dyn storage_core::Storage> = Arc::new(storage_core::MemStorage::new());
+    let seg = Segments::new(
+        storage,
+        SegmentCache::with_handle(64 << 20, rt.handle().clone()),
+    );
+    let entries: Vec<model::TxLog> = db
+        .tx_range(None, None)
+        .unwrap()
+        .map(|e| e.unwrap())
+        // The genesis log root holds t 0 (the bootstrap schema) already.
+        .filter(|e| e.t > 0)
+        .collect();
+    let split = indexed.unwrap_or(entries.len()).min(entries.len());
+    let db = rt.block_on(async {
+        let mut root = LogRoot::genesis(uuid::Uuid::new_v4());
+        root = append(&seg, &root, &entries[..split]).await.unwrap();
+        let db = db_from_root(&seg, &root).await.unwrap();
+        let job = index_db(&seg, &db, &root).await.unwrap();
+        root = job.next_root(&seg, &root).await.unwrap();
+        root = append(&seg, &root, &entries[split..]).await.unwrap();
+        db_from_root(&seg, &root).await.unwrap()
+    });
+    Segmented { db, _rt: rt }
+}
