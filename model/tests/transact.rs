@@ -762,3 +762,69 @@ fn tempids_unified_through_two_identities_do_not_loop() {
     assert_eq!(r.tempid("a"), r.tempid("b"));
     assert_eq!(pairs(&r.db_after, ":user/email").len(), 1);
 }
+
+/// A tempid reaches an existing entity only through another tempid: `b`
+/// upserts through `:k/code`, `a` shares the new identity value `:k/slot 4`
+/// with `b`, so both are the holder, and `a`'s unique value is its own.
+/// (Found by the oracle test: `a` was made a new entity and the
+/// transaction refused as a unique conflict.)
+#[test]
+fn a_tempid_upserts_through_another_tempid_it_shares_a_new_identity_with() {
+    let fns = TxFunctions::new();
+    let schema = r#"[{:db/ident :k/code :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+                     {:db/ident :k/slot :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+                     {:db/ident :k/tag :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/value}]"#;
+    let db = Db::new()
+        .with_edn(schema, Instant(1), &fns)
+        .unwrap()
+        .db_after;
+    let first = db
+        .with_edn(
+            r#"[{:db/id "x" :k/code "s4" :k/tag "s6" :k/slot 1}]"#,
+            Instant(2),
+            &fns,
+        )
+        .unwrap();
+    let holder = first.tempid("x").unwrap();
+    let report = first
+        .db_after
+        .with_edn(
+            r#"[[:db/add "a" :k/tag "s6"] [:db/add "b" :k/slot 4] [:db/add "b" :k/code "s4"] [:db/add "a" :k/slot 4]]"#,
+            Instant(3),
+            &fns,
+        )
+        .unwrap_or_else(|e| panic!("both tempids are the holder: {e}"));
+    assert_eq!(report.tempid("a"), Some(holder));
+    assert_eq!(report.tempid("b"), Some(holder));
+    let slots: Vec<_> = report
+        .db_after
+        .datoms(
+            Index::Eavt,
+            &[Value::Ref(holder), Value::keyword(":k/slot")],
+        )
+        .unwrap()
+        .map(|d| d.unwrap().v().clone())
+        .collect();
+    assert_eq!(slots, vec![Value::Long(4)]);
+
+    // Two tempids sharing a new identity value but upserting to two
+    // different entities: refused, naming both.
+    let second = report
+        .db_after
+        .with_edn(r#"[{:db/id "y" :k/code "s9"}]"#, Instant(4), &fns)
+        .unwrap();
+    let other = second.tempid("y").unwrap();
+    let e = second
+        .db_after
+        .with_edn(
+            r#"[[:db/add "a" :k/code "s4"] [:db/add "b" :k/code "s9"] [:db/add "a" :k/slot 7] [:db/add "b" :k/slot 7]]"#,
+            Instant(5),
+            &fns,
+        )
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains(&holder.to_string()) && text.contains(&other.to_string()),
+        "{text}"
+    );
+}

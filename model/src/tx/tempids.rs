@@ -118,22 +118,46 @@ impl Temps {
         i
     }
 
-    /// Makes `i` and `j` one entity (union by root, so no cycles).
-    fn unite(&mut self, i: usize, j: usize) {
+    /// Makes `i` and `j` one entity (union by root, so no cycles); the
+    /// root kept is one with an entity already, if either has one. `Ok(true)`
+    /// when a group without an entity got one; `Err` with the two entities
+    /// when both groups have different ones.
+    fn unite(&mut self, i: usize, j: usize) -> std::result::Result<bool, (EntityId, EntityId)> {
         let (ri, rj) = (self.root(i), self.root(j));
-        if ri != rj {
-            self.list[ri].alias = Some(rj);
+        if ri == rj {
+            return Ok(false);
+        }
+        match (self.list[ri].resolved, self.list[rj].resolved) {
+            (Some(a), Some(b)) if a != b => Err((a, b)),
+            (Some(_), None) => {
+                self.list[rj].alias = Some(ri);
+                Ok(true)
+            }
+            (None, Some(_)) => {
+                self.list[ri].alias = Some(rj);
+                Ok(true)
+            }
+            _ => {
+                self.list[ri].alias = Some(rj);
+                Ok(false)
+            }
         }
     }
 }
 
 impl Ctx<'_> {
-    /// Resolves every tempid: upserts first (repeated while resolving one
-    /// lets another resolve), then unification of tempids claiming the same
-    /// new identity, then allocation in each tempid's partition.
+    /// Resolves every tempid: upserts (repeated while resolving one lets
+    /// another resolve) and unification of tempids claiming the same
+    /// identity value, until neither resolves anything more (a tempid may
+    /// reach an existing entity only through another tempid it shares a
+    /// new identity value with), then allocation in each tempid's partition.
     pub(crate) fn resolve_tempids(&mut self) -> Result<()> {
-        while self.upsert_round()? {}
-        self.unify();
+        loop {
+            while self.upsert_round()? {}
+            if !self.unify()? {
+                break;
+            }
+        }
         self.allocate()
     }
 
@@ -194,15 +218,19 @@ impl Ctx<'_> {
                 origin,
             )),
             _ => {
-                self.temps.list[i].resolved = Some(e);
+                let root = self.temps.root(i);
+                self.temps.list[root].resolved = Some(e);
                 Ok(())
             }
         }
     }
 
-    /// Tempids asserting the same value of an identity attribute are one entity.
-    fn unify(&mut self) {
+    /// Tempids asserting the same value of an identity attribute are one
+    /// entity, also when one of them upserted already (the others then are
+    /// that entity). True when a tempid got an entity this way.
+    fn unify(&mut self) -> Result<bool> {
         let mut claims: HashMap<(EntityId, Value), usize> = HashMap::new();
+        let mut progress = false;
         for k in 0..self.ops.len() {
             let op = &self.ops[k];
             let (Target::Temp(i), OpKind::Add, Some(attr), Some(v)) =
@@ -210,19 +238,32 @@ impl Ctx<'_> {
             else {
                 continue;
             };
-            if attr.unique != Some(Unique::Identity) || self.temps.resolution(i).is_some() {
+            if attr.unique != Some(Unique::Identity) {
                 continue;
             }
+            let origin = op.origin;
             let Some(value) = self.known_value(v) else {
                 continue;
             };
             match claims.get(&(attr.id, value.clone())) {
-                Some(&j) => self.temps.unite(i, j),
+                Some(&j) => match self.temps.unite(i, j) {
+                    Ok(resolved) => progress |= resolved,
+                    Err((a, b)) => {
+                        return Err(self.error(
+                            TxErrorKind::Tempid,
+                            format!(
+                                "tempids that assert one identity value upsert to two entities, {a} and {b}"
+                            ),
+                            origin,
+                        ));
+                    }
+                },
                 None => {
                     claims.insert((attr.id, value), i);
                 }
             }
         }
+        Ok(progress)
     }
 
     fn allocate(&mut self) -> Result<()> {
