@@ -107,5 +107,7 @@ pub use excise::ExciseRequest;
 pub use index::{DatomIter, EmptyStore, Index, IndexStore, Layer, MemoryStore, TxLogIter};
 pub use log::TxLog;
 pub use schema::{Attribute, Cardinality, Schema, Unique};
-pub use tx::{CommittedTx, TxFunction, TxFunctions, TxReport};
+pub use tx::{
+    CommittedTx, FnCall, Installed, InstalledFailure, PredCheck, TxFunction, TxFunctions, TxReport,
+};
 pub use value::{RefResolver, TupleShape, Value, ValueType};
