@@ -178,7 +178,10 @@ async fn story(uri: String) {
     // House, a physician, reads Pat's record but may not write it: the
     // spec refuses what he would create there, naming spec, entity and
     // predicate, and nothing is committed.
-    assert_eq!(clinic.may("house", "can-read"), r#"["pat/history" "pat/record"]"#);
+    assert_eq!(
+        clinic.may("house", "can-read"),
+        r#"["pat/history" "pat/record"]"#
+    );
     clinic.refused(
         "house",
         lab,
@@ -189,7 +192,10 @@ async fn story(uri: String) {
             ":resource/create",
         ],
     );
-    assert_eq!(clinic.may("house", "can-read"), r#"["pat/history" "pat/record"]"#);
+    assert_eq!(
+        clinic.may("house", "can-read"),
+        r#"["pat/history" "pat/record"]"#
+    );
 
     // House cannot give himself write access: the function checks that
     // whoever shares holds the access being shared.

@@ -59,18 +59,17 @@ async fn an_embedded_transactor_runs_installed_functions_and_specs() {
     let err = within(t.transact_edn("[[:evil/spin]]")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
     assert!(
-        err.to_string().contains(":evil/spin failed: over its limit"),
+        err.to_string()
+            .contains(":evil/spin failed: over its limit"),
         "{err}"
     );
     within(t.transact_edn(r#"[[:user/register "al@x"]]"#))
         .await
         .unwrap();
     // A failing spec names spec, entity and what failed.
-    let err = within(t.transact_edn(
-        r#"[{:user/email "no-name@x" :db/ensure :user/named}]"#,
-    ))
-    .await
-    .unwrap_err();
+    let err = within(t.transact_edn(r#"[{:user/email "no-name@x" :db/ensure :user/named}]"#))
+        .await
+        .unwrap_err();
     let message = err.to_string();
     assert!(message.contains("fails spec :user/named"), "{message}");
     assert!(message.contains(":user/name"), "{message}");

@@ -134,7 +134,9 @@ fn deterministic(query: &query::Query) -> Result<(), String> {
     let edn = model::edn::parse(&text).map_err(|e| e.to_string())?;
     let find = query::section_forms(&edn, "find").unwrap_or_default();
     let random = find.iter().any(|f| match f {
-        Edn::List(items) => matches!(items.first(), Some(Edn::Symbol(s)) if matches!(s.as_str(), "rand" | "sample")),
+        Edn::List(items) => {
+            matches!(items.first(), Some(Edn::Symbol(s)) if matches!(s.as_str(), "rand" | "sample"))
+        }
         _ => false,
     });
     match random {
@@ -294,7 +296,9 @@ impl Runtime {
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(self.explain(&e, allowance)),
-            Err(_) => Err("the script engine failed (a bug in the engine): the call was abandoned".into()),
+            Err(_) => {
+                Err("the script engine failed (a bug in the engine): the call was abandoned".into())
+            }
         }
     }
 

@@ -91,21 +91,27 @@ fn holds_query(
     })
 }
 
-fn holds_code(runtime: &Runtime, code: &str, check: PredCheck<'_>) -> Result<bool, InstalledFailure> {
+fn holds_code(
+    runtime: &Runtime,
+    code: &str,
+    check: PredCheck<'_>,
+) -> Result<bool, InstalledFailure> {
     let db = ScriptDb {
         db: check.db_after.clone(),
         principal: check.principal.map(Into::into),
         shared: runtime.shared.clone(),
     };
     let principal = check.principal.map_or(Dynamic::UNIT, |p| p.into());
-    let e = i64::try_from(check.e).map_err(|_| FAILED(format!("entity {} out of range", check.e)))?;
+    let e =
+        i64::try_from(check.e).map_err(|_| FAILED(format!("entity {} out of range", check.e)))?;
     let args = vec![Dynamic::from(db), Dynamic::from_int(e), principal];
     let answer = runtime.run(code, args, check.spent).map_err(FAILED)?;
     match answer.as_bool() {
         Ok(b) => Ok(b),
         Err(_) => Err(FAILED(format!(
             "its main returned {} ({}), not true or false",
-            convert::to_edn(&answer).map_or_else(|_| answer.type_name().to_string(), |e| e.to_string()),
+            convert::to_edn(&answer)
+                .map_or_else(|_| answer.type_name().to_string(), |e| e.to_string()),
             answer.type_name()
         ))),
     }

@@ -90,9 +90,10 @@ fn register_db(engine: &mut Engine) {
         .register_fn("pull", |db: &mut ScriptDb, pattern: &str, e: Dynamic| {
             db.pull(pattern, &e)
         })
-        .register_fn("datoms", |db: &mut ScriptDb, index: &str, components: Array| {
-            db.datoms(index, components)
-        })
+        .register_fn(
+            "datoms",
+            |db: &mut ScriptDb, index: &str, components: Array| db.datoms(index, components),
+        )
         .register_fn("entid", |db: &mut ScriptDb, reference: Dynamic| {
             db.entid(&reference)
         })
@@ -221,7 +222,10 @@ impl ScriptDb {
         };
         let text = self
             .db
-            .datoms(Index::Eavt, &[Value::Ref(e), Value::Ref(model::schema::bootstrap::RULES)])
+            .datoms(
+                Index::Eavt,
+                &[Value::Ref(e), Value::Ref(model::schema::bootstrap::RULES)],
+            )
             .map_err(|e| fail(e.to_string()))?
             .next()
             .transpose()
@@ -232,7 +236,9 @@ impl ScriptDb {
                     .map_err(|e| fail(format!("the :db/rules of {name}: {e}")))?;
                 Ok(Dynamic::from(Opaque(rules)))
             }
-            None => Err(fail(format!("{name} is not a rule set: it has no :db/rules"))),
+            None => Err(fail(format!(
+                "{name} is not a rule set: it has no :db/rules"
+            ))),
         }
     }
 }

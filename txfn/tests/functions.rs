@@ -31,11 +31,18 @@ fn a_function_returns_tx_data_in_list_and_map_forms() {
     let report = tx(&db, r#"[[:person/rename "Ann" "Anna"]]"#);
     let db = report.db_after;
     assert_eq!(
-        query(&db, r#"[:find ?m . :where [?e :person/name "Anna"] [?e :person/email ?m]]"#),
+        query(
+            &db,
+            r#"[:find ?m . :where [?e :person/name "Anna"] [?e :person/email ?m]]"#
+        ),
         "\"Anna@example.org\""
     );
     // The function's datoms, nothing else, are the transaction's.
-    assert_eq!(report.tx_data.len(), 1 + 3, "txInstant, name out and in, email");
+    assert_eq!(
+        report.tx_data.len(),
+        1 + 3,
+        "txInstant, name out and in, email"
+    );
     // Tempids written by a function resolve like any other.
     let db = install(
         &db,
@@ -67,7 +74,11 @@ fn functions_call_other_functions_and_nesting_is_bounded() {
         "\"Ann\""
     );
     // A function that calls itself for ever stops at the nesting limit.
-    let db = install(&db, ":loop/forever", r#"fn main(db) { [[kw("loop/forever")]] }"#);
+    let db = install(
+        &db,
+        ":loop/forever",
+        r#"fn main(db) { [[kw("loop/forever")]] }"#,
+    );
     refused(
         try_tx(&db, "[[:loop/forever]]"),
         K::TxFunction,
@@ -118,7 +129,10 @@ fn a_function_reads_the_database_with_q_rules_pull_and_datoms() {
     );
     let db = tx(&db, r#"[[:person/tag-reachable "Ann"]]"#).db_after;
     assert_eq!(
-        query(&db, "[:find ?n ?m :where [?e :person/name ?n] [?e :person/email ?m]]"),
+        query(
+            &db,
+            "[:find ?n ?m :where [?e :person/name ?n] [?e :person/email ?m]]"
+        ),
         r#"#{["Bob" "Bob@Ann"] ["Cid" "Cid@Ann"]}"#
     );
 }
@@ -225,7 +239,10 @@ fn over_its_time_limit_a_function_aborts_only_its_transaction() {
     );
     with_small(&db, "[[:evil/busy]]").unwrap();
     refused(
-        with_small(&db, "[[:evil/busy] [:evil/busy] [:evil/busy] [:evil/busy] [:evil/busy]]"),
+        with_small(
+            &db,
+            "[[:evil/busy] [:evil/busy] [:evil/busy] [:evil/busy] [:evil/busy]]",
+        ),
         K::TxFunction,
         &["operations"],
     );
@@ -252,7 +269,11 @@ fn over_its_memory_limit_a_function_aborts_only_its_transaction() {
     refused(
         try_tx(&db, "[[:evil/string]]"),
         K::TxFunction,
-        &[":evil/string failed", "over its memory limit", "Length of string"],
+        &[
+            ":evil/string failed",
+            "over its memory limit",
+            "Length of string",
+        ],
     );
     let db = install(
         &db,
@@ -323,14 +344,46 @@ fn recursing_forever_aborts_only_its_transaction() {
 fn hostile_code_finds_no_io_no_clock_and_no_way_out() {
     let db = people();
     let attempts = [
-        (":evil/import", r#"import "std" as s; fn main(db) { [] }"#, "does not compile"),
-        (":evil/eval", r#"fn main(db) { eval("40 + 2"); [] }"#, "does not compile"),
-        (":evil/print", r#"fn main(db) { print("hi"); [] }"#, "does not compile"),
-        (":evil/debug", r#"fn main(db) { debug("hi"); [] }"#, "does not compile"),
-        (":evil/clock", "fn main(db) { let t = timestamp(); [] }", "timestamp"),
-        (":evil/file", r#"fn main(db) { open("/etc/passwd"); [] }"#, "open"),
-        (":evil/exec", r#"fn main(db) { system("ls"); [] }"#, "system"),
-        (":evil/random", r#"fn main(db) { let r = rand(); [] }"#, "rand"),
+        (
+            ":evil/import",
+            r#"import "std" as s; fn main(db) { [] }"#,
+            "does not compile",
+        ),
+        (
+            ":evil/eval",
+            r#"fn main(db) { eval("40 + 2"); [] }"#,
+            "does not compile",
+        ),
+        (
+            ":evil/print",
+            r#"fn main(db) { print("hi"); [] }"#,
+            "does not compile",
+        ),
+        (
+            ":evil/debug",
+            r#"fn main(db) { debug("hi"); [] }"#,
+            "does not compile",
+        ),
+        (
+            ":evil/clock",
+            "fn main(db) { let t = timestamp(); [] }",
+            "timestamp",
+        ),
+        (
+            ":evil/file",
+            r#"fn main(db) { open("/etc/passwd"); [] }"#,
+            "open",
+        ),
+        (
+            ":evil/exec",
+            r#"fn main(db) { system("ls"); [] }"#,
+            "system",
+        ),
+        (
+            ":evil/random",
+            r#"fn main(db) { let r = rand(); [] }"#,
+            "rand",
+        ),
         (
             ":evil/random-query",
             r#"fn main(db) { db.q("[:find (rand ?e) . :where [?e :person/name]]"); [] }"#,
@@ -362,7 +415,10 @@ fn hostile_code_finds_no_io_no_clock_and_no_way_out() {
     );
     let report = try_tx_as(&db, "[[:who/am-i]]", "alice").unwrap();
     assert_eq!(
-        query(&report.db_after, "[:find ?n . :where [?e :person/name \"alice\"] [?e :person/name ?n]]"),
+        query(
+            &report.db_after,
+            "[:find ?n . :where [?e :person/name \"alice\"] [?e :person/name ?n]]"
+        ),
         "\"alice\""
     );
 }
@@ -396,7 +452,10 @@ fn a_transaction_runs_the_version_current_at_its_basis() {
     let with_v1 = install(&db, ":account/open", v1);
     let with_v2 = install(&with_v1, ":account/open", v2);
     let balance = |db: &model::Db| {
-        query(db, &format!("[:find ?b . :where [{ann} :account/balance ?b]]"))
+        query(
+            db,
+            &format!("[:find ?b . :where [{ann} :account/balance ?b]]"),
+        )
     };
     // Against the value before the change, the old version runs; after, the new.
     let call = format!("[[:account/open {ann}]]");

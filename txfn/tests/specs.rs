@@ -60,7 +60,9 @@ fn required_attributes_pass_and_fail() {
     let message = refused(
         try_tx(
             &report.db_after,
-            &format!("[[:db/retract {a} :account/owner [:person/name \"Bob\"]] [:db/add {a} :db/ensure :account/has-owner]]"),
+            &format!(
+                "[[:db/retract {a} :account/owner [:person/name \"Bob\"]] [:db/add {a} :db/ensure :account/has-owner]]"
+            ),
         ),
         K::EntityAttrs,
         &[
@@ -68,7 +70,10 @@ fn required_attributes_pass_and_fail() {
             "required attribute :account/owner",
         ],
     );
-    assert!(message.contains(":db/ensure :account/has-owner"), "{message}");
+    assert!(
+        message.contains(":db/ensure :account/has-owner"),
+        "{message}"
+    );
     refused(
         try_tx(&db, r#"[{:account/balance 1 :db/ensure :account/valid}]"#),
         K::EntityAttrs,
@@ -82,7 +87,10 @@ fn required_attributes_pass_and_fail() {
     );
     // And :db/ensure is only ever asserted.
     refused(
-        try_tx(&db, r#"[[:db/retract [:person/name "Bob"] :db/ensure :account/valid]]"#),
+        try_tx(
+            &db,
+            r#"[[:db/retract [:person/name "Bob"] :db/ensure :account/valid]]"#,
+        ),
         K::InvalidForm,
         &["can only be asserted"],
     );

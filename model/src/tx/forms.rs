@@ -295,7 +295,8 @@ impl<'a> Ctx<'a> {
 
     /// Runs the `:db/fn` code of the entity named `name`, as of the basis.
     fn call_installed(&mut self, name: &Keyword, args: &[Edn], origin: Origin) -> Result<Vec<Edn>> {
-        let fail = |ctx: &Self, message: String| ctx.error(TxErrorKind::TxFunction, message, origin);
+        let fail =
+            |ctx: &Self, message: String| ctx.error(TxErrorKind::TxFunction, message, origin);
         let Some(function) = self.db.schema().entid(name) else {
             return Err(fail(self, format!("no transaction function {name}")));
         };
@@ -314,7 +315,9 @@ impl<'a> Ctx<'a> {
         let Some(runtime) = self.functions.installed().cloned() else {
             return Err(fail(
                 self,
-                format!("{name} is installed as data (:db/fn), but this process has no runtime for installed functions (the txfn crate)"),
+                format!(
+                    "{name} is installed as data (:db/fn), but this process has no runtime for installed functions (the txfn crate)"
+                ),
             ));
         };
         let call = crate::tx::FnCall {

@@ -147,7 +147,10 @@ impl Ctx<'_> {
         origin: Origin,
     ) -> Result<()> {
         let fail = |ctx: &Self, message: String| {
-            let message = format!("entity {e} fails spec {spec}: predicate {} {message}", pred.name);
+            let message = format!(
+                "entity {e} fails spec {spec}: predicate {} {message}",
+                pred.name
+            );
             ctx.error(TxErrorKind::EntityPred, message, origin)
         };
         if pred.query.is_none() && pred.code.is_none() {
