@@ -78,7 +78,7 @@ pub(crate) fn progress(ops: u64) -> Option<Over> {
             return Some(Over::Operations);
         }
         // The clock is cheap, but not free: look every 256 operations.
-        (ops % 256 == 0 && Instant::now() > meter.deadline).then_some(Over::Time)
+        (ops.is_multiple_of(256) && Instant::now() > meter.deadline).then_some(Over::Time)
     })
 }
 
