@@ -464,8 +464,8 @@ fn the_client_examples_run() {
         .args([&base, "shop"])
         .output()
         .expect("node runs");
-    let text =
-        String::from_utf8_lossy(&node.stdout).into_owned() + &String::from_utf8_lossy(&node.stderr);
+    let text = String::from_utf8_lossy(&node.stdout).into_owned()
+        + &*String::from_utf8_lossy(&node.stderr);
     assert!(node.status.success(), "{text}");
     assert!(text.contains("rating=8"), "{text}");
 }

@@ -43,6 +43,11 @@ pub enum TxErrorKind {
     /// The tx data asserts an attribute only the transactor writes
     /// (`:tx/principal`: who committed the transaction).
     Provenance,
+    /// An entity lacks an attribute its `:db/ensure` spec requires (or
+    /// the spec named is none).
+    EntityAttrs,
+    /// A predicate of an entity's `:db/ensure` spec does not hold.
+    EntityPred,
 }
 
 impl TxErrorKind {
@@ -64,6 +69,8 @@ impl TxErrorKind {
             TxErrorKind::TxInstant => ":db.error/past-tx-instant",
             TxErrorKind::Excision => ":db.error/invalid-excision",
             TxErrorKind::Provenance => ":db.error/provenance",
+            TxErrorKind::EntityAttrs => ":db.error/entity-attrs",
+            TxErrorKind::EntityPred => ":db.error/entity-pred",
         }
     }
 }

@@ -5,7 +5,9 @@
 //! mapping ([`json`]); values, datoms and
 //! entity ids; schema as data; transactions as a pure function from a
 //! database value, tx data, an instant and registered transaction functions
-//! to a [`TxReport`]; database values with `as_of`, `since`, `history`,
+//! to a [`TxReport`], including the functions and entity specs installed
+//! as data (`:db/fn`, `:db/ensure`), run through the [`Installed`] trait
+//! whose runtime lives in the `txfn` crate; database values with `as_of`, `since`, `history`,
 //! `filter`, `datoms`, `seek_datoms`, `index_range`, the entity API and the
 //! log; a stable binary [`codec`]; the size limits a transaction is held
 //! to where tx data enters ([`limits`]).
@@ -109,5 +111,7 @@ pub use index::{
 };
 pub use log::TxLog;
 pub use schema::{Attribute, Cardinality, Schema, Unique};
-pub use tx::{CommittedTx, TxFunction, TxFunctions, TxReport};
+pub use tx::{
+    CommittedTx, FnCall, Installed, InstalledFailure, PredCheck, TxFunction, TxFunctions, TxReport,
+};
 pub use value::{RefResolver, TupleShape, Value, ValueType};

@@ -747,7 +747,7 @@ fn transaction_functions_can_nest_but_not_forever() {
         Arc::new(|_: &Db, _: &[Edn]| Ok(vec![model::edn::parse("[:f/loop]")?])),
     );
     let e = db.with_edn("[[:f/loop]]", instant(&db), &fns).unwrap_err();
-    assert!(e.to_string().contains("nest too deeply"), "{e}");
+    assert!(e.to_string().contains("nest more than 32 deep"), "{e}");
 }
 
 #[test]

@@ -55,7 +55,10 @@ pub struct Config {
     pub commit_patience: Duration,
     /// Stamps `:db/txInstant` (never earlier than the previous one's + 1 ms).
     pub clock: Clock,
-    /// Transaction functions callable from tx data.
+    /// Transaction functions callable from tx data: those registered in
+    /// Rust here, and those installed as data (`:db/fn`), which the
+    /// transactor always runs (through `txfn`'s shared runtime unless
+    /// these functions carry a runtime of their own).
     pub functions: TxFunctions,
     /// Who commits the transactions of in-process callers
     /// ([`crate::Transactor::transact`]), recorded as `:tx/principal`: by
@@ -77,7 +80,7 @@ impl Default for Config {
             queue_capacity: 8192,
             commit_patience: Duration::from_secs(10),
             clock: Arc::new(system_clock),
-            functions: TxFunctions::new(),
+            functions: txfn::tx_functions(),
             local_principal: Principal::local_user(),
         }
     }

@@ -77,6 +77,10 @@ impl Transactor {
         claim: Claim,
         warm: Option<WarmDb>,
     ) -> Result<Transactor> {
+        // Functions and specs installed as data run in every transactor,
+        // embedded or standalone, whatever Rust functions the caller set.
+        let mut config = config;
+        config.functions = txfn::ensure_installed(std::mem::take(&mut config.functions));
         let Claim { lease, uuid } = claim;
         let storage = seg.storage.clone();
         let epoch = lease.epoch();

@@ -406,7 +406,7 @@ async fn dry_run(uri: &str, forms: Vec<model::edn::Edn>) -> Outcome {
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
         let instant = model::edn::Instant(now.max(db.last_tx_instant().millis() + 1));
-        Ok(db.with(&forms, instant, &model::TxFunctions::new())?)
+        Ok(db.with(&forms, instant, &txfn::tx_functions())?)
     })
     .await?;
     let committed = Committed::from_report(report);

@@ -65,6 +65,30 @@ pub const TX_TEMPIDS: EntityId = 35;
 /// transaction entity. Written by the transactor only: tx data that
 /// asserts it is refused.
 pub const TX_PRINCIPAL: EntityId = 36;
+/// `:db/fn`: the code of a transaction function installed as data (a
+/// Rhai script defining `fn main(db, …)`), on an entity whose `:db/ident`
+/// names the function in tx data (`[:my/fn arg …]`). Its history is the
+/// function's versions: a transaction runs the code current at its basis.
+pub const FN: EntityId = 60;
+/// `:db/ensure`: asserted in tx data on an entity, names an entity spec
+/// the entity must satisfy after the transaction. Never stored: it only
+/// asks for the check (as in Datomic).
+pub const ENSURE: EntityId = 61;
+/// `:db.entity/attrs`: the attributes an entity spec requires a value of.
+pub const ENTITY_ATTRS: EntityId = 62;
+/// `:db.entity/preds`: the predicates of an entity spec (entities with
+/// `:db.pred/query` or `:db/fn`), which must all hold.
+pub const ENTITY_PREDS: EntityId = 63;
+/// `:db.pred/query`: a Datalog query (EDN text) that holds when it finds
+/// anything; its `:in` takes `$` (the database after the transaction),
+/// `%` (the rules of `:db.pred/rules`), the entity and the principal.
+pub const PRED_QUERY: EntityId = 64;
+/// `:db.pred/rules`: the rule set (an entity with `:db/rules`) that a
+/// predicate's query gets as `%`.
+pub const PRED_RULES: EntityId = 65;
+/// `:db/rules`: a named rule set (EDN text of a vector of rules), shared by
+/// predicates and readable by transaction functions.
+pub const RULES: EntityId = 66;
 /// The first `:db.type/...` entity; the others follow in tag order.
 const FIRST_TYPE: EntityId = 40;
 /// Entities of `:db.part/db` below this counter are built in and immutable.
@@ -111,7 +135,7 @@ const fn named(id: EntityId, ident: &'static str) -> Builtin {
     }
 }
 
-const BUILTINS: [Builtin; 36] = [
+const BUILTINS: [Builtin; 43] = [
     named(PART_DB, "db.part/db"),
     named(PART_TX, "db.part/tx"),
     named(PART_USER, "db.part/user"),
@@ -169,6 +193,13 @@ const BUILTINS: [Builtin; 36] = [
     },
     attr(TX_TEMPIDS, "tx/tempids", ValueType::String, false),
     attr(TX_PRINCIPAL, "tx/principal", ValueType::String, false),
+    attr(FN, "db/fn", ValueType::String, false),
+    attr(ENSURE, "db/ensure", ValueType::Ref, true),
+    attr(ENTITY_ATTRS, "db.entity/attrs", ValueType::Keyword, true),
+    attr(ENTITY_PREDS, "db.entity/preds", ValueType::Ref, true),
+    attr(PRED_QUERY, "db.pred/query", ValueType::String, false),
+    attr(PRED_RULES, "db.pred/rules", ValueType::Ref, false),
+    attr(RULES, "db/rules", ValueType::String, false),
     named(CARDINALITY_ONE, "db.cardinality/one"),
     named(CARDINALITY_MANY, "db.cardinality/many"),
     named(UNIQUE_VALUE, "db.unique/value"),

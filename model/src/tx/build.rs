@@ -41,13 +41,19 @@ impl Intents {
 pub(crate) struct Built {
     pub(crate) datoms: Vec<Datom>,
     pub(crate) schema_origin: Option<Origin>,
+    /// The entity specs `:db/ensure` asked for, checked after applying.
+    pub(crate) ensures: Vec<super::specs::Ensure>,
 }
 
 impl Ctx<'_> {
     pub(crate) fn build(&self, instant: Instant) -> Result<Built> {
         let mut intents = Intents::default();
+        let mut ensures = Vec::new();
         for op in &self.ops {
-            self.collect(op, &mut intents)?;
+            match op.attr.as_ref().map(|a| a.id) {
+                Some(b::ENSURE) => ensures.push(self.ensure(op)?),
+                _ => self.collect(op, &mut intents)?,
+            }
         }
         self.maintain_composites(&mut intents)?;
         let settled = self.settle(&intents)?;
@@ -84,6 +90,7 @@ impl Ctx<'_> {
         Ok(Built {
             datoms,
             schema_origin,
+            ensures,
         })
     }
 
@@ -91,7 +98,7 @@ impl Ctx<'_> {
         v.as_ref().map_or(Value::MIN, |v| self.value_of(v))
     }
 
-    fn value_of(&self, v: &Val) -> Value {
+    pub(crate) fn value_of(&self, v: &Val) -> Value {
         match v {
             Val::Value(value) => value.clone(),
             Val::Entity(t) => Value::Ref(self.resolved(*t)),

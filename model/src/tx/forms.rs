@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 /// Transaction functions may call others up to this depth.
 const MAX_FN_DEPTH: usize = 32;
+/// Most function calls in one transaction (nested ones included).
+const MAX_FN_CALLS: usize = 1024;
 
 /// Where an operation came from, to name the form in errors.
 #[derive(Clone, Copy, Debug)]
@@ -68,7 +70,13 @@ pub(crate) struct Ctx<'a> {
     pub(crate) db: &'a Db,
     input: &'a [Edn],
     generated: Vec<Edn>,
-    functions: &'a TxFunctions,
+    pub(crate) functions: &'a TxFunctions,
+    /// Who commits the transaction, when known.
+    pub(crate) principal: Option<&'a str>,
+    /// Work spent by installed functions and predicates so far.
+    pub(crate) spent: u64,
+    /// Function calls so far.
+    calls: usize,
     pub(crate) tx: EntityId,
     pub(crate) temps: Temps,
     pub(crate) ops: Vec<RawOp>,
@@ -81,13 +89,21 @@ fn kw(text: &str) -> Edn {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(db: &'a Db, input: &'a [Edn], functions: &'a TxFunctions) -> Self {
+    pub(crate) fn new(
+        db: &'a Db,
+        input: &'a [Edn],
+        functions: &'a TxFunctions,
+        principal: Option<&'a str>,
+    ) -> Self {
         let tx = t_to_tx(db.next_t());
         Ctx {
             db,
             input,
             generated: Vec::new(),
             functions,
+            principal,
+            spent: 0,
+            calls: 0,
             tx,
             temps: Temps::default(),
             ops: Vec::with_capacity(input.len()),
@@ -245,32 +261,81 @@ impl<'a> Ctx<'a> {
     }
 
     fn call(&mut self, name: &Keyword, args: &[Edn], origin: Origin, depth: usize) -> Result<()> {
-        let Some(function) = self.functions.get(name).cloned() else {
-            return Err(self.error(
-                TxErrorKind::TxFunction,
-                format!("no transaction function {name}"),
-                origin,
-            ));
-        };
         if depth >= MAX_FN_DEPTH {
             return Err(self.error(
                 TxErrorKind::TxFunction,
-                "transaction functions nest too deeply",
+                format!("transaction functions nest more than {MAX_FN_DEPTH} deep (at {name})"),
                 origin,
             ));
         }
-        let produced = function(self.db, args).map_err(|e| {
-            self.error(
+        self.calls += 1;
+        if self.calls > MAX_FN_CALLS {
+            return Err(self.error(
                 TxErrorKind::TxFunction,
-                format!("{name} failed: {e}"),
+                format!("more than {MAX_FN_CALLS} transaction function calls in one transaction (at {name})"),
                 origin,
-            )
-        })?;
+            ));
+        }
+        let produced = match self.functions.get(name).cloned() {
+            Some(function) => function(self.db, args).map_err(|e| {
+                self.error(
+                    TxErrorKind::TxFunction,
+                    format!("{name} failed: {e}"),
+                    origin,
+                )
+            })?,
+            None => self.call_installed(name, args, origin)?,
+        };
         for form in produced {
             self.generated.push(form);
             self.expand(Origin::Generated(self.generated.len() - 1), depth + 1)?;
         }
         Ok(())
+    }
+
+    /// Runs the `:db/fn` code of the entity named `name`, as of the basis.
+    fn call_installed(&mut self, name: &Keyword, args: &[Edn], origin: Origin) -> Result<Vec<Edn>> {
+        let fail =
+            |ctx: &Self, message: String| ctx.error(TxErrorKind::TxFunction, message, origin);
+        let Some(function) = self.db.schema().entid(name) else {
+            return Err(fail(self, format!("no transaction function {name}")));
+        };
+        let code = match self.db.current_values(function, b::FN)?.pop() {
+            Some(d) => match d.v() {
+                Value::String(code) => code.clone(),
+                _ => return Err(fail(self, format!("the :db/fn of {name} is not text"))),
+            },
+            None => {
+                return Err(fail(
+                    self,
+                    format!("{name} is not a transaction function: it has no :db/fn"),
+                ));
+            }
+        };
+        let Some(runtime) = self.functions.installed().cloned() else {
+            return Err(fail(
+                self,
+                format!(
+                    "{name} is installed as data (:db/fn), but this process has no runtime for installed functions (the txfn crate)"
+                ),
+            ));
+        };
+        let call = crate::tx::FnCall {
+            db: self.db,
+            name,
+            function,
+            code: &code,
+            args,
+            principal: self.principal,
+            spent: &mut self.spent,
+        };
+        match runtime.call(call) {
+            Ok(forms) => Ok(forms),
+            Err(crate::tx::InstalledFailure::Db(e)) => Err(e),
+            Err(crate::tx::InstalledFailure::Failed(message)) => {
+                Err(fail(self, format!("{name} failed: {message}")))
+            }
+        }
     }
 
     /// Expands a map form; returns its entity. `parent` is the partition of

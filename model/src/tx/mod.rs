@@ -10,8 +10,11 @@ mod build;
 mod checks;
 mod forms;
 mod id;
+mod installed;
+mod specs;
 
 pub use id::CommittedTx;
+pub use installed::{FnCall, Installed, InstalledFailure, PredCheck};
 mod positions;
 mod tempids;
 mod tuples;
@@ -29,10 +32,17 @@ use std::sync::Arc;
 /// and the call's arguments, returns tx data that replaces the call.
 pub type TxFunction = Arc<dyn Fn(&Db, &[Edn]) -> Result<Vec<Edn>> + Send + Sync>;
 
-/// Transaction functions registered in Rust, by name (`[:my/fn arg …]`).
+/// Transaction functions registered in Rust, by name (`[:my/fn arg …]`),
+/// and the runtime of those installed as data (`:db/fn`), if any.
+///
+/// A call `[:my/fn …]` runs the Rust function registered under `:my/fn`
+/// when there is one, else the `:db/fn` code of the entity whose ident is
+/// `:my/fn` (the version current at the transaction's basis) through the
+/// [`Installed`] runtime.
 #[derive(Clone, Default)]
 pub struct TxFunctions {
     functions: HashMap<Keyword, TxFunction>,
+    installed: Option<Arc<dyn Installed>>,
 }
 
 impl TxFunctions {
@@ -51,11 +61,26 @@ impl TxFunctions {
     pub fn get(&self, name: &Keyword) -> Option<&TxFunction> {
         self.functions.get(name)
     }
+
+    /// These functions, with `runtime` running the functions and spec
+    /// predicates installed as data.
+    pub fn with_installed(mut self, runtime: Arc<dyn Installed>) -> Self {
+        self.installed = Some(runtime);
+        self
+    }
+
+    /// The runtime of functions and predicates installed as data.
+    pub fn installed(&self) -> Option<&Arc<dyn Installed>> {
+        self.installed.as_ref()
+    }
 }
 
 impl fmt::Debug for TxFunctions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.functions.keys()).finish()
+        f.debug_struct("TxFunctions")
+            .field("registered", &self.functions.keys().collect::<Vec<_>>())
+            .field("installed", &self.installed.is_some())
+            .finish()
     }
 }
 
@@ -167,7 +192,7 @@ impl Db {
         principal: Option<&str>,
     ) -> Result<TxReport> {
         let db = self.latest();
-        let mut ctx = forms::Ctx::new(&db, tx_data, functions);
+        let mut ctx = forms::Ctx::new(&db, tx_data, functions, principal);
         ctx.expand_all()?;
         ctx.resolve_tempids()?;
         let mut built = ctx.build(instant)?;
@@ -191,6 +216,7 @@ impl Db {
         let db_after = db
             .apply(&entry, false)
             .map_err(|e| ctx.schema_error(e, schema_origin))?;
+        ctx.check_specs(&built.ensures, &db_after)?;
         drop(ctx);
         Ok(TxReport {
             db_before: db,
