@@ -15,6 +15,9 @@ use crate::exit::{Code, Failure, Outcome};
 use crate::signals::stop_requested;
 use crate::storage::{keyspace_hint, open_db, segments};
 
+/// The lease ttl of the import's transactor.
+const IMPORT_LEASE_TTL: Duration = Duration::from_secs(5);
+
 pub(crate) async fn run(args: ImportArgs) -> Outcome {
     let uri = args.uri.clone();
     import_files(args).await.map_err(|f| keyspace_hint(f, &uri))
@@ -38,6 +41,10 @@ async fn import_files(args: ImportArgs) -> Outcome {
     let (storage, db) = open_db(&args.uri).await?;
     let config = Config {
         patience: Patience::AtMost(wait),
+        // An import keeps the machine busy (parsing, applying, indexing):
+        // a renewal that waits behind that work must not depose it. A
+        // standby takes over later, which an import can afford.
+        lease_ttl: IMPORT_LEASE_TTL,
         index_threshold: args.index_threshold,
         // Room for the novelty an indexing job leaves behind while the
         // next batches commit; beyond it the import waits for indexing.
