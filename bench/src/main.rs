@@ -141,9 +141,11 @@ async fn imported(storage: &Arc<dyn Storage>, db: &DbName, people: u64, out: &mu
         assert!(n > people);
         started.elapsed()
     };
+    // As `accrete import` runs it: a busy machine must not cost the lease.
     let config = Config {
         index_threshold: 512 * 1024,
         novelty_cap: 4 << 20,
+        lease_ttl: Duration::from_secs(5),
         ..Config::default()
     };
     let transactor = Transactor::start(segments(storage, 256 << 20), db, config)
@@ -221,6 +223,7 @@ async fn commits(
     create_db(&storage, &db).await.expect("create");
     let config = Config {
         max_linger: linger.unwrap_or(Config::default().max_linger),
+        lease_ttl: Duration::from_secs(5),
         ..Config::default()
     };
     let transactor = Arc::new(
