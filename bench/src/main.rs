@@ -452,9 +452,11 @@ async fn memory(dir: &std::path::Path, db: &DbName, out: &mut Vec<Figure>) {
         name: "peer: read a database 10× its cache".into(),
         value: grew,
         unit: "MiB",
-        target: Some((false, 2.0 * cache as f64 / MIB)),
+        // No verdict: the import before it raised this process's RSS, and
+        // freed memory is reused, so the growth is a lower bound only.
+        target: None,
         note: format!(
-            "{datoms} datoms of EAVT+AEVT, {:.1} MiB of segments, cache {:.1} MiB; target ≤ 2× cache",
+            "{datoms} datoms of EAVT+AEVT, {:.1} MiB of segments, cache {:.1} MiB; RSS growth in this process after the import (a lower bound, not a verdict)",
             bytes as f64 / MIB,
             cache as f64 / MIB
         ),
