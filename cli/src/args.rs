@@ -62,6 +62,19 @@ pub(crate) enum Command {
     /// the call (which fences any earlier holder) and answers itself.
     #[command(after_help = EXIT_CODES)]
     TxStatus(TxStatusArgs),
+    /// Load tx data files of any size: EDN (one vector of forms, or a
+    /// stream of them) or JSON lines (`.jsonl`, `.ndjson`, `.json`: one
+    /// transaction per line in the JSON mapping). The forms are cut into
+    /// transactions that fit the limits; a string tempid names one entity
+    /// across all the files. Runs a transactor in this process (it takes
+    /// the lease) that indexes as it goes and once more at the end.
+    ///
+    /// Resumable: run the same command again after an interruption and
+    /// it skips what was committed (each batch commits under an id derived
+    /// from the files' content and the batch size) and goes on. A progress
+    /// bar shows on a terminal; the summary is printed as EDN at the end.
+    #[command(after_help = EXIT_CODES)]
+    Import(ImportArgs),
     /// Print datoms of an index, optionally as of or since a point in time,
     /// or with history.
     #[command(after_help = EXIT_CODES)]
@@ -252,6 +265,29 @@ pub(crate) struct TransactArgs {
     /// (`with`): print what it would do, `:committed false`.
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    #[arg(help = URI_HELP)]
+    pub(crate) uri: String,
+    /// The files of tx data, imported in this order.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// About how many bytes of text go into one transaction; a resumed
+    /// import must use the same.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub(crate) batch_bytes: usize,
+    /// How many transactions may wait at the transactor at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub(crate) in_flight: usize,
+    /// Novelty (datoms) that starts a background indexing job.
+    #[arg(long, default_value_t = 512 * 1024, value_name = "DATOMS")]
+    pub(crate) index_threshold: usize,
+    /// How long to wait for the lease of a transactor that holds the
+    /// database, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub(crate) lease_wait: f64,
 }
 
 #[derive(Debug, Args)]

@@ -76,6 +76,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::ListDbs(a) => commands::dbs::list(a).await,
         Command::Transact(a) => commands::transact::run(a).await,
         Command::TxStatus(a) => commands::transact::tx_status(a).await,
+        Command::Import(a) => commands::import::run(a).await,
         Command::Datoms(a) => commands::datoms::run(a).await,
         Command::Q(a) => commands::query::q(a).await,
         Command::Pull(a) => commands::query::pull(a).await,

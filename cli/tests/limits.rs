@@ -75,6 +75,11 @@ fn assert_refused(out: &Output, took: Duration, what: &str) {
         err.contains("is over the limit of 3.5 MiB; split it into smaller transactions"),
         "{what}: {err}"
     );
+    // The way out, in the user's terms (issue 22 item 2).
+    assert!(
+        err.contains("or load it with `accrete import URI FILE`"),
+        "{what}: {err}"
+    );
     assert!(
         !err.contains("segment") && !err.contains("frame"),
         "{what}: {err}"

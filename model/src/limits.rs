@@ -22,8 +22,11 @@
 //!
 //! A log entry never spans segments: it is the unit of atomicity, of replay
 //! and of the push to peers, and bulk loads go through many transactions
-//! of this size anyway, so a larger entry would buy nothing but a second
-//! way to read the log.
+//! of this size anyway (`accrete import` cuts any file into them, with
+//! tempids across the whole file, resumable), so a larger entry would buy
+//! nothing but a second way to read the log, a larger protocol frame and
+//! a peer that must hold a whole huge transaction in memory to apply it.
+//! The refusal names the way out, `accrete import`.
 
 use crate::datom::Datom;
 use crate::error::{Error, Result};
@@ -40,7 +43,8 @@ pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 pub const MAX_TX_DATOM_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 
 /// What to do about a transaction over a limit.
-const SPLIT: &str = "split it into smaller transactions";
+const SPLIT: &str =
+    "split it into smaller transactions, or load it with `accrete import URI FILE`, which does";
 
 /// Refuses tx data of `bytes` bytes over [`MAX_TX_BYTES`]. Callers check
 /// before parsing, and while reading a stream (see [`read_tx_text`]).
@@ -199,7 +203,8 @@ mod tests {
         );
         assert!(
             message.ends_with(
-                "(from stdin) is over the limit of 3.5 MiB; split it into smaller transactions"
+                "(from stdin) is over the limit of 3.5 MiB; split it into smaller transactions, \
+                 or load it with `accrete import URI FILE`, which does"
             ),
             "{message}"
         );

@@ -42,7 +42,8 @@ fn tx_data_over_the_limit_is_refused_before_parsing() {
     assert!(err.is_invalid_input());
     assert_eq!(
         err.to_string(),
-        "transaction of 10.0 MiB is over the limit of 3.5 MiB; split it into smaller transactions"
+        "transaction of 10.0 MiB is over the limit of 3.5 MiB; split it into smaller transactions, \
+         or load it with `accrete import URI FILE`, which does"
     );
     let just = format!("[{}]", " ".repeat(MAX_TX_BYTES - 2));
     db.with_edn(&just, instant(&db), &TxFunctions::new())
@@ -95,6 +96,7 @@ fn datoms_over_the_log_entry_limit_are_refused_before_they_apply() {
     assert!(err.is_invalid_input());
     assert_eq!(
         err.to_string(),
-        "transaction of 4.0 MiB of datoms is over the limit of 3.9 MiB; split it into smaller transactions"
+        "transaction of 4.0 MiB of datoms is over the limit of 3.9 MiB; split it into smaller \
+         transactions, or load it with `accrete import URI FILE`, which does"
     );
 }

@@ -26,6 +26,9 @@
 //! by default), `ACCRETE_BENCH_MODES` the modes (`embedded,network,token,tls`)
 //! and `ACCRETE_BENCH_CLIENTS` the client counts (`1,8,64`).
 //! `ACCRETE_BENCH_INDEXING=0` leaves the indexing job out.
+//! `ACCRETE_BENCH_LINGER_US` sets [`Config::max_linger`] in microseconds:
+//! `0` commits only what is queued when the committer looks (the group
+//! commit before issue 22), for a before/after comparison on one machine.
 //! `ACCRETE_BENCH_METRICS=1` measures with metrics on, as `accrete
 //! transactor --metrics-listen` runs: the Prometheus recorder installed and
 //! every storage call recorded (`storage_core::metered`); compare a run
@@ -264,8 +267,13 @@ async fn commits(
     let db = fresh_db(storage).await;
     let (security, connector) = secured(mode, storage, pki).await;
     let server = Server::bind_with("127.0.0.1:0", security).await.unwrap();
+    let linger = std::env::var("ACCRETE_BENCH_LINGER_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Config::default().max_linger, Duration::from_micros);
     let config = Config {
         endpoint: Some(server.local_addr().to_string()),
+        max_linger: linger,
         ..Config::default()
     };
     let transactor = Arc::new(

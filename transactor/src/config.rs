@@ -46,6 +46,15 @@ pub struct Config {
     pub back_pressure: BackPressure,
     /// Most transactions in one group commit.
     pub max_batch: usize,
+    /// Most bytes of tx data (about) in one group commit: a batch stops
+    /// growing once it holds this much (one transaction alone may be
+    /// larger, up to [`model::limits::MAX_TX_BYTES`]).
+    pub batch_bytes: usize,
+    /// The longest a batch waits for the callers it expects (those the
+    /// previous commit answered, who come straight back under a steady
+    /// load) before it commits what it has; the wait is also at most half
+    /// the recent commit latency. Zero commits what is queued at once.
+    pub max_linger: Duration,
     /// Transactions that may wait in the queue before `transact` itself waits.
     pub queue_capacity: usize,
     /// How long a commit keeps retrying while storage is unavailable
@@ -77,6 +86,8 @@ impl Default for Config {
             novelty_cap: 1024 * 1024,
             back_pressure: BackPressure::Wait,
             max_batch: 1024,
+            batch_bytes: 8 * 1024 * 1024,
+            max_linger: Duration::from_millis(2),
             queue_capacity: 8192,
             commit_patience: Duration::from_secs(10),
             clock: Arc::new(system_clock),
@@ -96,7 +107,7 @@ impl Config {
                 "the novelty cap ({}) must be above the indexing threshold ({}), which must be positive",
                 self.novelty_cap, self.index_threshold
             ))
-        } else if self.max_batch == 0 || self.queue_capacity == 0 {
+        } else if self.max_batch == 0 || self.queue_capacity == 0 || self.batch_bytes == 0 {
             Some("batch size and queue capacity must be positive".to_string())
         } else {
             None
@@ -118,6 +129,8 @@ impl fmt::Debug for Config {
             .field("novelty_cap", &self.novelty_cap)
             .field("back_pressure", &self.back_pressure)
             .field("max_batch", &self.max_batch)
+            .field("batch_bytes", &self.batch_bytes)
+            .field("max_linger", &self.max_linger)
             .field("queue_capacity", &self.queue_capacity)
             .field("commit_patience", &self.commit_patience)
             .field("functions", &self.functions)

@@ -25,6 +25,7 @@ use crate::feed::Feed;
 use crate::fence::{fence, read_head};
 use crate::lease::{Epoch, Holder, Lease, LeaseKeeper};
 use crate::protocol::PROTOCOL_VERSION;
+use crate::scope::TxScope;
 use crate::txid::{SharedLedger, TxStatus};
 use crate::warm::WarmDb;
 
@@ -230,13 +231,69 @@ impl Transactor {
         tx_id: Option<Uuid>,
         author: Author,
     ) -> Result<TxReport> {
+        self.submit(forms, tx_id, author, None).await
+    }
+
+    /// Queues one transaction of a series that shares `scope`
+    /// ([`TxScope`]) under `tx_id`, and returns once it is queued: the
+    /// scope rewrites its tx data just before it applies, after every
+    /// transaction queued before it, and learns its report. Callers keep
+    /// several queued and await each [`Queued::outcome`]: they apply in
+    /// the order queued. The bulk importer uses it.
+    pub async fn queue_scoped(
+        &self,
+        forms: Vec<Edn>,
+        tx_id: Option<Uuid>,
+        scope: Arc<dyn TxScope>,
+    ) -> Result<Queued> {
+        let author = Author {
+            principal: self.local_principal.clone(),
+            admin: true,
+        };
+        self.queue(forms, tx_id, author, Some(scope)).await
+    }
+
+    /// Asks for an indexing job now, whatever the novelty's size, and
+    /// waits until one that covers every transaction committed before the
+    /// call is committed; returns the basis t it indexed up to. Returns at
+    /// once when there is no novelty.
+    pub async fn index(&self) -> Result<u64> {
+        let (reply, answer) = oneshot::channel();
+        if self.commands.send(Command::Index(reply)).await.is_err() {
+            return Err(self.stopped_error());
+        }
+        answer.await.map_err(|_| self.stopped_error())?
+    }
+
+    async fn submit(
+        &self,
+        forms: Vec<Edn>,
+        tx_id: Option<Uuid>,
+        author: Author,
+        scope: Option<Arc<dyn TxScope>>,
+    ) -> Result<TxReport> {
+        self.queue(forms, tx_id, author, scope)
+            .await?
+            .outcome()
+            .await
+    }
+
+    async fn queue(
+        &self,
+        forms: Vec<Edn>,
+        tx_id: Option<Uuid>,
+        author: Author,
+        scope: Option<Arc<dyn TxScope>>,
+    ) -> Result<Queued> {
         let (reply, answer) = oneshot::channel();
         let reply = Reply::new(reply, tx_id.map(|id| (id, self.ledger.clone())));
         let request = Request {
+            bytes: crate::commit::weight(&forms),
             forms,
             tx_id,
             author,
             reply,
+            scope,
         };
         if self
             .commands
@@ -246,12 +303,7 @@ impl Transactor {
         {
             return Err(self.stopped_error());
         }
-        answer.await.map_err(|_| {
-            Error::new(
-                ErrorKind::OutcomeUnknown,
-                "the committer ended without answering",
-            )
-        })?
+        Ok(Queued(answer))
     }
 
     /// What became of transaction `tx_id`, as this transactor can tell
@@ -383,6 +435,23 @@ impl Transactor {
             kind,
             format!("transactor of `{}` stopped: {message}", self.db_name),
         )
+    }
+}
+
+/// A transaction queued at the committer ([`Transactor::queue_scoped`]).
+#[derive(Debug)]
+pub struct Queued(oneshot::Receiver<Result<TxReport>>);
+
+impl Queued {
+    /// Waits for the transaction's outcome, as [`Transactor::transact`]
+    /// answers it.
+    pub async fn outcome(self) -> Result<TxReport> {
+        self.0.await.map_err(|_| {
+            Error::new(
+                ErrorKind::OutcomeUnknown,
+                "the committer ended without answering",
+            )
+        })?
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod datoms;
 pub(crate) mod dbs;
 pub(crate) mod gc;
 pub(crate) mod http;
+pub(crate) mod import;
 #[cfg(feature = "cassandra")]
 pub(crate) mod keyspace;
 pub(crate) mod output;

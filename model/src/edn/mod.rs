@@ -21,5 +21,5 @@ pub use bigdec::BigDec;
 pub use instant::Instant;
 pub use names::{Keyword, Symbol};
 pub use num_bigint::BigInt;
-pub use reader::{parse, parse_all};
+pub use reader::{TxForms, TxItem, parse, parse_all};
 pub use value::Edn;

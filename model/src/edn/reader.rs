@@ -31,6 +31,80 @@ pub fn parse_all(text: &str) -> Result<Vec<Edn>> {
     Ok(values)
 }
 
+/// One item of tx data read by [`TxForms`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum TxItem {
+    /// A form (a map, or a list form such as `[:db/add e a v]`).
+    Form(Edn),
+    /// The end of one top-level vector of forms: a transaction boundary
+    /// of the input.
+    EndOfTx,
+}
+
+/// Reads tx data one form at a time from text that holds one vector of
+/// forms or a stream of them (`[…] […] …`), so that a file too large to
+/// hold as one parsed value is read with memory for one form at a time.
+/// Errors give line and column, as [`parse`] does.
+pub struct TxForms<'a> {
+    reader: Reader<'a>,
+    inside: Option<char>,
+    form_start: usize,
+}
+
+impl<'a> TxForms<'a> {
+    /// A reader over `text`.
+    pub fn new(text: &'a str) -> Self {
+        TxForms {
+            reader: Reader::new(text),
+            inside: None,
+            form_start: 0,
+        }
+    }
+
+    /// The byte offset read up to.
+    pub fn offset(&self) -> usize {
+        self.reader.pos
+    }
+
+    /// The byte offset where the last form read starts.
+    pub fn form_start(&self) -> usize {
+        self.form_start
+    }
+
+    /// The next form or transaction boundary; `None` at the end of the text.
+    pub fn next_item(&mut self) -> Result<Option<TxItem>> {
+        let r = &mut self.reader;
+        r.skip_blank()?;
+        let Some(close) = self.inside else {
+            let close = match r.peek() {
+                None => return Ok(None),
+                Some('[') => ']',
+                Some('(') => ')',
+                Some(_) => {
+                    return Err(r.error("expected a vector of tx data forms (`[{…} …]`)"));
+                }
+            };
+            r.bump();
+            r.depth += 1;
+            self.inside = Some(close);
+            return self.next_item();
+        };
+        match r.peek() {
+            None => Err(r.error(format!("end of text, expected '{close}'"))),
+            Some(c) if c == close => {
+                r.bump();
+                r.depth -= 1;
+                self.inside = None;
+                Ok(Some(TxItem::EndOfTx))
+            }
+            Some(_) => {
+                self.form_start = r.pos;
+                r.value().map(|v| Some(TxItem::Form(v)))
+            }
+        }
+    }
+}
+
 struct Reader<'a> {
     text: &'a str,
     pos: usize,
@@ -388,5 +462,43 @@ fn number(text: &str) -> std::result::Result<Edn, String> {
             .parse::<BigInt>()
             .map(|n| Edn::BigInt(Arc::new(n)))
             .map_err(|_| bad()),
+    }
+}
+
+#[cfg(test)]
+mod tx_forms_tests {
+    use super::*;
+
+    fn items(text: &str) -> Result<Vec<TxItem>> {
+        let mut forms = TxForms::new(text);
+        let mut out = Vec::new();
+        while let Some(item) = forms.next_item()? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn one_vector_and_a_stream_of_vectors_read_form_by_form() {
+        let one = items("[{:a/b 1} [:db/add \"x\" :a/b 2]]").unwrap_or_default();
+        assert_eq!(one.len(), 3);
+        assert!(matches!(&one[1], TxItem::Form(Edn::Vector(v)) if v.len() == 4));
+        assert_eq!(one[2], TxItem::EndOfTx);
+        let stream = items("; comment\n[{:a/b 1}]\n[{:a/b 2} {:a/b 3}] ()").unwrap_or_default();
+        let ends = stream.iter().filter(|i| **i == TxItem::EndOfTx).count();
+        assert_eq!((stream.len(), ends), (6, 3));
+    }
+
+    #[test]
+    fn bad_input_says_where() {
+        let err = items("[{:a/b 1}\n{:a/b")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let err = items("{:a/b 1}").map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("expected a vector of tx data forms"), "{err}");
+        let err = items("[{:a/b 1}").map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("expected ']'"), "{err}");
     }
 }

@@ -22,6 +22,10 @@ pub(crate) struct Request {
     pub(crate) author: Author,
     /// Where its outcome goes.
     pub(crate) reply: Reply,
+    /// The series it belongs to, if any ([`crate::TxScope`]).
+    pub(crate) scope: Option<std::sync::Arc<dyn crate::TxScope>>,
+    /// About how many bytes its tx data takes (the batch's byte budget).
+    pub(crate) bytes: usize,
 }
 
 /// The transactions of a batch that applied, waiting for their commit.
@@ -75,18 +79,27 @@ pub(crate) fn apply_batch(db: &Db, batch: Vec<Request>, config: &Config) -> Appl
         }
         let instant = next_instant(&current, config);
         let principal = Some(request.author.principal.as_str());
-        let outcome = current
-            .with_provenance(
-                &request.forms,
-                instant,
-                &config.functions,
-                request.tx_id,
-                principal,
-            )
+        let forms = match &request.scope {
+            Some(scope) => scope.prepare(&current, request.forms),
+            None => Ok(request.forms),
+        };
+        let outcome = forms
+            .and_then(|forms| {
+                current.with_provenance(
+                    &forms,
+                    instant,
+                    &config.functions,
+                    request.tx_id,
+                    principal,
+                )
+            })
             .map_err(Error::from)
             .and_then(|report| request.author.permits(report));
         match outcome {
             Ok(report) => {
+                if let Some(scope) = &request.scope {
+                    scope.applied(&report);
+                }
                 applied.excises |= report.tx_data.iter().any(|d| d.a() == EXCISE && d.added());
                 current = report.db_after.clone();
                 applied.reports.push((report, request.reply));

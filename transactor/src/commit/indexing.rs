@@ -35,10 +35,20 @@ impl Indexing {
         self.excision_t = Some(t);
     }
 
-    /// Starts a job on `db` (whose log root is `root`) when one is due.
-    pub(crate) fn maybe_start(&mut self, seg: &Segments, db: &Db, root: &LogRoot, config: &Config) {
+    /// Starts a job on `db` (whose log root is `root`) when one is due, or
+    /// `forced` (someone waits for an index) and there is novelty.
+    pub(crate) fn maybe_start(
+        &mut self,
+        seg: &Segments,
+        db: &Db,
+        root: &LogRoot,
+        config: &Config,
+        forced: bool,
+    ) {
         let idle = self.running.is_none() && self.ready.is_none();
-        let due = db.novelty_len() >= config.index_threshold || self.excision_t.is_some();
+        let due = db.novelty_len() >= config.index_threshold
+            || self.excision_t.is_some()
+            || (forced && db.novelty_len() > 0);
         let allowed = self.not_before.is_none_or(|t| Instant::now() >= t);
         if !(idle && due && allowed) {
             return;

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub transactions: u64,
     /// Datoms committed (`:db/txInstant` included).
     pub datoms: u64,
+    /// The most transactions one log-root compare-and-swap committed.
+    pub largest_batch: u64,
     /// Time spent writing the log and the root, summed over commits.
     pub commit_time: Duration,
     /// Indexing jobs committed.
@@ -69,6 +71,7 @@ impl MetricsCell {
             m.commits += 1;
         }
         m.transactions += transactions as u64;
+        m.largest_batch = m.largest_batch.max(transactions as u64);
         m.datoms += datoms as u64;
         m.commit_time += took;
     }

@@ -1,10 +1,19 @@
 //! The committer: the one task that owns a database's log root while this
 //! transactor holds the lease.
 //!
-//! It takes every transaction waiting in the queue (up to a batch; no
-//! timer, so an idle caller is served at once and a busy queue shares one
-//! write), applies them in order, appends their log entries with one log
-//! write and makes them durable with one log-root compare-and-swap. Only
+//! It takes every transaction waiting in the queue (up to a batch of
+//! [`Config::max_batch`] transactions and [`Config::batch_bytes`] bytes),
+//! applies them in order, appends their log entries with one log
+//! write and makes them durable with one log-root compare-and-swap.
+//!
+//! The batch grows with the load. Under a steady load the callers a commit
+//! answers come straight back with their next transaction, a moment after
+//! the answer; taking only what is queued at that moment would split them
+//! into two cohorts that alternate, each committing half of them. So a
+//! commit expects as many transactions as were waiting when it answered
+//! plus those it answered, and the next batch lingers for them, never
+//! longer than [`Config::max_linger`] nor half the recent commit latency.
+//! A lone caller is expected alone and served at once (no timer). Only
 //! then does any caller hear "committed" and any subscriber see the
 //! transactions. A conflict on the log root means a newer epoch fenced this
 //! transactor: it fails what it holds ("fenced: not committed") and stops.
@@ -31,9 +40,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use index::{LogRoot, Segments, log_root_name};
+use model::edn::Edn;
 use model::{Db, TxLog, TxReport};
 use storage_core::{CasOutcome, DbName, Root, RootName, RootValue};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +63,9 @@ pub(crate) use metrics::MetricsCell;
 pub(crate) enum Command {
     /// Commit a transaction.
     Transact(Request),
+    /// Index now, and answer once an indexing job that covers every
+    /// transaction committed so far is committed (with its basis t).
+    Index(oneshot::Sender<Result<u64>>),
 }
 
 /// The latest committed state, for readers of the transactor.
@@ -88,6 +101,13 @@ pub(crate) struct Committer {
     wiring: Wiring,
     indexing: Indexing,
     stopping: bool,
+    /// Transactions the next batch expects (see the module docs).
+    expected: usize,
+    /// The recent time of a commit's log write and root CAS (a moving
+    /// average): a batch lingers at most half of it.
+    latency: Duration,
+    /// Callers of [`Command::Index`], with the basis t they wait for.
+    index_waiters: Vec<(u64, oneshot::Sender<Result<u64>>)>,
 }
 
 /// What woke the committer.
@@ -121,6 +141,9 @@ impl Committer {
             wiring,
             indexing: Indexing::default(),
             stopping: false,
+            expected: 1,
+            latency: Duration::ZERO,
+            index_waiters: Vec::new(),
         }
     }
 
@@ -150,8 +173,14 @@ impl Committer {
     async fn wake(&mut self) -> Wake {
         loop {
             if !self.stopping {
-                self.indexing
-                    .maybe_start(&self.seg, &self.db, &self.head.root, &self.config);
+                let forced = !self.index_waiters.is_empty();
+                self.indexing.maybe_start(
+                    &self.seg,
+                    &self.db,
+                    &self.head.root,
+                    &self.config,
+                    forced,
+                );
             }
             if self.indexing.has_ready() {
                 return Wake::Batch(self.drain(Vec::new()));
@@ -178,7 +207,14 @@ impl Committer {
                 () = self.wiring.stop.cancelled() => self.begin_stopping(),
                 () = self.indexing.finished() => {}
                 command = self.wiring.commands.recv(), if !over_cap => match command {
-                    Some(Command::Transact(request)) => return Wake::Batch(self.drain(vec![request])),
+                    Some(command) => {
+                        let mut batch = Vec::new();
+                        self.take(command, &mut batch);
+                        if batch.is_empty() {
+                            continue;
+                        }
+                        return Wake::Batch(self.gather(batch).await);
+                    }
                     None => self.begin_stopping(),
                 },
             }
@@ -214,28 +250,70 @@ impl Committer {
 
     /// Adds every transaction already queued, up to a batch.
     fn drain(&mut self, mut batch: Vec<Request>) -> Vec<Request> {
-        while batch.len() < self.config.max_batch {
+        while !self.full(&batch) {
             match self.wiring.commands.try_recv() {
-                Ok(Command::Transact(request)) => batch.push(request),
+                Ok(command) => self.take(command, &mut batch),
                 Err(_) => break,
             }
         }
         batch
     }
 
+    /// [`Committer::drain`], then lingers for the transactions the batch
+    /// expects (see the module docs) while they keep arriving.
+    async fn gather(&mut self, batch: Vec<Request>) -> Vec<Request> {
+        let mut batch = self.drain(batch);
+        let expected = self.expected.min(self.config.max_batch);
+        let linger = self.config.max_linger.min(self.latency / 2);
+        let deadline = Instant::now() + linger;
+        while batch.len() < expected && !self.full(&batch) {
+            match tokio::time::timeout_at(deadline, self.wiring.commands.recv()).await {
+                Ok(Some(command)) => {
+                    self.take(command, &mut batch);
+                    batch = self.drain(batch);
+                }
+                // Closed (shutting down), or the linger is over.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// True when `batch` holds as many transactions or bytes as one may.
+    fn full(&self, batch: &[Request]) -> bool {
+        batch.len() >= self.config.max_batch
+            || batch.iter().map(|r| r.bytes).sum::<usize>() >= self.config.batch_bytes
+    }
+
+    /// Puts a transaction into `batch`, or notes a caller waiting for an
+    /// index (answered at once when there is no novelty).
+    fn take(&mut self, command: Command, batch: &mut Vec<Request>) {
+        match command {
+            Command::Transact(request) => batch.push(request),
+            Command::Index(reply) if self.db.novelty_len() == 0 => {
+                let _ = reply.send(Ok(self.db.basis_t()));
+            }
+            Command::Index(reply) => self.index_waiters.push((self.db.basis_t(), reply)),
+        }
+    }
+
     /// Applies `batch` and makes it durable with one log-root write. An
     /// error means the committer must stop; a batch that failed but left
     /// the log root as it was is answered and `Ok`.
     async fn commit(&mut self, batch: Vec<Request>) -> Result<()> {
+        let taken = batch.len();
         let mut applied = self.apply(batch).await?;
         if applied.reports.is_empty() && !self.indexing.has_ready() {
+            self.expect(taken);
             // Only resubmissions of what is committed already.
             answer_duplicates(std::mem::take(&mut applied.duplicates), Ok(()));
             return Ok(());
         }
         let entries: Vec<TxLog> = applied.reports.iter().map(|(r, _)| r.log_entry()).collect();
         let started = Instant::now();
-        match self.write(&entries).await {
+        let written = self.write(&entries).await;
+        self.expect(taken);
+        match written {
             Ok(head) => self.committed(head, applied, started.elapsed()).await,
             Err(e) => {
                 for (_, reply) in applied.reports {
@@ -248,6 +326,13 @@ impl Committer {
                 }
             }
         }
+    }
+
+    /// Sets what the next batch expects, just before the callers of a
+    /// batch of `taken` transactions are answered: those waiting now and
+    /// those about to hear (see the module docs).
+    fn expect(&mut self, taken: usize) {
+        self.expected = (self.wiring.commands.len() + taken).max(1);
     }
 
     /// Applies the batch on a blocking thread (reads may block on storage).
@@ -415,6 +500,10 @@ impl Committer {
         self.wiring
             .metrics
             .commit(applied.reports.len(), datoms, took);
+        self.latency = match self.latency.is_zero() {
+            true => took,
+            false => (self.latency * 3 + took) / 4,
+        };
         if applied.excises {
             self.indexing.excision_committed(db_after.basis_t());
         }
@@ -430,9 +519,11 @@ impl Committer {
             let _ = reply.send(Ok(report));
         }
         answer_duplicates(applied.duplicates, Ok(()));
+        let mut indexed = None;
         self.db = match self.indexing.committed() {
             Some((job, ran)) => {
                 self.wiring.metrics.index_committed(&job, ran);
+                indexed = Some(job.basis_t);
                 rebase(job, db_after).await?
             }
             None => db_after,
@@ -441,6 +532,16 @@ impl Committer {
         self.wiring
             .published
             .send_modify(|p| p.db = self.db.clone());
+        if let Some(indexed) = indexed {
+            // After the rebased value is published: a caller reads it.
+            let waiters = std::mem::take(&mut self.index_waiters);
+            let (waiting, done): (Vec<_>, Vec<_>) =
+                waiters.into_iter().partition(|(t, _)| *t > indexed);
+            self.index_waiters = waiting;
+            for (_, reply) in done {
+                let _ = reply.send(Ok(indexed));
+            }
+        }
         Ok(())
     }
 
@@ -448,10 +549,15 @@ impl Committer {
     /// running indexing job end.
     async fn finish(mut self, why: Error) -> Error {
         self.wiring.commands.close();
-        while let Ok(Command::Transact(request)) = self.wiring.commands.try_recv() {
-            let _ = request
-                .reply
-                .send(Err(Error::new(why.kind(), why.message().to_string())));
+        let failed = || Error::new(why.kind(), why.message().to_string());
+        while let Ok(command) = self.wiring.commands.try_recv() {
+            match command {
+                Command::Transact(request) => drop(request.reply.send(Err(failed()))),
+                Command::Index(reply) => drop(reply.send(Err(failed()))),
+            }
+        }
+        for (_, reply) in std::mem::take(&mut self.index_waiters) {
+            let _ = reply.send(Err(failed()));
         }
         let stopped = Some((why.kind(), why.message().to_string()));
         self.wiring.published.send_modify(|p| p.stopped = stopped);
@@ -472,6 +578,24 @@ fn answer_duplicates(duplicates: Vec<(TxReport, Reply)>, batch: std::result::Res
         };
         let _ = reply.send(outcome);
     }
+}
+
+/// About how many bytes `forms` take as text: what a batch's byte budget
+/// counts ([`Config::batch_bytes`]).
+pub(crate) fn weight(forms: &[Edn]) -> usize {
+    fn one(edn: &Edn) -> usize {
+        match edn {
+            Edn::String(s) => s.len() + 3,
+            Edn::Keyword(k) => k.as_str().len() + 1,
+            Edn::Symbol(s) => s.as_str().len() + 1,
+            Edn::Vector(items) | Edn::List(items) => 2 + items.iter().map(one).sum::<usize>(),
+            Edn::Set(items) => 3 + items.iter().map(one).sum::<usize>(),
+            Edn::Map(map) => 2 + map.iter().map(|(k, v)| one(k) + one(v)).sum::<usize>(),
+            Edn::Tagged(tag, value) => tag.as_str().len() + 2 + one(value),
+            _ => 8,
+        }
+    }
+    forms.iter().map(one).sum()
 }
 
 /// `db` over the index `job` wrote (reads block: on a blocking thread).
