@@ -42,7 +42,7 @@ pub(crate) struct ClientInfo {
 pub(crate) struct App {
     pub(crate) dbs: BTreeMap<String, Connection>,
     pub(crate) limits: Limits,
-    gate: Option<Arc<Gate>>,
+    pub(crate) gate: Option<Arc<Gate>>,
     permits: Arc<Semaphore>,
     streams: Arc<Semaphore>,
     observer: Option<crate::RequestObserver>,
@@ -253,10 +253,11 @@ impl App {
             .with_state(self)
     }
 
-    /// Who the client is: its token (`Authorization: Bearer …`), else its
+    /// Who the client is: its token (`Authorization: Bearer …`, or the
+    /// password of `Basic …` as a browser sends it), else its
     /// client certificate, else nobody (which only an open loopback
     /// server admits).
-    async fn authenticate(
+    pub(crate) async fn authenticate(
         &self,
         headers: &HeaderMap,
         client: &ClientInfo,
@@ -265,14 +266,7 @@ impl App {
             None => None,
             Some(value) => {
                 let text = value.to_str().unwrap_or("");
-                let secret = text
-                    .strip_prefix("Bearer ")
-                    .or_else(|| text.strip_prefix("bearer "))
-                    .ok_or_else(|| {
-                        ApiError::invalid("Authorization: send `Bearer TOKEN`")
-                            .with_status(StatusCode::UNAUTHORIZED)
-                    })?;
-                Some(Secret::new(secret.trim()))
+                Some(Secret::new(bearer_or_basic(text)?.trim()))
             }
         };
         match &self.gate {
@@ -497,4 +491,33 @@ fn with_type(status: StatusCode, format: Format, text: String) -> Response {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(format.media_type()));
     response
+}
+
+/// The token of an `Authorization` header: `Bearer TOKEN`, or `Basic`
+/// with base64 of `NAME:TOKEN` (what a browser sends after asking; the
+/// name is not used).
+fn bearer_or_basic(text: &str) -> Result<String, ApiError> {
+    let refused = |why: &str| {
+        ApiError::invalid(format!(
+            "Authorization: {why}; send `Bearer TOKEN` (or `Basic` with any name and the token as the password)"
+        ))
+        .with_status(StatusCode::UNAUTHORIZED)
+    };
+    let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(rest.to_string());
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(refused("unknown scheme"));
+    }
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .map_err(|_| refused("Basic credentials are not base64"))?;
+    let text =
+        String::from_utf8(decoded).map_err(|_| refused("Basic credentials are not UTF-8"))?;
+    let (_, token) = text
+        .split_once(':')
+        .ok_or_else(|| refused("Basic credentials have no `:`"))?;
+    Ok(token.to_string())
 }

@@ -80,6 +80,17 @@ use std::time::{Duration, Instant};
 use meter::Over;
 use script::ScriptDb;
 
+/// A script call runs on a fresh stack of [`CALL_STACK`] bytes unless this
+/// much is left on the caller's (so in practice always: threads have a few
+/// MiB). The engine walks nested values by recursion (cloning, comparing,
+/// dropping them): 5,000 nested arrays took ~17 MiB in a debug build and
+/// overflowed the 2 MiB of the caller's thread, aborting the process. The
+/// data limits cap nesting at 20,000 items, which fits this stack.
+const STACK_RED_ZONE: usize = 128 << 20;
+/// The stack a script call gets: address space reserved, pages used only
+/// as deep as the call goes.
+const CALL_STACK: usize = 256 << 20;
+
 /// The limits every script call and every transaction is held to.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -283,13 +294,20 @@ impl Runtime {
         let (result, used) = meter::metered(allowance, deadline, || {
             // A panic inside the engine fails this call, never the transactor.
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.engine.call_fn_with_options::<Dynamic>(
-                    options,
-                    &mut Scope::new(),
-                    &ast,
-                    "main",
-                    args,
-                )
+                // The tree-walking engine nests deep frames per call level
+                // and per nested value (a debug build overflowed a 2 MiB
+                // thread stack within the 32 levels the limits allow): the
+                // call gets a stack of its own when the caller's is short,
+                // so no script can overflow the transactor's thread.
+                stacker::maybe_grow(STACK_RED_ZONE, CALL_STACK, || {
+                    self.engine.call_fn_with_options::<Dynamic>(
+                        options,
+                        &mut Scope::new(),
+                        &ast,
+                        "main",
+                        args,
+                    )
+                })
             }))
         });
         *spent = spent.saturating_add(used);
