@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use storage_postgres::testkit::{DOCKER_VAR, PgServer, URI_VAR};
+use storage_postgres::testkit::{CONTAINERS_VAR, PgServer, URI_VAR};
 
 const CHILD_VAR: &str = "ACCRETE_HARNESS_CHILD";
 
@@ -135,7 +135,15 @@ fn without_a_server_the_run_fails_and_says_how_to_provide_one() {
             "/nonexistent/bin",
             "ACCRETE_PG_BINDIR=/nonexistent/bin holds no initdb and pg_ctl",
         ),
-        (DOCKER_VAR, "1", "docker run"),
+        // Asked for a container where no Docker daemon answers (DOCKER_HOST
+        // points nowhere, below): the run fails and says why, it does not
+        // fall back to the private server.
+        (CONTAINERS_VAR, "1", "running Docker daemon"),
+        (
+            CONTAINERS_VAR,
+            "yes",
+            "use 1 to run the suites against containers",
+        ),
         (
             URI_VAR,
             "postgres://u@h/d?db=x",
@@ -152,6 +160,7 @@ fn without_a_server_the_run_fails_and_says_how_to_provide_one() {
             ])
             .env_remove(URI_VAR)
             .env(CHILD_VAR, "1")
+            .env("DOCKER_HOST", "unix:///nonexistent/accrete-no-docker.sock")
             .env(var, value)
             .output()
             .unwrap();
