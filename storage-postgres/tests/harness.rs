@@ -171,3 +171,50 @@ fn without_a_server_the_run_fails_and_says_how_to_provide_one() {
         );
     }
 }
+
+#[test]
+fn the_container_path_names_its_images_ports_and_switch() {
+    use storage_postgres::testkit::container::{self, IMAGE, PORT, PgVersion, parse_switch};
+    assert_eq!(PgVersion::ALL.map(PgVersion::name), ["15", "17"]);
+    assert_eq!(
+        PgVersion::parse("15").unwrap().image(),
+        (IMAGE, "15-alpine")
+    );
+    assert_eq!(
+        PgVersion::parse(" 17 ").unwrap().image(),
+        (IMAGE, "17-alpine")
+    );
+    let err = PgVersion::parse("16").unwrap_err().to_string();
+    assert!(
+        err.contains("ACCRETE_TEST_CONTAINER_POSTGRES") && err.contains("15, 17"),
+        "{err}"
+    );
+    assert_eq!(PORT, 5432);
+    // Published on loopback only, as a URI the harness hands the tests.
+    let uri = container::uri_for(40123);
+    assert!(uri.starts_with("postgres://postgres:") && uri.ends_with("@127.0.0.1:40123/postgres"));
+    assert!(storage_core::StorageUri::parse(&uri).is_ok());
+    assert!(parse_switch(Some("1")).unwrap());
+    assert!(!parse_switch(None).unwrap() && !parse_switch(Some("0")).unwrap());
+    assert!(parse_switch(Some("on")).is_err());
+}
+
+/// Says in every run whether the shared server is a container; a pass is a
+/// pass of the decision only, never of the container suites.
+#[test]
+fn status_of_the_container_path() {
+    match storage_postgres::testkit::shared_source().unwrap() {
+        storage_postgres::testkit::SharedSource::Container(v) => {
+            println!(
+                "postgres container suites: asked for, PostgreSQL {}",
+                v.name()
+            )
+        }
+        storage_postgres::testkit::SharedSource::External(_) => println!(
+            "postgres container suites: NOT RUN (ACCRETE_TEST_CONTAINERS is not 1); the suites use the server of ACCRETE_TEST_POSTGRES_URI"
+        ),
+        storage_postgres::testkit::SharedSource::Private => println!(
+            "postgres container suites: NOT RUN (ACCRETE_TEST_CONTAINERS is not 1); the suites use a private server from the system's binaries"
+        ),
+    }
+}
