@@ -118,7 +118,7 @@ pub struct PrivateOptions {
 enum Kind {
     Private(Arc<PrivateServer>),
     External(String),
-    Container(container::PgContainer),
+    Container(Box<container::PgContainer>),
 }
 
 /// A PostgreSQL server for tests.
@@ -153,7 +153,7 @@ impl PgServer {
                         let server = container::PgContainer::start(version).await?;
                         container::remove_when_process_ends(server.id());
                         Ok(PgServer {
-                            kind: Kind::Container(server),
+                            kind: Kind::Container(Box::new(server)),
                         })
                     }
                     SharedSource::Private => PgServer::private().await,
