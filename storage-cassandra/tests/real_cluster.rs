@@ -20,7 +20,7 @@ use common::*;
 use storage_cassandra::CassandraStorage;
 use storage_cassandra::testkit::{Flavour, TestCluster, containers_asked, scratch_keyspace};
 use storage_core::testkit::conformance;
-use storage_core::{CasOutcome, Error, Revision, RootName, RootValue, Storage};
+use storage_core::{CasOutcome, Revision, RootName, RootValue, Storage};
 
 async fn real() -> Arc<TestCluster> {
     Arc::new(
@@ -67,6 +67,14 @@ enum Outage {
     Pause,
 }
 
+/// The step number a root value holds.
+fn counter(root: &storage_core::Root) -> u64 {
+    std::str::from_utf8(root.value.data())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// A CAS loop on one root: every step moves the root from the revision it
 /// was at to the next value `n`. An ambiguous outcome is resolved by
 /// reading the root back (the value names its step), never by guessing.
@@ -90,24 +98,29 @@ impl Loop {
             Ok(CasOutcome::Conflict(current)) => Err(format!(
                 "step {n}: conflict with nobody else writing: {current:?}"
             )),
-            Err(Error::OutcomeUnknown { .. }) | Err(_) => {
-                // Unknown or failed: what the root holds now decides.
-                let root = self
-                    .storage
-                    .read_root(&self.name)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let root = root.ok_or("the root vanished")?;
-                let held: u64 = std::str::from_utf8(root.value.data())
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                if held == n {
-                    self.acked = n;
+            Err(e) => {
+                // Unknown or failed: what the root holds now decides (read
+                // again while the read itself meets the outage).
+                let mut last = e.to_string();
+                for _ in 0..5 {
+                    match self.storage.read_root(&self.name).await {
+                        Ok(Some(root)) => {
+                            let held = counter(&root);
+                            assert!(held == n || held == n - 1, "root holds {held} at step {n}");
+                            if held == n {
+                                self.acked = n;
+                            }
+                            self.rev = Some(root.revision);
+                            return Ok(());
+                        }
+                        Ok(None) => return Err("the root vanished".to_string()),
+                        Err(e) => last = e.to_string(),
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
-                assert!(held == n || held == n - 1, "root holds {held} at step {n}");
-                self.rev = Some(root.revision);
-                Ok(())
+                Err(format!(
+                    "step {n}: outcome unresolved after 5 reads: {last}"
+                ))
             }
         }
     }
