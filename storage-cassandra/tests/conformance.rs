@@ -1,5 +1,7 @@
 //! The storage-core conformance suite against a simulated cluster of three
-//! replicas: all up, and with one replica down (QUORUM still has two).
+//! replicas: all up, and with one replica down (QUORUM still has two). With
+//! `ACCRETE_TEST_CONTAINERS=1` the first runs against a container instead
+//! (`TestCluster::for_suites`); the second needs the simulator's faults.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
@@ -12,8 +14,8 @@ use storage_cassandra::testkit::TestCluster;
 use storage_core::testkit::conformance;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_replicas_pass_the_whole_suite() {
-    let cluster = Arc::new(TestCluster::sim().await.unwrap());
+async fn the_suite_cluster_passes_the_whole_suite() {
+    let cluster = Arc::new(TestCluster::for_suites().await.unwrap());
     let report = conformance::run_all(&CassandraFixture { cluster }).await;
     report.assert_all_passed();
     assert_eq!(report.passed.len(), conformance::cases().len());

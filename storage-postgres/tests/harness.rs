@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use storage_postgres::testkit::{DOCKER_VAR, PgServer, URI_VAR};
+use storage_postgres::testkit::{CONTAINERS_VAR, PgServer, URI_VAR};
 
 const CHILD_VAR: &str = "ACCRETE_HARNESS_CHILD";
 
@@ -135,7 +135,15 @@ fn without_a_server_the_run_fails_and_says_how_to_provide_one() {
             "/nonexistent/bin",
             "ACCRETE_PG_BINDIR=/nonexistent/bin holds no initdb and pg_ctl",
         ),
-        (DOCKER_VAR, "1", "docker run"),
+        // Asked for a container where no Docker daemon answers (DOCKER_HOST
+        // points nowhere, below): the run fails and says why, it does not
+        // fall back to the private server.
+        (CONTAINERS_VAR, "1", "running Docker daemon"),
+        (
+            CONTAINERS_VAR,
+            "yes",
+            "use 1 to run the suites against containers",
+        ),
         (
             URI_VAR,
             "postgres://u@h/d?db=x",
@@ -152,6 +160,7 @@ fn without_a_server_the_run_fails_and_says_how_to_provide_one() {
             ])
             .env_remove(URI_VAR)
             .env(CHILD_VAR, "1")
+            .env("DOCKER_HOST", "unix:///nonexistent/accrete-no-docker.sock")
             .env(var, value)
             .output()
             .unwrap();
@@ -160,5 +169,52 @@ fn without_a_server_the_run_fails_and_says_how_to_provide_one() {
             text.contains("NO SERVER: ") && text.contains(want),
             "{var}={value}: {text}"
         );
+    }
+}
+
+#[test]
+fn the_container_path_names_its_images_ports_and_switch() {
+    use storage_postgres::testkit::container::{self, IMAGE, PORT, PgVersion, parse_switch};
+    assert_eq!(PgVersion::ALL.map(PgVersion::name), ["15", "17"]);
+    assert_eq!(
+        PgVersion::parse("15").unwrap().image(),
+        (IMAGE, "15-alpine")
+    );
+    assert_eq!(
+        PgVersion::parse(" 17 ").unwrap().image(),
+        (IMAGE, "17-alpine")
+    );
+    let err = PgVersion::parse("16").unwrap_err().to_string();
+    assert!(
+        err.contains("ACCRETE_TEST_CONTAINER_POSTGRES") && err.contains("15, 17"),
+        "{err}"
+    );
+    assert_eq!(PORT, 5432);
+    // Published on loopback only, as a URI the harness hands the tests.
+    let uri = container::uri_for(40123);
+    assert!(uri.starts_with("postgres://postgres:") && uri.ends_with("@127.0.0.1:40123/postgres"));
+    assert!(storage_core::StorageUri::parse(&uri).is_ok());
+    assert!(parse_switch(Some("1")).unwrap());
+    assert!(!parse_switch(None).unwrap() && !parse_switch(Some("0")).unwrap());
+    assert!(parse_switch(Some("on")).is_err());
+}
+
+/// Says in every run whether the shared server is a container; a pass is a
+/// pass of the decision only, never of the container suites.
+#[test]
+fn status_of_the_container_path() {
+    match storage_postgres::testkit::shared_source().unwrap() {
+        storage_postgres::testkit::SharedSource::Container(v) => {
+            println!(
+                "postgres container suites: asked for, PostgreSQL {}",
+                v.name()
+            )
+        }
+        storage_postgres::testkit::SharedSource::External(_) => println!(
+            "postgres container suites: NOT RUN (ACCRETE_TEST_CONTAINERS is not 1); the suites use the server of ACCRETE_TEST_POSTGRES_URI"
+        ),
+        storage_postgres::testkit::SharedSource::Private => println!(
+            "postgres container suites: NOT RUN (ACCRETE_TEST_CONTAINERS is not 1); the suites use a private server from the system's binaries"
+        ),
     }
 }

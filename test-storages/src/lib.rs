@@ -4,7 +4,11 @@
 //! temporary directory, a scratch PostgreSQL schema (of the server
 //! `storage_postgres::testkit` provides, failing loudly when there is none),
 //! a scratch keyspace of its own three-replica simulator cluster — alive as
-//! long as the value. It is test support, not a library for applications:
+//! long as the value. With `ACCRETE_TEST_CONTAINERS=1` the PostgreSQL and
+//! Cassandra storages are scratch schemas and keyspaces of containers
+//! instead (`ACCRETE_TEST_CONTAINER_POSTGRES=15|17`,
+//! `ACCRETE_TEST_CONTAINER_CASSANDRA=cassandra-4.1|cassandra-5.0|scylla`),
+//! one of each per test process; a test that cannot have them fails. It is test support, not a library for applications:
 //! it panics, with the reason, when a storage cannot be had.
 //!
 //! ```
@@ -118,9 +122,11 @@ impl FreshStorage {
                 .unwrap_or_else(|e| panic!("a PostgreSQL server for the tests: {e}"))
                 .scratch_uri(db),
             Backend::Cassandra => {
-                let sim = TestCluster::sim()
+                // The simulator, or with ACCRETE_TEST_CONTAINERS=1 the
+                // container every storage of the process shares.
+                let sim = TestCluster::for_suites()
                     .await
-                    .unwrap_or_else(|e| panic!("a CQL simulator cluster: {e}"));
+                    .unwrap_or_else(|e| panic!("a Cassandra cluster for the tests: {e}"));
                 let uri = sim
                     .scratch_uri(db)
                     .await

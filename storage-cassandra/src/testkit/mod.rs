@@ -8,11 +8,19 @@
 //!   `ACCRETE_TEST_CASSANDRA=HOST:PORT` (credentials from the usual
 //!   `ACCRETE_CASSANDRA_*` variables, keyspaces replicated as
 //!   `ACCRETE_TEST_CASSANDRA_REPLICATION`, default `simple:1`), or, with
-//!   `ACCRETE_TEST_DOCKER=1`, a ScyllaDB container started with the
-//!   `docker` command (image `ACCRETE_TEST_DOCKER_IMAGE`, default
-//!   [`docker::DEFAULT_IMAGE`]) and removed when the cluster is dropped.
-//!   When neither is set it fails with the reason ([`real_cluster_status`]
-//!   says it without starting anything): such tests never pass by skipping.
+//!   `ACCRETE_TEST_CONTAINERS=1`, a one-node container of the flavour
+//!   `ACCRETE_TEST_CONTAINER_CASSANDRA` names (`cassandra-4.1`,
+//!   `cassandra-5.0`, `scylla`: [`container::Flavour`]) started through
+//!   testcontainers and removed when the cluster is dropped. When neither
+//!   is set it fails with the reason ([`real_cluster_status`] says it
+//!   without starting anything): such tests never pass by skipping.
+//! - [`TestCluster::for_suites`]: what the storage suites above this crate
+//!   run on (the conformance suite, the transactor's durability tests, the
+//!   backup matrix): the simulator, or with `ACCRETE_TEST_CONTAINERS=1` a
+//!   container ([`suite_backend`] decides). Tests that inject faults take
+//!   [`TestCluster::sim`] and stay on the simulator.
+//! - [`container::ThreeNodes`]: three nodes on a container network, for the
+//!   tests that stop or pause one of them.
 //!
 //! Each [`TestCluster::scratch_uri`] creates a keyspace no other test uses,
 //! so tests and runs never see each other's data;
@@ -28,7 +36,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod docker;
+pub mod container;
 
 use std::fmt;
 use std::sync::Mutex;
@@ -44,8 +52,7 @@ use crate::keyspace::{Replication, create_keyspace};
 pub const CONTACT_VAR: &str = "ACCRETE_TEST_CASSANDRA";
 /// How scratch keyspaces on a real cluster are replicated (`simple:1` by default).
 pub const REPLICATION_VAR: &str = "ACCRETE_TEST_CASSANDRA_REPLICATION";
-/// Asks for a container when set to `1`.
-pub const DOCKER_VAR: &str = "ACCRETE_TEST_DOCKER";
+pub use container::{CONTAINERS_VAR, FLAVOUR_VAR, Flavour};
 
 /// The harness could not provide a cluster, or setting one up failed.
 #[derive(Debug, Clone)]
@@ -68,7 +75,8 @@ impl std::error::Error for HarnessError {}
 enum Owner {
     Sim(SimCluster),
     External,
-    Docker(docker::Container),
+    Container(std::sync::Arc<container::Node>),
+    Three(container::ThreeNodes),
 }
 
 /// A cluster for tests and the scratch keyspaces made in it.
@@ -85,7 +93,8 @@ impl fmt::Debug for TestCluster {
         match &self.owner {
             Owner::Sim(_) => write!(f, "TestCluster(cql-sim at {})", self.contact),
             Owner::External => write!(f, "TestCluster(external at {})", self.contact),
-            Owner::Docker(c) => write!(f, "TestCluster(container {} at {})", c.id(), self.contact),
+            Owner::Container(c) => write!(f, "TestCluster({c:?})"),
+            Owner::Three(t) => write!(f, "TestCluster(three nodes on {})", t.network()),
         }
     }
 }
@@ -124,12 +133,9 @@ impl TestCluster {
         let (contact, owner) = match real_cluster_status()? {
             None => return Err(HarnessError::new(NOT_ASKED)),
             Some(RealCluster::External(contact)) => (contact, Owner::External),
-            Some(RealCluster::Docker(image)) => {
-                let container = docker::Container::start(&image).await?;
-                (
-                    container.contact_point().to_string(),
-                    Owner::Docker(container),
-                )
+            Some(RealCluster::Container(flavour)) => {
+                let node = std::sync::Arc::new(container::Node::start(flavour).await?);
+                (node.contact_point().to_string(), Owner::Container(node))
             }
         };
         Ok(TestCluster {
@@ -138,6 +144,77 @@ impl TestCluster {
             owner,
             scratch: Mutex::default(),
         })
+    }
+
+    /// The cluster the storage suites run on: with
+    /// `ACCRETE_TEST_CONTAINERS=1` a container ([`suite_backend`]; failing
+    /// with the reason when none starts, never falling back), otherwise a
+    /// simulated cluster of 3 replicas.
+    pub async fn for_suites() -> Result<TestCluster, HarnessError> {
+        match suite_backend()? {
+            SuiteBackend::Simulator => Self::sim().await,
+            SuiteBackend::Container(flavour) => {
+                // One node for every suite of the process (a Cassandra node
+                // takes most of a minute to start); each test still gets
+                // keyspaces of its own. A static is never dropped, so a
+                // watchdog removes the container when the process ends.
+                static SHARED: tokio::sync::OnceCell<
+                    Result<std::sync::Arc<container::Node>, HarnessError>,
+                > = tokio::sync::OnceCell::const_new();
+                let node = SHARED
+                    .get_or_init(|| async {
+                        let node = container::Node::start(flavour).await?;
+                        container::remove_when_process_ends(node.id());
+                        Ok(std::sync::Arc::new(node))
+                    })
+                    .await
+                    .clone()?;
+                Ok(TestCluster {
+                    contact: node.contact_point().to_string(),
+                    replication: Replication::Simple(1),
+                    owner: Owner::Container(node),
+                    scratch: Mutex::default(),
+                })
+            }
+        }
+    }
+
+    /// Three nodes of `flavour` on a container network
+    /// ([`container::ThreeNodes`]), scratch keyspaces replicated three
+    /// times, every node a contact point.
+    pub async fn three_nodes(flavour: Flavour) -> Result<TestCluster, HarnessError> {
+        let nodes = container::ThreeNodes::start(flavour).await?;
+        Ok(TestCluster {
+            contact: nodes.contact_points().join(","),
+            replication: Replication::Simple(3),
+            owner: Owner::Three(nodes),
+            scratch: Mutex::default(),
+        })
+    }
+
+    /// The nodes of a [`TestCluster::three_nodes`] cluster.
+    pub fn nodes(&self) -> Option<&container::ThreeNodes> {
+        match &self.owner {
+            Owner::Three(nodes) => Some(nodes),
+            _ => None,
+        }
+    }
+
+    /// The nodes of a [`TestCluster::three_nodes`] cluster, to stop and
+    /// restart one.
+    pub fn nodes_mut(&mut self) -> Option<&mut container::ThreeNodes> {
+        match &mut self.owner {
+            Owner::Three(nodes) => Some(nodes),
+            _ => None,
+        }
+    }
+
+    /// The container of a cluster started by the container path.
+    pub fn container(&self) -> Option<&container::Node> {
+        match &self.owner {
+            Owner::Container(node) => Some(node),
+            _ => None,
+        }
     }
 
     /// The simulator behind a [`TestCluster::sim`] cluster (faults, replicas,
@@ -149,7 +226,8 @@ impl TestCluster {
         }
     }
 
-    /// The contact point, `HOST:PORT`.
+    /// The contact point, `HOST:PORT` (several, comma-separated, for
+    /// [`TestCluster::three_nodes`]).
     pub fn contact_point(&self) -> &str {
         &self.contact
     }
@@ -214,12 +292,12 @@ pub fn scratch_keyspace() -> String {
 pub enum RealCluster {
     /// The contact point given by [`CONTACT_VAR`].
     External(String),
-    /// A container of this image ([`DOCKER_VAR`]).
-    Docker(String),
+    /// A container of this flavour ([`CONTAINERS_VAR`], [`FLAVOUR_VAR`]).
+    Container(Flavour),
 }
 
 /// Why [`TestCluster::real`] has no cluster when the environment names none.
-pub const NOT_ASKED: &str = "no real Cassandra or ScyllaDB was asked for: set ACCRETE_TEST_CASSANDRA=HOST:PORT to use a running cluster, or ACCRETE_TEST_DOCKER=1 to start a container where a Docker daemon runs";
+pub const NOT_ASKED: &str = "no real Cassandra or ScyllaDB was asked for: set ACCRETE_TEST_CASSANDRA=HOST:PORT to use a running cluster, or ACCRETE_TEST_CONTAINERS=1 (and ACCRETE_TEST_CONTAINER_CASSANDRA=cassandra-4.1|cassandra-5.0|scylla) to start a container where a Docker daemon runs";
 
 /// What the environment asks for, without starting anything: `None` when it
 /// names no real cluster ([`NOT_ASKED`] says how to), an error when it names
@@ -236,8 +314,44 @@ pub fn real_cluster_status() -> Result<Option<RealCluster>, HarnessError> {
         }
         return Ok(Some(RealCluster::External(contact)));
     }
-    if std::env::var(DOCKER_VAR).as_deref() == Ok("1") {
-        return Ok(Some(RealCluster::Docker(docker::image())));
+    if containers_asked()? {
+        return Ok(Some(RealCluster::Container(Flavour::from_env()?)));
     }
     Ok(None)
+}
+
+/// What the storage suites run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuiteBackend {
+    /// The in-process simulator (the default).
+    Simulator,
+    /// A container of this flavour (`ACCRETE_TEST_CONTAINERS=1`).
+    Container(Flavour),
+}
+
+/// Whether `ACCRETE_TEST_CONTAINERS` asks for containers: `1` yes, unset,
+/// empty or `0` no, anything else is an error (a typo must not quietly
+/// run the simulator instead).
+pub fn containers_asked() -> Result<bool, HarnessError> {
+    parse_switch(std::env::var(CONTAINERS_VAR).ok().as_deref())
+}
+
+/// Reads the value of `ACCRETE_TEST_CONTAINERS`.
+pub fn parse_switch(value: Option<&str>) -> Result<bool, HarnessError> {
+    match value.map(str::trim) {
+        None | Some("") | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(HarnessError::new(format!(
+            "{CONTAINERS_VAR}=`{other}`: use 1 to run the suites against containers, 0 or unset for the simulator"
+        ))),
+    }
+}
+
+/// What [`TestCluster::for_suites`] would run on, without starting anything.
+pub fn suite_backend() -> Result<SuiteBackend, HarnessError> {
+    if containers_asked()? {
+        Ok(SuiteBackend::Container(Flavour::from_env()?))
+    } else {
+        Ok(SuiteBackend::Simulator)
+    }
 }

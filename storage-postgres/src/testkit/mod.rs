@@ -12,8 +12,13 @@
 //!    `$TMPDIR/accrete-pg-test`, on a free loopback port, run as the
 //!    `postgres` OS user when the tests run as root.
 //!
-//! `ACCRETE_TEST_DOCKER=1` is refused with [`DOCKER_HELP`]: this harness
-//! does not start containers itself. When none can be had, it fails with a message saying how to provide
+//! With `ACCRETE_TEST_CONTAINERS=1` (and no `ACCRETE_TEST_POSTGRES_URI`)
+//! the shared server is instead a PostgreSQL container
+//! ([`container::PgContainer`], version `ACCRETE_TEST_CONTAINER_POSTGRES`,
+//! `15` or `17`), started through testcontainers, removed by a watchdog when
+//! the process ends; when it cannot start (no Docker daemon) the tests fail
+//! with the reason, never falling back. The private server stays the
+//! default, since it runs everywhere. When none can be had, it fails with a message saying how to provide
 //! one: tests never pass by skipping. Each test takes its own schema
 //! ([`PgServer::scratch_uri`]), so tests and runs never see each other's
 //! data.
@@ -24,6 +29,7 @@
 //! owner is gone. Tests that stop, restart or reconfigure a server take
 //! their own with [`PgServer::private`].
 
+pub mod container;
 mod private;
 mod reaper;
 
@@ -45,12 +51,30 @@ pub const PASSWORD_USER: &str = "accrete_password_user";
 /// The environment variable naming a server to test against.
 pub const URI_VAR: &str = "ACCRETE_TEST_POSTGRES_URI";
 
-/// Asks for a container server (not supported yet: see [`DOCKER_HELP`]).
-pub const DOCKER_VAR: &str = "ACCRETE_TEST_DOCKER";
+pub use container::{CONTAINERS_VAR, PgVersion, VERSION_VAR};
 
-/// What `ACCRETE_TEST_DOCKER=1` answers: this harness does not start
-/// containers itself yet, but a container is one `docker run` away.
-pub const DOCKER_HELP: &str = "ACCRETE_TEST_DOCKER=1: this harness does not start containers itself; start one and name it instead: docker run -d -p 55432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16 and ACCRETE_TEST_POSTGRES_URI=postgres://postgres@127.0.0.1:55432/postgres";
+/// Where [`PgServer::shared`] gets its server, decided from the environment
+/// without starting anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SharedSource {
+    /// The server `ACCRETE_TEST_POSTGRES_URI` names.
+    External(String),
+    /// A container of this version (`ACCRETE_TEST_CONTAINERS=1`).
+    Container(PgVersion),
+    /// A private server from the system's binaries (the default).
+    Private,
+}
+
+/// What [`PgServer::shared`] would use.
+pub fn shared_source() -> Result<SharedSource, HarnessError> {
+    if let Ok(uri) = std::env::var(URI_VAR) {
+        return Ok(SharedSource::External(uri));
+    }
+    if container::containers_asked()? {
+        return Ok(SharedSource::Container(PgVersion::from_env()?));
+    }
+    Ok(SharedSource::Private)
+}
 
 const NO_SERVER_HELP: &str = "no PostgreSQL server for the tests: set ACCRETE_TEST_POSTGRES_URI=postgres://USER@HOST:PORT/PGDB to use a running server, or install the server binaries so the tests can start a private one (Debian: apt-get install -y postgresql; or set ACCRETE_PG_BINDIR to the directory holding initdb and pg_ctl)";
 
@@ -94,6 +118,7 @@ pub struct PrivateOptions {
 enum Kind {
     Private(Arc<PrivateServer>),
     External(String),
+    Container(Box<container::PgContainer>),
 }
 
 /// A PostgreSQL server for tests.
@@ -109,6 +134,7 @@ impl fmt::Debug for PgServer {
                 Ok(parsed) => write!(f, "PgServer({parsed})"),
                 Err(_) => f.write_str("PgServer(external)"),
             },
+            Kind::Container(c) => write!(f, "PgServer({c:?})"),
         }
     }
 }
@@ -121,13 +147,17 @@ impl PgServer {
     pub async fn shared() -> Result<&'static PgServer, HarnessError> {
         SHARED
             .get_or_init(|| async {
-                if let Ok(uri) = std::env::var(URI_VAR) {
-                    return PgServer::external(uri);
+                match shared_source()? {
+                    SharedSource::External(uri) => PgServer::external(uri),
+                    SharedSource::Container(version) => {
+                        let server = container::PgContainer::start(version).await?;
+                        container::remove_when_process_ends(server.id());
+                        Ok(PgServer {
+                            kind: Kind::Container(Box::new(server)),
+                        })
+                    }
+                    SharedSource::Private => PgServer::private().await,
                 }
-                if std::env::var(DOCKER_VAR).as_deref() == Ok("1") {
-                    return Err(HarnessError::new(DOCKER_HELP));
-                }
-                PgServer::private().await
             })
             .await
             .as_ref()
@@ -168,6 +198,7 @@ impl PgServer {
         match &self.kind {
             Kind::Private(s) => format!("postgres://postgres@127.0.0.1:{}/postgres", s.port),
             Kind::External(uri) => uri.clone(),
+            Kind::Container(c) => c.uri(),
         }
     }
 
@@ -175,7 +206,7 @@ impl PgServer {
     pub fn port(&self) -> Option<u16> {
         match &self.kind {
             Kind::Private(s) => Some(s.port),
-            Kind::External(_) => None,
+            Kind::External(_) | Kind::Container(_) => None,
         }
     }
 
@@ -254,14 +285,15 @@ impl PgServer {
         match &self.kind {
             Kind::Private(s) => s.log_tail(),
             Kind::External(_) => String::from("(the log of an external server is not at hand)"),
+            Kind::Container(c) => format!("(the log of {c:?} is at `docker logs {}`)", c.id()),
         }
     }
 
     fn owned(&self, what: &str) -> Result<Arc<PrivateServer>, HarnessError> {
         match &self.kind {
             Kind::Private(s) => Ok(s.clone()),
-            Kind::External(_) => Err(HarnessError::new(format!(
-                "cannot {what} a server given by {URI_VAR}; tests that {what} servers use PgServer::private()"
+            Kind::External(_) | Kind::Container(_) => Err(HarnessError::new(format!(
+                "cannot {what} a server given by {URI_VAR} or a shared container; tests that {what} servers use PgServer::private()"
             ))),
         }
     }
