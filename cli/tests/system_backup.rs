@@ -6,6 +6,8 @@
 //! in-memory reference as of that t — current, history, as of and since
 //! every t.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
