@@ -22,7 +22,7 @@ use testcontainers_modules::scylladb::ScyllaDB;
 use super::HarnessError;
 
 /// Asks the suites for containers when `1` (Cassandra and PostgreSQL).
-pub const CONTAINERS_VAR: &str = "ACCRETE_TEST_CONTAINERS";
+pub use storage_core::testkit::containers::CONTAINERS_VAR;
 /// Which Cassandra flavour to start: `cassandra-4.1`, `cassandra-5.0`, `scylla`.
 pub const FLAVOUR_VAR: &str = "ACCRETE_TEST_CONTAINER_CASSANDRA";
 

@@ -333,18 +333,13 @@ pub enum SuiteBackend {
 /// empty or `0` no, anything else is an error (a typo must not quietly
 /// run the simulator instead).
 pub fn containers_asked() -> Result<bool, HarnessError> {
-    parse_switch(std::env::var(CONTAINERS_VAR).ok().as_deref())
+    storage_core::testkit::containers::containers_asked("the simulator").map_err(HarnessError::new)
 }
 
 /// Reads the value of `ACCRETE_TEST_CONTAINERS`.
 pub fn parse_switch(value: Option<&str>) -> Result<bool, HarnessError> {
-    match value.map(str::trim) {
-        None | Some("") | Some("0") => Ok(false),
-        Some("1") => Ok(true),
-        Some(other) => Err(HarnessError::new(format!(
-            "{CONTAINERS_VAR}=`{other}`: use 1 to run the suites against containers, 0 or unset for the simulator"
-        ))),
-    }
+    storage_core::testkit::containers::parse_switch(value, "the simulator")
+        .map_err(HarnessError::new)
 }
 
 /// What [`TestCluster::for_suites`] would run on, without starting anything.

@@ -4,5 +4,6 @@
 //! `testkit` feature.
 
 pub mod conformance;
+pub mod containers;
 pub mod faults;
 pub mod load;

@@ -18,7 +18,7 @@ use super::HarnessError;
 use crate::config::Settings;
 
 /// Asks the suites for containers when `1` (PostgreSQL and Cassandra).
-pub const CONTAINERS_VAR: &str = "ACCRETE_TEST_CONTAINERS";
+pub use storage_core::testkit::containers::CONTAINERS_VAR;
 /// Which PostgreSQL version to start: `15` or `17`.
 pub const VERSION_VAR: &str = "ACCRETE_TEST_CONTAINER_POSTGRES";
 /// PostgreSQL's image.
@@ -100,18 +100,14 @@ impl PgVersion {
 /// empty or `0` no, anything else is an error (a typo must not quietly
 /// fall back to the private server).
 pub fn parse_switch(value: Option<&str>) -> Result<bool, HarnessError> {
-    match value.map(str::trim) {
-        None | Some("") | Some("0") => Ok(false),
-        Some("1") => Ok(true),
-        Some(other) => Err(HarnessError::new(format!(
-            "{CONTAINERS_VAR}=`{other}`: use 1 to run the suites against containers, 0 or unset for the private server"
-        ))),
-    }
+    storage_core::testkit::containers::parse_switch(value, "the private server")
+        .map_err(HarnessError::new)
 }
 
 /// [`parse_switch`] of the environment.
 pub fn containers_asked() -> Result<bool, HarnessError> {
-    parse_switch(std::env::var(CONTAINERS_VAR).ok().as_deref())
+    storage_core::testkit::containers::containers_asked("the private server")
+        .map_err(HarnessError::new)
 }
 
 /// The URI of the container's server published on loopback `port`.
