@@ -91,16 +91,23 @@ impl Clinic {
         // A long lease: a loaded test machine must not make it lapse.
         let transactor = TransactorProcess::start(&uri, &["--auth", "--lease-ttl", "10"]);
         transactor.until_active(&uri).await;
-        let tokens = ["cuddy", "house", "wilson", "pat"]
-            .iter()
-            .map(|name| {
-                let out = ok(
-                    &["token", "create", &uri, "--name", name, "--role", "write"],
-                    "",
-                );
-                (name.to_string(), out.trim().to_string())
-            })
-            .collect();
+        // Cuddy runs the clinic and its database: she alone may change
+        // the functions, specs and rules (the admin role); the others write.
+        let tokens = [
+            ("cuddy", "admin"),
+            ("house", "write"),
+            ("wilson", "write"),
+            ("pat", "write"),
+        ]
+        .iter()
+        .map(|(name, role)| {
+            let out = ok(
+                &["token", "create", &uri, "--name", name, "--role", role],
+                "",
+            );
+            (name.to_string(), out.trim().to_string())
+        })
+        .collect();
         Clinic {
             dir: tempfile::tempdir().unwrap(),
             uri,
@@ -276,10 +283,22 @@ async fn story(uri: String) {
     );
 
     // Functions are data: Cuddy changes one, and history says who changed
-    // it and when.
+    // it and when. A writer may not: whoever could change the code or the
+    // specs could switch off the checks that bind writers.
     let v2 = std::fs::read_to_string(example().join("functions/resource-create.rhai"))
         .unwrap()
         .replace("needs the principal", "needs the principal (v2)");
+    let needs_admin = "which needs the admin role";
+    clinic.refused(
+        "pat",
+        r#"[{:db/ident :resource/create :db/fn "fn main(db, r) { [r] }"}]"#,
+        &["`pat` may not commit", "(:db/fn)", needs_admin],
+    );
+    clinic.refused(
+        "house",
+        r#"[[:db/retract :resource/created-by-writer :db.entity/preds :resource.pred/creator-can-write]]"#,
+        &["`house` may not commit", needs_admin],
+    );
     clinic.committed(
         "cuddy",
         &format!(

@@ -1179,9 +1179,17 @@ fn nothing_answers_beyond_loopback_without_auth_and_tls() {
     assert!(stderr(&out).contains("without TLS"), "{}", stderr(&out));
 }
 
+/// SCHEMA with two functions installed by the storage's owner: one that
+/// names an item, one that asks for an excision (which needs admin).
+fn schema_with_functions() -> String {
+    let functions = r#" {:db/ident :item/named :db/fn "fn main(db, n) { [#{\"db/id\": \"s\", \"item/name\": n}] }"}
+ {:db/ident :item/forget-prices :db/fn "fn main(db) { [#{\"db/excise\": kw(\"item/price\")}] }"}]"#;
+    format!("{}{functions}", SCHEMA.trim_end().trim_end_matches(']'))
+}
+
 #[test]
 fn tokens_and_roles_guard_every_endpoint() {
-    let stage = Stage::new(SCHEMA, &[]);
+    let stage = Stage::new(&schema_with_functions(), &[]);
     let reader = ok(
         &[
             "token", "create", &stage.uri, "--name", "reader", "--role", "read",
@@ -1232,6 +1240,45 @@ fn tokens_and_roles_guard_every_endpoint() {
     assert!(refused.body.contains("needs write"), "{}", refused.body);
     let committed = call("/dbs/shop/transact", tx, Some(&writer));
     assert_eq!(committed.status, 200, "{}", committed.body);
+    // Installed functions run in a dry run and in a writer's transaction;
+    // what they return is judged like tx data: an excision a function
+    // asks for needs admin, and so does changing the code itself.
+    let dry = call(
+        "/dbs/shop/with",
+        r#"{:tx-data [[:item/named "by-fn"]]}"#,
+        Some(&writer),
+    );
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    assert!(
+        dry.body.contains("\"by-fn\"") && dry.body.contains(":committed false"),
+        "{}",
+        dry.body
+    );
+    let named = call(
+        "/dbs/shop/transact",
+        r#"{:tx-data [[:item/named "by-fn"]]}"#,
+        Some(&writer),
+    );
+    assert_eq!(named.status, 200, "{}", named.body);
+    for (tx, why) in [
+        (
+            r#"{:tx-data [[:item/forget-prices]]}"#,
+            "requests an excision",
+        ),
+        (
+            r#"{:tx-data [{:db/ident :item/named :db/fn "fn main(db, n) { [] }"}]}"#,
+            "changes commit-time code or rules (:db/fn)",
+        ),
+    ] {
+        let refused = call("/dbs/shop/transact", tx, Some(&writer));
+        assert_eq!(refused.status, 403, "{tx}: {}", refused.body);
+        assert!(refused.body.contains(why), "{tx}: {}", refused.body);
+        assert!(
+            refused.body.contains("needs admin"),
+            "{tx}: {}",
+            refused.body
+        );
+    }
     let status = http(
         addr,
         "GET",

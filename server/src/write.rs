@@ -11,8 +11,8 @@
 //! answers what it would have done; nothing is committed.
 
 use access::Role;
+use model::Db;
 use model::edn::{Edn, Instant};
-use model::{Db, TxFunctions};
 use uuid::Uuid;
 
 use crate::app::{Answer, Call};
@@ -65,13 +65,16 @@ pub(crate) async fn transact(call: &Call) -> Result<Answer, ApiError> {
     let needs_admin = call
         .blocking(move |_| {
             Ok(db
-                .with(&probe, next_instant(&db), &TxFunctions::new())
+                .with(&probe, next_instant(&db), &txfn::tx_functions())
                 .ok()
                 .and_then(|report| report.needs_admin()))
         })
         .await?;
-    if needs_admin.is_some() {
-        call.authorize(Role::Admin).await?;
+    if let Some(why) = needs_admin {
+        call.authorize(Role::Admin).await.map_err(|mut e| {
+            e.message = format!("{}: the transaction {why}", e.message);
+            e
+        })?;
     }
     let text = Edn::Vector(forms).to_string();
     let report = call
@@ -141,7 +144,7 @@ fn next_instant(db: &Db) -> Instant {
 /// basis fields of the answer).
 pub(crate) fn with(view: &Db, params: &Params) -> Result<Vec<(Edn, Edn)>, ApiError> {
     let forms = tx_forms(params)?;
-    let report = view.with(&forms, next_instant(view), &TxFunctions::new())?;
+    let report = view.with(&forms, next_instant(view), &txfn::tx_functions())?;
     Ok(vec![
         (Edn::keyword("t"), long(report.t())),
         (Edn::keyword("tx"), long(report.tx())),

@@ -6,6 +6,7 @@ mod entity;
 mod indexing;
 mod read;
 mod resolve;
+mod upgrade;
 
 pub use entity::{Entity, EntityValue};
 pub use read::Components;

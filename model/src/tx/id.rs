@@ -177,5 +177,34 @@ mod tests {
             db.with(&install, Instant(4), &fns).unwrap().needs_admin(),
             None
         );
+        // Code and rules that run at commit time: installing, changing or
+        // renaming them needs the admin role; calling them and asking for
+        // a spec does not.
+        for code in [
+            "[{:db/ident :p/fn :db/fn \"fn main(db) { [] }\"}]",
+            "[{:db/ident :p/spec :db.entity/attrs [:p/name]}]",
+            "[{:db/ident :p/pred :db.pred/query \"[:find ?e :in $ ?e :where [?e :p/name]]\"}]",
+            "[{:db/ident :p/rules :db/rules \"[[(named ?e) [?e :p/name]]]\"}]",
+        ] {
+            let report = db.with(&parse(code), Instant(4), &fns).unwrap();
+            let why = report.needs_admin().unwrap_or_else(|| panic!("{code}"));
+            assert!(why.contains("commit-time code or rules (:db"), "{why}");
+        }
+        let installed = db
+            .with(
+                &parse(
+                    "[{:db/ident :p/spec :db.entity/attrs [:p/name]} {:db/id \"x\" :p/name \"X\"}]",
+                ),
+                Instant(4),
+                &fns,
+            )
+            .unwrap()
+            .db_after;
+        let rename = parse("[[:db/add :p/spec :db/ident :p/spec-old]]");
+        let report = installed.with(&rename, Instant(5), &fns).unwrap();
+        assert!(report.needs_admin().unwrap().contains("renames entity"));
+        let ensure = parse("[{:db/id \"z\" :p/name \"Z\" :db/ensure :p/spec}]");
+        let report = installed.with(&ensure, Instant(5), &fns).unwrap();
+        assert_eq!(report.needs_admin(), None);
     }
 }

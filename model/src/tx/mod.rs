@@ -98,6 +98,23 @@ pub struct TxReport {
     pub tempids: HashMap<String, EntityId>,
 }
 
+/// The attributes whose values run (or shape what runs) at commit time.
+const COMMIT_CODE: [EntityId; 6] = {
+    use crate::schema::bootstrap as b;
+    [
+        b::FN,
+        b::ENTITY_ATTRS,
+        b::ENTITY_PREDS,
+        b::PRED_QUERY,
+        b::PRED_RULES,
+        b::RULES,
+    ]
+};
+
+fn is_commit_code(a: EntityId) -> bool {
+    COMMIT_CODE.contains(&a)
+}
+
 impl TxReport {
     /// The entity a tempid resolved to.
     pub fn tempid(&self, tempid: &str) -> Option<EntityId> {
@@ -119,13 +136,32 @@ impl TxReport {
     }
 
     /// Why committing this transaction needs the admin role, if it does:
-    /// it requests an excision, or it changes an attribute that existed
-    /// before it (schema alteration). Installing new attributes does not.
+    /// it requests an excision; it changes an attribute that existed
+    /// before it (schema alteration); or it installs, changes or renames
+    /// code or rules that run at commit time for everyone: a transaction
+    /// function (`:db/fn`), an entity spec (`:db.entity/attrs`,
+    /// `:db.entity/preds`), a predicate (`:db.pred/query`,
+    /// `:db.pred/rules`) or a rule set (`:db/rules`). A writer who could
+    /// change those could weaken the checks that bind writers. Installing
+    /// new attributes does not need it.
     pub fn needs_admin(&self) -> Option<String> {
         use crate::schema::bootstrap as b;
         for d in self.tx_data.iter() {
             if (b::EXCISE..=b::EXCISE_BEFORE).contains(&d.a()) {
                 return Some("it requests an excision".into());
+            }
+            if is_commit_code(d.a()) {
+                let ident = self.db_after.ident(d.a()).or(self.db_before.ident(d.a()));
+                return Some(match ident {
+                    Some(ident) => format!("it changes commit-time code or rules ({ident})"),
+                    None => "it changes commit-time code or rules".into(),
+                });
+            }
+            if d.a() == b::IDENT && self.holds_commit_code(d.e()) {
+                return Some(format!(
+                    "it renames entity {}, which holds commit-time code or rules",
+                    d.e()
+                ));
             }
             if checks::is_schema_attribute(d.a()) || d.a() == b::ALTER_ATTRIBUTE {
                 let altered = match d.a() == b::ALTER_ATTRIBUTE {
@@ -138,6 +174,16 @@ impl TxReport {
             }
         }
         None
+    }
+
+    /// True when `e` held a function, spec, predicate or rule set before
+    /// this transaction.
+    fn holds_commit_code(&self, e: EntityId) -> bool {
+        COMMIT_CODE.iter().any(|&a| {
+            self.db_before
+                .current_values(e, a)
+                .map_or(true, |values| !values.is_empty())
+        })
     }
 
     /// The log entry of the transaction (what peers and replays apply).

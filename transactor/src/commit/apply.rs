@@ -168,7 +168,7 @@ fn admit(db: &Db, config: &Config) -> Result<()> {
 }
 
 /// The clock's time, but always after the previous transaction's.
-fn next_instant(db: &Db, config: &Config) -> Instant {
+pub(crate) fn next_instant(db: &Db, config: &Config) -> Instant {
     let now = (config.clock)();
     Instant(now.0.max(db.last_tx_instant().0.saturating_add(1)))
 }

@@ -149,6 +149,9 @@ impl Committer {
 
     /// Commits until shut down or deposed; returns why it stopped.
     pub(crate) async fn run(mut self) -> Error {
+        if let Err(why) = self.upgrade().await {
+            return self.finish(why).await;
+        }
         loop {
             let batch = match self.wake().await {
                 Wake::Batch(batch) => batch,
@@ -164,6 +167,54 @@ impl Committer {
                 };
                 return self.finish(why).await;
             }
+        }
+    }
+
+    /// Commits the system transaction that installs the built-in
+    /// attributes a database created by an older accrete lacks
+    /// ([`Db::upgrade`]), before any client's transaction; nothing when
+    /// the database is current. Storage that is unavailable leaves the
+    /// database as it was (proven: the log root did not move) and the next
+    /// take-over tries again; the built-in schema itself is known to every
+    /// value whatever its log holds, so clients are served meanwhile.
+    async fn upgrade(&mut self) -> Result<()> {
+        let instant = apply::next_instant(&self.db, &self.config);
+        let (db, principal) = (self.db.clone(), self.config.local_principal.clone());
+        let report = tokio::task::spawn_blocking(move || db.upgrade(instant, principal.as_str()))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Corruption,
+                    format!("building the upgrade transaction panicked: {e}"),
+                )
+            })??;
+        let Some(report) = report else {
+            return Ok(());
+        };
+        let (t, datoms) = (report.t(), report.tx_data.len());
+        let entries = [report.log_entry()];
+        let started = Instant::now();
+        match self.write(&entries).await {
+            Ok(head) => {
+                tracing::info!(
+                    db = %self.db_name, t, datoms,
+                    "upgraded the database to this version's built-in schema"
+                );
+                let (reply, _) = oneshot::channel();
+                let applied = Applied {
+                    reports: vec![(report, Reply::new(reply, None))],
+                    ..Applied::default()
+                };
+                self.committed(head, applied, started.elapsed()).await
+            }
+            Err(e) if e.kind() == ErrorKind::Unavailable => {
+                tracing::warn!(
+                    db = %self.db_name, error = %e,
+                    "upgrading the database to this version's built-in schema failed; the next take-over retries"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
 
