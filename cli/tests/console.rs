@@ -1,6 +1,6 @@
 //! The console (`accrete serve` at `/console/`) in a real headless
 //! Chromium, against a real `accrete serve` process and transactor with
-//! the social-news scenario data (shared/notes/scenarios.md §1, with the
+//! the social-news scenario data (integration-tests/scenarios.md §1, with the
 //! tour's users and stories, cli/examples/tour.sh). Every check reads the
 //! page's DOM, not its pixels. Screenshots of every page go to
 //! `target/console-screenshots/` for reviewers.

@@ -988,7 +988,7 @@ const SOCIAL: &str = r#"[
  {:db/ident :comment/author :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
  {:db/ident :comments :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}]"#;
 
-/// The query tour of the social news scenario (shared/notes/scenarios.md
+/// The query tour of the social news scenario (integration-tests/scenarios.md
 /// §1): each query over HTTP answers what the query crate answers in this
 /// process on the same database value.
 #[test]

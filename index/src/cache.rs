@@ -76,8 +76,10 @@ impl Exported {
     }
 }
 
-/// Decoded segments by id, least-recently-used out first once the decoded
-/// bytes reach the capacity. Clones share one cache.
+/// Decoded segments by id, bounded by their decoded bytes. Eviction is
+/// quick_cache's S3-FIFO-based policy: a segment read once leaves
+/// before one read again, so a large scan does not flush the hot
+/// segments. Clones share one cache.
 ///
 /// Segments are immutable and named by their content, so a node is the same
 /// whichever storage it came from and whichever database reaches it: one

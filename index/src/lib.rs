@@ -93,7 +93,7 @@ pub use error::{Error, Result};
 pub use job::{IndexJob, JobStats, index_db};
 pub use log::{append, read_log};
 pub use log_root::{LogRoot, LogTree, TAIL_LIMIT};
-pub use open::{OpenDb, apply_entry, db_from_root, db_from_root_blocking, open_db};
+pub use open::{OpenDb, apply_entry, db_from_root, open_db};
 pub use reach::{ReachableSegment, reachable_segments};
 pub use segments::{Segments, TreeConfig, WriteStats};
 pub use store::DurableStore;

@@ -74,7 +74,7 @@ pub async fn db_from_root(seg: &Segments, root: &LogRoot) -> Result<Db> {
 
 /// [`db_from_root`] with blocking reads, for callers already on a blocking
 /// thread.
-pub fn db_from_root_blocking(seg: &Segments, root: &LogRoot) -> Result<Db> {
+fn db_from_root_blocking(seg: &Segments, root: &LogRoot) -> Result<Db> {
     let (mut db, from_t) = match root.index {
         None => (Db::new(), 1),
         Some(id) => {

@@ -11,7 +11,7 @@
 //! answers (that one drives the `accrete` binary, so it lives in
 //! `cli/tests/system_backup.rs`). This library is their harness: [`stage`] (a database in a
 //! fresh storage of one backend, a transactor serving it, time limits),
-//! [`scenario`] (the social-news and orders data of `scenarios.md`, the
+//! [`scenario`] (the social-news and orders data of `integration-tests/scenarios.md`, the
 //! scenario queries, the in-memory reference and the comparison) and
 //! [`accrete`] (the `accrete` binary as one-shot commands and as a
 //! transactor process).

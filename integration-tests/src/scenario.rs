@@ -1,5 +1,5 @@
-//! The social-news and orders scenarios (`scenarios.md` §1–§3) as tx data
-//! in steps, the scenario queries, and a reference: the same steps applied
+//! The social-news and orders scenarios (`integration-tests/scenarios.md`
+//! §1–§3) as tx data in steps, the scenario queries, and a reference: the same steps applied
 //! to an all-in-memory `model::Db`, whose answers a durable database must
 //! give exactly.
 

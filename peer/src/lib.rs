@@ -9,10 +9,11 @@
 //!   transactor through the database's lease root.
 //! - [`Connection::db`] is the latest value the peer knows, with no network
 //!   round trip; its index segments are read from storage directly through
-//!   the [`Peer`]'s segment cache (LRU by bytes), which every value of every
-//!   connection shares. The peer moves its value onto each newer index root
-//!   the transactor's indexing writes, so memory stays within the cache
-//!   plus the novelty since the last indexing job.
+//!   the [`Peer`]'s segment cache (quick_cache: S3-FIFO eviction, bounded
+//!   by bytes), which every value of every connection shares. The peer
+//!   moves its value onto each newer index root the transactor's indexing
+//!   writes, so memory stays within the cache plus the novelty since the
+//!   last indexing job.
 //! - [`Connection::transact`] sends tx data to the transactor and returns
 //!   the report once the transaction is durable.
 //! - [`Connection::tx_report_queue`]: every transaction, whichever process

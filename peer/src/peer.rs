@@ -28,8 +28,9 @@ pub fn builtin_registry() -> Registry {
 }
 
 /// The peer side of accrete in one process: connections to databases by
-/// URI, all reading through one segment cache (LRU by bytes) that every
-/// database value of every connection shares. Cheap to clone; clones share
+/// URI, all reading through one segment cache (quick_cache: S3-FIFO
+/// eviction, bounded by bytes) that every database value of every
+/// connection shares. Cheap to clone; clones share
 /// everything. Usually one per process.
 #[derive(Clone)]
 pub struct Peer {

@@ -76,9 +76,9 @@ pub use root::{
     CasOutcome, MAX_ROOT_NAME_BYTES, MAX_ROOT_VALUE_BYTES, Nonce, Revision, Root, RootName,
     RootValue, truncate_for_message,
 };
-pub use segment::{MAX_SEGMENT_BYTES, SegmentId, check_segment_size};
+pub use segment::{MAX_SEGMENT_BYTES, SegmentId};
 pub use storage::{
     MAX_LIST_LIMIT, PageToken, SegmentInfo, SegmentInfoPage, SegmentPage, Storage, StorageExt,
-    all_segment_ids, check_list_limit,
+    check_list_limit,
 };
 pub use uri::{DbName, HostPort, KNOWN_SCHEMES, Secret, StorageUri, parse_param_number};

@@ -75,7 +75,7 @@ impl SegmentId {
 }
 
 /// Rejects a segment of `len` bytes above [`MAX_SEGMENT_BYTES`].
-pub fn check_segment_size(len: usize) -> Result<()> {
+fn check_segment_size(len: usize) -> Result<()> {
     if len > MAX_SEGMENT_BYTES {
         return Err(Error::invalid(format!(
             "segment of {len} bytes is over the limit of {MAX_SEGMENT_BYTES} bytes"

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::TryStreamExt as _;
 use futures::stream::{self, BoxStream, StreamExt};
 
 use crate::codec::{self, Frame};
@@ -281,19 +282,16 @@ pub trait StorageExt: Storage {
         }
     }
 
-    /// Every stored segment id, page by page.
-    fn segment_ids(&self, page_size: usize) -> BoxStream<'_, Result<SegmentId>>
-    where
-        Self: Sized,
-    {
+    /// Every stored segment id, page by page (also on `dyn Storage`).
+    fn segment_ids(&self, page_size: usize) -> BoxStream<'_, Result<SegmentId>> {
         all_segment_ids(self, page_size)
     }
 }
 
 impl<S: Storage + ?Sized> StorageExt for S {}
 
-/// Every segment id of `storage`, page by page (also usable on `dyn Storage`).
-pub fn all_segment_ids<S: Storage + ?Sized>(
+/// Every segment id of `storage`, page by page.
+fn all_segment_ids<S: Storage + ?Sized>(
     storage: &S,
     page_size: usize,
 ) -> BoxStream<'_, Result<SegmentId>> {
@@ -315,5 +313,3 @@ pub fn all_segment_ids<S: Storage + ?Sized>(
     .try_flatten()
     .boxed()
 }
-
-use futures::TryStreamExt as _;

@@ -315,7 +315,8 @@ pub async fn assert_as_of(restored: &Db, source: &Db, t: u64, what: &str) {
 
 /// How many segments a storage holds.
 pub async fn segment_count(storage: &Arc<dyn Storage>) -> usize {
-    storage_core::all_segment_ids(storage.as_ref(), 1000)
+    storage
+        .segment_ids(1000)
         .map(|id| id.expect("listing segments"))
         .count()
         .await

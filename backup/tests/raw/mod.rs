@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use futures::StreamExt as _;
+use storage_core::StorageExt as _;
 use storage_core::codec;
 use test_storages::{Backend, FreshStorage};
 
@@ -60,10 +61,7 @@ fn find_all(hay: &[u8], needle: &[u8]) -> usize {
 async fn mem_blobs(store: &FreshStorage) -> Vec<Vec<u8>> {
     let s = &store.storage;
     let mut blobs = Vec::new();
-    let ids: Vec<_> = storage_core::all_segment_ids(s.as_ref(), 1000)
-        .map(|id| id.unwrap())
-        .collect()
-        .await;
+    let ids: Vec<_> = s.segment_ids(1000).map(|id| id.unwrap()).collect().await;
     for id in ids {
         if let Some(bytes) = s.get_segment(id).await.unwrap() {
             blobs.push(bytes.to_vec());

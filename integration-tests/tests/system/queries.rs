@@ -62,7 +62,7 @@ fn answer(db: &Db, text: &str) -> Answer {
     scenario::answer(db, query)
 }
 
-/// The expected results of `scenarios.md`, on the durable database itself
+/// The expected results of `integration-tests/scenarios.md`, on the durable database itself
 /// (so that a fault shared with the reference cannot hide).
 fn expected_results(db: &Db, ts: &[u64], label: &str) {
     let rename_t = ts[1 + 3];
