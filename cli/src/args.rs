@@ -216,6 +216,8 @@ pub(crate) struct DbArgs {
 #[command(group = clap::ArgGroup::new("replication").required(true).args(["simple", "dc"]))]
 pub(crate) struct KeyspaceArgs {
     /// cassandra://HOST[:PORT][,HOST…]/KEYSPACE (`?db=` is not needed).
+    // The doc is clap's help text, printed as written: not an intra-doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     pub(crate) uri: String,
     /// SimpleStrategy with this replication factor: one data centre
     /// (development, tests).

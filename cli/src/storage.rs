@@ -38,9 +38,11 @@ pub(crate) async fn open_creating(uri: &str) -> Outcome<(Arc<dyn Storage>, Stora
 
 async fn open_as(uri: &str, create: bool) -> Outcome<(Arc<dyn Storage>, StorageUri)> {
     let parsed = StorageUri::parse(uri)?;
-    let opened = match parsed.scheme() {
+    let existing_file = parsed.scheme() == "file" && !create;
+    let opened = match existing_file {
         #[cfg(feature = "file")]
-        "file" if !create => storage_file::open_existing(&parsed).await,
+        true => storage_file::open_existing(&parsed).await,
+        // Without the file backend the registry says it is not built in.
         _ => registry().open_parsed(&parsed).await,
     };
     match opened {

@@ -8,7 +8,7 @@ use model::edn::Edn;
 use model::{Db, TxReport};
 
 /// State shared by a series of transactions, consulted by the committer
-/// as each one applies ([`crate::Transactor::transact_scoped`]).
+/// as each one applies ([`crate::Transactor::queue_scoped`]).
 ///
 /// # Contract
 /// - [`TxScope::prepare`] runs just before the transaction applies, on the

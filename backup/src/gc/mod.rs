@@ -36,7 +36,7 @@
 //!   writer that put it after M − G (contradicting 2).
 //!
 //! A run therefore acts on the unreachable set of the *previous* run (kept
-//! in `gc/state`, see [`record`]) once that run is G old, and records its
+//! in `gc/state`, see the `record` module) once that run is G old, and records its
 //! own for the next; with G = 0 the current mark is old enough and one run
 //! removes everything unreachable. G = 0 is for when no writer runs.
 //! Clocks of the writers, the storage and the collector must agree to well

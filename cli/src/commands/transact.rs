@@ -419,7 +419,7 @@ fn print(committed: &Committed, datoms: bool) {
     print_as(committed, datoms, true);
 }
 
-/// [`print`], with `:committed false` for a transaction that was not.
+/// [`print()`], with `:committed false` for a transaction that was not.
 fn print_as(committed: &Committed, datoms: bool, was_committed: bool) {
     let tempids = committed
         .tempids
