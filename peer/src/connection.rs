@@ -153,6 +153,28 @@ impl Connection {
     /// stopping or deposed, all within [`Config::transact_timeout`].
     /// Errors say whether the transaction committed
     /// ([`Error::not_committed`], [`Error::committed_t`]).
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::Invalid`]: the transactor refused the tx data
+    ///   (nothing committed); [`ErrorKind::Refused`]: the credentials or
+    ///   the role did not allow it.
+    /// - [`ErrorKind::Unavailable`], [`ErrorKind::Overloaded`]: proven not
+    ///   committed (no transactor took it within the timeout, or it was
+    ///   over its novelty cap); send it again.
+    /// - [`ErrorKind::OutcomeUnknown`]: it may have committed (the
+    ///   connection failed after sending). The error names the
+    ///   transaction's id: [`Connection::tx_status`] tells its fate, and
+    ///   [`Connection::transact_with_id`] with that id is safe to repeat.
+    /// - Committed, but this peer's value did not catch up in time:
+    ///   [`Error::committed_t`] is `Some(t)`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: once the tx data has been sent, dropping the
+    /// future does not stop the transactor from committing it. Give an id
+    /// ([`Connection::transact_with_id`]) and ask
+    /// [`Connection::tx_status`] when a caller may stop waiting.
     pub async fn transact(&self, tx: &str) -> Result<TxReport> {
         self.transact_with_id(tx, uuid::Uuid::new_v4()).await
     }
@@ -208,6 +230,17 @@ impl Connection {
     /// asks the transactor for its latest t (or, when none is reachable,
     /// reads the log root in storage, where every acknowledged transaction
     /// is) and waits for it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Timeout`] when the value does not arrive within
+    /// [`Config::sync_timeout`]; [`ErrorKind::Unavailable`] when neither the
+    /// transactor nor storage can be read; the connection's end reason
+    /// ([`ErrorKind::Closed`] after [`Connection::release`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads and waits.
     pub async fn sync(&self) -> Result<Db> {
         if let Some(ended) = self.ended() {
             return Err(ended);

@@ -200,6 +200,28 @@ impl Transactor {
     /// Commits `forms` (tx data) and returns the report once the
     /// transaction is durable. Errors say whether it committed
     /// ([`Error::not_committed`]).
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::Invalid`]: the tx data broke a rule (nothing
+    ///   committed); [`ErrorKind::Forbidden`] only through
+    ///   [`Transactor::transact_as`].
+    /// - [`ErrorKind::Overloaded`], [`ErrorKind::Unavailable`],
+    ///   [`ErrorKind::ShuttingDown`], [`ErrorKind::NotServing`],
+    ///   [`ErrorKind::Fenced`]: proven not committed; send it again (to
+    ///   the current transactor).
+    /// - [`ErrorKind::OutcomeUnknown`]: it may have committed. Use
+    ///   [`Transactor::transact_with_id`] when that matters: its id's fate
+    ///   is in [`Transactor::tx_status`], and resubmitting under the same
+    ///   id never commits twice.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe. Dropping the future before the transaction is
+    /// queued commits nothing; dropping it after, it still commits (or is
+    /// refused) exactly as if awaited, and the report is lost. A caller
+    /// that may give up waiting gives an id ([`Transactor::transact_with_id`])
+    /// and asks [`Transactor::tx_status`] afterwards.
     pub async fn transact(&self, forms: Vec<Edn>) -> Result<TxReport> {
         self.transact_with_id(forms, None).await
     }
@@ -393,6 +415,20 @@ impl Transactor {
     /// (three times the commit patience plus the lease ttl, e.g. on a
     /// storage call that hangs) is abandoned; what it held gets "outcome unknown", and its
     /// lease is left to lapse (its renewals stop with it).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::OutcomeUnknown`] when the committer did not stop within
+    /// the grace (transactions it held may or may not have committed);
+    /// otherwise the error the committer stopped with, if it failed (a
+    /// deposed transactor says [`ErrorKind::Fenced`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe in effect: the stop is requested at the first poll and
+    /// cannot be taken back, so a dropped future still stops the
+    /// transactor (without waiting for it); a later call waits for nothing
+    /// and returns `Ok`.
     pub async fn shutdown(&self) -> Result<()> {
         self.stop.cancel();
         let task = self.task.lock().take();

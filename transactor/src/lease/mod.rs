@@ -164,6 +164,22 @@ impl Lease {
     /// changed for the ttl its holder promised. The new epoch is at least
     /// `floor` (one past the log root's epoch, so that a log root written by
     /// a re-created database never outranks its new holder).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::LeaseHeld`] when another live holder keeps the lease
+    /// beyond `patience`; [`ErrorKind::Unavailable`] (or
+    /// [`ErrorKind::OutcomeUnknown`], for a claim storage could not settle)
+    /// when storage stays unreachable beyond it; [`ErrorKind::Corruption`]
+    /// for a lease root that cannot be decoded; any other storage error as
+    /// it came.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a future dropped while its claim is in flight may
+    /// leave the lease claimed by `holder` with nobody renewing it. Nothing
+    /// is corrupted (the claim carries an epoch no earlier holder used),
+    /// but other claimants wait for it to lapse, one `ttl`.
     pub async fn acquire(
         storage: Arc<dyn Storage>,
         db: &DbName,
