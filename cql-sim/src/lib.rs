@@ -178,6 +178,7 @@ pub mod history;
 mod journal;
 mod local;
 mod protocol;
+mod ring;
 mod schema;
 mod server;
 mod sim;

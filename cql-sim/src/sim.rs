@@ -13,7 +13,8 @@ use crate::cluster::{Cluster, Timeouts, unix_seconds};
 use crate::faults::Faults;
 use crate::journal::ReceivedStatement;
 use crate::local::LocalSession;
-use crate::server::{Member, Node, NodeInfo, Shared, owner, ring_token, serve};
+use crate::ring::{Member, NodeInfo, owner, ring_token};
+use crate::server::{Node, Shared, serve};
 
 /// How to start a simulated cluster.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use access::Principal;
 use model::TxFunctions;
@@ -90,7 +90,7 @@ impl Default for Config {
             max_linger: Duration::from_millis(2),
             queue_capacity: 8192,
             commit_patience: Duration::from_secs(10),
-            clock: Arc::new(system_clock),
+            clock: Arc::new(crate::clock::system_clock),
             functions: txfn::tx_functions(),
             local_principal: Principal::local_user(),
         }
@@ -137,12 +137,4 @@ impl fmt::Debug for Config {
             .field("local_principal", &self.local_principal)
             .finish_non_exhaustive()
     }
-}
-
-/// Milliseconds since 1970 by this machine's clock.
-pub fn system_clock() -> Instant {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    Instant(ms)
 }

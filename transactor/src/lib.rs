@@ -49,6 +49,7 @@
 
 mod cas;
 pub mod client;
+mod clock;
 mod commit;
 mod config;
 mod error;
@@ -64,8 +65,9 @@ mod standalone;
 mod txid;
 mod warm;
 
+pub use clock::system_clock;
 pub use commit::{Author, Metrics};
-pub use config::{BackPressure, Clock, Config, system_clock};
+pub use config::{BackPressure, Clock, Config};
 pub use error::{Error, ErrorKind, Result};
 pub use feed::Feed;
 pub use handle::{Queued, Transactor, parse_tx};

@@ -29,8 +29,8 @@ use crate::cql::parse;
 use crate::error::{CqlError, WriteType};
 use crate::faults::FaultScope;
 use crate::protocol::{BoundValue, ColumnSpec, Consistency, ResultBody};
+use crate::ring::NodeInfo;
 use crate::schema::{SYSTEM_KEYSPACES, TableDef};
-use crate::server::NodeInfo;
 use crate::token::digest;
 
 /// A statement planned against the schema, ready to run with values.

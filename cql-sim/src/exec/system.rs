@@ -8,8 +8,8 @@ use std::sync::{Arc, LazyLock};
 
 use crate::cluster::Cluster;
 use crate::error::CqlError;
+use crate::ring::{Member, NodeInfo};
 use crate::schema::{ColumnKind, KeyspaceDef, SYSTEM_KEYSPACES, TableDef};
-use crate::server::{Member, NodeInfo};
 use crate::store::{Cell, Partition, PartitionKey, Row};
 use crate::types::{CqlType, Value};
 

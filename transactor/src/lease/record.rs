@@ -244,7 +244,7 @@ impl LeaseRecord {
 }
 
 fn wall_clock_ms() -> i64 {
-    crate::config::system_clock().0
+    crate::clock::system_clock().0
 }
 
 #[cfg(test)]
