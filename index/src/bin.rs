@@ -19,12 +19,8 @@ impl Writer {
         self
     }
 
-    pub(crate) fn varint(&mut self, mut n: u64) -> &mut Self {
-        while n >= 0x80 {
-            self.0.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        self.0.push(n as u8);
+    pub(crate) fn varint(&mut self, n: u64) -> &mut Self {
+        model::codec::put_varint(&mut self.0, n);
         self
     }
 
@@ -105,19 +101,14 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn varint(&mut self) -> Result<u64, Bad> {
-        let mut n: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.u8()?;
-            let bits = u64::from(b & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err(self.fail("varint overflows 64 bits"));
-            }
-            n |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
+        use model::codec::{VarintError, read_varint};
+        let read = read_varint(&self.bytes[self.pos..]);
+        self.pos += read.map_or_else(VarintError::read, |(_, len)| len);
+        match read {
+            Ok((n, _)) => Ok(n),
+            Err(VarintError::Truncated(_)) => Err(self.fail("truncated: 1 more bytes needed")),
+            Err(e) => Err(self.fail(e)),
         }
-        Err(self.fail("varint longer than 10 bytes"))
     }
 
     /// A count of items that each take at least `min_item_bytes`: never

@@ -11,23 +11,18 @@ use model::{Db, TxFunctions, TxReport, Value};
 use query::{Input, QueryResult};
 
 /// The schema of both scenarios.
-pub const SCHEMA: &str = r#"[
- {:db/ident :user/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
- {:db/ident :user/firstName :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :user/lastName :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :user/upVotes :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
- {:db/ident :story/title :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :story/url :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
- {:db/ident :comment/body :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :comment/author :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
- {:db/ident :comments :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}
+pub const SCHEMA: &str = concat!(
+    "[",
+    model::social_schema_attrs!(),
+    r#"
  {:db/ident :product/description :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
  {:db/ident :order/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
  {:db/ident :order/lineItems :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}
  {:db/ident :lineItem/product :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
  {:db/ident :lineItem/quantity :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
  {:db/ident :lineItem/price :db/valueType :db.type/bigdec :db/cardinality :db.cardinality/one}
-]"#;
+]"#
+);
 
 /// The social-news data after the schema: users (the editor first named
 /// "Ed"), stories with comments nested as component maps (ten by the

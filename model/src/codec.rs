@@ -19,12 +19,64 @@ pub const FORMAT_VERSION: u8 = 1;
 const LOG_MAGIC: &[u8; 3] = b"ATX";
 const DATOMS_MAGIC: &[u8; 3] = b"ADS";
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` as an unsigned LEB128 varint: 7 bits a byte, low bits
+/// first, the high bit set on every byte but the last (1 to 10 bytes).
+/// Every accrete format writes its integers so.
+pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
     }
     out.push(n as u8);
+}
+
+/// Why the bytes at a position hold no varint ([`read_varint`]), and how
+/// many of them were read to find out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarintError {
+    /// The bytes end inside the varint.
+    Truncated(usize),
+    /// The tenth byte carries bits beyond the 64th.
+    Overflow(usize),
+    /// Ten bytes, and the last still says more follow.
+    TooLong(usize),
+}
+
+impl VarintError {
+    /// How many bytes were read before the varint proved bad.
+    pub fn read(self) -> usize {
+        match self {
+            VarintError::Truncated(n) | VarintError::Overflow(n) | VarintError::TooLong(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for VarintError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VarintError::Truncated(_) => "truncated inside a varint",
+            VarintError::Overflow(_) => "varint overflows 64 bits",
+            VarintError::TooLong(_) => "varint longer than 10 bytes",
+        })
+    }
+}
+
+/// Reads the varint [`put_varint`] wrote at the start of `bytes`: its value
+/// and how many bytes it took.
+pub fn read_varint(bytes: &[u8]) -> std::result::Result<(u64, usize), VarintError> {
+    let mut n: u64 = 0;
+    for (i, shift) in (0..64).step_by(7).enumerate() {
+        let b = *bytes.get(i).ok_or(VarintError::Truncated(i))?;
+        let bits = u64::from(b & 0x7f);
+        if shift == 63 && bits > 1 {
+            return Err(VarintError::Overflow(i + 1));
+        }
+        n |= bits << shift;
+        if b & 0x80 == 0 {
+            return Ok((n, i + 1));
+        }
+    }
+    Err(VarintError::TooLong(10))
 }
 
 fn put_signed(out: &mut Vec<u8>, n: i64) {
@@ -187,19 +239,13 @@ impl<'a> Decoder<'a> {
     }
 
     fn varint(&mut self) -> Result<u64> {
-        let mut n: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            let bits = u64::from(b & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err(self.fail("varint overflows 64 bits"));
-            }
-            n |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
+        let read = read_varint(&self.bytes[self.pos..]);
+        self.pos += read.map_or_else(VarintError::read, |(_, len)| len);
+        match read {
+            Ok((n, _)) => Ok(n),
+            Err(VarintError::Truncated(_)) => Err(self.fail("truncated")),
+            Err(e) => Err(self.fail(e.to_string())),
         }
-        Err(self.fail("varint longer than 10 bytes"))
     }
 
     fn signed(&mut self) -> Result<i64> {

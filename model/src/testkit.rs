@@ -6,6 +6,29 @@
 use crate::edn::{Instant, Keyword};
 use crate::{Datom, Db, Error, PART_USER, Result, TxLog, Value, entity_id, schema, t_to_tx};
 
+/// The attributes of the social-news scenario of the query tour
+/// (`integration-tests/scenarios.md` §1), as EDN maps without the
+/// enclosing vector: a literal, so that other schemas can `concat!` it.
+/// [`SOCIAL_SCHEMA`] is the schema itself.
+#[macro_export]
+macro_rules! social_schema_attrs {
+    () => {
+        r#"{:db/ident :user/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :user/firstName :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :user/lastName :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :user/upVotes :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :story/title :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :story/url :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :comment/body :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :comment/author :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :comments :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}"#
+    };
+}
+
+/// The social-news schema (users, stories, comments as components), for
+/// the tests and benchmarks of every crate that runs the scenario.
+pub const SOCIAL_SCHEMA: &str = concat!("[\n ", social_schema_attrs!(), "\n]");
+
 /// The schema of [`People`]: transact it before [`People::new`].
 pub const PEOPLE_SCHEMA: &str = r#"[
  {:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
@@ -120,6 +143,71 @@ impl People {
         self.rng ^= self.rng << 17;
         self.rng % n
     }
+}
+
+/// Every datom of `db` in each index ([`crate::Index::ALL`] order).
+pub fn everything(db: &Db) -> Vec<Vec<Datom>> {
+    crate::Index::ALL
+        .iter()
+        .map(|&index| {
+            db.datoms(index, &[])
+                .and_then(|datoms| datoms.collect::<Result<Vec<Datom>>>())
+                .unwrap_or_else(|e| panic!("reading {index:?}: {e}"))
+        })
+        .collect()
+}
+
+/// Every log entry of `db`.
+pub fn log(db: &Db) -> Vec<TxLog> {
+    db.tx_range(None, None)
+        .and_then(|entries| entries.collect::<Result<Vec<TxLog>>>())
+        .unwrap_or_else(|e| panic!("reading the log: {e}"))
+}
+
+/// Asserts that two values read the same (for tests: it panics naming
+/// `what` and the first view that differs): basis and next t, every index
+/// now and in history, and at sample points of `ts` every index as of,
+/// since and in history as of that t, with the log from it; then the
+/// whole log. Blocking reads.
+pub fn assert_same_reads(actual: &Db, expected: &Db, ts: &[u64], what: &str) {
+    assert_eq!(actual.basis_t(), expected.basis_t(), "{what}: basis t");
+    assert_eq!(actual.next_t(), expected.next_t(), "{what}: next t");
+    assert_eq!(everything(actual), everything(expected), "{what}: current");
+    let (actual_history, expected_history) = (actual.history(), expected.history());
+    assert_eq!(
+        everything(&actual_history),
+        everything(&expected_history),
+        "{what}: history"
+    );
+    let at = |db: &Db, t: u64, view: &str| -> Db {
+        match view {
+            "as of" => db.as_of(t),
+            _ => db.since(t),
+        }
+        .unwrap_or_else(|e| panic!("{what}: {view} {t}: {e}"))
+    };
+    let step = (ts.len() / 6).max(1);
+    for &t in ts.iter().step_by(step).chain(ts.last()) {
+        for view in ["as of", "since"] {
+            assert_eq!(
+                everything(&at(actual, t, view)),
+                everything(&at(expected, t, view)),
+                "{what}: {view} {t}"
+            );
+        }
+        assert_eq!(
+            everything(&at(&actual_history, t, "as of")),
+            everything(&at(&expected_history, t, "as of")),
+            "{what}: history as of {t}"
+        );
+        let range = |db: &Db| -> Vec<TxLog> {
+            db.tx_range(Some(t), Some(t + 3000))
+                .and_then(|entries| entries.collect::<Result<Vec<TxLog>>>())
+                .unwrap_or_else(|e| panic!("{what}: tx_range from {t}: {e}"))
+        };
+        assert_eq!(range(actual), range(expected), "{what}: tx_range from {t}");
+    }
+    assert_eq!(log(actual), log(expected), "{what}: log");
 }
 
 #[cfg(test)]

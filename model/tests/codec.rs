@@ -188,3 +188,35 @@ fn random_bytes_never_panic() {
         let _ = decode_tx_log(&framed);
     }
 }
+
+#[test]
+fn varints_round_trip_and_bad_ones_say_how_far_they_were_read() {
+    use model::codec::{VarintError, put_varint, read_varint};
+    for n in [
+        0,
+        1,
+        127,
+        128,
+        300,
+        u64::from(u32::MAX),
+        u64::MAX - 1,
+        u64::MAX,
+    ] {
+        let mut out = Vec::new();
+        put_varint(&mut out, n);
+        out.push(0xAA); // what follows is not read
+        assert_eq!(read_varint(&out), Ok((n, out.len() - 1)), "{n}");
+    }
+    assert_eq!(read_varint(&[]), Err(VarintError::Truncated(0)));
+    assert_eq!(read_varint(&[0x80, 0x80]), Err(VarintError::Truncated(2)));
+    let mut over = vec![0xFF; 9];
+    over.push(0x02);
+    assert_eq!(read_varint(&over), Err(VarintError::Overflow(10)));
+    let mut long = vec![0x80; 9];
+    long.push(0x81);
+    assert_eq!(read_varint(&long), Err(VarintError::TooLong(10)));
+    assert_eq!(
+        VarintError::Overflow(10).to_string(),
+        "varint overflows 64 bits"
+    );
+}

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use scylla::statement::{Consistency, SerialConsistency};
-use storage_core::{Error, Result, Secret, StorageUri, parse_param_number, truncate_for_message};
+use storage_core::{Result, Secret, StorageUri, truncate_for_message};
 
 /// The URI parameters this backend understands (besides `db`).
 pub const PARAMS: &[&str] = &[
@@ -224,13 +224,8 @@ impl Settings {
 
     /// Settings from `uri` and the environment `env`.
     pub fn from_uri_with_env(uri: &StorageUri, env: Env<'_>) -> Result<Self> {
-        if uri.scheme() != crate::SCHEME {
-            return Err(Error::invalid(format!(
-                "storage URI `{uri}` is not a cassandra:// URI"
-            )));
-        }
-        uri.check_params(PARAMS)?;
-        let bad = |why: String| Error::invalid(format!("storage URI `{uri}`: {why}"));
+        uri.expect_backend(crate::SCHEME, "a cassandra:// URI", PARAMS)?;
+        let bad = |why: String| uri.invalid(why);
         let param = |name: &str| param(uri, name);
         let level = param("consistency")
             .map_or(Ok(Level::Quorum), Level::parse)
@@ -254,18 +249,12 @@ impl Settings {
                 )));
             }
         };
-        let connect_timeout = match param("connect_timeout") {
-            None => Duration::from_secs(10),
-            Some(t) => {
-                Duration::from_secs(parse_param_number("connect_timeout", t, 1, 600).map_err(bad)?)
-            }
-        };
-        let request_timeout = match param("request_timeout") {
-            None => Duration::from_secs(12),
-            Some(t) => Duration::from_millis(
-                parse_param_number("request_timeout", t, 100, 600_000).map_err(bad)?,
-            ),
-        };
+        let connect_timeout = uri
+            .number_param("connect_timeout", None, 1, 600)?
+            .map_or(Duration::from_secs(10), Duration::from_secs);
+        let request_timeout = uri
+            .number_param("request_timeout", None, 100, 600_000)?
+            .map_or(Duration::from_secs(12), Duration::from_millis);
         Ok(Settings {
             uri: uri.to_string(),
             contact_points: contact_points(uri),
@@ -461,6 +450,7 @@ fn check_prefix(prefix: &str) -> std::result::Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use storage_core::Error;
 
     fn parse(uri: &str, env: &[(&str, &str)]) -> Result<Settings> {
         let env: Vec<(String, String)> = env

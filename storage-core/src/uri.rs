@@ -183,6 +183,42 @@ impl StorageUri {
         &self.params
     }
 
+    /// The start of a backend's settings: refuses a URI of another scheme
+    /// than `scheme` (the backend's, for `what`, e.g. "a postgres:// URI")
+    /// and any parameter not in `allowed` ([`StorageUri::check_params`]).
+    pub fn expect_backend(&self, scheme: &str, what: &str, allowed: &[&str]) -> Result<()> {
+        if self.scheme != scheme {
+            return Err(Error::invalid(format!(
+                "storage URI `{}` is not {what}",
+                self.redacted
+            )));
+        }
+        self.check_params(allowed)
+    }
+
+    /// An error about this URI: `storage URI `…`: why` (the URI redacted).
+    pub fn invalid(&self, why: impl fmt::Display) -> Error {
+        Error::invalid(format!("storage URI `{}`: {why}", self.redacted))
+    }
+
+    /// The whole number in `min..=max` that parameter `name` holds, or else
+    /// `fallback` (e.g. from the environment); `None` when neither is
+    /// given. A bad number is refused naming the parameter and its range.
+    pub fn number_param(
+        &self,
+        name: &str,
+        fallback: Option<String>,
+        min: u64,
+        max: u64,
+    ) -> Result<Option<u64>> {
+        match self.params.get(name).cloned().or(fallback) {
+            None => Ok(None),
+            Some(text) => parse_param_number(name, &text, min, max)
+                .map(Some)
+                .map_err(|why| self.invalid(why)),
+        }
+    }
+
     /// Rejects any parameter not in `allowed`, naming it and the allowed ones.
     pub fn check_params(&self, allowed: &[&str]) -> Result<()> {
         match self.params.keys().find(|k| !allowed.contains(&k.as_str())) {

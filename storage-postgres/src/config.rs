@@ -157,13 +157,8 @@ impl Settings {
 
     /// Settings from `uri` and the environment `env`.
     pub fn from_uri_with_env(uri: &StorageUri, env: Env<'_>) -> Result<Self> {
-        if uri.scheme() != crate::SCHEME {
-            return Err(Error::invalid(format!(
-                "storage URI `{uri}` is not a postgres:// URI"
-            )));
-        }
-        uri.check_params(PARAMS)?;
-        let bad = |why: String| Error::invalid(format!("storage URI `{uri}`: {why}"));
+        uri.expect_backend(crate::SCHEME, "a postgres:// URI", PARAMS)?;
+        let bad = |why: String| uri.invalid(why);
         let param = |name: &str, var: Option<&str>| {
             uri.params()
                 .get(name)
@@ -203,22 +198,15 @@ impl Settings {
             param("sslrootcert", Some("PGSSLROOTCERT")).as_deref(),
             env("HOME").as_deref(),
         );
-        let connect_timeout = match param("connect_timeout", Some("PGCONNECT_TIMEOUT")) {
-            None => Duration::from_secs(10),
-            Some(t) => Duration::from_secs(
-                parse_param_number("connect_timeout", &t, 1, 3600).map_err(bad)?,
-            ),
-        };
-        let statement_timeout = match param("statement_timeout", None) {
-            None => Duration::from_secs(30),
-            Some(t) => Duration::from_millis(
-                parse_param_number("statement_timeout", &t, 100, 3_600_000).map_err(bad)?,
-            ),
-        };
-        let pool_size = match param("pool_size", None) {
-            None => 16,
-            Some(n) => parse_param_number("pool_size", &n, 1, 1000).map_err(bad)? as usize,
-        };
+        let connect_timeout = uri
+            .number_param("connect_timeout", env("PGCONNECT_TIMEOUT"), 1, 3600)?
+            .map_or(Duration::from_secs(10), Duration::from_secs);
+        let statement_timeout = uri
+            .number_param("statement_timeout", None, 100, 3_600_000)?
+            .map_or(Duration::from_secs(30), Duration::from_millis);
+        let pool_size = uri
+            .number_param("pool_size", None, 1, 1000)?
+            .map_or(16, |n| n as usize);
         let application_name =
             param("application_name", Some("PGAPPNAME")).unwrap_or_else(|| "accrete".into());
         check_application_name(&application_name).map_err(bad)?;

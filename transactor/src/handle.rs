@@ -539,15 +539,7 @@ pub fn parse_tx(text: &str) -> Result<Vec<Edn>> {
         Edn::Vector(forms) | Edn::List(forms) => Ok(forms),
         other => Err(Error::invalid(format!(
             "tx data must be a vector of forms, not `{}`",
-            truncate(&other.to_string())
+            storage_core::truncate_for_message(&other.to_string())
         ))),
-    }
-}
-
-fn truncate(text: &str) -> String {
-    const KEEP: usize = 60;
-    match text.char_indices().nth(KEEP) {
-        None => text.to_string(),
-        Some((i, _)) => format!("{}…", &text[..i]),
     }
 }

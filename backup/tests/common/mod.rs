@@ -245,8 +245,8 @@ pub fn log(db: &Db, until_t: Option<u64>) -> Vec<TxLog> {
         .collect()
 }
 
-/// Asserts that two values read the same: every index now and in
-/// history, as of sample points, and the log.
+/// Asserts that two values read the same
+/// ([`model::testkit::assert_same_reads`], on a blocking thread).
 pub async fn assert_same(actual: &Db, expected: &Db, ts: &[u64], what: &str) {
     let (actual, expected, ts, what) = (
         actual.clone(),
@@ -254,35 +254,7 @@ pub async fn assert_same(actual: &Db, expected: &Db, ts: &[u64], what: &str) {
         ts.to_vec(),
         what.to_string(),
     );
-    blocking(move || {
-        assert_eq!(actual.basis_t(), expected.basis_t(), "{what}: basis t");
-        assert_eq!(actual.next_t(), expected.next_t(), "{what}: next t");
-        assert_eq!(
-            everything(&actual),
-            everything(&expected),
-            "{what}: current"
-        );
-        assert_eq!(
-            everything(&actual.history()),
-            everything(&expected.history()),
-            "{what}: history"
-        );
-        let step = (ts.len() / 4).max(1);
-        for &t in ts.iter().step_by(step) {
-            assert_eq!(
-                everything(&actual.as_of(t).unwrap()),
-                everything(&expected.as_of(t).unwrap()),
-                "{what}: as of {t}"
-            );
-            assert_eq!(
-                everything(&actual.history().as_of(t).unwrap()),
-                everything(&expected.history().as_of(t).unwrap()),
-                "{what}: history as of {t}"
-            );
-        }
-        assert_eq!(log(&actual, None), log(&expected, None), "{what}: log");
-    })
-    .await;
+    blocking(move || model::testkit::assert_same_reads(&actual, &expected, &ts, &what)).await;
 }
 
 /// Asserts that `restored` is `source` as of `t`: a real value whose

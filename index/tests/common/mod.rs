@@ -279,44 +279,8 @@ pub fn log(db: &Db) -> Vec<TxLog> {
         .collect()
 }
 
-/// Asserts that two values read the same: every index now, in history, as
-/// of and since sample points, and the log.
-pub fn assert_same_reads(actual: &Db, expected: &Db, ts: &[u64], what: &str) {
-    assert_eq!(actual.basis_t(), expected.basis_t(), "{what}: basis t");
-    assert_eq!(actual.next_t(), expected.next_t(), "{what}: next t");
-    assert_eq!(everything(actual), everything(expected), "{what}: current");
-    assert_eq!(
-        everything(&actual.history()),
-        everything(&expected.history()),
-        "{what}: history"
-    );
-    let step = (ts.len() / 6).max(1);
-    for &t in ts.iter().step_by(step).chain(ts.last()) {
-        assert_eq!(
-            everything(&actual.as_of(t).unwrap()),
-            everything(&expected.as_of(t).unwrap()),
-            "{what}: as of {t}"
-        );
-        assert_eq!(
-            everything(&actual.since(t).unwrap()),
-            everything(&expected.since(t).unwrap()),
-            "{what}: since {t}"
-        );
-        assert_eq!(
-            everything(&actual.history().as_of(t).unwrap()),
-            everything(&expected.history().as_of(t).unwrap()),
-            "{what}: history as of {t}"
-        );
-        let range = |db: &Db| -> Vec<TxLog> {
-            db.tx_range(Some(t), Some(t + 3000))
-                .unwrap()
-                .map(|e| e.unwrap())
-                .collect()
-        };
-        assert_eq!(range(actual), range(expected), "{what}: tx_range from {t}");
-    }
-    assert_eq!(log(actual), log(expected), "{what}: log");
-}
+#[allow(unused_imports)] // each test binary that includes this module uses its own part
+pub use model::testkit::assert_same_reads;
 
 /// True when the environment asks for the long runs.
 pub fn long() -> bool {

@@ -68,17 +68,7 @@ pub fn pairs(db: &Db, attr: &str) -> Vec<(u64, Value)> {
         .collect()
 }
 
-pub const SOCIAL_SCHEMA: &str = r#"[
- {:db/ident :user/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
- {:db/ident :user/firstName :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :user/lastName :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :user/upVotes :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
- {:db/ident :story/title :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :story/url :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
- {:db/ident :comment/body :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :comment/author :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
- {:db/ident :comments :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}
-]"#;
+pub use model::testkit::SOCIAL_SCHEMA;
 
 pub const ORDER_SCHEMA: &str = r#"[
  {:db/id #db/id [:db.part/db] :db/ident :order/lineItems :db/isComponent true
