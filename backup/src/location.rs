@@ -271,8 +271,7 @@ const PATH_ESCAPES: &AsciiSet = &CONTROLS.add(b' ').add(b'%').add(b'?').add(b'#'
 /// The storage URI of a location: URIs as they are, paths as `file:`.
 fn location_uri(target: &str) -> Result<StorageUri> {
     let scheme = target.split_once(':').map(|(s, _)| s);
-    let is_uri = scheme
-        .is_some_and(|s| s == "postgresql" || KNOWN_SCHEMES.iter().any(|(known, _)| *known == s));
+    let is_uri = scheme.is_some_and(|s| s == "postgresql" || KNOWN_SCHEMES.contains(&s));
     if is_uri {
         return Ok(StorageUri::parse(target)?);
     }

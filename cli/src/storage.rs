@@ -10,17 +10,10 @@ use crate::exit::{Failure, Outcome};
 /// The segment cache of one-shot commands.
 const COMMAND_CACHE_BYTES: u64 = 256 << 20;
 
-/// Every backend built into this binary (cargo features).
+/// Every backend built into this binary (cargo features, forwarded to
+/// the `backends` crate).
 pub(crate) fn registry() -> Registry {
-    #[allow(unused_mut)] // without any backend feature only `mem` is left
-    let mut registry = Registry::default();
-    #[cfg(feature = "file")]
-    storage_file::register(&mut registry);
-    #[cfg(feature = "postgres")]
-    storage_postgres::register(&mut registry);
-    #[cfg(feature = "cassandra")]
-    storage_cassandra::register(&mut registry);
-    registry
+    backends::registry()
 }
 
 /// The existing storage a URI names: a `file:` path where there is no

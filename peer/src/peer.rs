@@ -16,15 +16,7 @@ use crate::error::Result;
 /// The backends built into this crate (cargo features `file`, `postgres`
 /// and `cassandra`, on by default; `mem` always).
 pub fn builtin_registry() -> Registry {
-    #[allow(unused_mut)] // without any backend feature only `mem` is left
-    let mut registry = Registry::default();
-    #[cfg(feature = "file")]
-    storage_file::register(&mut registry);
-    #[cfg(feature = "postgres")]
-    storage_postgres::register(&mut registry);
-    #[cfg(feature = "cassandra")]
-    storage_cassandra::register(&mut registry);
-    registry
+    backends::registry()
 }
 
 /// The peer side of accrete in one process: connections to databases by

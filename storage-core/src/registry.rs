@@ -9,12 +9,13 @@ use async_trait::async_trait;
 use crate::error::{Error, Result};
 use crate::mem::MemStorage;
 use crate::storage::Storage;
-use crate::uri::{KNOWN_SCHEMES, StorageUri};
+use crate::uri::StorageUri;
 
 /// Opens storages of one scheme.
 #[async_trait]
 pub trait BackendFactory: Send + Sync + 'static {
-    /// The canonical scheme this factory serves (see [`KNOWN_SCHEMES`]).
+    /// The canonical scheme this factory serves (one of
+    /// [`KNOWN_SCHEMES`](crate::KNOWN_SCHEMES)).
     fn scheme(&self) -> &'static str;
 
     /// Opens (creating tables or directories as needed) the storage `uri`
@@ -27,6 +28,9 @@ pub trait BackendFactory: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Registry {
     factories: BTreeMap<&'static str, Arc<dyn BackendFactory>>,
+    /// Schemes this build lacks, with how to get them (the `backends`
+    /// crate names the cargo feature).
+    absent: BTreeMap<&'static str, String>,
 }
 
 impl Default for Registry {
@@ -43,7 +47,16 @@ impl Registry {
     pub fn empty() -> Self {
         Registry {
             factories: BTreeMap::new(),
+            absent: BTreeMap::new(),
         }
+    }
+
+    /// Notes that this build lacks the backend of `scheme`, and `how` to
+    /// get it (e.g. "rebuild with cargo feature `postgres`"): a URI of that
+    /// scheme is refused saying so.
+    pub fn not_built_in(&mut self, scheme: &'static str, how: impl Into<String>) -> &mut Self {
+        self.absent.insert(scheme, how.into());
+        self
     }
 
     /// Adds (or replaces) the factory for its scheme.
@@ -67,19 +80,18 @@ impl Registry {
     /// Opens the storage of an already parsed URI.
     pub async fn open_parsed(&self, uri: &StorageUri) -> Result<Arc<dyn Storage>> {
         let Some(factory) = self.factories.get(uri.scheme()) else {
-            return Err(self.not_built_in(uri));
+            return Err(self.refuse_absent(uri));
         };
         factory.open(uri).await
     }
 
-    fn not_built_in(&self, uri: &StorageUri) -> Error {
-        let feature = KNOWN_SCHEMES
-            .iter()
-            .find(|(s, _)| *s == uri.scheme())
-            .map(|(_, f)| *f)
-            .unwrap_or("?");
+    fn refuse_absent(&self, uri: &StorageUri) -> Error {
+        let how = match self.absent.get(uri.scheme()) {
+            Some(how) => format!(" ({how})"),
+            None => String::new(),
+        };
         Error::invalid(format!(
-            "storage URI `{uri}`: the `{}` backend is not built into this binary (rebuild with cargo feature `{feature}`); this build knows: {}",
+            "storage URI `{uri}`: the `{}` backend is not built into this binary{how}; this build knows: {}",
             uri.scheme(),
             self.schemes().join(", ")
         ))
@@ -123,9 +135,17 @@ mod tests {
             .await
             .unwrap_err()
             .to_string();
+        assert!(err.contains("not built into this binary;"), "{err}");
+        let mut noted = Registry::default();
+        noted.not_built_in("postgres", "rebuild with cargo feature `postgres`");
+        let noted = noted
+            .open("postgres://u:pw@h/d?db=x")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.contains("not built into this binary") && err.contains("feature `postgres`"),
-            "{err}"
+            noted.contains("not built into this binary (rebuild with cargo feature `postgres`)"),
+            "{noted}"
         );
         assert!(
             err.contains("this build knows: mem") && !err.contains("pw"),

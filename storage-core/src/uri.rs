@@ -22,14 +22,10 @@ use percent_encoding::percent_decode_str;
 use crate::error::{Error, Result};
 use crate::root::truncate_for_message;
 
-/// The schemes this code base knows, with the cargo feature of the `accrete`
-/// binary that builds each in.
-pub const KNOWN_SCHEMES: &[(&str, &str)] = &[
-    ("mem", "(always built in)"),
-    ("file", "file"),
-    ("postgres", "postgres"),
-    ("cassandra", "cassandra"),
-];
+/// The schemes whose URI grammar this crate knows (`postgresql` is read as
+/// `postgres`). Which of them a binary can open is up to its registry: the
+/// `backends` crate builds it, with one cargo feature per backend.
+pub const KNOWN_SCHEMES: &[&str] = &["mem", "file", "postgres", "cassandra"];
 
 /// Text that must never be printed: shows as `***`.
 #[derive(Clone, PartialEq, Eq)]
@@ -366,7 +362,7 @@ fn parse_uri(text: &str, redacted: &str) -> std::result::Result<StorageUri, Why>
 fn known_scheme_list() -> String {
     KNOWN_SCHEMES
         .iter()
-        .map(|(s, _)| format!("{s}:"))
+        .map(|s| format!("{s}:"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -380,7 +376,7 @@ fn canonical_scheme(s: &str) -> std::result::Result<&'static str, Why> {
     };
     KNOWN_SCHEMES
         .iter()
-        .map(|(k, _)| *k)
+        .copied()
         .find(|k| *k == name)
         .ok_or_else(|| {
             format!(

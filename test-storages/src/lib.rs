@@ -66,11 +66,7 @@ impl fmt::Display for Backend {
 
 /// A registry of every backend (mem, file, postgres, cassandra).
 pub fn registry() -> Registry {
-    let mut registry = Registry::default();
-    storage_file::register(&mut registry);
-    storage_postgres::register(&mut registry);
-    storage_cassandra::register(&mut registry);
-    registry
+    backends::registry()
 }
 
 /// A storage of its own, alive as long as this value.
