@@ -174,7 +174,6 @@ mod error;
 mod exec;
 mod faults;
 mod handler;
-pub mod history;
 mod journal;
 mod local;
 mod protocol;

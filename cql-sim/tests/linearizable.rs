@@ -69,7 +69,7 @@ enum Op {
 }
 
 /// An operation as its caller saw it.
-type Event = cql_sim::history::Event<Op>;
+type Event = storage_core::testkit::history::Event<Op>;
 
 /// The states an operation may leave behind when applied to `state`.
 fn step(state: State, op: &Op) -> Vec<State> {
@@ -122,7 +122,7 @@ fn step(state: State, op: &Op) -> Vec<State> {
 /// that returned before another was called comes first) explains every
 /// result from an absent register.
 fn linearizable(history: &[Event]) -> bool {
-    cql_sim::history::is_linearizable(history, None, |state, op| step(*state, op))
+    storage_core::testkit::history::is_linearizable(history, None, |state, op| step(*state, op))
 }
 
 #[test]

@@ -16,6 +16,11 @@
 //! [`accrete`] (the `accrete` binary as one-shot commands and as a
 //! transactor process).
 //!
+//! Its test program `peer-node` (`src/bin/peer-node`) is a peer or a
+//! transactor in a process of its own, driven over stdin and stdout:
+//! `tests/peer_processes.rs` runs several on one storage and kills them,
+//! and `benches/peer.rs` measures commit-to-report latency with it.
+//!
 //! What it is not: a place for any crate's own unit tests, or a test
 //! framework for applications.
 //!

@@ -35,12 +35,11 @@
 //! on a plain thread or in `tokio::task::spawn_blocking`, not directly on
 //! an async task.
 //!
-//! The crate also builds `peer-node`, a peer (or a transactor) in a process
-//! of its own driven line by line over stdin and stdout: the process tests
-//! run several against one storage, and it serves as a small console
-//! (`peer-node peer URI`, then `transact …`, `watch :attr`, `sync`, `q …`).
-//! `cargo bench -p peer --bench peer` measures commit-to-report latency
-//! and reads through a cache smaller than the database.
+//! Peers as processes of their own are tested with `peer-node` (a test
+//! program of the `integration-tests` crate: `peer-node peer URI`, then
+//! `transact …`, `watch :attr`, `sync`, `q …`), which also runs
+//! `cargo bench -p integration-tests --bench peer`: commit-to-report
+//! latency, and reads through a cache smaller than the database.
 //!
 //! ```
 //! use std::sync::Arc;

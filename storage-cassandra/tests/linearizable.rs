@@ -48,7 +48,7 @@ enum Op {
 }
 
 /// An operation as its caller saw it.
-type Event = cql_sim::history::Event<Op>;
+type Event = storage_core::testkit::history::Event<Op>;
 
 /// The states `op` may leave behind when it takes effect on `state`.
 fn step(state: State, op: &Op) -> Vec<State> {
@@ -80,7 +80,7 @@ fn step(state: State, op: &Op) -> Vec<State> {
 /// Whether an order of the events that respects real time explains every
 /// result, starting from an absent register.
 fn linearizable(history: &[Event]) -> bool {
-    cql_sim::history::is_linearizable(history, None, |state, op| step(*state, op))
+    storage_core::testkit::history::is_linearizable(history, None, |state, op| step(*state, op))
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Whether a recorded history of concurrent operations is linearizable:
 //! Wing & Gong's search with Lowe's memoization of (operations done, state)
-//! pairs. Tests of the simulator and of the Cassandra backend record what
-//! their callers saw and check it here against a model of the register.
+//! pairs. Tests of the Cassandra simulator and of the Cassandra backend
+//! record what their callers saw and check it here against a model of the
+//! register.
 
 use std::collections::HashSet;
 use std::hash::Hash;

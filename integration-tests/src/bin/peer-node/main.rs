@@ -1,7 +1,7 @@
 //! `peer-node`: a peer (or a transactor) in a process of its own, driven
-//! line by line over stdin and stdout. The process tests of the `peer`
-//! crate run several of them against one storage; it is also a small
-//! console for trying a database by hand.
+//! line by line over stdin and stdout. The peer process tests
+//! (`tests/peer_processes.rs`) run several of them against one storage;
+//! it is also a small console for trying a database by hand.
 //!
 //! ```text
 //! peer-node transactor [--lease-ttl-ms N] [--index-threshold N] URI...

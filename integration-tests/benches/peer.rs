@@ -9,7 +9,7 @@
 //!   database's decoded indexes, and with one that holds all of it, for
 //!   uniform and skewed (90 % of queries on 10 % of entities) keys.
 //!
-//! `cargo bench -p peer --bench peer`. `ACCRETE_BENCH_SECONDS` (default 5)
+//! `cargo bench -p integration-tests --bench peer`. `ACCRETE_BENCH_SECONDS` (default 5)
 //! sets the latency runs' length, `ACCRETE_BENCH_ENTITIES` (default
 //! 100_000, 3 datoms each) the query database's size.
 
