@@ -99,11 +99,13 @@ fn run(backend: Backend, seed: u64, rounds: usize, txs_per_round: usize, config:
     }
 }
 
-#[test]
-fn random_rounds_agree_on_mem_and_file_with_deep_trees() {
-    for backend in BACKENDS {
-        run(backend, 7, 6, 8, TreeConfig::tiny());
-    }
+fn random_rounds_agree_on_mem_and_file_with_deep_trees(backend: Backend) {
+    run(backend, 7, 6, 8, TreeConfig::tiny());
+}
+
+storage_core::per_backend! {
+    #[test]
+    fn random_rounds_agree_on_mem_and_file_with_deep_trees for Backend { mem = Mem, file = File }
 }
 
 #[test]

@@ -202,51 +202,55 @@ fn segments_of_the_wrong_kind_or_a_newer_format_are_refused() {
 /// it reached storage (the old index stays), or carried out with its answer
 /// lost (the new index is in place). Either way a fresh reader sees one
 /// whole state with every commit, and the restarted writer carries on.
-#[test]
-fn a_crash_at_the_index_root_swap_leaves_the_old_or_the_new_index_whole() {
-    for backend in BACKENDS {
-        for fault in [Fault::FailBefore, Fault::FailAfter] {
-            let rt = runtime();
-            let (inner, _dir) = storage(&rt, backend);
-            let plan = FaultPlan::seeded(5);
-            let storage: Arc<dyn Storage> = Arc::new(FaultyStorage::new(inner, plan.clone()));
-            let seg = segments(&rt, &storage, 8 << 20, TreeConfig::tiny());
-            let mut w = busy(&rt, &seg);
-            let (old_index, old_basis) = (w.root.index, w.db.store().basis_t());
-            let job = rt.block_on(index_db(&seg, &w.db, &w.root)).unwrap();
-            assert!(job.stats.written.segments > 0);
-            let next = rt.block_on(job.next_root(&seg, &w.root)).unwrap();
-            plan.inject_times(Op::Cas, fault, 1);
-            let swap = rt.block_on(storage.cas_root(
-                &index::log_root_name(&w.name),
-                Some(w.revision),
-                &next.to_root_value().unwrap(),
-            ));
-            assert!(swap.is_err(), "{backend:?} {fault:?}: the injected fault");
-            plan.clear();
-            let what = format!("{backend:?}, {fault:?} at the swap");
-            let cold = segments(&rt, &storage, 1 << 20, TreeConfig::tiny());
-            let opened = rt.block_on(index::open_db(&cold, &w.name)).unwrap();
-            let (index, basis) = match fault {
-                Fault::FailBefore => (old_index, old_basis),
-                _ => (next.index, Some(job.basis_t)),
-            };
-            assert_ne!(old_basis, Some(job.basis_t), "{what}: the job indexed more");
-            assert_eq!(opened.db.store().basis_t(), basis, "{what}: index basis");
-            assert_eq!(
-                opened.root.index, index,
-                "{what}: the index the log root names"
-            );
-            assert_same_reads(&opened.db, &w.reference, &w.ts, &what);
-            // The restarted writer carries on from what storage holds.
-            w.db = opened.db;
-            w.root = opened.root;
-            w.revision = opened.revision;
-            w.tx(&rt, r#"[{:p/email "after@crash" :p/age 1}]"#);
-            w.index(&rt);
-            let what = format!("{what}, after the retry");
-            assert_same_reads(&w.reopen(&rt, &cold), &w.reference, &w.ts, &what);
-        }
+fn a_crash_at_the_index_root_swap_leaves_the_old_or_the_new_index_whole(backend: Backend) {
+    for fault in [Fault::FailBefore, Fault::FailAfter] {
+        let rt = runtime();
+        let (inner, _dir) = storage(&rt, backend);
+        let plan = FaultPlan::seeded(5);
+        let storage: Arc<dyn Storage> = Arc::new(FaultyStorage::new(inner, plan.clone()));
+        let seg = segments(&rt, &storage, 8 << 20, TreeConfig::tiny());
+        let mut w = busy(&rt, &seg);
+        let (old_index, old_basis) = (w.root.index, w.db.store().basis_t());
+        let job = rt.block_on(index_db(&seg, &w.db, &w.root)).unwrap();
+        assert!(job.stats.written.segments > 0);
+        let next = rt.block_on(job.next_root(&seg, &w.root)).unwrap();
+        plan.inject_times(Op::Cas, fault, 1);
+        let swap = rt.block_on(storage.cas_root(
+            &index::log_root_name(&w.name),
+            Some(w.revision),
+            &next.to_root_value().unwrap(),
+        ));
+        assert!(swap.is_err(), "{backend:?} {fault:?}: the injected fault");
+        plan.clear();
+        let what = format!("{backend:?}, {fault:?} at the swap");
+        let cold = segments(&rt, &storage, 1 << 20, TreeConfig::tiny());
+        let opened = rt.block_on(index::open_db(&cold, &w.name)).unwrap();
+        let (index, basis) = match fault {
+            Fault::FailBefore => (old_index, old_basis),
+            _ => (next.index, Some(job.basis_t)),
+        };
+        assert_ne!(old_basis, Some(job.basis_t), "{what}: the job indexed more");
+        assert_eq!(opened.db.store().basis_t(), basis, "{what}: index basis");
+        assert_eq!(
+            opened.root.index, index,
+            "{what}: the index the log root names"
+        );
+        assert_same_reads(&opened.db, &w.reference, &w.ts, &what);
+        // The restarted writer carries on from what storage holds.
+        w.db = opened.db;
+        w.root = opened.root;
+        w.revision = opened.revision;
+        w.tx(&rt, r#"[{:p/email "after@crash" :p/age 1}]"#);
+        w.index(&rt);
+        let what = format!("{what}, after the retry");
+        assert_same_reads(&w.reopen(&rt, &cold), &w.reference, &w.ts, &what);
+    }
+}
+
+storage_core::per_backend! {
+    #[test]
+    fn a_crash_at_the_index_root_swap_leaves_the_old_or_the_new_index_whole for Backend {
+        mem = Mem, file = File
     }
 }
 

@@ -49,74 +49,78 @@ fn ids(
         .collect()
 }
 
-#[test]
-fn small_commits_write_no_segments_and_large_ones_grow_the_tree_on_the_right() {
-    for backend in BACKENDS {
-        let rt = runtime();
-        let (storage, _dir) = storage(&rt, backend);
-        let seg = segments(&rt, &storage, 1 << 20, TreeConfig::tiny());
-        let mut root = LogRoot::genesis(uuid::Uuid::new_v4());
-        root.tail.clear(); // start from an empty log for exact counts
-        root.tail.push(entry(0, 1));
-        let mut all = root.tail.clone();
-        // Entries of ~60 bytes: a 300-byte tail holds a few.
-        root = rt
-            .block_on(append(&seg, &root, &[entry(1000, 10)]))
-            .unwrap();
-        all.push(entry(1000, 10));
-        assert_eq!(
-            segment_count(&rt, &storage),
-            0,
-            "{backend:?}: a small commit writes nothing"
+fn small_commits_write_no_segments_and_large_ones_grow_the_tree_on_the_right(backend: Backend) {
+    let rt = runtime();
+    let (storage, _dir) = storage(&rt, backend);
+    let seg = segments(&rt, &storage, 1 << 20, TreeConfig::tiny());
+    let mut root = LogRoot::genesis(uuid::Uuid::new_v4());
+    root.tail.clear(); // start from an empty log for exact counts
+    root.tail.push(entry(0, 1));
+    let mut all = root.tail.clone();
+    // Entries of ~60 bytes: a 300-byte tail holds a few.
+    root = rt
+        .block_on(append(&seg, &root, &[entry(1000, 10)]))
+        .unwrap();
+    all.push(entry(1000, 10));
+    assert_eq!(
+        segment_count(&rt, &storage),
+        0,
+        "{backend:?}: a small commit writes nothing"
+    );
+    assert!(root.log.is_none() && root.tail.len() == 2);
+    assert_eq!((root.basis_t, root.next_t), (1000, 1001));
+    let mut spine_changes = Vec::new();
+    for t in 1001..1200 {
+        let before = ids(&rt, &seg, &root);
+        root = rt.block_on(append(&seg, &root, &[entry(t, 40)])).unwrap();
+        all.push(entry(t, 40));
+        let after = ids(&rt, &seg, &root);
+        spine_changes.push(after.difference(&before).count());
+        assert!(root.tail_bytes() <= TreeConfig::tiny().tail_bytes);
+        // Only the right spine and new leaves are new; nothing else changes.
+        let height = root.log.map_or(0, |l| l.height as usize);
+        assert!(
+            spine_changes.last().unwrap() <= &(height + 2),
+            "{backend:?}: t {t}"
         );
-        assert!(root.log.is_none() && root.tail.len() == 2);
-        assert_eq!((root.basis_t, root.next_t), (1000, 1001));
-        let mut spine_changes = Vec::new();
-        for t in 1001..1200 {
-            let before = ids(&rt, &seg, &root);
-            root = rt.block_on(append(&seg, &root, &[entry(t, 40)])).unwrap();
-            all.push(entry(t, 40));
-            let after = ids(&rt, &seg, &root);
-            spine_changes.push(after.difference(&before).count());
-            assert!(root.tail_bytes() <= TreeConfig::tiny().tail_bytes);
-            // Only the right spine and new leaves are new; nothing else changes.
-            let height = root.log.map_or(0, |l| l.height as usize);
-            assert!(
-                spine_changes.last().unwrap() <= &(height + 2),
-                "{backend:?}: t {t}"
-            );
-            assert!(
-                before.difference(&after).count() <= height + 1,
-                "{backend:?}: t {t}"
-            );
-        }
-        let tree = root.log.unwrap();
-        assert!(tree.height >= 2, "{tree:?}");
-        assert_eq!(root.basis_t, 1199);
-        assert_eq!(root.next_t, 1200);
-        let read = rt.block_on(read_log(&seg, &root, 0, None)).unwrap();
-        assert_eq!(read, all, "{backend:?}");
-        for (from, until) in [
-            (1000, Some(1001)),
-            (1050, Some(1077)),
-            (1190, None),
-            (1300, None),
-            (5, Some(1000)),
-        ] {
-            let expected: Vec<TxLog> = all
-                .iter()
-                .filter(|e| e.t >= from && until.is_none_or(|u| e.t < u))
-                .cloned()
-                .collect();
-            assert_eq!(
-                rt.block_on(read_log(&seg, &root, from, until)).unwrap(),
-                expected,
-                "{from}..{until:?}"
-            );
-        }
-        // A fresh reader with a cold cache reads the same.
-        let cold = segments(&rt, &storage, 1 << 20, TreeConfig::tiny());
-        assert_eq!(rt.block_on(read_log(&cold, &root, 0, None)).unwrap(), all);
+        assert!(
+            before.difference(&after).count() <= height + 1,
+            "{backend:?}: t {t}"
+        );
+    }
+    let tree = root.log.unwrap();
+    assert!(tree.height >= 2, "{tree:?}");
+    assert_eq!(root.basis_t, 1199);
+    assert_eq!(root.next_t, 1200);
+    let read = rt.block_on(read_log(&seg, &root, 0, None)).unwrap();
+    assert_eq!(read, all, "{backend:?}");
+    for (from, until) in [
+        (1000, Some(1001)),
+        (1050, Some(1077)),
+        (1190, None),
+        (1300, None),
+        (5, Some(1000)),
+    ] {
+        let expected: Vec<TxLog> = all
+            .iter()
+            .filter(|e| e.t >= from && until.is_none_or(|u| e.t < u))
+            .cloned()
+            .collect();
+        assert_eq!(
+            rt.block_on(read_log(&seg, &root, from, until)).unwrap(),
+            expected,
+            "{from}..{until:?}"
+        );
+    }
+    // A fresh reader with a cold cache reads the same.
+    let cold = segments(&rt, &storage, 1 << 20, TreeConfig::tiny());
+    assert_eq!(rt.block_on(read_log(&cold, &root, 0, None)).unwrap(), all);
+}
+
+storage_core::per_backend! {
+    #[test]
+    fn small_commits_write_no_segments_and_large_ones_grow_the_tree_on_the_right for Backend {
+        mem = Mem, file = File
     }
 }
 

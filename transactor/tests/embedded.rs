@@ -12,102 +12,108 @@ use model::{Index, Value};
 use storage_core::testkit::faults::{Fault, Op};
 use transactor::ErrorKind;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commits_survive_reopening_on_every_backend() {
-    for backend in ALL {
-        let store = storage(backend).await;
-        let db = create(&store.storage, "orders").await;
-        let t = start(&store.storage, &db, steady_config()).await;
-        within(t.transact_edn(SCHEMA)).await.expect("schema");
-        let report =
-            within(t.transact_edn(r#"[{:db/id "ed" :user/email "ed@x" :user/name "Ed"}]"#))
-                .await
-                .expect("data");
-        let ed = report.tempid("ed").expect("tempid");
-        assert_eq!(t.db().basis_t(), report.t());
-        within(t.shutdown()).await.expect("shutdown");
+async fn commits_survive_reopening_on_every_backend(backend: Backend) {
+    let store = storage(backend).await;
+    let db = create(&store.storage, "orders").await;
+    let t = start(&store.storage, &db, steady_config()).await;
+    within(t.transact_edn(SCHEMA)).await.expect("schema");
+    let report = within(t.transact_edn(r#"[{:db/id "ed" :user/email "ed@x" :user/name "Ed"}]"#))
+        .await
+        .expect("data");
+    let ed = report.tempid("ed").expect("tempid");
+    assert_eq!(t.db().basis_t(), report.t());
+    within(t.shutdown()).await.expect("shutdown");
 
-        let reopened = reopen(&store.storage, &db).await;
-        assert_eq!(reopened.basis_t(), report.t(), "{backend:?}");
-        let names: Vec<Value> = blocking(move || {
-            reopened
-                .datoms(Index::Eavt, &[Value::Ref(ed), Value::keyword(":user/name")])
-                .unwrap()
-                .map(|d| d.unwrap().v().clone())
-                .collect()
-        })
-        .await;
-        assert_eq!(names, vec![Value::string("Ed")], "{backend:?}");
+    let reopened = reopen(&store.storage, &db).await;
+    assert_eq!(reopened.basis_t(), report.t(), "{backend:?}");
+    let names: Vec<Value> = blocking(move || {
+        reopened
+            .datoms(Index::Eavt, &[Value::Ref(ed), Value::keyword(":user/name")])
+            .unwrap()
+            .map(|d| d.unwrap().v().clone())
+            .collect()
+    })
+    .await;
+    assert_eq!(names, vec![Value::string("Ed")], "{backend:?}");
 
-        // A second run continues where the first stopped.
-        let t = start(&store.storage, &db, steady_config()).await;
-        let next =
-            within(t.transact_edn(r#"[[:db/add [:user/email "ed@x"] :user/name "Edward"]]"#))
-                .await
-                .expect("update");
-        assert!(next.t() > report.t());
-        within(t.shutdown()).await.expect("shutdown");
-        assert_eq!(
-            reopen(&store.storage, &db).await.basis_t(),
-            next.t(),
-            "{backend:?}"
-        );
+    // A second run continues where the first stopped.
+    let t = start(&store.storage, &db, steady_config()).await;
+    let next = within(t.transact_edn(r#"[[:db/add [:user/email "ed@x"] :user/name "Edward"]]"#))
+        .await
+        .expect("update");
+    assert!(next.t() > report.t());
+    within(t.shutdown()).await.expect("shutdown");
+    assert_eq!(
+        reopen(&store.storage, &db).await.basis_t(),
+        next.t(),
+        "{backend:?}"
+    );
+}
+
+storage_core::per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commits_survive_reopening_on_every_backend for Backend {
+        mem = Mem, file = File, postgres = Postgres, cassandra = Cassandra
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_callers_share_log_root_writes() {
-    for backend in ALL {
-        let store = storage(backend).await;
-        let db = create(&store.storage, "load").await;
-        let t = Arc::new(start(&store.storage, &db, steady_config()).await);
-        within(t.transact_edn(SCHEMA)).await.expect("schema");
-        let before = t.metrics();
-        let (clients, each) = (16u64, 12u64);
-        let tasks: Vec<_> = (0..clients)
-            .map(|c| {
-                let t = t.clone();
-                tokio::spawn(async move {
-                    let mut ts = Vec::new();
-                    for i in 0..each {
-                        let report = t.transact_edn(&marked(c * 1000 + i)).await.expect("commit");
-                        ts.push(report.t());
-                    }
-                    ts
-                })
+async fn concurrent_callers_share_log_root_writes(backend: Backend) {
+    let store = storage(backend).await;
+    let db = create(&store.storage, "load").await;
+    let t = Arc::new(start(&store.storage, &db, steady_config()).await);
+    within(t.transact_edn(SCHEMA)).await.expect("schema");
+    let before = t.metrics();
+    let (clients, each) = (16u64, 12u64);
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let t = t.clone();
+            tokio::spawn(async move {
+                let mut ts = Vec::new();
+                for i in 0..each {
+                    let report = t.transact_edn(&marked(c * 1000 + i)).await.expect("commit");
+                    ts.push(report.t());
+                }
+                ts
             })
-            .collect();
-        let mut ts = Vec::new();
-        for task in tasks {
-            ts.extend(within(task).await.expect("client"));
-        }
-        ts.sort_unstable();
-        ts.dedup();
-        assert_eq!(
-            ts.len() as u64,
-            clients * each,
-            "every commit has its own t"
-        );
-        let m = t.metrics();
-        let (txs, commits) = (
-            m.transactions - before.transactions,
-            m.commits - before.commits,
-        );
-        assert_eq!(txs, clients * each);
-        assert!(
-            commits < txs,
-            "{backend:?}: {commits} root writes for {txs} transactions"
-        );
-        within(t.shutdown()).await.expect("shutdown");
-        let reopened = reopen(&store.storage, &db).await;
-        let missing = blocking(move || {
-            (0..clients)
-                .flat_map(|c| (0..each).map(move |i| c * 1000 + i))
-                .filter(|n| parts_of(&reopened, *n) != 3)
-                .count()
         })
-        .await;
-        assert_eq!(missing, 0, "{backend:?}");
+        .collect();
+    let mut ts = Vec::new();
+    for task in tasks {
+        ts.extend(within(task).await.expect("client"));
+    }
+    ts.sort_unstable();
+    ts.dedup();
+    assert_eq!(
+        ts.len() as u64,
+        clients * each,
+        "every commit has its own t"
+    );
+    let m = t.metrics();
+    let (txs, commits) = (
+        m.transactions - before.transactions,
+        m.commits - before.commits,
+    );
+    assert_eq!(txs, clients * each);
+    assert!(
+        commits < txs,
+        "{backend:?}: {commits} root writes for {txs} transactions"
+    );
+    within(t.shutdown()).await.expect("shutdown");
+    let reopened = reopen(&store.storage, &db).await;
+    let missing = blocking(move || {
+        (0..clients)
+            .flat_map(|c| (0..each).map(move |i| c * 1000 + i))
+            .filter(|n| parts_of(&reopened, *n) != 3)
+            .count()
+    })
+    .await;
+    assert_eq!(missing, 0, "{backend:?}");
+}
+
+storage_core::per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_callers_share_log_root_writes for Backend {
+        mem = Mem, file = File, postgres = Postgres, cassandra = Cassandra
     }
 }
 

@@ -35,83 +35,90 @@ async fn a_second_transactor_waits_for_a_live_lease() {
     within(first.shutdown()).await.expect("shutdown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_released_lease_is_taken_at_once_with_a_new_epoch() {
-    for backend in ALL {
-        let store = storage(backend).await;
-        let db = create(&store.storage, "handover").await;
-        let first = start(&store.storage, &db, config()).await;
-        let epoch = first.epoch();
-        within(first.transact_edn(SCHEMA)).await.expect("schema");
-        within(first.shutdown()).await.expect("shutdown");
-        let lease = read_lease(store.storage.as_ref(), &db)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(lease.holder.is_none(), "{backend:?}: released");
-        let slow_lapse = Config {
-            lease_ttl: Duration::from_secs(30),
-            ..config()
-        };
-        let started = Instant::now();
-        let second = start(&store.storage, &db, slow_lapse).await;
-        assert!(started.elapsed() < Duration::from_secs(5), "{backend:?}");
-        assert!(second.epoch() > epoch);
-        within(second.transact_edn(&marked(1)))
-            .await
-            .expect("commit");
-        within(second.shutdown()).await.expect("shutdown");
+async fn a_released_lease_is_taken_at_once_with_a_new_epoch(backend: Backend) {
+    let store = storage(backend).await;
+    let db = create(&store.storage, "handover").await;
+    let first = start(&store.storage, &db, config()).await;
+    let epoch = first.epoch();
+    within(first.transact_edn(SCHEMA)).await.expect("schema");
+    within(first.shutdown()).await.expect("shutdown");
+    let lease = read_lease(store.storage.as_ref(), &db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(lease.holder.is_none(), "{backend:?}: released");
+    let slow_lapse = Config {
+        lease_ttl: Duration::from_secs(30),
+        ..config()
+    };
+    let started = Instant::now();
+    let second = start(&store.storage, &db, slow_lapse).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "{backend:?}");
+    assert!(second.epoch() > epoch);
+    within(second.transact_edn(&marked(1)))
+        .await
+        .expect("commit");
+    within(second.shutdown()).await.expect("shutdown");
+}
+
+storage_core::per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_released_lease_is_taken_at_once_with_a_new_epoch for Backend {
+        mem = Mem, file = File, postgres = Postgres, cassandra = Cassandra
     }
 }
 
 /// A transactor frozen mid-commit (every storage call of it paused) is
 /// deposed by a standby; once it resumes, neither the transaction it was
 /// committing nor any later one commits.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paused_transactor_is_fenced_and_never_commits_again() {
-    for backend in ALL {
-        let store = storage(backend).await;
-        let (paused_storage, plan) = faulty(&store.storage, 7);
-        let db = create(&store.storage, "fenced").await;
-        let old = Arc::new(start(&paused_storage, &db, config()).await);
-        within(old.transact_edn(SCHEMA)).await.expect("schema");
-        within(old.transact_edn(&marked(1)))
-            .await
-            .expect("before the pause");
+async fn a_paused_transactor_is_fenced_and_never_commits_again(backend: Backend) {
+    let store = storage(backend).await;
+    let (paused_storage, plan) = faulty(&store.storage, 7);
+    let db = create(&store.storage, "fenced").await;
+    let old = Arc::new(start(&paused_storage, &db, config()).await);
+    within(old.transact_edn(SCHEMA)).await.expect("schema");
+    within(old.transact_edn(&marked(1)))
+        .await
+        .expect("before the pause");
 
-        plan.pause();
-        let stuck = {
-            let old = old.clone();
-            tokio::spawn(async move { old.transact_edn(&marked(2)).await })
-        };
-        // The standby sees no renewal for a ttl, takes over and fences.
-        let new = start(&store.storage, &db, config()).await;
-        assert!(new.epoch() > old.epoch());
-        within(new.transact_edn(&marked(3)))
-            .await
-            .expect("the new holder commits");
+    plan.pause();
+    let stuck = {
+        let old = old.clone();
+        tokio::spawn(async move { old.transact_edn(&marked(2)).await })
+    };
+    // The standby sees no renewal for a ttl, takes over and fences.
+    let new = start(&store.storage, &db, config()).await;
+    assert!(new.epoch() > old.epoch());
+    within(new.transact_edn(&marked(3)))
+        .await
+        .expect("the new holder commits");
 
-        plan.resume();
-        let err = within(stuck).await.unwrap().expect_err("the paused commit");
-        assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
-        assert!(err.not_committed());
-        let err = within(old.transact_edn(&marked(4)))
-            .await
-            .expect_err("later commits");
-        assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
-        assert_eq!(within(old.wait_stopped()).await.kind(), ErrorKind::Fenced);
-        within(old.shutdown())
-            .await
-            .expect("the deposed one stops quietly");
+    plan.resume();
+    let err = within(stuck).await.unwrap().expect_err("the paused commit");
+    assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
+    assert!(err.not_committed());
+    let err = within(old.transact_edn(&marked(4)))
+        .await
+        .expect_err("later commits");
+    assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
+    assert_eq!(within(old.wait_stopped()).await.kind(), ErrorKind::Fenced);
+    within(old.shutdown())
+        .await
+        .expect("the deposed one stops quietly");
 
-        within(new.transact_edn(&marked(5)))
-            .await
-            .expect("still the committer");
-        within(new.shutdown()).await.expect("shutdown");
-        let db_value = reopen(&store.storage, &db).await;
-        let parts =
-            blocking(move || (1..=5).map(|n| parts_of(&db_value, n)).collect::<Vec<_>>()).await;
-        assert_eq!(parts, vec![3, 0, 3, 0, 3], "{backend:?}");
+    within(new.transact_edn(&marked(5)))
+        .await
+        .expect("still the committer");
+    within(new.shutdown()).await.expect("shutdown");
+    let db_value = reopen(&store.storage, &db).await;
+    let parts = blocking(move || (1..=5).map(|n| parts_of(&db_value, n)).collect::<Vec<_>>()).await;
+    assert_eq!(parts, vec![3, 0, 3, 0, 3], "{backend:?}");
+}
+
+storage_core::per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paused_transactor_is_fenced_and_never_commits_again for Backend {
+        mem = Mem, file = File, postgres = Postgres, cassandra = Cassandra
     }
 }
 
@@ -154,33 +161,37 @@ async fn a_missing_database_is_not_found() {
 
 /// Deleting a database fences the transactor still running on it: its next
 /// commit fails as not committed, it stops, and nothing reaches the log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deleting_a_database_fences_its_running_transactor() {
-    for backend in [Backend::Mem, Backend::File] {
-        let storage = common::storage(backend).await;
-        let storage = storage.storage.clone();
-        let db = create(&storage, "doomed").await;
-        let t = start(&storage, &db, config()).await;
-        within(t.transact_edn(SCHEMA)).await.expect("schema");
-        let basis = t.db().basis_t();
-        index::delete_db(&storage, &db).await.expect("delete");
-        let err = within(t.transact_edn(&marked(1)))
-            .await
-            .expect_err("a deleted database takes no commit");
-        assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
-        let why = within(t.wait_stopped()).await;
-        assert_eq!(why.kind(), ErrorKind::Fenced, "{why}");
-        let head = storage
-            .read_root(&index::log_root_name(&db))
-            .await
-            .unwrap()
-            .unwrap();
-        let root = index::LogRoot::decode(&index::log_root_name(&db), head.value.data()).unwrap();
-        assert_eq!(
-            root.basis_t, basis,
-            "{backend:?}: nothing committed after the delete"
-        );
-        let _ = within(t.shutdown()).await;
+async fn deleting_a_database_fences_its_running_transactor(backend: Backend) {
+    let storage = common::storage(backend).await;
+    let storage = storage.storage.clone();
+    let db = create(&storage, "doomed").await;
+    let t = start(&storage, &db, config()).await;
+    within(t.transact_edn(SCHEMA)).await.expect("schema");
+    let basis = t.db().basis_t();
+    index::delete_db(&storage, &db).await.expect("delete");
+    let err = within(t.transact_edn(&marked(1)))
+        .await
+        .expect_err("a deleted database takes no commit");
+    assert_eq!(err.kind(), ErrorKind::Fenced, "{backend:?}: {err}");
+    let why = within(t.wait_stopped()).await;
+    assert_eq!(why.kind(), ErrorKind::Fenced, "{why}");
+    let head = storage
+        .read_root(&index::log_root_name(&db))
+        .await
+        .unwrap()
+        .unwrap();
+    let root = index::LogRoot::decode(&index::log_root_name(&db), head.value.data()).unwrap();
+    assert_eq!(
+        root.basis_t, basis,
+        "{backend:?}: nothing committed after the delete"
+    );
+    let _ = within(t.shutdown()).await;
+}
+
+storage_core::per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deleting_a_database_fences_its_running_transactor for Backend {
+        mem = Mem, file = File
     }
 }
 

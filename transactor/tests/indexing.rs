@@ -41,67 +41,70 @@ async fn until(t: &Transactor, done: impl Fn(&transactor::Metrics) -> bool) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jobs_run_past_the_threshold_and_share_segments() {
-    for backend in ALL {
-        let store = storage(backend).await;
-        let db = create(&store.storage, "indexed").await;
-        let t = start(
-            &store.storage,
-            &db,
-            indexing_config(200, 100_000, BackPressure::Wait),
-        )
-        .await;
-        within(t.transact_edn(SCHEMA)).await.expect("schema");
-        for n in 0..80 {
-            within(t.transact_edn(&marked(n))).await.expect("commit");
-        }
-        until(&t, |m| m.index_jobs >= 1).await;
-        let first = log_root(&store.storage, &db).await;
-        assert!(
-            first.index.is_some(),
-            "{backend:?}: the job rode in a commit"
-        );
-        assert!(t.db().store().basis_t().is_some(), "{backend:?}: rebased");
-        assert!(
-            t.db().novelty_len() < 200 * 2,
-            "{backend:?}: novelty dropped"
-        );
+async fn jobs_run_past_the_threshold_and_share_segments(backend: Backend) {
+    let store = storage(backend).await;
+    let db = create(&store.storage, "indexed").await;
+    let t = start(
+        &store.storage,
+        &db,
+        indexing_config(200, 100_000, BackPressure::Wait),
+    )
+    .await;
+    within(t.transact_edn(SCHEMA)).await.expect("schema");
+    for n in 0..80 {
+        within(t.transact_edn(&marked(n))).await.expect("commit");
+    }
+    until(&t, |m| m.index_jobs >= 1).await;
+    let first = log_root(&store.storage, &db).await;
+    assert!(
+        first.index.is_some(),
+        "{backend:?}: the job rode in a commit"
+    );
+    assert!(t.db().store().basis_t().is_some(), "{backend:?}: rebased");
+    assert!(
+        t.db().novelty_len() < 200 * 2,
+        "{backend:?}: novelty dropped"
+    );
 
-        for n in 80..160 {
-            within(t.transact_edn(&marked(n))).await.expect("commit");
-        }
-        until(&t, |m| m.index_jobs >= 2).await;
-        let second = log_root(&store.storage, &db).await;
-        assert_ne!(first.index, second.index);
-        let seg = segments(&store.storage);
-        let old: BTreeSet<_> = reachable_segments(&seg, &first)
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
-        let new: BTreeSet<_> = reachable_segments(&seg, &second)
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
-        let shared = old.intersection(&new).count();
-        assert!(
-            shared > 0,
-            "{backend:?}: copy-on-write shares untouched segments"
-        );
-        assert!(
-            new.len() > shared,
-            "{backend:?}: the new root has new segments"
-        );
+    for n in 80..160 {
+        within(t.transact_edn(&marked(n))).await.expect("commit");
+    }
+    until(&t, |m| m.index_jobs >= 2).await;
+    let second = log_root(&store.storage, &db).await;
+    assert_ne!(first.index, second.index);
+    let seg = segments(&store.storage);
+    let old: BTreeSet<_> = reachable_segments(&seg, &first)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let new: BTreeSet<_> = reachable_segments(&seg, &second)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let shared = old.intersection(&new).count();
+    assert!(
+        shared > 0,
+        "{backend:?}: copy-on-write shares untouched segments"
+    );
+    assert!(
+        new.len() > shared,
+        "{backend:?}: the new root has new segments"
+    );
 
-        let m = t.metrics();
-        assert!(m.indexed_datoms > 0 && m.index_segments > 0, "{m:?}");
-        within(t.shutdown()).await.expect("shutdown");
-        let reopened = reopen(&store.storage, &db).await;
-        let parts =
-            blocking(move || (0..160).filter(|n| parts_of(&reopened, *n) == 3).count()).await;
-        assert_eq!(parts, 160, "{backend:?}");
+    let m = t.metrics();
+    assert!(m.indexed_datoms > 0 && m.index_segments > 0, "{m:?}");
+    within(t.shutdown()).await.expect("shutdown");
+    let reopened = reopen(&store.storage, &db).await;
+    let parts = blocking(move || (0..160).filter(|n| parts_of(&reopened, *n) == 3).count()).await;
+    assert_eq!(parts, 160, "{backend:?}");
+}
+
+storage_core::per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_run_past_the_threshold_and_share_segments for Backend {
+        mem = Mem, file = File, postgres = Postgres, cassandra = Cassandra
     }
 }
 
@@ -168,43 +171,46 @@ async fn over_the_cap_callers_wait_when_so_configured() {
     within(t.shutdown()).await.expect("shutdown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_excision_request_is_indexed_soon() {
-    for backend in ALL {
-        let store = storage(backend).await;
-        let db = create(&store.storage, "excise").await;
-        let t = start(
-            &store.storage,
-            &db,
-            indexing_config(1_000_000, 2_000_000, BackPressure::Wait),
-        )
-        .await;
-        within(t.transact_edn(SCHEMA)).await.expect("schema");
-        let report =
-            within(t.transact_edn(r#"[{:db/id "s" :user/email "secret@x" :user/name "S"}]"#))
-                .await
-                .expect("data");
-        let secret = report.tempid("s").unwrap();
-        within(t.transact_edn(&format!(r#"[{{:db/id "x" :db/excise {secret}}}]"#)))
-            .await
-            .expect("excision request");
-        until(&t, |m| m.index_jobs >= 1).await;
-        assert!(
-            t.metrics().excised_datoms >= 2,
-            "{backend:?}: {:?}",
-            t.metrics()
-        );
-        within(t.shutdown()).await.expect("shutdown");
-        let reopened = reopen(&store.storage, &db).await;
-        let left = blocking(move || {
-            reopened
-                .history()
-                .datoms(Index::Eavt, &[Value::Ref(secret)])
-                .unwrap()
-                .count()
-        })
-        .await;
-        assert_eq!(left, 0, "{backend:?}: excised from every layer");
+async fn an_excision_request_is_indexed_soon(backend: Backend) {
+    let store = storage(backend).await;
+    let db = create(&store.storage, "excise").await;
+    let t = start(
+        &store.storage,
+        &db,
+        indexing_config(1_000_000, 2_000_000, BackPressure::Wait),
+    )
+    .await;
+    within(t.transact_edn(SCHEMA)).await.expect("schema");
+    let report = within(t.transact_edn(r#"[{:db/id "s" :user/email "secret@x" :user/name "S"}]"#))
+        .await
+        .expect("data");
+    let secret = report.tempid("s").unwrap();
+    within(t.transact_edn(&format!(r#"[{{:db/id "x" :db/excise {secret}}}]"#)))
+        .await
+        .expect("excision request");
+    until(&t, |m| m.index_jobs >= 1).await;
+    assert!(
+        t.metrics().excised_datoms >= 2,
+        "{backend:?}: {:?}",
+        t.metrics()
+    );
+    within(t.shutdown()).await.expect("shutdown");
+    let reopened = reopen(&store.storage, &db).await;
+    let left = blocking(move || {
+        reopened
+            .history()
+            .datoms(Index::Eavt, &[Value::Ref(secret)])
+            .unwrap()
+            .count()
+    })
+    .await;
+    assert_eq!(left, 0, "{backend:?}: excised from every layer");
+}
+
+storage_core::per_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_excision_request_is_indexed_soon for Backend {
+        mem = Mem, file = File, postgres = Postgres, cassandra = Cassandra
     }
 }
 
