@@ -46,23 +46,24 @@ impl Consistency {
     /// The consistency for a protocol code.
     pub(crate) fn from_code(code: u16) -> Result<Consistency, ProtocolError> {
         use Consistency::*;
-        let levels = [
-            Any,
-            One,
-            Two,
-            Three,
-            Quorum,
-            All,
-            LocalQuorum,
-            EachQuorum,
-            Serial,
-            LocalSerial,
-            LocalOne,
-        ];
-        levels
-            .get(usize::from(code))
-            .copied()
-            .ok_or_else(|| ProtocolError(format!("unknown consistency level {code:#06x}")))
+        Ok(match code {
+            0x0000 => Any,
+            0x0001 => One,
+            0x0002 => Two,
+            0x0003 => Three,
+            0x0004 => Quorum,
+            0x0005 => All,
+            0x0006 => LocalQuorum,
+            0x0007 => EachQuorum,
+            0x0008 => Serial,
+            0x0009 => LocalSerial,
+            0x000A => LocalOne,
+            _ => {
+                return Err(ProtocolError(format!(
+                    "unknown consistency level {code:#06x}"
+                )));
+            }
+        })
     }
 
     /// The protocol code of this level.
@@ -108,5 +109,19 @@ impl std::fmt::Display for Consistency {
             Consistency::LocalOne => "LOCAL_ONE",
         };
         f.write_str(name)
+    }
+}
+
+#[cfg(test)]
+mod consistency_tests {
+    use super::*;
+
+    #[test]
+    fn every_code_reads_back_as_itself_and_others_are_refused() {
+        for code in 0..=0x000A {
+            assert_eq!(Consistency::from_code(code).unwrap().code(), code);
+        }
+        let err = Consistency::from_code(0x000B).unwrap_err();
+        assert_eq!(err.0, "unknown consistency level 0x000b");
     }
 }

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use scylla::client::session_builder::SessionBuilder;
+use storage_core::testkit::containers;
 use testcontainers::core::{ContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
@@ -77,23 +78,14 @@ impl Flavour {
 
     /// Parses a [`Flavour::name`].
     pub fn parse(text: &str) -> Result<Flavour, HarnessError> {
-        Flavour::ALL
-            .into_iter()
-            .find(|f| f.name() == text.trim())
-            .ok_or_else(|| {
-                HarnessError::new(format!(
-                    "{FLAVOUR_VAR}=`{text}` is none of {}",
-                    Flavour::ALL.map(Flavour::name).join(", ")
-                ))
-            })
+        containers::choose_by_name(FLAVOUR_VAR, text, &Flavour::ALL, Flavour::name)
+            .map_err(HarnessError::new)
     }
 
     /// The flavour the environment names ([`Flavour::DEFAULT`] when none).
     pub fn from_env() -> Result<Flavour, HarnessError> {
-        match std::env::var(FLAVOUR_VAR) {
-            Ok(text) if !text.trim().is_empty() => Flavour::parse(&text),
-            _ => Ok(Flavour::DEFAULT),
-        }
+        containers::choose_from_env(FLAVOUR_VAR, &Flavour::ALL, Flavour::name, Flavour::DEFAULT)
+            .map_err(HarnessError::new)
     }
 
     /// Image name and tag.
@@ -367,28 +359,6 @@ pub async fn wait_for_cql(contact: &str, limit: Duration) -> Result<(), HarnessE
             )));
         }
         tokio::time::sleep(Duration::from_millis(500).min(limit)).await;
-    }
-}
-
-/// Removes container `id` (`docker rm -f -v`) once this process has
-/// ended, however it ends: for containers held in statics, which are never
-/// dropped. A detached shell polls the process; where the `docker` command
-/// is missing the container stays, and the message says how to remove it.
-pub fn remove_when_process_ends(id: &str) {
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; docker rm -f -v {id} >/dev/null 2>&1",
-        pid = std::process::id()
-    );
-    let spawned = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Err(e) = spawned {
-        eprintln!(
-            "test container {id} will outlive this process ({e}): remove it with docker rm -f {id}"
-        );
     }
 }
 

@@ -164,7 +164,7 @@ impl TestCluster {
                 let node = SHARED
                     .get_or_init(|| async {
                         let node = container::Node::start(flavour).await?;
-                        container::remove_when_process_ends(node.id());
+                        storage_core::testkit::containers::remove_when_process_ends(node.id());
                         Ok(std::sync::Arc::new(node))
                     })
                     .await

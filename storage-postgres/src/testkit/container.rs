@@ -10,6 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use storage_core::StorageUri;
+use storage_core::testkit::containers;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, ImageExt};
 use testcontainers_modules::postgres::Postgres;
@@ -68,23 +69,19 @@ impl PgVersion {
 
     /// Parses a [`PgVersion::name`].
     pub fn parse(text: &str) -> Result<PgVersion, HarnessError> {
-        PgVersion::ALL
-            .into_iter()
-            .find(|v| v.name() == text.trim())
-            .ok_or_else(|| {
-                HarnessError::new(format!(
-                    "{VERSION_VAR}=`{text}` is none of {}",
-                    PgVersion::ALL.map(PgVersion::name).join(", ")
-                ))
-            })
+        containers::choose_by_name(VERSION_VAR, text, &PgVersion::ALL, PgVersion::name)
+            .map_err(HarnessError::new)
     }
 
     /// The version the environment names ([`PgVersion::DEFAULT`] when none).
     pub fn from_env() -> Result<PgVersion, HarnessError> {
-        match std::env::var(VERSION_VAR) {
-            Ok(text) if !text.trim().is_empty() => PgVersion::parse(&text),
-            _ => Ok(PgVersion::DEFAULT),
-        }
+        containers::choose_from_env(
+            VERSION_VAR,
+            &PgVersion::ALL,
+            PgVersion::name,
+            PgVersion::DEFAULT,
+        )
+        .map_err(HarnessError::new)
     }
 
     /// Image name and tag.
@@ -226,25 +223,5 @@ pub async fn wait_for_sql(uri: &str, limit: Duration) -> Result<(), HarnessError
             )));
         }
         tokio::time::sleep(Duration::from_millis(500).min(limit)).await;
-    }
-}
-
-/// Removes container `id` (`docker rm -f -v`) once this process has ended:
-/// for the shared container, held in a static that is never dropped.
-pub(super) fn remove_when_process_ends(id: &str) {
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; docker rm -f -v {id} >/dev/null 2>&1",
-        pid = std::process::id()
-    );
-    let spawned = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Err(e) = spawned {
-        eprintln!(
-            "test container {id} will outlive this process ({e}): remove it with docker rm -f {id}"
-        );
     }
 }

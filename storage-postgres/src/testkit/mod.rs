@@ -151,7 +151,7 @@ impl PgServer {
                     SharedSource::External(uri) => PgServer::external(uri),
                     SharedSource::Container(version) => {
                         let server = container::PgContainer::start(version).await?;
-                        container::remove_when_process_ends(server.id());
+                        storage_core::testkit::containers::remove_when_process_ends(server.id());
                         Ok(PgServer {
                             kind: Kind::Container(Box::new(server)),
                         })
