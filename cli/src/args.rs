@@ -276,8 +276,9 @@ pub(crate) struct ImportArgs {
     /// The files of tx data, imported in this order.
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
-    /// About how many bytes of text go into one transaction; a resumed
-    /// import must use the same.
+    /// About how many bytes of text go into one transaction. A resumed
+    /// import keeps the size its first run recorded, whatever this says
+    /// (the summary's `:batch-bytes`).
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub(crate) batch_bytes: usize,
     /// How many transactions may wait at the transactor at once.

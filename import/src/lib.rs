@@ -66,6 +66,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use model::edn::Edn;
 use tokio::sync::mpsc;
 use transactor::Transactor;
 use uuid::Uuid;
@@ -111,8 +112,8 @@ pub struct Options {
     /// takes. Text of many small values makes datoms of up to about three
     /// times its size, which must stay under the transaction's limit of
     /// datoms (`model::limits::MAX_TX_DATOM_BYTES`): the default of
-    /// 1 MiB leaves room. A resumed import must use the same size (it is
-    /// part of the batches' ids).
+    /// 1 MiB leaves room. A resumed import uses the size its first run
+    /// recorded, whatever it is given ([`Summary::batch_bytes`]).
     pub batch_bytes: usize,
     /// How many batches may wait at the transactor at once.
     pub in_flight: usize,
@@ -162,6 +163,9 @@ pub struct Summary {
     pub skipped_datoms: u64,
     /// Bytes of input.
     pub bytes: u64,
+    /// The batch size used: the one asked for, or the one an earlier run
+    /// of the same input recorded (a resumed import cuts where it cut).
+    pub batch_bytes: usize,
     /// Distinct tempids resolved.
     pub tempids: usize,
     /// The database's basis t at the end.
@@ -181,10 +185,10 @@ pub async fn import(
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<Summary, Error> {
     let started = Instant::now();
-    let identity = identity(&sources, options.batch_bytes);
+    let plan = plan(transactor, &sources, options.batch_bytes).await?;
     let bytes_total = sources.iter().map(|s| s.text.len() as u64).sum();
     let (out, mut batches) = mpsc::channel(options.in_flight.max(1));
-    let budget = options.batch_bytes.max(1);
+    let budget = plan.batch_bytes;
     let cutter = std::thread::Builder::new()
         .name("import-parse".into())
         .spawn(move || cut(&sources, budget, &out))
@@ -196,6 +200,7 @@ pub async fn import(
     };
     let mut summary = Summary {
         bytes: bytes_total,
+        batch_bytes: plan.batch_bytes,
         ..Summary::default()
     };
     let mut pending = VecDeque::new();
@@ -236,7 +241,7 @@ pub async fn import(
             Some(Err(e)) => break Err(e),
             Some(Ok(batch)) => batch,
         };
-        let id = batch_id(&identity, batch.number);
+        let id = plan.id(batch.number);
         if resuming {
             match committed_before(transactor, id).await {
                 Ok(Some(first)) => {
@@ -257,6 +262,10 @@ pub async fn import(
                     });
                 }
             }
+        }
+        let mut batch = batch;
+        if batch.number == 0 && plan.annotate {
+            batch.forms.push(plan.annotation());
         }
         match submit(transactor, batch, id, &scope).await {
             Ok(queued) => pending.push_back(queued),
@@ -343,12 +352,112 @@ async fn committed_before(
         .map_err(transactor::Error::from)
 }
 
+/// The start of the `:db/doc` that batch 0 records on its transaction.
+const ANNOTATION: &str = "accrete import, batch-bytes ";
+
+/// The ids the batches of an import commit under, and its batch size.
+///
+/// Batch 0 commits under an id of the input alone (the anchor), with the
+/// batch size recorded on its transaction (`:db/doc "accrete import,
+/// batch-bytes N"`); every later batch under an id of the input, that size
+/// and its number. A rerun finds the anchor and takes the recorded size,
+/// whatever size it was given: the batches are cut where the first run cut
+/// them, so their ids match and none commits twice. (An import begun
+/// before the anchor existed has batch 0 under a sized id: a rerun with
+/// the same size finds it.)
+struct Plan {
+    batch_bytes: usize,
+    first: Uuid,
+    rest: [u8; 32],
+    /// Batch 0 records the batch size.
+    annotate: bool,
+}
+
+impl Plan {
+    fn id(&self, number: u64) -> Uuid {
+        match number {
+            0 => self.first,
+            n => batch_id(&self.rest, n),
+        }
+    }
+
+    fn annotation(&self) -> Edn {
+        Edn::Vector(vec![
+            Edn::keyword("db/add"),
+            Edn::string("datomic.tx"),
+            Edn::keyword("db/doc"),
+            Edn::string(&format!("{ANNOTATION}{}", self.batch_bytes)),
+        ])
+    }
+}
+
+/// How this import of `sources` runs: afresh with `batch_bytes`, or on
+/// from an earlier run, with that run's batch size.
+async fn plan(
+    transactor: &Transactor,
+    sources: &[Source],
+    batch_bytes: usize,
+) -> Result<Plan, Error> {
+    let anchor = batch_id(&identity(sources, None), 0);
+    let lookup = |id| async move {
+        committed_before(transactor, id)
+            .await
+            .map_err(|source| Error::Transact {
+                batch: 0,
+                place: "looking for an earlier run".into(),
+                source,
+            })
+    };
+    if let Some(first) = lookup(anchor).await? {
+        let tx = first.tx_data.first().map(|d| d.e());
+        let recorded = first.tx_data.iter().find_map(|d| match d.v() {
+            model::Value::String(text)
+                if Some(d.e()) == tx && d.a() == model::schema::bootstrap::DOC =>
+            {
+                text.strip_prefix(ANNOTATION)?.parse::<usize>().ok()
+            }
+            _ => None,
+        });
+        let Some(recorded) = recorded else {
+            return Err(Error::Input(format!(
+                "an earlier import of this input committed its first batch (tx id {anchor}) without \
+                 recording its batch size (`:db/doc \"{ANNOTATION}N\"` on that transaction): \
+                 it cannot be resumed safely"
+            )));
+        };
+        return Ok(Plan {
+            batch_bytes: recorded,
+            first: anchor,
+            rest: identity(sources, Some(recorded)),
+            annotate: true,
+        });
+    }
+    let budget = batch_bytes.max(1);
+    let rest = identity(sources, Some(budget));
+    let legacy = batch_id(&rest, 0);
+    let annotate = lookup(legacy).await?.is_none();
+    Ok(Plan {
+        batch_bytes: budget,
+        first: if annotate { anchor } else { legacy },
+        rest,
+        annotate,
+    })
+}
+
 /// What names an import: the content of its sources, in order, and the
-/// batch size (which decides where batches are cut).
-fn identity(sources: &[Source], batch_bytes: usize) -> [u8; 32] {
+/// batch size (which decides where batches are cut); without a size, the
+/// input alone.
+fn identity(sources: &[Source], batch_bytes: Option<usize>) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(b"accrete import v1");
-    hasher.update(&(batch_bytes as u64).to_le_bytes());
+    match batch_bytes {
+        Some(size) => {
+            hasher.update(b"accrete import v1");
+            hasher.update(&(size as u64).to_le_bytes());
+        }
+        None => {
+            hasher.update(b"accrete import v1 input");
+        }
+    }
     for source in sources {
         hasher.update(&(source.text.len() as u64).to_le_bytes());
         hasher.update(source.text.as_bytes());

@@ -205,6 +205,73 @@ async fn an_interrupted_import_resumed_ends_with_the_same_datoms() {
     again.shutdown().await.unwrap();
 }
 
+/// A rerun given another batch size cuts where the first run cut (the
+/// size is recorded on the first batch's transaction): nothing commits
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_import_keeps_its_batch_size_whatever_it_is_given() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let text = sample::people_edn(400);
+    let whole = fresh(&storage, "whole").await;
+    let full = import(
+        &whole,
+        vec![source("p.edn", text.clone())],
+        &small_batches(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let expected = people_datoms(&whole.db());
+    whole.shutdown().await.unwrap();
+
+    let first = fresh(&storage, "resumed").await;
+    let notify = tokio::sync::Notify::new();
+    let progress = |p: &import::Progress| {
+        if p.batches >= 5 {
+            notify.notify_one();
+        }
+    };
+    let options = small_batches();
+    tokio::select! {
+        _ = import(&first, vec![source("p.edn", text.clone())], &options, &progress) => panic!("finished before the interruption"),
+        () = notify.notified() => {}
+    }
+    first.shutdown().await.unwrap();
+    let again = start(&storage, "resumed").await;
+    for other in [options.batch_bytes * 3, options.batch_bytes / 2, 1 << 20] {
+        let resumed = import(
+            &again,
+            vec![source("p.edn", text.clone())],
+            &Options {
+                batch_bytes: other,
+                ..small_batches()
+            },
+            &|_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(resumed.batch_bytes, options.batch_bytes, "{resumed:?}");
+        assert_eq!(
+            resumed.skipped + resumed.batches,
+            full.batches,
+            "{resumed:?}"
+        );
+        assert_eq!(people_datoms(&again.db()), expected, "given {other}");
+    }
+    let log = again.db().tx_range(None, None).unwrap().count();
+    let whole_log = {
+        let whole = start(&storage, "whole").await;
+        let n = whole.db().tx_range(None, None).unwrap().count();
+        whole.shutdown().await.unwrap();
+        n
+    };
+    assert_eq!(
+        log, whole_log,
+        "as many transactions as the uninterrupted import"
+    );
+    again.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_of_vectors_and_json_lines_import_alike() {
     let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());

@@ -115,9 +115,10 @@ fn print(s: &Summary) {
     };
     let indexed = s.indexed_t.map_or("nil".to_string(), |t| t.to_string());
     println!(
-        "{{:batches {} :skipped {} :datoms {} :skipped-datoms {} :bytes {} :tempids {} :basis-t {} :indexed-t {indexed} :seconds {seconds:.3} :datoms-per-second {:.0} :peak-memory-mib {peak}}}",
+        "{{:batches {} :skipped {} :batch-bytes {} :datoms {} :skipped-datoms {} :bytes {} :tempids {} :basis-t {} :indexed-t {indexed} :seconds {seconds:.3} :datoms-per-second {:.0} :peak-memory-mib {peak}}}",
         s.batches,
         s.skipped,
+        s.batch_bytes,
         s.datoms,
         s.skipped_datoms,
         s.bytes,
