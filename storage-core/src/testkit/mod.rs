@@ -21,7 +21,7 @@ pub mod load;
 ///         mem = Mem, file = File, postgres = Postgres, cassandra = Cassandra
 ///     }
 /// }
-/// async fn a_released_lease_is_taken_at_once(backend: Backend) { … }
+/// async fn a_released_lease_is_taken_at_once(backend: Backend) { /* … */ }
 /// ```
 ///
 /// runs as `a_released_lease_is_taken_at_once::mem`, `…::file`, and so
