@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::kind::ErrorKind;
 use crate::root::{Revision, RootName};
 use crate::segment::SegmentId;
 
@@ -107,6 +108,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// What the failure means for the caller. A [`Error::Backend`] error is
+    /// [`ErrorKind::Internal`]: the backend could not say it is transient
+    /// (it is not [`Error::is_retryable`]), so retrying is not advised.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Corruption { .. } => ErrorKind::Corruption,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+            Error::InvalidInput(_) => ErrorKind::Invalid,
+            Error::Backend { .. } => ErrorKind::Internal,
+        }
+    }
+
     /// True when repeating the same call unchanged may succeed (the backend
     /// was unavailable or slow and nothing was changed).
     pub fn is_retryable(&self) -> bool {
