@@ -17,8 +17,12 @@ use std::fmt;
 /// with the kind is proven not to have committed;
 /// [`ErrorKind::is_retryable`] whether the same request may simply be sent
 /// again.
+///
+/// Deliberately not `#[non_exhaustive]`: every table over the kinds (exit
+/// codes, HTTP statuses, protocol codes, one crate's kinds into another's)
+/// matches every kind by name, so a new kind does not compile until each
+/// table says what it means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The input was refused (tx data that breaks a rule, bad EDN, a bad
     /// URI, request, setting or argument): fix it. Nothing was committed.

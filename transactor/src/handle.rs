@@ -321,7 +321,7 @@ impl Transactor {
             .await
             .map_err(|e| {
                 Error::new(
-                    ErrorKind::Corruption,
+                    ErrorKind::Internal,
                     format!("looking up a tx id failed: {e}"),
                 )
             })??;

@@ -238,7 +238,7 @@ impl Frame {
             } => {
                 out.put_u8(FAILED);
                 out.put_u64(*id);
-                out.put_u8(kind.code());
+                out.put_u8(crate::error::protocol_code(*kind));
                 put_text(out, tx_code);
                 put_text(out, message);
             }
@@ -414,7 +414,7 @@ impl Reader {
 
     fn kind(&mut self) -> Result<ErrorKind> {
         let code = self.u8()?;
-        ErrorKind::from_code(code)
+        crate::error::kind_of_protocol_code(code)
             .ok_or_else(|| Error::protocol(format!("unknown error kind {code}")))
     }
 
