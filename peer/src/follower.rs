@@ -358,7 +358,7 @@ pub(crate) async fn read_log_root(seg: &Segments, name: &DbName, uuid: Uuid) -> 
 fn is_final(e: &Error) -> bool {
     matches!(
         e.kind(),
-        ErrorKind::NotFound | ErrorKind::Corruption | ErrorKind::Closed
+        ErrorKind::NotFound | ErrorKind::Corruption | ErrorKind::Closed | ErrorKind::Internal
     )
 }
 
@@ -372,5 +372,5 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::corruption(format!("a blocking read of the peer failed: {e}")))?
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("a blocking read of the peer failed: {e}")))?
 }
