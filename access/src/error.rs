@@ -1,7 +1,6 @@
 //! The one error type of access control: a kind that says what to do and
 //! a message that says what happened (never a secret).
 
-
 /// What an access failure means for the caller: the shared kinds of
 /// [`storage_core::ErrorKind`]. Access errors are
 /// [`ErrorKind::Unauthenticated`] (no credentials, or credentials that

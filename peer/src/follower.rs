@@ -370,7 +370,10 @@ fn closed() -> Error {
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("a blocking read of the peer failed: {e}")))?
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("a blocking read of the peer failed: {e}"),
+        )
+    })?
 }

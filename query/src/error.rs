@@ -122,6 +122,34 @@ impl Error {
         &self.at
     }
 
+    /// What the failure means for the caller, in the kinds every layer
+    /// shares ([`storage_core::ErrorKind`]); [`Error::kind`] keeps the
+    /// query's own detail. A mistake in the query or its inputs (and a
+    /// result over the row limit) is invalid input; a query stopped by its
+    /// timeout or its caller is a timeout (nothing was changed: run it
+    /// again, or with more time); a failed read of the database is
+    /// unavailable storage, unless the data did not decode (corruption).
+    pub fn shared_kind(&self) -> storage_core::ErrorKind {
+        use storage_core::ErrorKind as K;
+        match self.kind {
+            ErrorKind::Syntax
+            | ErrorKind::UnboundVariable
+            | ErrorKind::InsufficientBinding
+            | ErrorKind::UnknownAttribute
+            | ErrorKind::Rule
+            | ErrorKind::UnknownFunction
+            | ErrorKind::Function
+            | ErrorKind::Input
+            | ErrorKind::Source
+            | ErrorKind::TooLarge => K::Invalid,
+            ErrorKind::Timeout | ErrorKind::Cancelled => K::Timeout,
+            ErrorKind::Storage => match &self.source {
+                Some(m) if !m.is_storage() => K::Corruption,
+                _ => K::Unavailable,
+            },
+        }
+    }
+
     /// True when the query or its inputs must change (retrying won't help).
     pub fn is_invalid_input(&self) -> bool {
         !matches!(

@@ -269,7 +269,11 @@ mod tests {
             (ErrorKind::Protocol, 10, "protocol error"),
             (ErrorKind::Corruption, 11, "corruption"),
             (ErrorKind::LeaseHeld, 12, "lease held"),
-            (ErrorKind::Unauthenticated, 13, "unauthenticated: not committed"),
+            (
+                ErrorKind::Unauthenticated,
+                13,
+                "unauthenticated: not committed",
+            ),
             (ErrorKind::Forbidden, 14, "forbidden: not committed"),
             (ErrorKind::Internal, 15, "internal error"),
         ];
