@@ -76,3 +76,22 @@ impl From<storage_core::Error> for Error {
 
 /// The result of access operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Access errors say their kind's name only: they are not about a
+    /// transaction.
+    #[test]
+    fn messages_name_the_kind_alone() {
+        let e = Error::unauthenticated("token revoked");
+        assert_eq!(e.to_string(), "unauthenticated: token revoked");
+        let e = Error::from(storage_core::Error::Corruption {
+            what: "access records".into(),
+            detail: "bad frame".into(),
+        });
+        assert_eq!(e.kind(), ErrorKind::Corruption);
+        assert!(e.to_string().starts_with("corruption: "), "{e}");
+    }
+}

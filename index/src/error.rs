@@ -147,3 +147,48 @@ impl From<Error> for model::Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_kind() {
+        let id = SegmentId::of(b"x");
+        let cases = [
+            (
+                Error::Storage(storage_core::Error::invalid("uri")),
+                ErrorKind::Invalid,
+            ),
+            (
+                Error::corrupt(id, "index leaf", "bad"),
+                ErrorKind::Corruption,
+            ),
+            (
+                Error::MissingSegment {
+                    id,
+                    what: "index leaf",
+                    backend: "file",
+                },
+                ErrorKind::Corruption,
+            ),
+            (
+                Error::CorruptRoot {
+                    name: "db/x/log".into(),
+                    detail: "torn".into(),
+                },
+                ErrorKind::Corruption,
+            ),
+            (Error::DbNotFound("x".into()), ErrorKind::NotFound),
+            (Error::DbExists("x".into()), ErrorKind::Conflict),
+            (Error::invalid("out of order"), ErrorKind::Invalid),
+            (
+                Error::Internal("a task panicked".into()),
+                ErrorKind::Internal,
+            ),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e}");
+        }
+    }
+}

@@ -174,3 +174,36 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub(crate) fn syntax(message: impl Into<String>, at: impl fmt::Display) -> Error {
     Error::new(ErrorKind::Syntax, message, at)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage_core::ErrorKind as K;
+
+    #[test]
+    fn every_kind_maps_to_what_the_caller_does() {
+        for (kind, shared) in [
+            (ErrorKind::Syntax, K::Invalid),
+            (ErrorKind::UnboundVariable, K::Invalid),
+            (ErrorKind::InsufficientBinding, K::Invalid),
+            (ErrorKind::UnknownAttribute, K::Invalid),
+            (ErrorKind::Rule, K::Invalid),
+            (ErrorKind::UnknownFunction, K::Invalid),
+            (ErrorKind::Function, K::Invalid),
+            (ErrorKind::Input, K::Invalid),
+            (ErrorKind::Source, K::Invalid),
+            (ErrorKind::TooLarge, K::Invalid),
+            (ErrorKind::Timeout, K::Timeout),
+            (ErrorKind::Cancelled, K::Timeout),
+            (ErrorKind::Storage, K::Unavailable),
+        ] {
+            assert_eq!(Error::new(kind, "x", "").shared_kind(), shared, "{kind:?}");
+        }
+        let undecodable = model::Error::Decode {
+            what: "segment",
+            message: "bad magic".into(),
+        };
+        let e = Error::model(undecodable, "[?e :a/b]");
+        assert_eq!(e.shared_kind(), K::Corruption, "{e}");
+    }
+}
