@@ -1,43 +1,19 @@
 //! The one error type of access control: a kind that says what to do and
 //! a message that says what happened (never a secret).
 
-use std::fmt;
-
-/// What an access failure means for the caller.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// No credentials, or credentials that prove nothing (wrong, revoked or
-    /// expired): present valid ones.
-    Unauthenticated,
-    /// The principal is known but lacks the role the request needs: ask an
-    /// operator for a grant.
-    Forbidden,
-    /// A bad argument or setting (a malformed token, an unreadable
-    /// certificate file, a bad principal name).
-    Invalid,
-    /// The access records in storage could not be read or written; the
-    /// same request may be repeated.
-    Unavailable,
-    /// The stored access records could not be decoded.
-    Corruption,
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ErrorKind::Unauthenticated => "unauthenticated",
-            ErrorKind::Forbidden => "forbidden",
-            ErrorKind::Invalid => "invalid",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Corruption => "corruption",
-        })
-    }
-}
+/// What an access failure means for the caller: the shared kinds of
+/// [`storage_core::ErrorKind`]. Access errors are
+/// [`ErrorKind::Unauthenticated`] (no credentials, or credentials that
+/// prove nothing: present valid ones), [`ErrorKind::Forbidden`] (the
+/// principal lacks the role: ask for a grant), [`ErrorKind::Invalid`] (a
+/// malformed token, an unreadable certificate file, a bad principal name),
+/// and for the access records in storage whatever storage reported
+/// ([`ErrorKind::Unavailable`], [`ErrorKind::Corruption`], ...).
+pub use storage_core::ErrorKind;
 
 /// An access failure.
 #[derive(Debug, thiserror::Error)]
-#[error("{kind}: {message}")]
+#[error("{}: {message}", kind.name())]
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -80,10 +56,19 @@ impl Error {
 
 impl From<storage_core::Error> for Error {
     fn from(e: storage_core::Error) -> Self {
+        use storage_core::Error as S;
         let kind = match &e {
-            storage_core::Error::InvalidInput(_) => ErrorKind::Invalid,
-            storage_core::Error::Corruption { .. } => ErrorKind::Corruption,
-            _ => ErrorKind::Unavailable,
+            S::InvalidInput(_) => ErrorKind::Invalid,
+            S::Corruption { .. } => ErrorKind::Corruption,
+            // As before the kinds were shared: every other failure of the
+            // records' storage is reported as unavailable (a lost CAS or
+            // an unknown outcome of a record write is re-read on retry).
+            S::Unavailable { .. }
+            | S::Timeout { .. }
+            | S::Conflict { .. }
+            | S::OutcomeUnknown { .. }
+            | S::Backend { .. } => ErrorKind::Unavailable,
+            other => other.kind(),
         };
         Error::new(kind, format!("access records in storage: {e}"))
     }
@@ -91,3 +76,22 @@ impl From<storage_core::Error> for Error {
 
 /// The result of access operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Access errors say their kind's name only: they are not about a
+    /// transaction.
+    #[test]
+    fn messages_name_the_kind_alone() {
+        let e = Error::unauthenticated("token revoked");
+        assert_eq!(e.to_string(), "unauthenticated: token revoked");
+        let e = Error::from(storage_core::Error::Corruption {
+            what: "access records".into(),
+            detail: "bad frame".into(),
+        });
+        assert_eq!(e.kind(), ErrorKind::Corruption);
+        assert!(e.to_string().starts_with("corruption: "), "{e}");
+    }
+}

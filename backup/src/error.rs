@@ -71,27 +71,25 @@ pub enum Error {
     /// committing; nothing was made visible, and running it again is safe.
     #[error("{0}")]
     Raced(String),
+
+    /// A task of the crate panicked (a bug): nothing is known about the
+    /// work it was doing.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
-/// What the caller should do about an [`Error`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The input is wrong (a name, a URI, an option): fix it.
-    Invalid,
-    /// What was asked for does not exist.
-    NotFound,
-    /// A storage is unreachable or overloaded; nothing was changed, try
-    /// again.
-    Unavailable,
-    /// Refused without `force`, or a concurrent change: look, then decide.
-    Conflict,
-    /// A root write may or may not have happened: read before retrying.
-    OutcomeUnknown,
-    /// Stored data is damaged, missing, or in a format this build does
-    /// not read.
-    Corruption,
-}
+/// What the caller should do about an [`Error`]: the shared kinds of
+/// [`storage_core::ErrorKind`]. Backup errors are [`ErrorKind::Invalid`]
+/// (a name, a URI, an option: fix it), [`ErrorKind::NotFound`],
+/// [`ErrorKind::Unavailable`] (a storage is unreachable or overloaded;
+/// nothing was changed, try again), [`ErrorKind::Conflict`] (refused
+/// without `force`, or a concurrent change: look, then decide),
+/// [`ErrorKind::OutcomeUnknown`] (a root write may or may not have
+/// happened: read before retrying), [`ErrorKind::Corruption`] (stored data
+/// is damaged, missing, or in a format this build does not read) and
+/// [`ErrorKind::Internal`] (a task panicked, or a storage error that is not
+/// transient: trying again will not help).
+pub use storage_core::ErrorKind;
 
 impl Error {
     /// What the caller should do about this error.
@@ -106,6 +104,7 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Invalid(_) => ErrorKind::Invalid,
             Error::Refused(_) | Error::Raced(_) => ErrorKind::Conflict,
+            Error::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -117,36 +116,104 @@ impl Error {
     }
 }
 
+/// A storage failure's kind, with timeouts counted as unavailable. A
+/// backend error that is not transient stays [`ErrorKind::Internal`]: it
+/// was [`ErrorKind::Unavailable`] ("try again") before the kinds were
+/// shared, which a retry never cured.
 fn storage_kind(e: &storage_core::Error) -> ErrorKind {
-    use storage_core::Error as S;
-    match e {
-        _ if e.is_retryable() => ErrorKind::Unavailable,
-        _ if e.is_corruption() => ErrorKind::Corruption,
-        S::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
-        S::Conflict { .. } => ErrorKind::Conflict,
-        S::InvalidInput(_) => ErrorKind::Invalid,
-        _ => ErrorKind::Unavailable,
-    }
+    lower_kind(e.kind())
 }
 
 fn index_kind(e: &index::Error) -> ErrorKind {
-    use index::Error as I;
     match e {
-        I::Storage(inner) => storage_kind(inner),
-        I::DbNotFound(_) => ErrorKind::NotFound,
-        I::DbExists(_) => ErrorKind::Conflict,
-        I::Invalid(_) => ErrorKind::Invalid,
-        _ if e.is_retryable() => ErrorKind::Unavailable,
-        _ => ErrorKind::Corruption,
+        // A log entry that does not replay, a value that does not decode.
+        index::Error::Model(m) if !m.is_storage() => ErrorKind::Corruption,
+        other => lower_kind(other.kind()),
     }
 }
 
+/// What a kind of the storage or index layer is to backup's caller.
+fn lower_kind(kind: ErrorKind) -> ErrorKind {
+    match kind {
+        ErrorKind::Unavailable | ErrorKind::Timeout => ErrorKind::Unavailable,
+        ErrorKind::Invalid => ErrorKind::Invalid,
+        ErrorKind::NotFound => ErrorKind::NotFound,
+        ErrorKind::Conflict => ErrorKind::Conflict,
+        ErrorKind::OutcomeUnknown => ErrorKind::OutcomeUnknown,
+        ErrorKind::Corruption => ErrorKind::Corruption,
+        ErrorKind::Internal => ErrorKind::Internal,
+        // Kinds storage and the index do not report; kept as they are.
+        ErrorKind::Fenced => ErrorKind::Fenced,
+        ErrorKind::LeaseHeld => ErrorKind::LeaseHeld,
+        ErrorKind::Overloaded => ErrorKind::Overloaded,
+        ErrorKind::ShuttingDown => ErrorKind::ShuttingDown,
+        ErrorKind::NotServing => ErrorKind::NotServing,
+        ErrorKind::Closed => ErrorKind::Closed,
+        ErrorKind::Protocol => ErrorKind::Protocol,
+        ErrorKind::Unauthenticated => ErrorKind::Unauthenticated,
+        ErrorKind::Forbidden => ErrorKind::Forbidden,
+    }
+}
+
+/// Reading a lease record: what storage said, or a record that does not
+/// decode.
 fn lease_kind(e: &transactor::Error) -> ErrorKind {
-    use transactor::ErrorKind as T;
     match e.kind() {
-        T::Unavailable | T::Overloaded => ErrorKind::Unavailable,
-        T::OutcomeUnknown => ErrorKind::OutcomeUnknown,
-        T::Invalid | T::NotFound => ErrorKind::Invalid,
-        _ => ErrorKind::Corruption,
+        ErrorKind::Unavailable | ErrorKind::Overloaded => ErrorKind::Unavailable,
+        ErrorKind::OutcomeUnknown => ErrorKind::OutcomeUnknown,
+        ErrorKind::Invalid | ErrorKind::NotFound => ErrorKind::Invalid,
+        ErrorKind::Protocol | ErrorKind::Corruption => ErrorKind::Corruption,
+        // Not what reading a lease reports; said as what they are (they
+        // were corruption before the kinds were shared).
+        ErrorKind::Fenced => ErrorKind::Fenced,
+        ErrorKind::LeaseHeld => ErrorKind::LeaseHeld,
+        ErrorKind::ShuttingDown => ErrorKind::ShuttingDown,
+        ErrorKind::NotServing => ErrorKind::NotServing,
+        ErrorKind::Unauthenticated => ErrorKind::Unauthenticated,
+        ErrorKind::Forbidden => ErrorKind::Forbidden,
+        ErrorKind::Conflict => ErrorKind::Conflict,
+        ErrorKind::Timeout => ErrorKind::Timeout,
+        ErrorKind::Closed => ErrorKind::Closed,
+        ErrorKind::Internal => ErrorKind::Internal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A storage error that is not transient is not "try again" (it was
+    /// `Unavailable` before issue 23), and a panicked task is not
+    /// corruption or invalid input.
+    #[test]
+    fn permanent_failures_are_not_retryable() {
+        let backend = Error::from(storage_core::Error::backend(
+            "postgres",
+            "open",
+            "password authentication failed (28P01)",
+        ));
+        assert_eq!(backend.kind(), ErrorKind::Internal, "{backend}");
+        assert!(!backend.kind().is_retryable());
+        let through_index = Error::from(index::Error::Storage(storage_core::Error::backend(
+            "file", "open", "odd",
+        )));
+        assert_eq!(through_index.kind(), ErrorKind::Internal);
+        let panicked = Error::Internal("checking segment x: task panicked".into());
+        assert_eq!(panicked.kind(), ErrorKind::Internal);
+        let index_panicked = Error::from(index::Error::Internal("log read task".into()));
+        assert_eq!(index_panicked.kind(), ErrorKind::Internal);
+    }
+
+    #[test]
+    fn transient_and_input_failures_keep_their_kind() {
+        let down = Error::from(storage_core::Error::Timeout {
+            backend: "cassandra",
+            op: "read_root".into(),
+        });
+        assert_eq!(down.kind(), ErrorKind::Unavailable);
+        let bad = Error::from(storage_core::Error::invalid("bad uri"));
+        assert_eq!(bad.kind(), ErrorKind::Invalid);
+        let exists = Error::from(index::Error::DbExists("x".into()));
+        assert_eq!(exists.kind(), ErrorKind::Conflict);
     }
 }

@@ -294,7 +294,7 @@ async fn inspect(storage: &Arc<dyn Storage>, expect: Expect) -> Result<Checked> 
     let len = bytes.len() as u64;
     let children = tokio::task::spawn_blocking(move || children(expect, &bytes))
         .await
-        .map_err(|e| Error::Invalid(format!("checking segment {}: {e}", expect.id)))?;
+        .map_err(|e| Error::Internal(format!("checking segment {}: {e}", expect.id)))?;
     Ok(children.map(|c| (len, c)))
 }
 

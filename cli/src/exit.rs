@@ -21,7 +21,7 @@ Exit codes:
      was found), or a backup of a format this build does not read
   7  refused: wrong or missing credentials, no permission, an address in
      use, or another failure that trying again will not cure; change what
-     the message names
+     the message names (an internal error, a task that panicked: report it)
   130, 143  stopped by SIGINT or SIGTERM (an embedded transactor first
      released its lease)";
 
@@ -73,6 +73,26 @@ impl fmt::Display for Failure {
 /// The result of a command.
 pub(crate) type Outcome<T = ()> = Result<T, Failure>;
 
+/// The exit code of every shared error kind: the one table behind
+/// [`EXIT_CODES`].
+pub(crate) fn code_of(kind: ErrorKind) -> Code {
+    match kind {
+        ErrorKind::Invalid | ErrorKind::NotFound => Code::Invalid,
+        ErrorKind::Unavailable
+        | ErrorKind::Overloaded
+        | ErrorKind::ShuttingDown
+        | ErrorKind::NotServing
+        | ErrorKind::Timeout
+        | ErrorKind::Closed => Code::Unavailable,
+        ErrorKind::Fenced | ErrorKind::LeaseHeld | ErrorKind::Conflict => Code::Conflict,
+        ErrorKind::OutcomeUnknown => Code::Unknown,
+        ErrorKind::Corruption | ErrorKind::Protocol => Code::Corruption,
+        // Not "try again", and not corruption: change what the message
+        // names, or report the bug.
+        ErrorKind::Unauthenticated | ErrorKind::Forbidden | ErrorKind::Internal => Code::Refused,
+    }
+}
+
 impl From<transactor::Error> for Failure {
     /// By the error's kind; an "unavailable" whose cause is permanent (a
     /// storage error that is not retryable, an address in use) is
@@ -80,15 +100,7 @@ impl From<transactor::Error> for Failure {
     fn from(e: transactor::Error) -> Self {
         let code = match e.kind() {
             ErrorKind::Unavailable if permanent_cause(&e) => Code::Refused,
-            ErrorKind::Invalid | ErrorKind::NotFound => Code::Invalid,
-            ErrorKind::Unavailable
-            | ErrorKind::Overloaded
-            | ErrorKind::ShuttingDown
-            | ErrorKind::NotServing => Code::Unavailable,
-            ErrorKind::Fenced | ErrorKind::LeaseHeld => Code::Conflict,
-            ErrorKind::OutcomeUnknown => Code::Unknown,
-            ErrorKind::Unauthenticated | ErrorKind::Forbidden => Code::Refused,
-            _ => Code::Corruption,
+            kind => code_of(kind),
         };
         let message = match e.tx_code() {
             Some(_) => format!("transaction refused: {}", e.message()),
@@ -150,26 +162,21 @@ impl From<index::Error> for Failure {
 }
 
 impl From<query::Error> for Failure {
-    /// The query crate's message; a failure to read the database is
-    /// unavailable storage (3) or undecodable data (6).
+    /// The query crate's message, by its shared kind: a query to fix (2),
+    /// a failure to read the database or the query's timeout (3),
+    /// undecodable data (6).
     fn from(e: query::Error) -> Self {
-        if e.is_invalid_input() {
-            return Failure::invalid(e.to_string());
-        }
-        let model = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<model::Error>());
-        let code = match model {
-            Some(m) if !m.is_storage() => Code::Corruption,
-            _ => Code::Unavailable, // storage, or the query's timeout
-        };
-        Failure::new(code, e.to_string())
+        Failure::new(code_of(e.shared_kind()), e.to_string())
     }
 }
 
 impl From<ops::Error> for Failure {
     fn from(e: ops::Error) -> Self {
         let code = match e.kind() {
-            ops::ErrorKind::Invalid => Code::Invalid,
-            _ => Code::Refused,
+            // The system refused (an address in use, a file that cannot be
+            // read): trying again will not cure it.
+            ErrorKind::Unavailable => Code::Refused,
+            kind => code_of(kind),
         };
         Failure::new(code, e.message())
     }
@@ -324,5 +331,49 @@ mod tests {
         assert_eq!(failure.code, Code::Corruption);
         let timeout = query::Error::new(query::ErrorKind::Timeout, "ran 5s", "");
         assert_eq!(Failure::from(timeout).code, Code::Unavailable);
+        let too_large = query::Error::new(query::ErrorKind::TooLarge, "rows", "");
+        assert_eq!(Failure::from(too_large).code, Code::Invalid);
+    }
+
+    /// The exit codes `accrete --help` documents, kind by kind; a task that
+    /// panicked is neither corruption (6) nor invalid input (2).
+    #[test]
+    fn every_kind_has_its_documented_exit_code() {
+        let table = [
+            (ErrorKind::Invalid, 2),
+            (ErrorKind::NotFound, 2),
+            (ErrorKind::Unavailable, 3),
+            (ErrorKind::Overloaded, 3),
+            (ErrorKind::ShuttingDown, 3),
+            (ErrorKind::NotServing, 3),
+            (ErrorKind::Timeout, 3),
+            (ErrorKind::Closed, 3),
+            (ErrorKind::Fenced, 4),
+            (ErrorKind::LeaseHeld, 4),
+            (ErrorKind::Conflict, 4),
+            (ErrorKind::OutcomeUnknown, 5),
+            (ErrorKind::Corruption, 6),
+            (ErrorKind::Protocol, 6),
+            (ErrorKind::Unauthenticated, 7),
+            (ErrorKind::Forbidden, 7),
+            (ErrorKind::Internal, 7),
+        ];
+        assert_eq!(table.len(), ErrorKind::ALL.len());
+        for (kind, code) in table {
+            assert_eq!(code_of(kind) as u8, code, "{kind:?}");
+            assert!(EXIT_CODES.contains(&format!("\n  {code}  ")), "{code}");
+        }
+        let panicked = transactor::Error::new(ErrorKind::Internal, "a task panicked");
+        assert_eq!(Failure::from(panicked).code, Code::Refused);
+        let backup_backend = backup::Error::from(backend("password authentication failed"));
+        assert_eq!(
+            Failure::from(backup_backend).code,
+            Code::Refused,
+            "was 3 (try again) before issue 23"
+        );
+        let system = ops::Error::unavailable("address in use");
+        assert_eq!(Failure::from(system).code, Code::Refused);
+        let setting = ops::Error::invalid("bad flag");
+        assert_eq!(Failure::from(setting).code, Code::Invalid);
     }
 }

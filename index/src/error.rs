@@ -1,6 +1,6 @@
 //! The one error type of the crate: few kinds, each saying what to do.
 
-use storage_core::SegmentId;
+use storage_core::{ErrorKind, SegmentId};
 
 /// The result type of the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -16,6 +16,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///   does not replay) or a read of it failed.
 /// - [`Error::DbNotFound`], [`Error::DbExists`], [`Error::Invalid`]: the
 ///   caller's input does not fit the storage as it is.
+/// - [`Error::Internal`]: a task panicked.
+///
+/// [`Error::kind`] sorts every error into the shared [`ErrorKind`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -71,9 +74,33 @@ pub enum Error {
     /// database).
     #[error("invalid input: {0}")]
     Invalid(String),
+
+    /// A task of the crate panicked (a bug): nothing is known about the
+    /// work it was doing.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
+    /// What the failure means for the caller. A database value's failure
+    /// is invalid input when the model says so, unavailable storage when a
+    /// read failed, and otherwise data that does not decode or replay.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Storage(e) => e.kind(),
+            Error::CorruptSegment { .. }
+            | Error::MissingSegment { .. }
+            | Error::CorruptRoot { .. } => ErrorKind::Corruption,
+            Error::Model(e) if e.is_invalid_input() => ErrorKind::Invalid,
+            Error::Model(e) if e.is_storage() => ErrorKind::Unavailable,
+            Error::Model(_) => ErrorKind::Corruption,
+            Error::DbNotFound(_) => ErrorKind::NotFound,
+            Error::DbExists(_) => ErrorKind::Conflict,
+            Error::Invalid(_) => ErrorKind::Invalid,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// True when repeating the same call unchanged may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -117,6 +144,51 @@ impl From<Error> for model::Error {
                 operation: "reading the persistent index".into(),
                 source: Box::new(other),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_kind() {
+        let id = SegmentId::of(b"x");
+        let cases = [
+            (
+                Error::Storage(storage_core::Error::invalid("uri")),
+                ErrorKind::Invalid,
+            ),
+            (
+                Error::corrupt(id, "index leaf", "bad"),
+                ErrorKind::Corruption,
+            ),
+            (
+                Error::MissingSegment {
+                    id,
+                    what: "index leaf",
+                    backend: "file",
+                },
+                ErrorKind::Corruption,
+            ),
+            (
+                Error::CorruptRoot {
+                    name: "db/x/log".into(),
+                    detail: "torn".into(),
+                },
+                ErrorKind::Corruption,
+            ),
+            (Error::DbNotFound("x".into()), ErrorKind::NotFound),
+            (Error::DbExists("x".into()), ErrorKind::Conflict),
+            (Error::invalid("out of order"), ErrorKind::Invalid),
+            (
+                Error::Internal("a task panicked".into()),
+                ErrorKind::Internal,
+            ),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e}");
         }
     }
 }

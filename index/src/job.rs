@@ -122,7 +122,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::invalid(format!("a blocking task of the index crate failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("a blocking task of the index crate failed: {e}")))?
 }
 
 /// Runs an indexing job: merges the novelty of `db` (whose log root is

@@ -351,7 +351,7 @@ pub async fn read_log(
     let (seg, root) = (seg.clone(), root.clone());
     tokio::task::spawn_blocking(move || entries_in_range(&seg, &root, from_t, until_t)?.collect())
         .await
-        .map_err(|e| Error::invalid(format!("log read task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("log read task failed: {e}")))?
 }
 
 /// The entries a log rewrite may change: `first..=last` by t.

@@ -9,15 +9,12 @@ pub struct Error {
     message: String,
 }
 
-/// What kind of failure an [`Error`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// A setting (flag, variable, file) is wrong: fix it.
-    Invalid,
-    /// The system refused (an address in use, a file that cannot be read).
-    Unavailable,
-}
+/// What kind of failure an [`Error`] is: the shared kinds of
+/// [`storage_core::ErrorKind`]. Operations' errors are
+/// [`ErrorKind::Invalid`] (a setting, flag, variable or file is wrong: fix
+/// it) or [`ErrorKind::Unavailable`] (the system refused: an address in
+/// use, a file that cannot be read).
+pub use storage_core::ErrorKind;
 
 impl Error {
     /// An invalid setting.

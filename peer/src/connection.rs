@@ -386,7 +386,12 @@ async fn earlier_report(db: Db, committed: &Committed) -> Result<TxReport> {
         })
     })
     .await
-    .map_err(|e| Error::corruption(format!("reading the log at t {t}: {e}")))?
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("reading the log at t {t}: {e}"),
+        )
+    })?
 }
 
 /// How long [`Connection::sync`] waits for the transactor's STATUS before

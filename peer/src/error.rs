@@ -3,75 +3,24 @@
 
 use std::fmt;
 
-/// What a failure means for the caller. Every kind says whether a
-/// transaction could have committed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The input was refused: a bad URI, tx data that breaks a rule (see
-    /// [`Error::tx_code`]), bad EDN, a setting out of range. Fix it;
-    /// nothing was committed.
-    Invalid,
-    /// The database does not exist, or was deleted or replaced while the
-    /// peer followed it.
-    NotFound,
-    /// No transactor (or storage) could be reached in time; nothing was
-    /// committed. The same call may be repeated.
-    Unavailable,
-    /// The transactor refuses transactions while indexing catches up;
-    /// nothing was committed. Retry later.
-    Overloaded,
-    /// The transaction may or may not have committed (the connection to the
-    /// transactor broke after it was sent): read the database (e.g. after
-    /// [`crate::Connection::sync`]) before retrying.
-    OutcomeUnknown,
-    /// A wait ran out: [`crate::Connection::sync_t`] for a t that did not
-    /// arrive, or [`crate::Connection::transact`] for an answer (the
-    /// transaction may have committed then: see [`Error::committed_t`]).
-    Timeout,
-    /// Stored data or a committed log entry could not be read or applied:
-    /// report it. The connection stops following the database.
-    Corruption,
-    /// The transactor speaks another protocol version than this peer.
-    Protocol,
-    /// The connection was released (or every handle to it dropped);
-    /// nothing more comes through it.
-    Closed,
-    /// The transactor refused the peer's credentials (none, wrong,
-    /// revoked) or its principal lacks the role the request needs: fix
-    /// [`crate::Config::connector`] or ask for a grant. Nothing was
-    /// committed.
-    Refused,
-}
-
-impl ErrorKind {
-    /// True when a transaction that failed with this kind definitely did
-    /// not commit.
-    pub fn not_committed(self) -> bool {
-        !matches!(self, ErrorKind::OutcomeUnknown | ErrorKind::Timeout)
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            ErrorKind::Invalid => "invalid",
-            ErrorKind::NotFound => "not found",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::Overloaded => "overloaded: not committed",
-            ErrorKind::OutcomeUnknown => "outcome unknown",
-            ErrorKind::Timeout => "timed out",
-            ErrorKind::Corruption => "corruption",
-            ErrorKind::Protocol => "protocol error",
-            ErrorKind::Closed => "connection closed",
-            ErrorKind::Refused => "refused: not committed",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
+/// What a failure means for the caller: the shared kinds of
+/// [`storage_core::ErrorKind`]. The peer reports [`ErrorKind::Invalid`]
+/// (fix the input; see [`Error::tx_code`]), [`ErrorKind::NotFound`] (the
+/// database does not exist, or was deleted or replaced while the peer
+/// followed it), [`ErrorKind::Unavailable`] (no transactor or storage
+/// could be reached in time, or the transactor was fenced, shutting down or
+/// not serving: nothing was committed, the call may be repeated),
+/// [`ErrorKind::Overloaded`], [`ErrorKind::OutcomeUnknown`] (read the
+/// database, e.g. after [`crate::Connection::sync`], before retrying),
+/// [`ErrorKind::Timeout`] ([`crate::Connection::sync_t`] for a t that did
+/// not arrive, or [`crate::Connection::transact`] for an answer: the
+/// transaction may have committed then, see [`Error::committed_t`]),
+/// [`ErrorKind::Corruption`] (the connection stops following),
+/// [`ErrorKind::Protocol`], [`ErrorKind::Closed`] (the connection was
+/// released), [`ErrorKind::Unauthenticated`] and [`ErrorKind::Forbidden`]
+/// (fix [`crate::Config::connector`] or ask for a grant), and
+/// [`ErrorKind::Internal`] (a task panicked).
+pub use storage_core::ErrorKind;
 
 /// A failure of the peer, the transactor it talks to, or storage.
 #[derive(Debug, thiserror::Error)]
@@ -160,18 +109,26 @@ impl Error {
 /// Failures the transactor or its client reported.
 impl From<transactor::Error> for Error {
     fn from(e: transactor::Error) -> Self {
-        use transactor::ErrorKind as T;
         let kind = match e.kind() {
-            T::Invalid => ErrorKind::Invalid,
-            T::NotFound => ErrorKind::NotFound,
-            T::Overloaded => ErrorKind::Overloaded,
-            T::OutcomeUnknown => ErrorKind::OutcomeUnknown,
-            T::Protocol => ErrorKind::Protocol,
-            T::Corruption => ErrorKind::Corruption,
-            T::Unauthenticated | T::Forbidden => ErrorKind::Refused,
-            // Fenced, shutting down, not serving, lease held, unavailable:
-            // not committed, and another transactor may serve the retry.
-            _ => ErrorKind::Unavailable,
+            ErrorKind::Invalid => ErrorKind::Invalid,
+            ErrorKind::NotFound => ErrorKind::NotFound,
+            ErrorKind::Overloaded => ErrorKind::Overloaded,
+            ErrorKind::OutcomeUnknown => ErrorKind::OutcomeUnknown,
+            ErrorKind::Protocol => ErrorKind::Protocol,
+            ErrorKind::Corruption => ErrorKind::Corruption,
+            ErrorKind::Unauthenticated => ErrorKind::Unauthenticated,
+            ErrorKind::Forbidden => ErrorKind::Forbidden,
+            ErrorKind::Internal => ErrorKind::Internal,
+            // Not committed, and another transactor may serve the retry.
+            ErrorKind::Fenced
+            | ErrorKind::ShuttingDown
+            | ErrorKind::NotServing
+            | ErrorKind::LeaseHeld
+            | ErrorKind::Unavailable => ErrorKind::Unavailable,
+            // Not sent by the transactor; kept as they are.
+            ErrorKind::Conflict => ErrorKind::Conflict,
+            ErrorKind::Timeout => ErrorKind::Timeout,
+            ErrorKind::Closed => ErrorKind::Closed,
         };
         let tx_code = e.tx_code().map(str::to_string);
         let error = Error::new(kind, e.to_string());
@@ -186,17 +143,45 @@ impl From<transactor::Error> for Error {
 impl From<index::Error> for Error {
     fn from(e: index::Error) -> Self {
         let kind = match &e {
-            index::Error::DbNotFound(_) => ErrorKind::NotFound,
-            index::Error::Invalid(_) => ErrorKind::Invalid,
-            _ if e.is_corruption() => ErrorKind::Corruption,
-            _ if e.is_retryable() => ErrorKind::Unavailable,
-            index::Error::Storage(storage_core::Error::InvalidInput(_)) => ErrorKind::Invalid,
-            index::Error::Storage(_) => ErrorKind::Unavailable,
             // A committed log entry that does not replay, or a read of a
             // database value that failed for good.
-            _ => ErrorKind::Corruption,
+            index::Error::Model(m) if !m.is_storage() => ErrorKind::Corruption,
+            // A backend error the backend did not classify: following
+            // retries it (as before the kinds were shared).
+            index::Error::Storage(s) if s.kind() == ErrorKind::Internal => ErrorKind::Unavailable,
+            // Not a question a peer asks; said as what it is.
+            index::Error::DbExists(_) => ErrorKind::Conflict,
+            other => storage_kind(other.kind()),
         };
         Error::new(kind, e.to_string()).with_source(e)
+    }
+}
+
+/// What a storage or index failure is to the peer: a failed read may be
+/// repeated (reconnecting or re-reading cures it) unless the data is bad,
+/// the input is, the database is gone, or a task panicked.
+fn storage_kind(kind: ErrorKind) -> ErrorKind {
+    match kind {
+        ErrorKind::Invalid => ErrorKind::Invalid,
+        ErrorKind::NotFound => ErrorKind::NotFound,
+        ErrorKind::Corruption => ErrorKind::Corruption,
+        ErrorKind::Internal => ErrorKind::Internal,
+        // A read that timed out, a root that moved, an unknown outcome:
+        // the peer's reads change nothing, and following retries them.
+        ErrorKind::Unavailable
+        | ErrorKind::Timeout
+        | ErrorKind::Conflict
+        | ErrorKind::OutcomeUnknown => ErrorKind::Unavailable,
+        // Kinds storage and the index do not report; kept as they are.
+        ErrorKind::Fenced => ErrorKind::Fenced,
+        ErrorKind::LeaseHeld => ErrorKind::LeaseHeld,
+        ErrorKind::Overloaded => ErrorKind::Overloaded,
+        ErrorKind::ShuttingDown => ErrorKind::ShuttingDown,
+        ErrorKind::NotServing => ErrorKind::NotServing,
+        ErrorKind::Closed => ErrorKind::Closed,
+        ErrorKind::Protocol => ErrorKind::Protocol,
+        ErrorKind::Unauthenticated => ErrorKind::Unauthenticated,
+        ErrorKind::Forbidden => ErrorKind::Forbidden,
     }
 }
 
@@ -233,11 +218,19 @@ mod tests {
             (T::OutcomeUnknown, ErrorKind::OutcomeUnknown),
             (T::Protocol, ErrorKind::Protocol),
             (T::Corruption, ErrorKind::Corruption),
+            (T::LeaseHeld, ErrorKind::Unavailable),
+            (T::Unavailable, ErrorKind::Unavailable),
+            (T::NotFound, ErrorKind::NotFound),
+            (T::Unauthenticated, ErrorKind::Unauthenticated),
+            (T::Forbidden, ErrorKind::Forbidden),
+            (T::Internal, ErrorKind::Internal),
         ];
         for (theirs, ours) in cases {
             let e = Error::from(transactor::Error::new(theirs, "x"));
             assert_eq!(e.kind(), ours, "{theirs:?}");
-            assert_eq!(e.not_committed(), theirs.not_committed(), "{theirs:?}");
+            assert_eq!(e.not_committed(), ours.not_committed(), "{theirs:?}");
+            // What the transactor proved not committed stays proven.
+            assert!(!theirs.not_committed() || e.not_committed(), "{theirs:?}");
         }
         let refused = transactor::Error::invalid("bad").with_tx_code(":db.error/unique-conflict");
         let e = Error::from(refused);
@@ -258,5 +251,10 @@ mod tests {
             detail: "lost".into(),
         });
         assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+        let e = Error::from(storage_core::Error::backend("file", "open", "odd"));
+        assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+        let e = Error::from(index::Error::Internal("a task panicked".into()));
+        assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
+        assert!(!e.not_committed());
     }
 }

@@ -358,7 +358,7 @@ pub(crate) async fn read_log_root(seg: &Segments, name: &DbName, uuid: Uuid) -> 
 fn is_final(e: &Error) -> bool {
     matches!(
         e.kind(),
-        ErrorKind::NotFound | ErrorKind::Corruption | ErrorKind::Closed
+        ErrorKind::NotFound | ErrorKind::Corruption | ErrorKind::Closed | ErrorKind::Internal
     )
 }
 
@@ -370,7 +370,10 @@ fn closed() -> Error {
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::corruption(format!("a blocking read of the peer failed: {e}")))?
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("a blocking read of the peer failed: {e}"),
+        )
+    })?
 }

@@ -77,7 +77,7 @@ async fn a_peer_transacts_as_the_principal_of_its_token() {
     let err = within(conn.transact(r#"[{:user/email "x@x"}]"#))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+    assert_eq!(err.kind(), ErrorKind::Forbidden, "{err}");
     assert!(err.not_committed(), "{err}");
     within(transactor.shutdown()).await.unwrap();
 }

@@ -122,6 +122,34 @@ impl Error {
         &self.at
     }
 
+    /// What the failure means for the caller, in the kinds every layer
+    /// shares ([`storage_core::ErrorKind`]); [`Error::kind`] keeps the
+    /// query's own detail. A mistake in the query or its inputs (and a
+    /// result over the row limit) is invalid input; a query stopped by its
+    /// timeout or its caller is a timeout (nothing was changed: run it
+    /// again, or with more time); a failed read of the database is
+    /// unavailable storage, unless the data did not decode (corruption).
+    pub fn shared_kind(&self) -> storage_core::ErrorKind {
+        use storage_core::ErrorKind as K;
+        match self.kind {
+            ErrorKind::Syntax
+            | ErrorKind::UnboundVariable
+            | ErrorKind::InsufficientBinding
+            | ErrorKind::UnknownAttribute
+            | ErrorKind::Rule
+            | ErrorKind::UnknownFunction
+            | ErrorKind::Function
+            | ErrorKind::Input
+            | ErrorKind::Source
+            | ErrorKind::TooLarge => K::Invalid,
+            ErrorKind::Timeout | ErrorKind::Cancelled => K::Timeout,
+            ErrorKind::Storage => match &self.source {
+                Some(m) if !m.is_storage() => K::Corruption,
+                _ => K::Unavailable,
+            },
+        }
+    }
+
     /// True when the query or its inputs must change (retrying won't help).
     pub fn is_invalid_input(&self) -> bool {
         !matches!(
@@ -145,4 +173,37 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Shorthand for a syntax error.
 pub(crate) fn syntax(message: impl Into<String>, at: impl fmt::Display) -> Error {
     Error::new(ErrorKind::Syntax, message, at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage_core::ErrorKind as K;
+
+    #[test]
+    fn every_kind_maps_to_what_the_caller_does() {
+        for (kind, shared) in [
+            (ErrorKind::Syntax, K::Invalid),
+            (ErrorKind::UnboundVariable, K::Invalid),
+            (ErrorKind::InsufficientBinding, K::Invalid),
+            (ErrorKind::UnknownAttribute, K::Invalid),
+            (ErrorKind::Rule, K::Invalid),
+            (ErrorKind::UnknownFunction, K::Invalid),
+            (ErrorKind::Function, K::Invalid),
+            (ErrorKind::Input, K::Invalid),
+            (ErrorKind::Source, K::Invalid),
+            (ErrorKind::TooLarge, K::Invalid),
+            (ErrorKind::Timeout, K::Timeout),
+            (ErrorKind::Cancelled, K::Timeout),
+            (ErrorKind::Storage, K::Unavailable),
+        ] {
+            assert_eq!(Error::new(kind, "x", "").shared_kind(), shared, "{kind:?}");
+        }
+        let undecodable = model::Error::Decode {
+            what: "segment",
+            message: "bad magic".into(),
+        };
+        let e = Error::model(undecodable, "[?e :a/b]");
+        assert_eq!(e.shared_kind(), K::Corruption, "{e}");
+    }
 }

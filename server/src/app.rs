@@ -137,7 +137,7 @@ impl Call {
         let _stop = CancelOnDrop(self.cancel.clone());
         tokio::task::spawn_blocking(move || read(cancel))
             .await
-            .map_err(|e| ApiError::new(Kind::Corruption, format!("the read failed: {e}")))?
+            .map_err(|e| ApiError::new(Kind::Internal, format!("the read failed: {e}")))?
     }
 
     /// Authorizes `role` on this call's database for its client.
@@ -369,7 +369,7 @@ async fn prepare_and_run(
         .cloned()
         .ok_or_else(|| {
             fail(ApiError::new(
-                Kind::Corruption,
+                Kind::Internal,
                 "a request without its connection",
             ))
         })?;

@@ -35,6 +35,11 @@ pub enum Kind {
     Corruption,
     /// Missing or wrong credentials, or no role for this. Exit code 7.
     Refused,
+    /// A failure of the server itself (a task that panicked, a request in
+    /// a state the server does not expect): not the client's input, and
+    /// not known to cure itself; report it. Like the command line's other
+    /// failures that trying again will not cure, exit code 7.
+    Internal,
 }
 
 impl Kind {
@@ -48,6 +53,7 @@ impl Kind {
             Kind::Unknown => "unknown",
             Kind::Corruption => "corruption",
             Kind::Refused => "refused",
+            Kind::Internal => "internal",
         }
     }
 
@@ -58,7 +64,7 @@ impl Kind {
             Kind::Unavailable | Kind::Timeout => 3,
             Kind::Unknown => 5,
             Kind::Corruption => 6,
-            Kind::Refused => 7,
+            Kind::Refused | Kind::Internal => 7,
         }
     }
 }
@@ -90,6 +96,7 @@ impl ApiError {
             Kind::Unknown => StatusCode::BAD_GATEWAY,
             Kind::Corruption => StatusCode::INTERNAL_SERVER_ERROR,
             Kind::Refused => StatusCode::FORBIDDEN,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError {
             kind,
@@ -136,18 +143,38 @@ pub(crate) fn long(n: u64) -> Edn {
     Edn::Long(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+impl Kind {
+    /// The answer's kind for every shared error kind: the one table behind
+    /// the `:kind` of error bodies (and so their exit codes).
+    pub fn of(kind: peer::ErrorKind) -> Kind {
+        use peer::ErrorKind as K;
+        match kind {
+            K::Invalid | K::NotFound => Kind::Invalid,
+            // Nothing was changed; the peer retries on another transactor
+            // or later, and so may the client.
+            K::Unavailable
+            | K::Overloaded
+            | K::Closed
+            | K::Fenced
+            | K::ShuttingDown
+            | K::NotServing
+            | K::LeaseHeld
+            | K::Conflict => Kind::Unavailable,
+            K::Timeout => Kind::Timeout,
+            K::OutcomeUnknown => Kind::Unknown,
+            K::Corruption | K::Protocol => Kind::Corruption,
+            K::Unauthenticated | K::Forbidden => Kind::Refused,
+            K::Internal => Kind::Internal,
+        }
+    }
+}
+
 impl From<peer::Error> for ApiError {
     fn from(e: peer::Error) -> Self {
-        use peer::ErrorKind as P;
         let kind = match e.kind() {
-            P::Invalid | P::NotFound => Kind::Invalid,
-            P::Unavailable | P::Overloaded | P::Closed => Kind::Unavailable,
-            P::OutcomeUnknown => Kind::Unknown,
             // A wait that ran out: for a transaction, its fate is open.
-            P::Timeout if e.committed_t().is_some() => Kind::Unknown,
-            P::Timeout => Kind::Timeout,
-            P::Refused => Kind::Refused,
-            _ => Kind::Corruption,
+            peer::ErrorKind::Timeout if e.committed_t().is_some() => Kind::Unknown,
+            kind => Kind::of(kind),
         };
         // The kind is in the body already; the message says the rest.
         let mut error = ApiError::new(kind, e.message());
@@ -158,19 +185,10 @@ impl From<peer::Error> for ApiError {
 
 impl From<query::Error> for ApiError {
     fn from(e: query::Error) -> Self {
-        use query::ErrorKind as Q;
-        let kind = match e.kind() {
-            Q::Timeout | Q::Cancelled => Kind::Timeout,
-            Q::TooLarge => Kind::TooLarge,
-            _ if e.is_invalid_input() => Kind::Invalid,
-            _ => {
-                let model =
-                    std::error::Error::source(&e).and_then(|s| s.downcast_ref::<model::Error>());
-                match model {
-                    Some(m) if !m.is_storage() => Kind::Corruption,
-                    _ => Kind::Unavailable,
-                }
-            }
+        // Over the row limit: invalid input, said more precisely (413).
+        let kind = match e.kind() == query::ErrorKind::TooLarge {
+            true => Kind::TooLarge,
+            false => Kind::of(e.shared_kind()),
         };
         ApiError::new(kind, e.to_string())
     }
@@ -191,14 +209,11 @@ impl From<model::Error> for ApiError {
 
 impl From<access::Error> for ApiError {
     fn from(e: access::Error) -> Self {
-        use access::ErrorKind as A;
         match e.kind() {
-            A::Unauthenticated => {
+            peer::ErrorKind::Unauthenticated => {
                 ApiError::new(Kind::Refused, e.message()).with_status(StatusCode::UNAUTHORIZED)
             }
-            A::Forbidden => ApiError::new(Kind::Refused, e.message()),
-            A::Invalid => ApiError::invalid(e.message()),
-            _ => ApiError::new(Kind::Unavailable, e.message()),
+            kind => ApiError::new(Kind::of(kind), e.message()),
         }
     }
 }
@@ -217,6 +232,7 @@ mod tests {
             (Kind::Unknown, 5, 502),
             (Kind::Corruption, 6, 500),
             (Kind::Refused, 7, 403),
+            (Kind::Internal, 7, 500),
         ];
         for (kind, code, status) in cases {
             let e = ApiError::new(kind, "x");
@@ -230,5 +246,57 @@ mod tests {
             Kind::Unknown,
             "never reported as not committed"
         );
+    }
+
+    #[test]
+    fn internal_failures_are_neither_corruption_nor_invalid() {
+        let e = ApiError::new(Kind::Internal, "a task panicked");
+        assert_eq!((e.kind.exit_code(), e.status.as_u16()), (7, 500));
+        let body = e.to_edn().to_string();
+        assert!(body.contains(r#":kind "internal""#), "{body}");
+        let panicked = ApiError::from(peer::Error::new(peer::ErrorKind::Internal, "x"));
+        assert_eq!(panicked.kind, Kind::Internal);
+    }
+
+    /// The statuses and kinds answers had before the kinds were shared.
+    #[test]
+    fn shared_kinds_keep_their_answers() {
+        use peer::ErrorKind as P;
+        let cases = [
+            (P::Invalid, Kind::Invalid, 400),
+            (P::NotFound, Kind::Invalid, 400),
+            (P::Unavailable, Kind::Unavailable, 503),
+            (P::Overloaded, Kind::Unavailable, 503),
+            (P::Closed, Kind::Unavailable, 503),
+            (P::Timeout, Kind::Timeout, 504),
+            (P::OutcomeUnknown, Kind::Unknown, 502),
+            (P::Corruption, Kind::Corruption, 500),
+            (P::Protocol, Kind::Corruption, 500),
+            (P::Unauthenticated, Kind::Refused, 403),
+            (P::Forbidden, Kind::Refused, 403),
+        ];
+        for (theirs, kind, status) in cases {
+            let e = ApiError::from(peer::Error::new(theirs, "x"));
+            assert_eq!((e.kind, e.status.as_u16()), (kind, status), "{theirs:?}");
+        }
+        let e = ApiError::from(access::Error::unauthenticated("no token"));
+        assert_eq!((e.kind, e.status.as_u16()), (Kind::Refused, 401));
+        let e = ApiError::from(access::Error::forbidden("no role"));
+        assert_eq!((e.kind, e.status.as_u16()), (Kind::Refused, 403));
+        let too_large = query::Error::new(query::ErrorKind::TooLarge, "rows", "");
+        assert_eq!(ApiError::from(too_large).kind, Kind::TooLarge);
+        let cancelled = query::Error::new(query::ErrorKind::Cancelled, "gone", "");
+        assert_eq!(ApiError::from(cancelled).kind, Kind::Timeout);
+    }
+
+    /// Undecodable access records were "unavailable" (503, "try again")
+    /// before the kinds were shared: a retry reads the same bytes.
+    #[test]
+    fn corrupt_access_records_are_corruption() {
+        let e = ApiError::from(access::Error::new(
+            peer::ErrorKind::Corruption,
+            "access records in storage: bad frame",
+        ));
+        assert_eq!((e.kind, e.status.as_u16()), (Kind::Corruption, 500));
     }
 }

@@ -77,7 +77,7 @@ pub(crate) async fn endpoint(endpoint: Endpoint, call: &Call) -> Result<Answer, 
                 }
                 other => {
                     return Err(ApiError::new(
-                        Kind::Corruption,
+                        Kind::Internal,
                         format!("{} is not a read", other.name()),
                     ));
                 }
@@ -630,7 +630,7 @@ pub(crate) async fn server_wide(
             Ok(Answer::Raw(response))
         }
         other => Err(ApiError::new(
-            Kind::Corruption,
+            Kind::Internal,
             format!("{} is not a server-wide endpoint", other.name()),
         )),
     }

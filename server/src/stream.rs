@@ -82,7 +82,7 @@ pub(crate) async fn reports(call: &Call, slot: OwnedSemaphorePermit) -> Result<A
                 Ok(out)
             })
             .await
-            .map_err(|e| ApiError::new(crate::error::Kind::Corruption, e.to_string()))
+            .map_err(|e| ApiError::new(crate::error::Kind::Internal, e.to_string()))
             .and_then(|r| r);
             let entries = match entries {
                 Ok(entries) => entries,

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::kind::ErrorKind;
 use crate::root::{Revision, RootName};
 use crate::segment::SegmentId;
 
@@ -107,6 +108,23 @@ pub enum Error {
 }
 
 impl Error {
+    /// What the failure means for the caller. A [`Error::Timeout`] is
+    /// [`ErrorKind::Unavailable`]: it is never an ambiguous write (that is
+    /// [`Error::OutcomeUnknown`]), so nothing changed and the call may be
+    /// repeated. A [`Error::Backend`] error is [`ErrorKind::Internal`]: the
+    /// backend could not say it is transient (it is not
+    /// [`Error::is_retryable`]), so retrying is not advised.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::Corruption { .. } => ErrorKind::Corruption,
+            Error::Unavailable { .. } | Error::Timeout { .. } => ErrorKind::Unavailable,
+            Error::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+            Error::InvalidInput(_) => ErrorKind::Invalid,
+            Error::Backend { .. } => ErrorKind::Internal,
+        }
+    }
+
     /// True when repeating the same call unchanged may succeed (the backend
     /// was unavailable or slow and nothing was changed).
     pub fn is_retryable(&self) -> bool {
@@ -161,6 +179,66 @@ impl fmt::Display for RevisionText {
         match self.0 {
             Some(r) => write!(f, "revision {}", r.get()),
             None => f.write_str("no root"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant's kind; a backend error is not "try again".
+    #[test]
+    fn every_variant_has_its_kind() {
+        let name = RootName::new("db/x/log").unwrap();
+        let cases = [
+            (
+                Error::Conflict {
+                    name: name.clone(),
+                    expected: RevisionText(None),
+                    found: RevisionText(None),
+                },
+                ErrorKind::Conflict,
+            ),
+            (
+                Error::Corruption {
+                    what: "segment".into(),
+                    detail: "hash".into(),
+                },
+                ErrorKind::Corruption,
+            ),
+            (
+                Error::Unavailable {
+                    backend: "file",
+                    op: "read".into(),
+                    detail: "disk".into(),
+                    source: None,
+                },
+                ErrorKind::Unavailable,
+            ),
+            (
+                Error::Timeout {
+                    backend: "postgres",
+                    op: "read".into(),
+                },
+                ErrorKind::Unavailable,
+            ),
+            (
+                Error::OutcomeUnknown {
+                    name,
+                    detail: "cut".into(),
+                },
+                ErrorKind::OutcomeUnknown,
+            ),
+            (Error::invalid("bad uri"), ErrorKind::Invalid),
+            (
+                Error::backend("postgres", "open", "password authentication failed"),
+                ErrorKind::Internal,
+            ),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e}");
+            assert_eq!(e.is_retryable(), kind.is_retryable(), "{e}");
         }
     }
 }

@@ -51,6 +51,7 @@
 mod ambiguity;
 pub mod codec;
 mod error;
+pub mod kind;
 mod mem;
 mod metered;
 mod registry;
@@ -69,6 +70,7 @@ pub use ambiguity::{
     write_root,
 };
 pub use error::{BoxError, Error, Result, RevisionText};
+pub use kind::ErrorKind;
 pub use mem::MemStorage;
 pub use metered::{Metered, error_kind, metered};
 pub use registry::{BackendFactory, Registry};

@@ -3,121 +3,53 @@
 
 use std::fmt;
 
-/// What a failure means for the caller. Every kind says whether a
-/// transaction could have committed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The input was refused (tx data that breaks a rule, bad EDN, a bad
-    /// request or argument): fix it. Nothing was committed.
-    Invalid,
-    /// The database does not exist (or was deleted).
-    NotFound,
-    /// Another transactor holds the database now; this one was deposed and
-    /// did not commit the transaction. Re-read the lease and retry there.
-    Fenced,
-    /// Novelty is over its hard cap while an indexing job catches up: retry
-    /// later. Nothing was committed.
-    Overloaded,
-    /// Storage or the transactor could not be reached; nothing was
-    /// committed, the same request may be repeated.
-    Unavailable,
-    /// The transaction may or may not have committed (the connection or the
-    /// storage failed after it was sent): ask `tx_status` for its id, or
-    /// resubmit it under the same id (which commits at most once).
-    OutcomeUnknown,
-    /// The transactor is stopping; nothing was committed.
-    ShuttingDown,
-    /// This endpoint does not serve that database (any more): re-read the
-    /// lease root for the current transactor.
-    NotServing,
-    /// The peer on the other end broke the protocol or speaks another
-    /// version.
-    Protocol,
-    /// Stored data could not be decoded or is missing: report it.
-    Corruption,
-    /// Another live transactor holds the database's lease and the caller
-    /// would not wait for it to lapse.
-    LeaseHeld,
-    /// The client did not prove who it is (no credentials, a wrong,
-    /// revoked or expired token or certificate, or too many failed
-    /// attempts): present valid credentials. Nothing was committed.
-    Unauthenticated,
-    /// The client is known but lacks the role this needs on the database:
-    /// ask for a grant. Nothing was committed.
-    Forbidden,
-}
+/// What a failure means for the caller: the shared kinds of
+/// [`storage_core::ErrorKind`], each of which says whether a transaction
+/// could have committed ([`ErrorKind::not_committed`]).
+pub use storage_core::ErrorKind;
 
-impl ErrorKind {
-    /// Every kind, in wire-code order.
-    pub const ALL: [ErrorKind; 13] = [
-        ErrorKind::Invalid,
-        ErrorKind::NotFound,
-        ErrorKind::Fenced,
-        ErrorKind::Overloaded,
-        ErrorKind::Unavailable,
-        ErrorKind::OutcomeUnknown,
-        ErrorKind::ShuttingDown,
-        ErrorKind::NotServing,
-        ErrorKind::Protocol,
-        ErrorKind::Corruption,
-        ErrorKind::LeaseHeld,
-        ErrorKind::Unauthenticated,
-        ErrorKind::Forbidden,
-    ];
-
-    /// The byte that stands for this kind in the protocol (PROTOCOL.md).
-    pub fn code(self) -> u8 {
-        match self {
-            ErrorKind::Invalid => 1,
-            ErrorKind::NotFound => 2,
-            ErrorKind::Fenced => 3,
-            ErrorKind::Overloaded => 4,
-            ErrorKind::Unavailable => 5,
-            ErrorKind::OutcomeUnknown => 6,
-            ErrorKind::ShuttingDown => 7,
-            ErrorKind::NotServing => 8,
-            ErrorKind::Protocol => 10,
-            ErrorKind::Corruption => 11,
-            ErrorKind::LeaseHeld => 12,
-            ErrorKind::Unauthenticated => 13,
-            ErrorKind::Forbidden => 14,
-        }
-    }
-
-    /// The kind a protocol byte stands for.
-    pub fn from_code(code: u8) -> Option<ErrorKind> {
-        ErrorKind::ALL.into_iter().find(|k| k.code() == code)
-    }
-
-    /// True when the transaction definitely did not commit.
-    pub fn not_committed(self) -> bool {
-        self != ErrorKind::OutcomeUnknown
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            ErrorKind::Invalid => "invalid",
-            ErrorKind::NotFound => "not found",
-            ErrorKind::Fenced => "fenced: not committed",
-            ErrorKind::Overloaded => "overloaded: not committed",
-            ErrorKind::Unavailable => "unavailable",
-            ErrorKind::OutcomeUnknown => "outcome unknown",
-            ErrorKind::ShuttingDown => "shutting down: not committed",
-            ErrorKind::NotServing => "not serving",
-            ErrorKind::Protocol => "protocol error",
-            ErrorKind::Corruption => "corruption",
-            ErrorKind::LeaseHeld => "lease held",
-            ErrorKind::Unauthenticated => "unauthenticated: not committed",
-            ErrorKind::Forbidden => "forbidden: not committed",
-        }
+/// The byte that stands for `kind` in the protocol (PROTOCOL.md, "Error
+/// kinds"): the codes of version 3, unchanged. The shared kinds version 3
+/// has no code for are sent as the nearest kind that claims no more about
+/// the transaction: an internal failure (a panicked task; the message says
+/// so) and a wait that ran out as "outcome unknown", a lost compare-and-swap
+/// as "fenced", a closed connection as "unavailable".
+pub(crate) fn protocol_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Invalid => 1,
+        ErrorKind::NotFound => 2,
+        ErrorKind::Fenced | ErrorKind::Conflict => 3,
+        ErrorKind::Overloaded => 4,
+        ErrorKind::Unavailable | ErrorKind::Closed => 5,
+        ErrorKind::OutcomeUnknown | ErrorKind::Internal | ErrorKind::Timeout => 6,
+        ErrorKind::ShuttingDown => 7,
+        ErrorKind::NotServing => 8,
+        ErrorKind::Protocol => 10,
+        ErrorKind::Corruption => 11,
+        ErrorKind::LeaseHeld => 12,
+        ErrorKind::Unauthenticated => 13,
+        ErrorKind::Forbidden => 14,
     }
 }
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
+/// The kind a protocol byte stands for.
+pub(crate) fn kind_of_protocol_code(code: u8) -> Option<ErrorKind> {
+    Some(match code {
+        1 => ErrorKind::Invalid,
+        2 => ErrorKind::NotFound,
+        3 => ErrorKind::Fenced,
+        4 => ErrorKind::Overloaded,
+        5 => ErrorKind::Unavailable,
+        6 => ErrorKind::OutcomeUnknown,
+        7 => ErrorKind::ShuttingDown,
+        8 => ErrorKind::NotServing,
+        10 => ErrorKind::Protocol,
+        11 => ErrorKind::Corruption,
+        12 => ErrorKind::LeaseHeld,
+        13 => ErrorKind::Unauthenticated,
+        14 => ErrorKind::Forbidden,
+        _ => return None,
+    })
 }
 
 /// A failure of the transactor, its storage, or the protocol.
@@ -209,32 +141,39 @@ impl Error {
 
 impl From<storage_core::Error> for Error {
     fn from(e: storage_core::Error) -> Self {
-        use storage_core::Error as S;
-        if let S::InvalidInput(message) = &e {
-            return Error::invalid(message.clone());
-        }
-        let kind = match &e {
-            S::Unavailable { .. } | S::Timeout { .. } => ErrorKind::Unavailable,
-            S::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
-            S::Corruption { .. } => ErrorKind::Corruption,
-            S::Conflict { .. } => ErrorKind::Fenced,
-            _ => ErrorKind::Unavailable,
+        let kind = match e.kind() {
+            ErrorKind::Invalid => ErrorKind::Invalid,
+            ErrorKind::Unavailable | ErrorKind::Timeout => ErrorKind::Unavailable,
+            ErrorKind::OutcomeUnknown => ErrorKind::OutcomeUnknown,
+            ErrorKind::Corruption => ErrorKind::Corruption,
+            // A root moved under this transactor's CAS: another one took
+            // the database.
+            ErrorKind::Conflict => ErrorKind::Fenced,
+            // A backend error the backend could not classify: peers retry
+            // it (possibly on another transactor); the command line tells
+            // a permanent cause apart by the source (`cli/src/exit.rs`).
+            ErrorKind::Internal => ErrorKind::Unavailable,
+            // Kinds storage does not report; kept as they are.
+            kind @ (ErrorKind::NotFound
+            | ErrorKind::Fenced
+            | ErrorKind::LeaseHeld
+            | ErrorKind::Overloaded
+            | ErrorKind::ShuttingDown
+            | ErrorKind::NotServing
+            | ErrorKind::Closed
+            | ErrorKind::Protocol
+            | ErrorKind::Unauthenticated
+            | ErrorKind::Forbidden) => kind,
         };
         Error::new(kind, e.to_string()).with_source(e)
     }
 }
 
+/// Access errors keep their kind (the kinds are shared): unauthenticated,
+/// forbidden, invalid, and what the access records' storage reported.
 impl From<access::Error> for Error {
     fn from(e: access::Error) -> Self {
-        use access::ErrorKind as A;
-        let kind = match e.kind() {
-            A::Unauthenticated => ErrorKind::Unauthenticated,
-            A::Forbidden => ErrorKind::Forbidden,
-            A::Invalid => ErrorKind::Invalid,
-            A::Corruption => ErrorKind::Corruption,
-            _ => ErrorKind::Unavailable,
-        };
-        Error::new(kind, e.message().to_string())
+        Error::new(e.kind(), e.message().to_string())
     }
 }
 
@@ -264,15 +203,32 @@ impl From<model::Error> for Error {
 impl From<index::Error> for Error {
     fn from(e: index::Error) -> Self {
         use index::Error as I;
-        match e {
-            I::Storage(e) => e.into(),
-            I::Model(e) => e.into(),
-            I::DbNotFound(_) => Error::new(ErrorKind::NotFound, e.to_string()),
-            I::DbExists(_) | I::Invalid(_) => Error::invalid(e.to_string()),
-            e if e.is_corruption() => Error::new(ErrorKind::Corruption, e.to_string()),
-            e if e.is_retryable() => Error::new(ErrorKind::Unavailable, e.to_string()),
-            e => Error::new(ErrorKind::Corruption, e.to_string()),
-        }
+        let kind = match e {
+            I::Storage(e) => return e.into(),
+            I::Model(e) => return e.into(),
+            ref other => other.kind(),
+        };
+        let kind = match kind {
+            // A database that already exists: the caller's input.
+            ErrorKind::Conflict => ErrorKind::Invalid,
+            kind @ (ErrorKind::Invalid
+            | ErrorKind::NotFound
+            | ErrorKind::Corruption
+            | ErrorKind::Internal
+            | ErrorKind::Fenced
+            | ErrorKind::LeaseHeld
+            | ErrorKind::Overloaded
+            | ErrorKind::Unavailable
+            | ErrorKind::Timeout
+            | ErrorKind::ShuttingDown
+            | ErrorKind::NotServing
+            | ErrorKind::Closed
+            | ErrorKind::OutcomeUnknown
+            | ErrorKind::Protocol
+            | ErrorKind::Unauthenticated
+            | ErrorKind::Forbidden) => kind,
+        };
+        Error::new(kind, e.to_string())
     }
 }
 
@@ -300,10 +256,61 @@ mod tests {
     #[test]
     fn kinds_round_trip_through_their_codes() {
         for kind in ErrorKind::ALL {
-            assert_eq!(ErrorKind::from_code(kind.code()), Some(kind));
+            let heard = kind_of_protocol_code(protocol_code(kind)).unwrap();
+            // A kind version 3 has no code for is heard as one that claims
+            // no more: never "not committed" where that is not proven.
+            assert!(!heard.not_committed() || kind.not_committed(), "{kind:?}");
         }
-        assert_eq!(ErrorKind::from_code(0), None);
-        assert_eq!(ErrorKind::from_code(200), None);
+        for code in 0..=u8::MAX {
+            if let Some(kind) = kind_of_protocol_code(code) {
+                assert_eq!(protocol_code(kind), code, "{kind:?}");
+            }
+        }
+        assert_eq!(kind_of_protocol_code(0), None);
+        assert_eq!(kind_of_protocol_code(9), None, "reserved");
+        assert_eq!(kind_of_protocol_code(15), None, "not in version 3");
+        assert_eq!(
+            kind_of_protocol_code(protocol_code(ErrorKind::Internal)),
+            Some(ErrorKind::OutcomeUnknown)
+        );
+    }
+
+    /// The codes (and the words) of the kinds the protocol had before the
+    /// kinds were shared.
+    #[test]
+    fn protocol_codes_are_those_of_protocol_md() {
+        let table = [
+            (ErrorKind::Invalid, 1, "invalid"),
+            (ErrorKind::NotFound, 2, "not found"),
+            (ErrorKind::Fenced, 3, "fenced: not committed"),
+            (ErrorKind::Overloaded, 4, "overloaded: not committed"),
+            (ErrorKind::Unavailable, 5, "unavailable"),
+            (ErrorKind::OutcomeUnknown, 6, "outcome unknown"),
+            (ErrorKind::ShuttingDown, 7, "shutting down: not committed"),
+            (ErrorKind::NotServing, 8, "not serving"),
+            (ErrorKind::Protocol, 10, "protocol error"),
+            (ErrorKind::Corruption, 11, "corruption"),
+            (ErrorKind::LeaseHeld, 12, "lease held"),
+            (
+                ErrorKind::Unauthenticated,
+                13,
+                "unauthenticated: not committed",
+            ),
+            (ErrorKind::Forbidden, 14, "forbidden: not committed"),
+        ];
+        for (kind, code, label) in table {
+            assert_eq!(protocol_code(kind), code, "{kind:?}");
+            assert_eq!(kind.to_string(), label, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn index_task_panics_are_internal_not_invalid() {
+        let e = Error::from(index::Error::Internal("a task panicked".into()));
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert!(!e.not_committed(), "a panic proves nothing: {e}");
+        let exists = Error::from(index::Error::DbExists("x".into()));
+        assert_eq!(exists.kind(), ErrorKind::Invalid);
     }
 
     #[test]

@@ -110,7 +110,7 @@ async fn catch_up(db: Db, from_t: u64) -> Result<VecDeque<TxLog>> {
     .await
     .map_err(|e| {
         Error::new(
-            ErrorKind::Corruption,
+            ErrorKind::Internal,
             format!("reading the log panicked: {e}"),
         )
     })?

@@ -343,7 +343,7 @@ impl Transactor {
             .await
             .map_err(|e| {
                 Error::new(
-                    ErrorKind::Corruption,
+                    ErrorKind::Internal,
                     format!("looking up a tx id failed: {e}"),
                 )
             })??;

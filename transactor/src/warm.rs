@@ -84,8 +84,8 @@ async fn catch_up(seg: &Segments, root: &LogRoot, db: Db) -> Result<Db> {
     .await
     .map_err(|e| {
         Error::new(
-            ErrorKind::Corruption,
-            format!("replaying the log failed: {e}"),
+            ErrorKind::Internal,
+            format!("replaying the log panicked: {e}"),
         )
     })??;
     if applied.basis_t() != basis_t {

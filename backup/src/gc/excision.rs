@@ -50,7 +50,7 @@ pub async fn excise_status(storage: &Arc<dyn Storage>, db: &DbName) -> Result<Ve
     let value = open.db.clone();
     let mut requests = tokio::task::spawn_blocking(move || value.excise_requests())
         .await
-        .map_err(|e| Error::Invalid(format!("reading the excision requests failed: {e}")))??;
+        .map_err(|e| Error::Internal(format!("reading the excision requests failed: {e}")))??;
     requests.sort_by_key(|r| (r.t, r.id));
     let carried_out = match open.root.index {
         Some(id) => DurableStore::load(&seg, id, &open.root)

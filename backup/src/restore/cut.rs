@@ -256,7 +256,7 @@ async fn replay(db: Db, entries: Vec<TxLog>) -> Result<Db> {
             .map_err(Error::from)
     })
     .await
-    .map_err(|e| Error::Invalid(format!("replaying the log failed: {e}")))?
+    .map_err(|e| Error::Internal(format!("replaying the log failed: {e}")))?
 }
 
 /// An indexing job over `db`'s novelty, made the index of `root`.
@@ -270,7 +270,7 @@ async fn reindex(target: &Segments, root: LogRoot, db: Db) -> Result<(LogRoot, D
     let root = job.next_root(target, &root).await?;
     let db = tokio::task::spawn_blocking(move || job.rebase(&db))
         .await
-        .map_err(|e| Error::Invalid(format!("rebasing the replayed value failed: {e}")))??;
+        .map_err(|e| Error::Internal(format!("rebasing the replayed value failed: {e}")))??;
     tracing::info!(basis_t = db.basis_t(), "replayed log indexed");
     Ok((root, db))
 }

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use backup::{
-    Access, BackupLocation, CopyOptions, CopyStats, ErrorKind, RestoreOptions, RestoreReport,
-    Restored, VerifyReport, progress,
+    Access, BackupLocation, CopyOptions, CopyStats, RestoreOptions, RestoreReport, Restored,
+    VerifyReport, progress,
 };
 use clap::Args;
 use model::TimePoint;
 
-use crate::exit::{Code, Failure, Outcome};
+use crate::exit::{Code, Failure, Outcome, code_of};
 use crate::storage::{open, open_db, open_db_creating, registry, segments};
 
 /// The same help as every other command's database URI.
@@ -87,14 +87,7 @@ pub(crate) struct VerifyBackupArgs {
 
 impl From<backup::Error> for Failure {
     fn from(e: backup::Error) -> Self {
-        let code = match e.kind() {
-            ErrorKind::Invalid | ErrorKind::NotFound => Code::Invalid,
-            ErrorKind::Unavailable => Code::Unavailable,
-            ErrorKind::Conflict => Code::Conflict,
-            ErrorKind::OutcomeUnknown => Code::Unknown,
-            _ => Code::Corruption,
-        };
-        Failure::new(code, e.to_string())
+        Failure::new(code_of(e.kind()), e.to_string())
     }
 }
 

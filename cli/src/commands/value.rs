@@ -4,9 +4,10 @@
 
 use model::edn::Instant;
 use model::{Db, TimePoint};
+use storage_core::ErrorKind;
 
 use crate::args::TimeArgs;
-use crate::exit::{Code, Failure, Outcome};
+use crate::exit::{Failure, Outcome, code_of};
 use crate::storage::{open_db, segments};
 
 /// The latest value of the database `uri` names.
@@ -23,7 +24,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Outcome<T> {
     tokio::task::spawn_blocking(read)
         .await
-        .map_err(|e| Failure::new(Code::Corruption, format!("{what} failed: {e}")))?
+        .map_err(|e| Failure::new(code_of(ErrorKind::Internal), format!("{what} failed: {e}")))?
 }
 
 /// `db` as of, since, and with history, as `time` asks (may read storage:

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// The wait before a failed job is tried again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -98,7 +98,10 @@ impl Indexing {
                 self.ready = Some((job, ran));
             }
             Ok(Err(e)) => self.failed(Error::from(e)),
-            Err(e) => self.failed(Error::invalid(format!("the indexing job panicked: {e}"))),
+            Err(e) => self.failed(Error::new(
+                ErrorKind::Internal,
+                format!("the indexing job panicked: {e}"),
+            )),
         }
     }
 

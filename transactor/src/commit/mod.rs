@@ -184,7 +184,7 @@ impl Committer {
             .await
             .map_err(|e| {
                 Error::new(
-                    ErrorKind::Corruption,
+                    ErrorKind::Internal,
                     format!("building the upgrade transaction panicked: {e}"),
                 )
             })??;
@@ -396,7 +396,7 @@ impl Committer {
             .await
             .map_err(|e| {
                 Error::new(
-                    ErrorKind::Corruption,
+                    ErrorKind::Internal,
                     format!("applying transactions panicked: {e}"),
                 )
             })
@@ -655,7 +655,7 @@ async fn rebase(job: index::IndexJob, db: Db) -> Result<Db> {
         .await
         .map_err(|e| {
             Error::new(
-                ErrorKind::Corruption,
+                ErrorKind::Internal,
                 format!("rebasing on the new index panicked: {e}"),
             )
         })?

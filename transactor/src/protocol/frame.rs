@@ -238,9 +238,14 @@ impl Frame {
             } => {
                 out.put_u8(FAILED);
                 out.put_u64(*id);
-                out.put_u8(kind.code());
+                let code = crate::error::protocol_code(*kind);
+                out.put_u8(code);
                 put_text(out, tx_code);
-                put_text(out, message);
+                // A kind sent as a nearby one keeps its name in the text.
+                match crate::error::kind_of_protocol_code(code) == Some(*kind) {
+                    true => put_text(out, message),
+                    false => put_text(out, &format!("{kind}: {message}")),
+                }
             }
         }
     }
@@ -414,7 +419,7 @@ impl Reader {
 
     fn kind(&mut self) -> Result<ErrorKind> {
         let code = self.u8()?;
-        ErrorKind::from_code(code)
+        crate::error::kind_of_protocol_code(code)
             .ok_or_else(|| Error::protocol(format!("unknown error kind {code}")))
     }
 

@@ -195,6 +195,32 @@ mod tests {
         assert_eq!(codec.decode(&mut wire).unwrap(), None);
     }
 
+    /// Version 3 has no code for an internal failure (a panicked task):
+    /// it is heard as an unknown outcome, never "not committed", and the
+    /// text keeps its name.
+    #[test]
+    fn an_internal_failure_is_heard_as_an_unknown_outcome() {
+        let mut codec = FrameCodec::default();
+        let mut wire = BytesMut::new();
+        let internal = Frame::Failed {
+            id: 1,
+            kind: ErrorKind::Internal,
+            tx_code: String::new(),
+            message: "applying transactions panicked".into(),
+        };
+        codec.encode(internal, &mut wire).unwrap();
+        let heard = codec.decode(&mut wire).unwrap();
+        assert_eq!(
+            heard,
+            Some(Frame::Failed {
+                id: 1,
+                kind: ErrorKind::OutcomeUnknown,
+                tx_code: String::new(),
+                message: "internal error: applying transactions panicked".into(),
+            })
+        );
+    }
+
     /// Version 2 changed only HELLO (the database id and lease epoch after
     /// the name); every other frame keeps its version-1 bytes.
     #[test]

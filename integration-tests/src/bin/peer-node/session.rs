@@ -93,8 +93,8 @@ impl Session {
         let text = text.to_string();
         let found = tokio::task::spawn_blocking(move || query::q(text.as_str(), &[db.into()]))
             .await
-            .map_err(|e| invalid(format!("query task: {e}")))?
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|e| Error::new(peer::ErrorKind::Internal, format!("query task: {e}")))?
+            .map_err(|e| Error::new(e.shared_kind(), e.to_string()))?;
         Ok(format!("result {}", found.to_edn()))
     }
 
