@@ -348,7 +348,12 @@ async fn committed_before(
     let db = transactor.db();
     tokio::task::spawn_blocking(move || db.committed_tx(id))
         .await
-        .map_err(|e| transactor::Error::invalid(format!("looking up a batch id failed: {e}")))?
+        .map_err(|e| {
+            transactor::Error::new(
+                transactor::ErrorKind::Internal,
+                format!("looking up a batch id failed: {e}"),
+            )
+        })?
         .map_err(transactor::Error::from)
 }
 

@@ -8,6 +8,7 @@ use model::{Db, ExciseRequest, Index, IndexStore, Layer, TxLog};
 use storage_core::SegmentId;
 use uuid::Uuid;
 
+use crate::blocking::blocking;
 use crate::error::{Error, Result};
 use crate::excision::{self, LogRewrite};
 use crate::log;
@@ -114,15 +115,6 @@ impl IndexJob {
         }
         Ok(rebased)
     }
-}
-
-/// Runs `work` on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Internal(format!("a blocking task of the index crate failed: {e}")))?
 }
 
 /// Runs an indexing job: merges the novelty of `db` (whose log root is

@@ -68,6 +68,7 @@
 //! ```
 
 mod bin;
+mod blocking;
 mod cache;
 mod catalog;
 mod error;

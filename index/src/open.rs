@@ -6,9 +6,9 @@ use std::sync::Arc;
 use model::{Db, Index, IndexStore, TxLog, Value};
 use storage_core::{DbName, Revision};
 
+use crate::blocking::blocking;
 use crate::catalog::{CatalogEntry, log_root_name, read_catalog};
 use crate::error::{Error, Result};
-use crate::job::blocking;
 use crate::log;
 use crate::log_root::LogRoot;
 use crate::segments::Segments;

@@ -4,8 +4,8 @@
 use model::{Index, Layer};
 use storage_core::SegmentId;
 
+use crate::blocking::blocking;
 use crate::error::{Error, Result};
-use crate::job::blocking;
 use crate::log;
 use crate::log_root::LogRoot;
 use crate::segment::{Node, TreeRef, kind};

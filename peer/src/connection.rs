@@ -157,8 +157,9 @@ impl Connection {
     /// # Errors
     ///
     /// - [`ErrorKind::Invalid`]: the transactor refused the tx data
-    ///   (nothing committed); [`ErrorKind::Refused`]: the credentials or
-    ///   the role did not allow it.
+    ///   (nothing committed); [`ErrorKind::Unauthenticated`],
+    ///   [`ErrorKind::Forbidden`]: the credentials or the role did not
+    ///   allow it (nothing committed).
     /// - [`ErrorKind::Unavailable`], [`ErrorKind::Overloaded`]: proven not
     ///   committed (no transactor took it within the timeout, or it was
     ///   over its novelty cap); send it again.
