@@ -37,8 +37,12 @@ fn copy_dir(from: &Path, to: &Path) {
 fn old_database() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pre-fn-store");
-    copy_dir(&fixture, &dir.path().join("store"));
-    let uri = file_uri(&dir.path().join("store"), "clinic");
+    let store = dir.path().join("store");
+    copy_dir(&fixture, &store);
+    // Git keeps no empty directory: the old build's `roots` (empty in a
+    // storage of this format) comes back here.
+    std::fs::create_dir_all(store.join("roots")).unwrap();
+    let uri = file_uri(&store, "clinic");
     (dir, uri)
 }
 

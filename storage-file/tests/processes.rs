@@ -317,3 +317,10 @@ async fn check_listing(storage: &FileStorage) -> BTreeSet<SegmentId> {
         }
     }
 }
+
+/// The probe ([`common::probe`]): a child process of this file's tests.
+#[test]
+#[ignore = "the probe: a child process of this file's tests"]
+fn probe_process() {
+    common::probe::run_from_env();
+}

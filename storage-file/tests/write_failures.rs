@@ -72,15 +72,17 @@ fn unprivileged_probe(args: &[&str]) -> Option<Command> {
     if !works {
         return None;
     }
+    let probe = probe(args);
     let mut command = Command::new("setpriv");
     command
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            common::PROBE,
-        ])
-        .args(args);
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(probe.get_program())
+        .args(probe.get_args());
+    for (name, value) in probe.get_envs() {
+        if let Some(value) = value {
+            command.env(name, value);
+        }
+    }
     Some(command)
 }
 
@@ -303,4 +305,11 @@ async fn a_full_disk_is_unavailable_leaves_nothing_behind_and_recovers() {
         .await
         .unwrap();
     assert_eq!(out, CasOutcome::Applied(origin.next().unwrap()));
+}
+
+/// The probe ([`common::probe`]): a child process of this file's tests.
+#[test]
+#[ignore = "the probe: a child process of this file's tests"]
+fn probe_process() {
+    common::probe::run_from_env();
 }

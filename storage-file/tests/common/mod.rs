@@ -1,6 +1,8 @@
-//! Running `storage-file-probe` child processes from tests.
+//! Running the probe ([`probe`]) as child processes from tests.
 
 #![allow(dead_code)] // each test file uses part of this module
+
+pub(crate) mod probe;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -8,10 +10,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The probe binary of this crate.
-pub(crate) const PROBE: &str = env!("CARGO_BIN_EXE_storage-file-probe");
-
-/// A child process whose complete stdout lines arrive on a channel.
+/// A child process whose complete stdout lines marked as the probe's
+/// ([`probe::MARK`], taken off) arrive on a channel; the test harness's own
+/// lines are dropped.
 pub(crate) struct Probe {
     child: Child,
     lines: Receiver<String>,
@@ -36,10 +37,11 @@ impl Probe {
                     // it reports nothing.
                     Ok(_) if line.last() == Some(&b'\n') => {
                         line.pop();
-                        if tx
-                            .send(String::from_utf8_lossy(&line).into_owned())
-                            .is_err()
-                        {
+                        let line = String::from_utf8_lossy(&line);
+                        let Some(report) = line.strip_prefix(probe::MARK) else {
+                            continue;
+                        };
+                        if tx.send(report.to_owned()).is_err() {
                             return;
                         }
                     }
@@ -127,10 +129,27 @@ impl Probe {
     }
 }
 
-/// A command running the probe with `args`.
+/// A command running the probe with `args`: this test binary again,
+/// running only its ignored test `probe_process`, which each test file
+/// that uses the probe declares as
+///
+/// ```ignore
+/// #[test]
+/// #[ignore = "the probe: a child process of this file's tests"]
+/// fn probe_process() {
+///     common::probe::run_from_env();
+/// }
+/// ```
 pub(crate) fn probe(args: &[&str]) -> Command {
-    let mut command = Command::new(PROBE);
-    command.args(args);
+    let me = std::env::current_exe().expect("the path of this test binary");
+    let mut command = Command::new(me);
+    command
+        .args(["--ignored", "--exact", "probe_process", "--nocapture"])
+        .args(["--test-threads=1", "--quiet"])
+        .env(
+            probe::ARGS_VAR,
+            args.join(&probe::ARGS_SEPARATOR.to_string()),
+        );
     command
 }
 

@@ -1,24 +1,28 @@
-//! Drives a file storage from a separate OS process, for the tests that need
-//! several processes, a process killed mid-write, or another user.
+//! The probe: drives a file storage from a separate OS process, for the
+//! tests that need several processes, a process killed mid-write, or
+//! another user. It is not a program of its own: a test starts its own
+//! test binary again ([`probe`] in `mod.rs`) running only the ignored test
+//! `probe_process`, which calls [`run_from_env`] with the arguments passed
+//! in [`ARGS_VAR`].
 //!
 //! ```text
-//! storage-file-probe increment DIR ROOT COUNT TASKS
+//! increment DIR ROOT COUNT TASKS
 //!     TASKS tasks each win COUNT increments of the counter ROOT (which
 //!     must exist), printing `WON <revision> <count>` after each win.
-//! storage-file-probe churn DIR SEED
+//! churn DIR SEED
 //!     Puts random segments and increments three roots until killed,
 //!     printing `PUT <id>` and `CAS <root> <revision>` after each call
 //!     returned. Prints `READY` once the storage is open.
-//! storage-file-probe try DIR ID
+//! try DIR ID
 //!     Opens the storage, gets segment ID, puts a segment and increments
 //!     the root `probe/counter`, printing `<step> ok ...` or
 //!     `<step> err <message>` for each.
 //! ```
 //!
 //! Every line is written after the call it reports returned, so a parent
-//! that reads `PUT x` knows the put was acknowledged.
+//! that reads `PUT x` knows the put was acknowledged. Each starts with
+//! [`MARK`], so the parent can tell them from what the test harness prints.
 
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -31,9 +35,34 @@ use storage_file::FileStorage;
 const CHURN_ROOTS: [&str; 3] = ["db/crash/log", "db/crash/index", "catalog"];
 const CHURN_TASKS: u64 = 3;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// The environment variable carrying the probe's arguments, separated by
+/// [`ARGS_SEPARATOR`].
+pub(crate) const ARGS_VAR: &str = "STORAGE_FILE_PROBE_ARGS";
+/// Separates the arguments in [`ARGS_VAR`] (the ASCII unit separator).
+pub(crate) const ARGS_SEPARATOR: char = '\u{1f}';
+/// What each line the probe reports starts with.
+pub(crate) const MARK: &str = "probe: ";
+
+/// Prints one report line, marked.
+macro_rules! report_line {
+    ($($arg:tt)*) => { println!("{}{}", MARK, format_args!($($arg)*)) };
+}
+
+/// Runs the probe with the arguments in [`ARGS_VAR`] and exits the process
+/// with its status; returns at once when the variable is not set (the
+/// ignored test run by hand).
+pub(crate) fn run_from_env() {
+    let Ok(joined) = std::env::var(ARGS_VAR) else {
+        eprintln!("{ARGS_VAR} is not set: the probe runs only as a child of this file's tests");
+        return;
+    };
+    let args: Vec<String> = joined.split(ARGS_SEPARATOR).map(str::to_owned).collect();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime for the probe");
+    let status = runtime.block_on(run(args));
+    std::process::exit(status);
+}
+
+async fn run(args: Vec<String>) -> i32 {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match args.as_slice() {
         ["increment", dir, root, count, tasks] => increment(dir, root, count, tasks).await,
@@ -43,15 +72,15 @@ async fn main() -> ExitCode {
             Ok(())
         }
         _ => {
-            eprintln!("usage: see the header of src/bin/storage-file-probe.rs");
-            return ExitCode::from(2);
+            eprintln!("probe: unknown arguments {args:?}; see the header of tests/common/probe.rs");
+            return 2;
         }
     };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
-            eprintln!("storage-file-probe: {e}");
-            ExitCode::FAILURE
+            eprintln!("probe: {e}");
+            1
         }
     }
 }
@@ -71,7 +100,7 @@ async fn increment(dir: &str, root: &str, count: &str, tasks: &str) -> Result<()
         handles.push(tokio::spawn(async move {
             for _ in 0..count {
                 let (revision, value) = increment_once(&*storage, &name, |_, n| n).await?;
-                println!("WON {revision} {value}");
+                report_line!("WON {revision} {value}");
             }
             Ok::<_, storage_core::Error>(())
         }));
@@ -117,7 +146,7 @@ fn parse_count(data: &Bytes) -> Result<u64> {
 async fn churn(dir: &str, seed: &str) -> Result<()> {
     let storage = Arc::new(FileStorage::open(dir).await?);
     let seed = number(seed)?;
-    println!("READY");
+    report_line!("READY");
     let mut handles = Vec::new();
     for task in 0..CHURN_TASKS {
         let storage = storage.clone();
@@ -125,13 +154,13 @@ async fn churn(dir: &str, seed: &str) -> Result<()> {
             let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(31).wrapping_add(task));
             for round in 0u64.. {
                 let id = storage.put(random_segment(&mut rng)).await?;
-                println!("PUT {id}");
+                report_line!("PUT {id}");
                 let root = CHURN_ROOTS[((round + task) % CHURN_ROOTS.len() as u64) as usize];
                 let name = RootName::new(root)?;
                 // Each root holds its own revision, so a reader can tell a
                 // whole record from a mixed-up one.
                 let (revision, _) = increment_once(&*storage, &name, |rev, _| rev).await?;
-                println!("CAS {root} {revision}");
+                report_line!("CAS {root} {revision}");
             }
             Ok::<_, storage_core::Error>(())
         }));
@@ -159,7 +188,7 @@ fn random_segment(rng: &mut StdRng) -> Bytes {
 async fn try_everything(dir: &str, id: &str) {
     let storage = match FileStorage::open(dir).await {
         Ok(storage) => {
-            println!("open ok");
+            report_line!("open ok");
             storage
         }
         Err(e) => return report("open", Err::<(), _>(e)),
@@ -176,13 +205,13 @@ async fn try_everything(dir: &str, id: &str) {
     let name = RootName::new("probe/counter").map_err(|e| e.to_string());
     match name {
         Ok(name) => report("cas", increment_once(&storage, &name, |_, n| n).await),
-        Err(e) => println!("cas err {e}"),
+        Err(e) => report_line!("cas err {e}"),
     }
 }
 
 fn report<T: std::fmt::Debug>(step: &str, outcome: Result<T>) {
     match outcome {
-        Ok(value) => println!("{step} ok {value:?}"),
-        Err(e) => println!("{step} err {}", e.to_string().replace('\n', " ")),
+        Ok(value) => report_line!("{step} ok {value:?}"),
+        Err(e) => report_line!("{step} err {}", e.to_string().replace('\n', " ")),
     }
 }
