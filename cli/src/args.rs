@@ -4,12 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::commands::value::TimeArgs;
 use crate::exit::EXIT_CODES;
-
-/// The help of every argument that names a database by storage URI.
-pub(crate) const URI_HELP: &str = "Storage URI naming the database: file:PATH?db=NAME, \
-file:///ABS/PATH?db=NAME, postgres://USER@HOST[:PORT]/PGDB?db=NAME, \
-cassandra://HOST[:PORT]/KEYSPACE?db=NAME, mem://NAME";
+use crate::help::{LAYERED_HELP, URI_HELP};
 
 /// The accrete database: create databases, transact, read datoms, query,
 /// run a transactor.
@@ -174,14 +171,6 @@ pub(crate) enum Command {
 /// The text of `accrete help uris`.
 pub(crate) const URIS: &str = include_str!("uris.txt");
 
-/// How the settings of a server command are found, after its help.
-pub(crate) const LAYERED_HELP: &str = "\
-Settings: every flag (and the URIs) can also come from an environment variable
-ACCRETE_<COMMAND>_<FLAG> (ACCRETE_TRANSACTOR_LISTEN, ACCRETE_TRANSACTOR_LEASE_TTL,
-ACCRETE_TRANSACTOR_URIS separated by spaces, flags as true/false; see [env: …]
-above) or from the TOML file of --config (ACCRETE_TRANSACTOR_CONFIG); a flag wins
-over a variable, a variable over the file, the file over the default.";
-
 /// The commands whose settings are layered (see [`LAYERED_HELP`]).
 pub(crate) const LAYERED: &[&str] = &["transactor", "serve"];
 
@@ -343,21 +332,6 @@ pub(crate) struct DatomsArgs {
     /// mapping of the HTTP API) or `table`; by default a readable form.
     #[arg(long, value_enum)]
     pub(crate) format: Option<crate::commands::output::Format>,
-}
-
-/// The point in time a reading command sees the database at.
-#[derive(Debug, Args)]
-pub(crate) struct TimeArgs {
-    /// Only transactions up to this point: a t, a tx id, or an instant
-    /// (`2024-01-01T00:00:00Z`).
-    #[arg(long, value_name = "T|TX|INSTANT")]
-    pub(crate) as_of: Option<String>,
-    /// Only datoms of transactions after this point.
-    #[arg(long, value_name = "T|TX|INSTANT")]
-    pub(crate) since: Option<String>,
-    /// Include retracted datoms and retractions (the added flag says which).
-    #[arg(long)]
-    pub(crate) history: bool,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@
 mod args;
 mod commands;
 mod exit;
+mod help;
 mod signals;
 mod storage;
 

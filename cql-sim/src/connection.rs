@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::error::CqlError;
 use crate::handler::handle_statement;
+use crate::node::Node;
 use crate::protocol::{Frame, ReadError, Request, Response, read_frame, write_frame};
-use crate::server::Node;
 
 const PASSWORD_AUTHENTICATOR: &str = "org.apache.cassandra.auth.PasswordAuthenticator";
 

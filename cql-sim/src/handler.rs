@@ -10,11 +10,11 @@ use crate::error::{CqlError, WriteType};
 use crate::exec::{BatchItem, Bindings, Options, Prepared, run_batch};
 use crate::faults::{DropPoint, FaultKind, FaultScope};
 use crate::journal::ReceivedStatement;
+use crate::node::Node;
 use crate::protocol::{
     BatchStatement, BoundValue, Consistency, QueryParams, Request, Response, ResultBody,
     StatementRef,
 };
-use crate::server::Node;
 
 /// Handles one statement request; `None` means the connection must be
 /// closed without an answer (an injected fault).

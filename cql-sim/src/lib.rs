@@ -176,6 +176,7 @@ mod faults;
 mod handler;
 mod journal;
 mod local;
+mod node;
 mod protocol;
 mod ring;
 mod schema;

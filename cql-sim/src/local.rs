@@ -15,8 +15,8 @@ use parking_lot::Mutex;
 
 use crate::error::CqlError;
 use crate::handler::handle_statement;
+use crate::node::Node;
 use crate::protocol::{BoundValue, Consistency, QueryParams, Request, Response, ResultBody};
-use crate::server::Node;
 use crate::types::Value;
 
 /// A session on the cluster in this process (see the module docs).

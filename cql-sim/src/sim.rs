@@ -13,8 +13,9 @@ use crate::cluster::{Cluster, Timeouts, unix_seconds};
 use crate::faults::Faults;
 use crate::journal::ReceivedStatement;
 use crate::local::LocalSession;
+use crate::node::{Node, Shared};
 use crate::ring::{Member, NodeInfo, owner, ring_token};
-use crate::server::{Node, Shared, serve};
+use crate::server::serve;
 
 /// How to start a simulated cluster.
 #[derive(Clone, Debug)]

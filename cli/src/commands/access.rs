@@ -13,8 +13,8 @@ use access::{
 };
 use clap::{Args, Subcommand};
 
-use crate::args::URI_HELP;
 use crate::exit::{Failure, Outcome};
+use crate::help::URI_HELP;
 use crate::storage::open;
 
 #[derive(Debug, Args)]

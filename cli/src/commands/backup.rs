@@ -14,7 +14,7 @@ use crate::exit::{Code, Failure, Outcome, code_of};
 use crate::storage::{open, open_db, open_db_creating, registry, segments};
 
 /// The same help as every other command's database URI.
-const DB_HELP: &str = crate::args::URI_HELP;
+const DB_HELP: &str = crate::help::URI_HELP;
 const BACKUP_HELP: &str = "The backup location: a directory, or a storage URI \
 (file:, postgres:, cassandra:; ?db=SET names a backup set within that storage)";
 

@@ -12,14 +12,14 @@ use server::{Limits, Security, Server};
 use tokio_util::sync::CancellationToken;
 
 use super::value::{blocking, latest};
-use crate::args::URI_HELP;
 use crate::commands::access::endpoint_security;
 use crate::exit::{Code, Failure, Outcome};
+use crate::help::URI_HELP;
 use crate::signals::stop_requested;
 
 /// Arguments of `accrete serve`.
 #[derive(Debug, Args)]
-#[command(after_help = crate::args::LAYERED_HELP)]
+#[command(after_help = crate::help::LAYERED_HELP)]
 pub(crate) struct ServeArgs {
     /// The databases to serve, each under /dbs/NAME/.
     #[arg(required = true, help = URI_HELP)]

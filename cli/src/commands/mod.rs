@@ -15,4 +15,4 @@ pub(crate) mod output;
 pub(crate) mod query;
 pub(crate) mod serve;
 pub(crate) mod transact;
-mod value;
+pub(crate) mod value;

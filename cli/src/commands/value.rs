@@ -2,13 +2,28 @@
 //! work on: the latest value read from storage, seen as of or since a point
 //! in time, or with history.
 
+use clap::Args;
 use model::edn::Instant;
 use model::{Db, TimePoint};
 use storage_core::ErrorKind;
 
-use crate::args::TimeArgs;
 use crate::exit::{Failure, Outcome, code_of};
 use crate::storage::{open_db, segments};
+
+/// The point in time a reading command sees the database at.
+#[derive(Debug, Args)]
+pub(crate) struct TimeArgs {
+    /// Only transactions up to this point: a t, a tx id, or an instant
+    /// (`2024-01-01T00:00:00Z`).
+    #[arg(long, value_name = "T|TX|INSTANT")]
+    pub(crate) as_of: Option<String>,
+    /// Only datoms of transactions after this point.
+    #[arg(long, value_name = "T|TX|INSTANT")]
+    pub(crate) since: Option<String>,
+    /// Include retracted datoms and retractions (the added flag says which).
+    #[arg(long)]
+    pub(crate) history: bool,
+}
 
 /// The latest value of the database `uri` names.
 pub(crate) async fn latest(uri: &str) -> Outcome<Db> {

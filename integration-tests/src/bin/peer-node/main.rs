@@ -147,3 +147,18 @@ async fn stop_when_stdin_closes(stop: CancellationToken) {
     while matches!(stdin.read(&mut buffer).await, Ok(n) if n > 0) {}
     stop.cancel();
 }
+
+/// `failed KIND committed=… MESSAGE` on one line.
+pub(crate) fn failed(e: &peer::Error) -> String {
+    let committed = match (e.committed_t(), e.not_committed()) {
+        (Some(t), _) => t.to_string(),
+        (None, true) => "no".into(),
+        (None, false) => "maybe".into(),
+    };
+    let kind = e.kind().to_string().replace(' ', "-");
+    let kind = kind.split(':').next().unwrap_or_default().to_string();
+    format!(
+        "failed {kind} committed={committed} {}",
+        e.message().replace('\n', " ")
+    )
+}

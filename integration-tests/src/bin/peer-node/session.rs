@@ -6,8 +6,8 @@ use model::edn::{self, Edn};
 use peer::{Config, Connection, Error, Peer};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::options;
 use crate::watch::Watcher;
+use crate::{failed, options};
 
 /// Connects to the database `args` names and serves commands until `quit`
 /// or the end of stdin.
@@ -118,19 +118,4 @@ impl Session {
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(peer::ErrorKind::Invalid, message)
-}
-
-/// `failed KIND committed=… MESSAGE` on one line.
-pub(crate) fn failed(e: &Error) -> String {
-    let committed = match (e.committed_t(), e.not_committed()) {
-        (Some(t), _) => t.to_string(),
-        (None, true) => "no".into(),
-        (None, false) => "maybe".into(),
-    };
-    let kind = e.kind().to_string().replace(' ', "-");
-    let kind = kind.split(':').next().unwrap_or_default().to_string();
-    format!(
-        "failed {kind} committed={committed} {}",
-        e.message().replace('\n', " ")
-    )
 }

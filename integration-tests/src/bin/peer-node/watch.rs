@@ -11,7 +11,7 @@ use peer::TxReportQueue;
 use query::{Input, q};
 use tokio::task::JoinHandle;
 
-use crate::session::failed;
+use crate::failed;
 
 /// A running watcher; prints until the queue ends.
 pub(crate) struct Watcher {
