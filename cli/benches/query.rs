@@ -13,10 +13,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::process::{Command, Stdio};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
-const ACCRETE: &str = env!("CARGO_BIN_EXE_accrete");
+use common::ok as accrete;
 
 const SCHEMA: &str = r#"[{:db/ident :user/email :db/valueType :db.type/string
    :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
@@ -135,31 +137,6 @@ fn batch(from: usize, to: usize) -> String {
     }
     tx.push(']');
     tx
-}
-
-/// Runs `accrete ARGS` with `stdin`; it must succeed. Its stdout.
-fn accrete(args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(ACCRETE)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run accrete");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "accrete {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn env_usize(name: &str, default: usize) -> usize {

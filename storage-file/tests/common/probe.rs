@@ -105,6 +105,12 @@ async fn increment(dir: &str, root: &str, count: &str, tasks: &str) -> Result<()
             Ok::<_, storage_core::Error>(())
         }));
     }
+    join_all(handles).await
+}
+
+/// Waits for every task; the first failure, or a task that panicked, is
+/// the probe's failure.
+async fn join_all(handles: Vec<tokio::task::JoinHandle<Result<()>>>) -> Result<()> {
     for handle in handles {
         handle
             .await
@@ -165,12 +171,7 @@ async fn churn(dir: &str, seed: &str) -> Result<()> {
             Ok::<_, storage_core::Error>(())
         }));
     }
-    for handle in handles {
-        handle
-            .await
-            .map_err(|e| storage_core::Error::invalid(format!("task failed: {e}")))??;
-    }
-    Ok(())
+    join_all(handles).await
 }
 
 /// Mostly small segments, some of a quarter MiB, a few of a full MiB.
