@@ -97,8 +97,12 @@ impl Error {
         match self {
             Error::Storage(e) => storage_kind(e),
             Error::Index(e) => index_kind(e),
-            Error::Model(e) if e.is_storage() => ErrorKind::Unavailable,
-            Error::Model(_) => ErrorKind::Corruption,
+            // What backup hands the model was read from storage or a
+            // backup: input that breaks the model's rules is damaged data.
+            Error::Model(e) => match e.cause() {
+                model::Cause::Storage => ErrorKind::Unavailable,
+                model::Cause::Input | model::Cause::Data => ErrorKind::Corruption,
+            },
             Error::Lease { source, .. } => lease_kind(source),
             Error::UnsupportedFormat { .. } | Error::Damaged { .. } => ErrorKind::Corruption,
             Error::NotFound(_) => ErrorKind::NotFound,

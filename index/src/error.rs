@@ -91,9 +91,7 @@ impl Error {
             Error::CorruptSegment { .. }
             | Error::MissingSegment { .. }
             | Error::CorruptRoot { .. } => ErrorKind::Corruption,
-            Error::Model(e) if e.is_invalid_input() => ErrorKind::Invalid,
-            Error::Model(e) if e.is_storage() => ErrorKind::Unavailable,
-            Error::Model(_) => ErrorKind::Corruption,
+            Error::Model(e) => model_kind(e),
             Error::DbNotFound(_) => ErrorKind::NotFound,
             Error::DbExists(_) => ErrorKind::Conflict,
             Error::Invalid(_) => ErrorKind::Invalid,
@@ -131,6 +129,17 @@ impl Error {
             what,
             detail: detail.into(),
         }
+    }
+}
+
+/// The kind of a database value's failure: invalid input when the model
+/// says the input broke a rule, unavailable storage when a read failed,
+/// corruption when stored data did not decode or replay.
+pub fn model_kind(e: &model::Error) -> ErrorKind {
+    match e.cause() {
+        model::Cause::Input => ErrorKind::Invalid,
+        model::Cause::Storage => ErrorKind::Unavailable,
+        model::Cause::Data => ErrorKind::Corruption,
     }
 }
 
@@ -185,6 +194,31 @@ mod tests {
             (
                 Error::Internal("a task panicked".into()),
                 ErrorKind::Internal,
+            ),
+            (
+                Error::Model(model::Error::InvalidArgument("x".into())),
+                ErrorKind::Invalid,
+            ),
+            (
+                Error::Model(model::Error::Decode {
+                    what: "datom run",
+                    message: "short".into(),
+                }),
+                ErrorKind::Corruption,
+            ),
+            (
+                Error::Model(model::Error::Replay {
+                    t: 1001,
+                    message: "out of order".into(),
+                }),
+                ErrorKind::Corruption,
+            ),
+            (
+                Error::Model(model::Error::Storage {
+                    operation: "reading a leaf".into(),
+                    source: "timed out".into(),
+                }),
+                ErrorKind::Unavailable,
             ),
         ];
         for (e, kind) in cases {

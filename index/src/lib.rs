@@ -90,7 +90,7 @@ pub use catalog::{
     Catalog, CatalogEntry, DbState, catalog_root_name, create_db, delete_db, lease_root_name,
     list_dbs, log_root_name, read_catalog, update_catalog,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, model_kind};
 pub use job::{IndexJob, JobStats, index_db};
 pub use log::{append, read_log};
 pub use log_root::{LogRoot, LogTree, TAIL_LIMIT};

@@ -81,6 +81,21 @@ impl fmt::Display for TxErrorKind {
     }
 }
 
+/// What a model failure is about ([`Error::cause`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// Input that breaks a rule: EDN that does not parse, tx data, a size
+    /// over a limit, a bad argument. Where the input is the caller's, fix
+    /// it; where it was read from storage or a backup, the data is damaged.
+    Input,
+    /// Encoded bytes that do not decode, or a log entry that does not fit
+    /// the value it is replayed onto: stored data is damaged.
+    Data,
+    /// The persistent layer failed to deliver data; the operation may be
+    /// retried.
+    Storage,
+}
+
 /// Every failure of the crate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -150,20 +165,28 @@ impl Error {
         }
     }
 
+    /// What the failure is about, every variant sorted by name (the error
+    /// is `#[non_exhaustive]`, so the layers above sort [`Cause`]s into
+    /// their kinds, not variants).
+    pub fn cause(&self) -> Cause {
+        match self {
+            Error::Syntax { .. }
+            | Error::Tx { .. }
+            | Error::TooLarge(_)
+            | Error::InvalidArgument(_) => Cause::Input,
+            Error::Decode { .. } | Error::Replay { .. } => Cause::Data,
+            Error::Storage { .. } => Cause::Storage,
+        }
+    }
+
     /// True when the caller's input was wrong (fix the input, don't retry).
     pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
-            Error::Syntax { .. }
-                | Error::Tx { .. }
-                | Error::TooLarge(_)
-                | Error::InvalidArgument(_)
-        )
+        self.cause() == Cause::Input
     }
 
     /// True when the persistent layer failed (the operation may be retried).
     pub fn is_storage(&self) -> bool {
-        matches!(self, Error::Storage { .. })
+        self.cause() == Cause::Storage
     }
 
     /// The rule a refused transaction broke, if this is a transaction error.
@@ -177,3 +200,54 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_cause() {
+        let cases = [
+            (
+                Error::Syntax {
+                    line: 1,
+                    column: 2,
+                    message: "x".into(),
+                },
+                Cause::Input,
+            ),
+            (
+                Error::tx(TxErrorKind::InvalidForm, "x", "[:db/add]"),
+                Cause::Input,
+            ),
+            (Error::TooLarge("x".into()), Cause::Input),
+            (Error::InvalidArgument("x".into()), Cause::Input),
+            (
+                Error::Decode {
+                    what: "log entry",
+                    message: "x".into(),
+                },
+                Cause::Data,
+            ),
+            (
+                Error::Replay {
+                    t: 1001,
+                    message: "x".into(),
+                },
+                Cause::Data,
+            ),
+            (
+                Error::Storage {
+                    operation: "reading".into(),
+                    source: "x".into(),
+                },
+                Cause::Storage,
+            ),
+        ];
+        for (e, cause) in cases {
+            assert_eq!(e.cause(), cause, "{e}");
+            assert_eq!(e.is_invalid_input(), cause == Cause::Input, "{e}");
+            assert_eq!(e.is_storage(), cause == Cause::Storage, "{e}");
+        }
+    }
+}

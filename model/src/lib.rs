@@ -104,7 +104,7 @@ pub use datom::{
     partition_of, t_to_tx, tx_to_t,
 };
 pub use db::{Components, DatomFilter, Db, Entity, EntityValue, TimePoint};
-pub use error::{Error, Result, TxErrorKind};
+pub use error::{Cause, Error, Result, TxErrorKind};
 pub use excise::ExciseRequest;
 pub use index::{
     AttrStats, DatomIter, EmptyStore, Index, IndexStore, Layer, MemoryStore, TxLogIter,

@@ -143,9 +143,11 @@ impl Error {
             | ErrorKind::Source
             | ErrorKind::TooLarge => K::Invalid,
             ErrorKind::Timeout | ErrorKind::Cancelled => K::Timeout,
-            ErrorKind::Storage => match &self.source {
-                Some(m) if !m.is_storage() => K::Corruption,
-                _ => K::Unavailable,
+            // A read of the database value failed: storage that did not
+            // answer, or stored data the model could not take.
+            ErrorKind::Storage => match self.source.as_ref().map(model::Error::cause) {
+                None | Some(model::Cause::Storage) => K::Unavailable,
+                Some(model::Cause::Data | model::Cause::Input) => K::Corruption,
             },
         }
     }

@@ -196,14 +196,7 @@ impl From<query::Error> for ApiError {
 
 impl From<model::Error> for ApiError {
     fn from(e: model::Error) -> Self {
-        let kind = if e.is_invalid_input() {
-            Kind::Invalid
-        } else if e.is_storage() {
-            Kind::Unavailable
-        } else {
-            Kind::Corruption
-        };
-        ApiError::new(kind, e.to_string())
+        ApiError::new(Kind::of(index::model_kind(&e)), e.to_string())
     }
 }
 

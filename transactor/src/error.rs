@@ -186,11 +186,7 @@ impl From<std::io::Error> for Error {
 
 impl From<model::Error> for Error {
     fn from(e: model::Error) -> Self {
-        let kind = match &e {
-            _ if e.is_invalid_input() => ErrorKind::Invalid,
-            _ if e.is_storage() => ErrorKind::Unavailable,
-            _ => ErrorKind::Corruption,
-        };
+        let kind = index::model_kind(&e);
         let code = e.tx_kind().map(|k| k.code());
         let error = Error::new(kind, e.to_string());
         match code {
