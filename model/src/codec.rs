@@ -275,7 +275,7 @@ impl<'a> Decoder<'a> {
             .ok_or_else(|| self.fail(format!("unknown value tag {tag}")))?;
         Ok(match ty {
             ValueType::Ref => Value::Ref(self.varint()?),
-            ValueType::Keyword => Value::Keyword(Keyword::new(self.text()?)),
+            ValueType::Keyword => Value::Keyword(Keyword::from_stored(self.text()?)),
             ValueType::Long => Value::Long(self.signed()?),
             ValueType::String => Value::String(Arc::from(self.text()?)),
             ValueType::Boolean => match self.byte()? {

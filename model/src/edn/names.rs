@@ -23,6 +23,14 @@ impl Keyword {
         Keyword(Arc::from(text.strip_prefix(':').unwrap_or(text)))
     }
 
+    /// The keyword whose text without the leading colon is exactly `text`,
+    /// as the binary codec stored it: nothing is stripped, so what was
+    /// encoded decodes to the same keyword (even one whose text itself
+    /// starts with a colon, which only [`Keyword::new`] of `::…` makes).
+    pub(crate) fn from_stored(text: &str) -> Self {
+        Keyword(Arc::from(text))
+    }
+
     /// The full text without the colon, e.g. `db/ident`.
     pub fn as_str(&self) -> &str {
         &self.0
