@@ -23,26 +23,36 @@ fn written_password(text: &str) -> Option<std::ops::Range<usize>> {
 }
 
 /// Another password of the same shape as `secret`: each letter and digit
-/// replaced by another of its class (hex digits by hex digits, so a `%`
-/// escape stays valid or invalid), everything else kept. The URI stays as
-/// valid as it was, so its printed text differs only where the password
-/// shows (a replacement by `PW` once took the password's space away and
-/// turned "contains whitespace" into another error, whose words lacked
-/// "put: s" of "invalid input: storage").
+/// replaced by another of its class, `%` escapes and everything else kept.
+/// The URI stays as valid as it was (the same characters where the parser
+/// looks at them, the same bytes behind every escape), so its printed text
+/// differs only where the password shows. Two false alarms shaped this: a
+/// replacement by `PW` took a password's space away and turned "contains
+/// whitespace" into another error, whose words lacked the "put: s" of
+/// "invalid input: storage"; replacing the hex digits of `%72` made `%83`,
+/// a byte that is not UTF-8, and another error again.
 fn other_password(secret: &str) -> String {
-    secret
-        .chars()
-        .map(|c| match c {
-            'a'..='f' => (((c as u8 - b'a') ^ 1) + b'a') as char,
-            'A'..='F' => (((c as u8 - b'A') ^ 1) + b'A') as char,
-            'g'..='y' | 'G'..='Y' => (c as u8 + 1) as char,
-            'z' => 'g',
-            'Z' => 'G',
-            '0'..='8' => (c as u8 + 1) as char,
+    let mut out = String::with_capacity(secret.len());
+    let mut escape = 0;
+    for c in secret.chars() {
+        if escape > 0 {
+            escape -= 1;
+            out.push(c);
+            continue;
+        }
+        out.push(match c {
+            '%' => {
+                escape = 2;
+                c
+            }
+            'a'..='y' | 'A'..='Y' | '0'..='8' => (c as u8 + 1) as char,
+            'z' => 'a',
+            'Z' => 'A',
             '9' => '0',
             other => other,
-        })
-        .collect()
+        });
+    }
+    out
 }
 
 /// Everything accrete prints of `text` as a URI.
