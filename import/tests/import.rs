@@ -141,15 +141,16 @@ async fn a_tempid_used_in_many_batches_is_one_entity() {
     t.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_interrupted_import_resumed_ends_with_the_same_datoms() {
-    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
-    let text = sample::people_edn(400);
-    // Uninterrupted.
-    let whole = fresh(&storage, "whole").await;
+/// `text` imported without interruption into a fresh database `whole` in
+/// small batches: the import's summary and the people's datoms it left.
+async fn uninterrupted(
+    storage: &Arc<dyn Storage>,
+    text: &str,
+) -> (import::Summary, Vec<(u64, u64, String)>) {
+    let whole = fresh(storage, "whole").await;
     let full = import(
         &whole,
-        vec![source("p.edn", text.clone())],
+        vec![source("p.edn", text.to_string())],
         &small_batches(),
         &|_| {},
     )
@@ -157,6 +158,14 @@ async fn an_interrupted_import_resumed_ends_with_the_same_datoms() {
     .unwrap();
     let expected = people_datoms(&whole.db());
     whole.shutdown().await.unwrap();
+    (full, expected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_import_resumed_ends_with_the_same_datoms() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let text = sample::people_edn(400);
+    let (full, expected) = uninterrupted(&storage, &text).await;
     // Interrupted after a few batches: the import future is dropped and
     // its transactor stopped, as a killed process would leave it (the
     // process test in cli/tests/import.rs kills one for real).
@@ -212,17 +221,7 @@ async fn an_interrupted_import_resumed_ends_with_the_same_datoms() {
 async fn a_resumed_import_keeps_its_batch_size_whatever_it_is_given() {
     let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
     let text = sample::people_edn(400);
-    let whole = fresh(&storage, "whole").await;
-    let full = import(
-        &whole,
-        vec![source("p.edn", text.clone())],
-        &small_batches(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
-    let expected = people_datoms(&whole.db());
-    whole.shutdown().await.unwrap();
+    let (full, expected) = uninterrupted(&storage, &text).await;
 
     let first = fresh(&storage, "resumed").await;
     let notify = tokio::sync::Notify::new();
