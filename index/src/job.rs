@@ -150,7 +150,6 @@ fn run(seg: &Segments, db: &Db, root: &LogRoot) -> Result<IndexJob> {
             db.store().basis_t()
         )));
     }
-    let mut writer = BlockingWriter::new(seg);
     let mut stats = JobStats::default();
     let mut trees = old.as_ref().map_or([None; 8], |s| s.index_root().trees);
     // Attribute statistics: kept from the old root's, counted afresh when
@@ -159,30 +158,23 @@ fn run(seg: &Segments, db: &Db, root: &LogRoot) -> Result<IndexJob> {
         None => Some(Vec::new()),
         Some(s) => s.index_root().stats.clone(),
     };
-    for index in Index::ALL {
-        let edits = index_edits(db, old.as_deref(), index, basis_t)?;
-        stats.datoms_merged += edits.merged;
-        if index == Index::Avet
-            && let Some(kept) = attr_stats.as_mut()
-        {
-            let tree = trees[IndexRoot::slot(Index::Avet, Layer::Current)];
-            *kept = crate::stats::apply_edits(seg, tree, kept, &edits.current)?;
+    for merged in merge_all(
+        seg,
+        db,
+        old.as_deref(),
+        basis_t,
+        &trees,
+        attr_stats.as_deref(),
+    )? {
+        stats.datoms_merged += merged.datoms;
+        stats.written.add(merged.written);
+        trees[IndexRoot::slot(merged.index, Layer::Current)] = merged.current;
+        trees[IndexRoot::slot(merged.index, Layer::History)] = merged.history;
+        if let Some(kept) = merged.attr_stats {
+            attr_stats = Some(kept);
         }
-        update(
-            &mut writer,
-            &mut trees,
-            index,
-            Layer::Current,
-            &edits.current,
-        )?;
-        update(
-            &mut writer,
-            &mut trees,
-            index,
-            Layer::History,
-            &edits.history,
-        )?;
     }
+    let mut writer = BlockingWriter::new(seg);
     let done = old.as_ref().map_or(&[][..], |s| s.excisions());
     let requests: Vec<ExciseRequest> = db
         .excise_requests()?
@@ -221,7 +213,7 @@ fn run(seg: &Segments, db: &Db, root: &LogRoot) -> Result<IndexJob> {
         stats: Some(attr_stats),
     };
     let id = writer.write(Node::IndexRoot(Box::new(index_root)))?;
-    stats.written = writer.finish()?;
+    stats.written.add(writer.finish()?);
     tracing::info!(
         basis_t,
         merged = stats.datoms_merged,
@@ -238,6 +230,104 @@ fn run(seg: &Segments, db: &Db, root: &LogRoot) -> Result<IndexJob> {
         db_uuid: root.db_uuid,
         store,
         log_rewrite: rewrite.map(Arc::new),
+    })
+}
+
+/// One index's trees after its novelty was merged in.
+struct Merged {
+    index: Index,
+    current: Option<TreeRef>,
+    history: Option<TreeRef>,
+    /// Novelty datoms merged.
+    datoms: u64,
+    /// The attribute statistics after the merge (AVET only, when kept).
+    attr_stats: Option<Vec<model::AttrStats>>,
+    /// What its writer stored (all durable).
+    written: WriteStats,
+}
+
+/// Merges the novelty of `db` into the trees of every index, the indexes
+/// side by side on up to as many threads as the machine has cores (at
+/// most four, one per index): each index's edits and trees are its own,
+/// and each thread's writer has made its segments durable when it ends.
+fn merge_all(
+    seg: &Segments,
+    db: &Db,
+    old: Option<&DurableStore>,
+    basis_t: u64,
+    trees: &[Option<TreeRef>; 8],
+    attr_stats: Option<&[model::AttrStats]>,
+) -> Result<Vec<Merged>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, Index::ALL.len());
+    let per_thread = Index::ALL.len().div_ceil(threads);
+    let work = |indexes: &[Index]| -> Result<Vec<Merged>> {
+        indexes
+            .iter()
+            .map(|&index| merge_index(seg, db, old, basis_t, trees, attr_stats, index))
+            .collect()
+    };
+    if threads == 1 {
+        return work(&Index::ALL);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = Index::ALL
+            .chunks(per_thread)
+            .map(|chunk| scope.spawn(move || work(chunk)))
+            .collect();
+        let mut all = Vec::with_capacity(Index::ALL.len());
+        for handle in handles {
+            let merged = handle
+                .join()
+                .map_err(|_| Error::Internal("an index merge thread panicked".into()))??;
+            all.extend(merged);
+        }
+        Ok(all)
+    })
+}
+
+/// Merges the novelty of `db` up to `basis_t` into both trees of `index`.
+fn merge_index(
+    seg: &Segments,
+    db: &Db,
+    old: Option<&DurableStore>,
+    basis_t: u64,
+    trees: &[Option<TreeRef>; 8],
+    attr_stats: Option<&[model::AttrStats]>,
+    index: Index,
+) -> Result<Merged> {
+    let edits = index_edits(db, old, index, basis_t)?;
+    let mut trees = *trees;
+    let attr_stats = match (index, attr_stats) {
+        (Index::Avet, Some(kept)) => {
+            let tree = trees[IndexRoot::slot(Index::Avet, Layer::Current)];
+            Some(crate::stats::apply_edits(seg, tree, kept, &edits.current)?)
+        }
+        _ => None,
+    };
+    let mut writer = BlockingWriter::new(seg);
+    update(
+        &mut writer,
+        &mut trees,
+        index,
+        Layer::Current,
+        &edits.current,
+    )?;
+    update(
+        &mut writer,
+        &mut trees,
+        index,
+        Layer::History,
+        &edits.history,
+    )?;
+    Ok(Merged {
+        index,
+        current: trees[IndexRoot::slot(index, Layer::Current)],
+        history: trees[IndexRoot::slot(index, Layer::History)],
+        datoms: edits.merged,
+        attr_stats,
+        written: writer.finish()?,
     })
 }
 

@@ -108,12 +108,10 @@ fn fact_edits(
     let key = novelty[0].with_op(0, false);
     let old_current = facts.of(Layer::Current, &key)?;
     let old_history = facts.of(Layer::History, &key)?;
-    let mut all: Vec<Datom> = old_current
-        .iter()
-        .chain(&old_history)
-        .chain(&novelty)
-        .cloned()
-        .collect();
+    let fresh = old_current.is_empty() && old_history.is_empty();
+    let mut all = old_current.clone();
+    all.extend(old_history.iter().cloned());
+    all.extend(novelty);
     all.sort_by(|x, y| index.compare(x, y));
     all.dedup();
     let current: Vec<Datom> = match all.last() {
@@ -122,6 +120,13 @@ fn fact_edits(
     };
     let no_history = db.attribute(key.a()).is_some_and(|a| a.no_history);
     let history = if no_history { Vec::new() } else { all };
+    if fresh {
+        // Nothing old about the fact (the common case of new data): every
+        // datom is a put, already in order.
+        edits.current.extend(current.into_iter().map(Edit::Put));
+        edits.history.extend(history.into_iter().map(Edit::Put));
+        return Ok(());
+    }
     diff(index, &old_current, &current, &mut edits.current);
     diff(index, &old_history, &history, &mut edits.history);
     Ok(())

@@ -580,10 +580,18 @@ impl Committer {
             None => db_after,
         };
         self.wiring.metrics.backlog(self.db.novelty_len());
+        let mut before = None;
         self.wiring
             .published
-            .send_modify(|p| p.db = self.db.clone());
+            .send_modify(|p| before = Some(std::mem::replace(&mut p.db, self.db.clone())));
         if let Some(indexed) = indexed {
+            // The value before the rebase may hold the last reference to
+            // all the novelty just indexed (millions of datoms after an
+            // import): freeing it takes a while, so not on this task,
+            // which every commit waits for.
+            if let Some(before) = before {
+                tokio::task::spawn_blocking(move || drop(before));
+            }
             // After the rebased value is published: a caller reads it.
             let waiters = std::mem::take(&mut self.index_waiters);
             let (waiting, done): (Vec<_>, Vec<_>) =
