@@ -53,7 +53,9 @@ pub struct Config {
     /// The longest a batch waits for the callers it expects (those the
     /// previous commit answered, who come straight back under a steady
     /// load) before it commits what it has; the wait is also at most half
-    /// the recent commit latency. Zero commits what is queued at once.
+    /// the recent commit latency, or how long the callers were recently
+    /// seen to take to come back when that is longer (clients across a
+    /// network). Zero commits what is queued at once.
     pub max_linger: Duration,
     /// Transactions that may wait in the queue before `transact` itself waits.
     pub queue_capacity: usize,

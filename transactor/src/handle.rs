@@ -316,6 +316,7 @@ impl Transactor {
             author,
             reply,
             scope,
+            sent_at: tokio::time::Instant::now(),
         };
         if self
             .commands

@@ -8,10 +8,12 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 use test_storages::Backend;
-use transactor::{Config, Transactor};
+use transactor::client::{Client, Target};
+use transactor::{Config, Server, Transactor};
 
 /// `clients` callers in a closed loop, `each` transactions each; returns
 /// the transactor's metrics since the schema.
@@ -63,6 +65,73 @@ async fn sixty_four_waiting_clients_commit_in_one_round() {
     assert!(
         per_commit >= 40.0,
         "{per_commit:.1} transactions per log-root write with 64 callers ({commits} writes)"
+    );
+    within(t.shutdown()).await.expect("shutdown");
+}
+
+/// The same over the network: 64 clients, each on its own connection to
+/// the protocol endpoint, one transaction at a time. Their answers and
+/// their next transactions cross a socket each way, so the next batch must
+/// linger for them longer than for callers in the process: the committer
+/// learns how long they take. Their way back in this test build (not
+/// optimised, on two cores shared with the clients) takes several
+/// milliseconds, so the longest linger allowed is raised from the default
+/// 2 ms (which a release build's loopback round trips fit) to 50 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_network_clients_commit_in_one_round() {
+    let store = storage(Backend::File).await;
+    let db = create(&store.storage, "network").await;
+    let server = Server::bind("127.0.0.1:0").await.expect("bind");
+    let endpoint = server.local_addr().to_string();
+    let config = Config {
+        endpoint: Some(endpoint.clone()),
+        max_linger: Duration::from_millis(50),
+        ..config()
+    };
+    let t = Arc::new(start(&store.storage, &db, config).await);
+    server.serve(t.clone());
+    let target = Target {
+        db: t.db_name().clone(),
+        db_id: t.db_id(),
+        epoch: t.epoch().0,
+    };
+    let setup = within(Client::connect(&endpoint, &target))
+        .await
+        .expect("connect");
+    within(setup.transact(SCHEMA)).await.expect("schema");
+    let before = t.metrics();
+    let tasks: Vec<_> = (0..64u64)
+        .map(|c| {
+            let (endpoint, target) = (endpoint.clone(), target.clone());
+            tokio::spawn(async move {
+                let client = Client::connect(&endpoint, &target).await.expect("connect");
+                for i in 0..20 {
+                    client
+                        .transact(&marked(c * 100_000 + i))
+                        .await
+                        .expect("commit");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        within(task).await.expect("client");
+    }
+    let m = t.metrics();
+    let (txs, commits) = (
+        m.transactions - before.transactions,
+        m.commits - before.commits,
+    );
+    assert_eq!(txs, 64 * 20);
+    assert!(
+        m.largest_batch >= 60,
+        "the largest batch was {} of 64 network clients",
+        m.largest_batch
+    );
+    let per_commit = txs as f64 / commits as f64;
+    assert!(
+        per_commit >= 40.0,
+        "{per_commit:.1} transactions per log-root write with 64 network clients ({commits} writes)"
     );
     within(t.shutdown()).await.expect("shutdown");
 }

@@ -26,6 +26,8 @@ pub(crate) struct Request {
     pub(crate) scope: Option<std::sync::Arc<dyn crate::TxScope>>,
     /// About how many bytes its tx data takes (the batch's byte budget).
     pub(crate) bytes: usize,
+    /// When its caller sent it (how long callers take to come back).
+    pub(crate) sent_at: tokio::time::Instant,
 }
 
 /// The transactions of a batch that applied, waiting for their commit.

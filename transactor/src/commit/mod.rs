@@ -12,7 +12,15 @@
 //! into two cohorts that alternate, each committing half of them. So a
 //! commit expects as many transactions as were waiting when it answered
 //! plus those it answered, and the next batch lingers for them, never
-//! longer than [`Config::max_linger`] nor half the recent commit latency.
+//! longer than [`Config::max_linger`], and no longer than half the recent
+//! commit latency or the time callers were recently seen to take to come
+//! back, whichever is longer. That time is measured: from answering a
+//! commit's callers until as many transactions have been sent since (a
+//! moving average; a measure still open after eight times the longest
+//! linger counts as zero: they were not coming back). Across a network it
+//! is longer than in the process, and half the commit latency alone
+//! splits network clients into cohorts again (the test
+//! `sixty_four_network_clients_commit_in_one_round` shows both).
 //! A lone caller is expected alone and served at once (no timer). Only
 //! then does any caller hear "committed" and any subscriber see the
 //! transactions. A conflict on the log root means a newer epoch fenced this
@@ -106,6 +114,12 @@ pub(crate) struct Committer {
     /// The recent time of a commit's log write and root CAS (a moving
     /// average): a batch lingers at most half of it.
     latency: Duration,
+    /// How long the callers of a commit recently took to come back (a
+    /// moving average): a batch lingers up to this when it is longer than
+    /// half the commit latency.
+    returns: Duration,
+    /// The callers of a commit being timed on their way back.
+    measuring: Option<Return>,
     /// Callers of [`Command::Index`], with the basis t they wait for.
     index_waiters: Vec<(u64, oneshot::Sender<Result<u64>>)>,
 }
@@ -143,6 +157,8 @@ impl Committer {
             stopping: false,
             expected: 1,
             latency: Duration::ZERO,
+            returns: Duration::ZERO,
+            measuring: None,
             index_waiters: Vec::new(),
         }
     }
@@ -315,7 +331,8 @@ impl Committer {
     async fn gather(&mut self, batch: Vec<Request>) -> Vec<Request> {
         let mut batch = self.drain(batch);
         let expected = self.expected.min(self.config.max_batch);
-        let linger = self.config.max_linger.min(self.latency / 2);
+        let bound = (self.latency / 2).max(self.returns);
+        let linger = self.config.max_linger.min(bound);
         let deadline = Instant::now() + linger;
         while batch.len() < expected && !self.full(&batch) {
             match tokio::time::timeout_at(deadline, self.wiring.commands.recv()).await {
@@ -340,12 +357,55 @@ impl Committer {
     /// index (answered at once when there is no novelty).
     fn take(&mut self, command: Command, batch: &mut Vec<Request>) {
         match command {
-            Command::Transact(request) => batch.push(request),
+            Command::Transact(request) => {
+                self.returned(request.sent_at);
+                batch.push(request);
+            }
             Command::Index(reply) if self.db.novelty_len() == 0 => {
                 let _ = reply.send(Ok(self.db.basis_t()));
             }
             Command::Index(reply) => self.index_waiters.push((self.db.basis_t(), reply)),
         }
+    }
+
+    /// Counts a transaction sent at `sent_at` towards the callers being
+    /// timed; once as many as they were are back, learns how long it took.
+    fn returned(&mut self, sent_at: Instant) {
+        let Some(m) = self.measuring.as_mut() else {
+            return;
+        };
+        if sent_at < m.answered_at {
+            return;
+        }
+        m.seen += 1;
+        if m.seen >= m.answered {
+            let took = sent_at - m.answered_at;
+            self.learn_return(took);
+            self.measuring = None;
+        }
+    }
+
+    fn learn_return(&mut self, took: Duration) {
+        self.returns = (self.returns * 3 + took.min(self.config.max_linger)) / 4;
+    }
+
+    /// Starts timing the `answered` callers of a commit answered at `now`,
+    /// unless callers of an earlier one are still being timed (a commit of
+    /// the few that came back early must not restart the clock of the many
+    /// still on their way). One that waited too long is given up.
+    fn time_return(&mut self, answered: usize, now: Instant) {
+        if let Some(m) = &self.measuring {
+            let give_up = self.config.max_linger * Return::GIVE_UP;
+            if now.duration_since(m.answered_at) <= give_up {
+                return;
+            }
+            self.learn_return(Duration::ZERO);
+        }
+        self.measuring = (answered > 1).then_some(Return {
+            answered_at: now,
+            answered,
+            seen: 0,
+        });
     }
 
     /// Applies `batch` and makes it durable with one log-root write. An
@@ -564,12 +624,14 @@ impl Committer {
         self.wiring
             .published
             .send_modify(|p| p.db = db_after.clone());
+        let (answered, answered_at) = (applied.reports.len(), Instant::now());
         for (report, reply) in applied.reports {
             // Nobody may be listening; the commit stands either way.
             let _ = self.wiring.reports.send(report.clone());
             let _ = reply.send(Ok(report));
         }
         answer_duplicates(applied.duplicates, Ok(()));
+        self.time_return(answered, answered_at);
         let mut indexed = None;
         self.db = match self.indexing.committed() {
             Some((job, ran)) => {
@@ -658,6 +720,26 @@ pub(crate) fn weight(forms: &[Edn]) -> usize {
 }
 
 /// `db` over the index `job` wrote (reads block: on a blocking thread).
+/// How long the callers of one commit take to come back: from the moment
+/// they are answered until as many transactions as they were have been
+/// sent since (by them, or by anyone: the committer cannot tell callers
+/// apart, and need not: it is how long a batch must wait to be as full
+/// again).
+#[derive(Debug)]
+struct Return {
+    answered_at: Instant,
+    answered: usize,
+    seen: usize,
+}
+
+impl Return {
+    /// A measure that has waited this many times the longest linger
+    /// without seeing its callers back is given up: they are not coming
+    /// back soon (the load fell, or callers send once), and the committer
+    /// learns to expect them shorter.
+    const GIVE_UP: u32 = 8;
+}
+
 async fn rebase(job: index::IndexJob, db: Db) -> Result<Db> {
     tokio::task::spawn_blocking(move || job.rebase(&db))
         .await
