@@ -11,7 +11,9 @@
 //! - **commits**: 1, 64 and 512 closed-loop clients in this process on
 //!   file storage, each transaction a person of nine attributes (ten datoms
 //!   with `:db/txInstant`, eleven with `:tx/principal`): commits/s,
-//!   datoms/s, transactions per log-root CAS, p99 latency.
+//!   datoms/s, transactions per log-root CAS, p99 latency; then 1 and 64
+//!   clients with no linger (the group commit before issue 22), and 64
+//!   clients of the protocol endpoint on loopback, a connection each.
 //! - **queries**: selective joins over the imported people, on segments
 //!   (the indexed database, read through the cache) and on novelty (the
 //!   same people transacted into an in-memory value): the median of runs.
@@ -91,10 +93,16 @@ fn main() {
         if wants("commits") {
             let each = Duration::from_secs(secs);
             for clients in [1, 64, 512] {
-                commits(dir.path(), clients, each, None, &mut figures).await;
+                commits(dir.path(), clients, each, None, Via::Embedded, &mut figures).await;
             }
-            // The group commit before issue 22: only what is queued.
-            commits(dir.path(), 64, each, Some(Duration::ZERO), &mut figures).await;
+            // The group commit before issue 22: only what is queued (at
+            // one client, to show the linger costs a lone caller nothing).
+            for clients in [1, 64] {
+                let zero = Some(Duration::ZERO);
+                commits(dir.path(), clients, each, zero, Via::Embedded, &mut figures).await;
+            }
+            // Clients across the protocol endpoint (loopback).
+            commits(dir.path(), 64, each, None, Via::Network, &mut figures).await;
         }
         if wants("queries") {
             queries(&storage, &db, people, &mut figures).await;
@@ -219,19 +227,54 @@ fn person_tx(n: u64) -> String {
     )
 }
 
+/// How the commit benchmark's clients reach the transactor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    /// Callers in its process.
+    Embedded,
+    /// Clients of its protocol endpoint on loopback, a connection each.
+    Network,
+}
+
+/// One commit client: the transactor itself, or a connection to it.
+enum Committer {
+    Embedded(Arc<Transactor>),
+    Network(transactor::client::Client),
+}
+
+impl Committer {
+    async fn transact(&self, text: &str) {
+        match self {
+            Committer::Embedded(t) => {
+                t.transact_edn(text).await.expect("commit");
+            }
+            Committer::Network(c) => {
+                c.transact(text).await.expect("commit");
+            }
+        }
+    }
+}
+
 async fn commits(
     dir: &std::path::Path,
     clients: u64,
     each: Duration,
     linger: Option<Duration>,
+    via: Via,
     out: &mut Vec<Figure>,
 ) {
-    let storage = file_storage(dir, &format!("commits-{clients}-{linger:?}")).await;
+    let storage = file_storage(dir, &format!("commits-{clients}-{linger:?}-{via:?}")).await;
     let db = DbName::new("commits").expect("a name");
     create_db(&storage, &db).await.expect("create");
+    let server = match via {
+        Via::Embedded => None,
+        Via::Network => Some(transactor::Server::bind("127.0.0.1:0").await.expect("bind")),
+    };
+    let endpoint = server.as_ref().map(|s| s.local_addr().to_string());
     let config = Config {
         max_linger: linger.unwrap_or(Config::default().max_linger),
         lease_ttl: Duration::from_secs(5),
+        endpoint: endpoint.clone(),
         ..Config::default()
     };
     let transactor = Arc::new(
@@ -239,23 +282,44 @@ async fn commits(
             .await
             .expect("a transactor"),
     );
+    if let Some(server) = &server {
+        server.serve(transactor.clone());
+    }
+    let target = transactor::client::Target {
+        db: transactor.db_name().clone(),
+        db_id: transactor.db_id(),
+        epoch: transactor.epoch().0,
+    };
     transactor
         .transact_edn(import::sample::SCHEMA)
         .await
         .expect("schema");
+    let mut committers = Vec::new();
+    for _ in 0..clients {
+        committers.push(match &endpoint {
+            None => Committer::Embedded(transactor.clone()),
+            Some(endpoint) => Committer::Network(
+                transactor::client::Client::connect(endpoint, &target)
+                    .await
+                    .expect("connect"),
+            ),
+        });
+    }
     let before = transactor.metrics();
     let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let t = transactor.clone();
+    let tasks: Vec<_> = committers
+        .into_iter()
+        .enumerate()
+        .map(|(c, committer)| {
+            let c = c as u64;
             tokio::spawn(async move {
                 let mut latencies = Histogram::<u64>::new(3).expect("histogram");
                 let mut i = 0u64;
                 while started.elapsed() < each {
                     let t0 = Instant::now();
-                    t.transact_edn(&person_tx(1_000_000 + (c << 24 | i)))
-                        .await
-                        .expect("commit");
+                    committer
+                        .transact(&person_tx(1_000_000 + (c << 24 | i)))
+                        .await;
                     let _ = latencies.record(t0.elapsed().as_micros() as u64);
                     i += 1;
                 }
@@ -280,8 +344,8 @@ async fn commits(
         latencies.value_at_quantile(0.5) as f64 / 1000.0,
         latencies.value_at_quantile(0.99) as f64 / 1000.0
     );
-    let target = match (clients, linger) {
-        (1, _) | (_, Some(_)) => None,
+    let target = match (clients, linger, via) {
+        (1, _, _) | (_, Some(_), _) | (_, _, Via::Network) => None,
         // 512 must not collapse: at least what 64 must reach.
         _ => Some((true, 50_000.0)),
     };
@@ -289,9 +353,13 @@ async fn commits(
         Some(_) => ", no linger (as before)",
         None => "",
     };
+    let place = match via {
+        Via::Embedded => "embedded",
+        Via::Network => "network",
+    };
     out.push(Figure {
         section: "commits",
-        name: format!("commits, {clients} clients (file, embedded{how})"),
+        name: format!("commits, {clients} clients (file, {place}{how})"),
         value: datoms / elapsed,
         unit: "datoms/s",
         target,
