@@ -15,6 +15,11 @@ use test_storages::Backend;
 use transactor::client::{Client, Target};
 use transactor::{Config, Server, Transactor};
 
+/// The tests that measure batch sizes under load run one at a time: each
+/// loads both cores of the machine on its own, and batch sizes depend on how
+/// fast callers come back, which another such test beside it slows.
+static LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `clients` callers in a closed loop, `each` transactions each; returns
 /// the transactor's metrics since the schema.
 async fn closed_loop(t: &Arc<Transactor>, clients: u64, each: u64) -> transactor::Metrics {
@@ -46,6 +51,7 @@ async fn file_transactor(config: Config) -> (TestStorage, Arc<Transactor>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_waiting_clients_commit_in_one_round() {
+    let _alone = LOAD.lock().await;
     let (_store, t) = file_transactor(config()).await;
     let before = t.metrics();
     let m = closed_loop(&t, 64, 20).await;
@@ -79,6 +85,7 @@ async fn sixty_four_waiting_clients_commit_in_one_round() {
 /// 2 ms (which a release build's loopback round trips fit) to 50 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_network_clients_commit_in_one_round() {
+    let _alone = LOAD.lock().await;
     let store = storage(Backend::File).await;
     let db = create(&store.storage, "network").await;
     let server = Server::bind("127.0.0.1:0").await.expect("bind");
@@ -138,6 +145,7 @@ async fn sixty_four_network_clients_commit_in_one_round() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_twelve_clients_do_not_collapse() {
+    let _alone = LOAD.lock().await;
     let (_store, t) = file_transactor(config()).await;
     let before = t.metrics();
     let m = closed_loop(&t, 512, 4).await;
@@ -157,6 +165,7 @@ async fn five_hundred_twelve_clients_do_not_collapse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_stops_at_its_byte_budget() {
+    let _alone = LOAD.lock().await;
     // Each transaction weighs about 50 bytes: a budget of 200 holds four.
     let config = Config {
         batch_bytes: 200,
