@@ -237,18 +237,18 @@ enum Via {
 }
 
 /// One commit client: the transactor itself, or a connection to it.
-enum Committer {
+enum Client {
     Embedded(Arc<Transactor>),
     Network(transactor::client::Client),
 }
 
-impl Committer {
+impl Client {
     async fn transact(&self, text: &str) {
         match self {
-            Committer::Embedded(t) => {
+            Client::Embedded(t) => {
                 t.transact_edn(text).await.expect("commit");
             }
-            Committer::Network(c) => {
+            Client::Network(c) => {
                 c.transact(text).await.expect("commit");
             }
         }
@@ -285,20 +285,16 @@ async fn commits(
     if let Some(server) = &server {
         server.serve(transactor.clone());
     }
-    let target = transactor::client::Target {
-        db: transactor.db_name().clone(),
-        db_id: transactor.db_id(),
-        epoch: transactor.epoch().0,
-    };
+    let target = transactor.target();
     transactor
         .transact_edn(import::sample::SCHEMA)
         .await
         .expect("schema");
-    let mut committers = Vec::new();
+    let mut connections = Vec::new();
     for _ in 0..clients {
-        committers.push(match &endpoint {
-            None => Committer::Embedded(transactor.clone()),
-            Some(endpoint) => Committer::Network(
+        connections.push(match &endpoint {
+            None => Client::Embedded(transactor.clone()),
+            Some(endpoint) => Client::Network(
                 transactor::client::Client::connect(endpoint, &target)
                     .await
                     .expect("connect"),
@@ -307,19 +303,17 @@ async fn commits(
     }
     let before = transactor.metrics();
     let started = Instant::now();
-    let tasks: Vec<_> = committers
+    let tasks: Vec<_> = connections
         .into_iter()
         .enumerate()
-        .map(|(c, committer)| {
+        .map(|(c, client)| {
             let c = c as u64;
             tokio::spawn(async move {
                 let mut latencies = Histogram::<u64>::new(3).expect("histogram");
                 let mut i = 0u64;
                 while started.elapsed() < each {
                     let t0 = Instant::now();
-                    committer
-                        .transact(&person_tx(1_000_000 + (c << 24 | i)))
-                        .await;
+                    client.transact(&person_tx(1_000_000 + (c << 24 | i))).await;
                     let _ = latencies.record(t0.elapsed().as_micros() as u64);
                     i += 1;
                 }

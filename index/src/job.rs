@@ -158,14 +158,15 @@ fn run(seg: &Segments, db: &Db, root: &LogRoot) -> Result<IndexJob> {
         None => Some(Vec::new()),
         Some(s) => s.index_root().stats.clone(),
     };
-    for merged in merge_all(
+    let merge = Merge {
         seg,
         db,
-        old.as_deref(),
+        old: old.as_deref(),
         basis_t,
-        &trees,
-        attr_stats.as_deref(),
-    )? {
+        trees,
+        attr_stats: attr_stats.as_deref(),
+    };
+    for merged in merge.all()? {
         stats.datoms_merged += merged.datoms;
         stats.written.add(merged.written);
         trees[IndexRoot::slot(merged.index, Layer::Current)] = merged.current;
@@ -246,89 +247,92 @@ struct Merged {
     written: WriteStats,
 }
 
-/// Merges the novelty of `db` into the trees of every index, the indexes
-/// side by side on up to as many threads as the machine has cores (at
-/// most four, one per index): each index's edits and trees are its own,
-/// and each thread's writer has made its segments durable when it ends.
-fn merge_all(
-    seg: &Segments,
-    db: &Db,
-    old: Option<&DurableStore>,
+/// What merging novelty into each index's trees reads: the same for every
+/// index.
+struct Merge<'a> {
+    seg: &'a Segments,
+    db: &'a Db,
+    /// The old trees' store (`None`: no trees yet).
+    old: Option<&'a DurableStore>,
     basis_t: u64,
-    trees: &[Option<TreeRef>; 8],
-    attr_stats: Option<&[model::AttrStats]>,
-) -> Result<Vec<Merged>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, Index::ALL.len());
-    let per_thread = Index::ALL.len().div_ceil(threads);
-    let work = |indexes: &[Index]| -> Result<Vec<Merged>> {
-        indexes
-            .iter()
-            .map(|&index| merge_index(seg, db, old, basis_t, trees, attr_stats, index))
-            .collect()
-    };
-    if threads == 1 {
-        return work(&Index::ALL);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = Index::ALL
-            .chunks(per_thread)
-            .map(|chunk| scope.spawn(move || work(chunk)))
-            .collect();
-        let mut all = Vec::with_capacity(Index::ALL.len());
-        for handle in handles {
-            let merged = handle
-                .join()
-                .map_err(|_| Error::Internal("an index merge thread panicked".into()))??;
-            all.extend(merged);
-        }
-        Ok(all)
-    })
+    /// The old trees.
+    trees: [Option<TreeRef>; 8],
+    /// The old attribute statistics, when kept.
+    attr_stats: Option<&'a [model::AttrStats]>,
 }
 
-/// Merges the novelty of `db` up to `basis_t` into both trees of `index`.
-fn merge_index(
-    seg: &Segments,
-    db: &Db,
-    old: Option<&DurableStore>,
-    basis_t: u64,
-    trees: &[Option<TreeRef>; 8],
-    attr_stats: Option<&[model::AttrStats]>,
-    index: Index,
-) -> Result<Merged> {
-    let edits = index_edits(db, old, index, basis_t)?;
-    let mut trees = *trees;
-    let attr_stats = match (index, attr_stats) {
-        (Index::Avet, Some(kept)) => {
-            let tree = trees[IndexRoot::slot(Index::Avet, Layer::Current)];
-            Some(crate::stats::apply_edits(seg, tree, kept, &edits.current)?)
+impl Merge<'_> {
+    /// Merges the novelty into the trees of every index, the indexes side
+    /// by side on up to as many threads as the machine has cores (at most
+    /// four, one per index): each index's edits and trees are its own, and
+    /// each thread's writer has made its segments durable when it ends.
+    fn all(&self) -> Result<Vec<Merged>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, Index::ALL.len());
+        let per_thread = Index::ALL.len().div_ceil(threads);
+        let work = |indexes: &[Index]| -> Result<Vec<Merged>> {
+            indexes.iter().map(|&index| self.index(index)).collect()
+        };
+        if threads == 1 {
+            return work(&Index::ALL);
         }
-        _ => None,
-    };
-    let mut writer = BlockingWriter::new(seg);
-    update(
-        &mut writer,
-        &mut trees,
-        index,
-        Layer::Current,
-        &edits.current,
-    )?;
-    update(
-        &mut writer,
-        &mut trees,
-        index,
-        Layer::History,
-        &edits.history,
-    )?;
-    Ok(Merged {
-        index,
-        current: trees[IndexRoot::slot(index, Layer::Current)],
-        history: trees[IndexRoot::slot(index, Layer::History)],
-        datoms: edits.merged,
-        attr_stats,
-        written: writer.finish()?,
-    })
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = Index::ALL
+                .chunks(per_thread)
+                .map(|chunk| scope.spawn(move || work(chunk)))
+                .collect();
+            let mut all = Vec::with_capacity(Index::ALL.len());
+            for handle in handles {
+                let merged = handle
+                    .join()
+                    .map_err(|_| Error::Internal("an index merge thread panicked".into()))??;
+                all.extend(merged);
+            }
+            Ok(all)
+        })
+    }
+
+    /// Merges the novelty up to the basis into both trees of `index`.
+    fn index(&self, index: Index) -> Result<Merged> {
+        let edits = index_edits(self.db, self.old, index, self.basis_t)?;
+        let mut trees = self.trees;
+        let attr_stats = match (index, self.attr_stats) {
+            (Index::Avet, Some(kept)) => {
+                let tree = trees[IndexRoot::slot(Index::Avet, Layer::Current)];
+                Some(crate::stats::apply_edits(
+                    self.seg,
+                    tree,
+                    kept,
+                    &edits.current,
+                )?)
+            }
+            _ => None,
+        };
+        let mut writer = BlockingWriter::new(self.seg);
+        update(
+            &mut writer,
+            &mut trees,
+            index,
+            Layer::Current,
+            &edits.current,
+        )?;
+        update(
+            &mut writer,
+            &mut trees,
+            index,
+            Layer::History,
+            &edits.history,
+        )?;
+        Ok(Merged {
+            index,
+            current: trees[IndexRoot::slot(index, Layer::Current)],
+            history: trees[IndexRoot::slot(index, Layer::History)],
+            datoms: edits.merged,
+            attr_stats,
+            written: writer.finish()?,
+        })
+    }
 }
 
 fn update(

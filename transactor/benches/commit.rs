@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use index::{SegmentCache, Segments, create_db};
 use storage_core::{DbName, Registry, RootName, RootValue, Storage, StorageExt};
-use transactor::client::{Connector, Target};
+use transactor::client::Connector;
 use transactor::{Config, Security, Server, Transactor};
 
 const SCHEMA: &str = r#"[{:db/ident :bench/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
@@ -292,11 +292,7 @@ async fn commits(
         .map(|c| {
             let (transactor, endpoint) = (transactor.clone(), endpoint.clone());
             let (connector, connects) = (connector.clone(), connects.clone());
-            let target = Target {
-                db: db.clone(),
-                db_id: transactor.db_id(),
-                epoch: transactor.epoch().0,
-            };
+            let target = transactor.target();
             tokio::spawn(async move {
                 let client = match mode {
                     "embedded" => None,

@@ -187,6 +187,16 @@ impl Transactor {
         self.epoch
     }
 
+    /// What a client names to reach this transactor: its database, the
+    /// database's id and this transactor's epoch.
+    pub fn target(&self) -> crate::client::Target {
+        crate::client::Target {
+            db: self.db_name.clone(),
+            db_id: self.db_id,
+            epoch: self.epoch.0,
+        }
+    }
+
     /// The latest committed database value.
     pub fn db(&self) -> Db {
         self.published.borrow().db.clone()

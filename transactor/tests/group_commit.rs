@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use test_storages::Backend;
-use transactor::client::{Client, Target};
+use transactor::client::Client;
 use transactor::{Config, Server, Transactor};
 
 /// The tests that measure batch sizes under load run one at a time: each
@@ -41,6 +41,29 @@ async fn closed_loop(t: &Arc<Transactor>, clients: u64, each: u64) -> transactor
     t.metrics()
 }
 
+/// That the `txs` transactions between `before` and `after`, sent by 64
+/// callers (`who`), committed in rounds of nearly all of them: a largest
+/// batch of at least 60 and at least 40 per log-root write.
+fn assert_one_round(
+    before: &transactor::Metrics,
+    after: &transactor::Metrics,
+    txs: u64,
+    who: &str,
+) {
+    let commits = after.commits - before.commits;
+    assert_eq!(after.transactions - before.transactions, txs);
+    assert!(
+        after.largest_batch >= 60,
+        "the largest batch was {} of {who}",
+        after.largest_batch
+    );
+    let per_commit = txs as f64 / commits as f64;
+    assert!(
+        per_commit >= 40.0,
+        "{per_commit:.1} transactions per log-root write with {who} ({commits} writes)"
+    );
+}
+
 async fn file_transactor(config: Config) -> (TestStorage, Arc<Transactor>) {
     let store = storage(Backend::File).await;
     let db = create(&store.storage, "load").await;
@@ -55,23 +78,9 @@ async fn sixty_four_waiting_clients_commit_in_one_round() {
     let (_store, t) = file_transactor(config()).await;
     let before = t.metrics();
     let m = closed_loop(&t, 64, 20).await;
-    let (txs, commits) = (
-        m.transactions - before.transactions,
-        m.commits - before.commits,
-    );
-    assert_eq!(txs, 64 * 20);
     // Before: the batch took only what was queued when the committer
     // looked, and 64 callers split into cohorts of about 32.
-    assert!(
-        m.largest_batch >= 60,
-        "the largest batch was {} of 64 callers",
-        m.largest_batch
-    );
-    let per_commit = txs as f64 / commits as f64;
-    assert!(
-        per_commit >= 40.0,
-        "{per_commit:.1} transactions per log-root write with 64 callers ({commits} writes)"
-    );
+    assert_one_round(&before, &m, 64 * 20, "64 callers");
     within(t.shutdown()).await.expect("shutdown");
 }
 
@@ -97,11 +106,7 @@ async fn sixty_four_network_clients_commit_in_one_round() {
     };
     let t = Arc::new(start(&store.storage, &db, config).await);
     server.serve(t.clone());
-    let target = Target {
-        db: t.db_name().clone(),
-        db_id: t.db_id(),
-        epoch: t.epoch().0,
-    };
+    let target = t.target();
     let setup = within(Client::connect(&endpoint, &target))
         .await
         .expect("connect");
@@ -124,22 +129,7 @@ async fn sixty_four_network_clients_commit_in_one_round() {
     for task in tasks {
         within(task).await.expect("client");
     }
-    let m = t.metrics();
-    let (txs, commits) = (
-        m.transactions - before.transactions,
-        m.commits - before.commits,
-    );
-    assert_eq!(txs, 64 * 20);
-    assert!(
-        m.largest_batch >= 60,
-        "the largest batch was {} of 64 network clients",
-        m.largest_batch
-    );
-    let per_commit = txs as f64 / commits as f64;
-    assert!(
-        per_commit >= 40.0,
-        "{per_commit:.1} transactions per log-root write with 64 network clients ({commits} writes)"
-    );
+    assert_one_round(&before, &t.metrics(), 64 * 20, "64 network clients");
     within(t.shutdown()).await.expect("shutdown");
 }
 

@@ -30,15 +30,6 @@ async fn served(
     (server, t)
 }
 
-/// What a client names to reach `t`.
-fn target(t: &Transactor) -> Target {
-    Target {
-        db: t.db_name().clone(),
-        db_id: t.db_id(),
-        epoch: t.epoch().0,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_transact_subscribe_and_ask_for_status() {
     let storage = mem();
@@ -90,12 +81,12 @@ async fn many_network_clients_share_commits() {
     let db = create(&storage, "many").await;
     let (server, t) = served(&storage, &db).await;
     let endpoint = server.local_addr().to_string();
-    let setup = Client::connect(&endpoint, &target(&t))
+    let setup = Client::connect(&endpoint, &t.target())
         .await
         .expect("connect");
     within(setup.transact(SCHEMA)).await.expect("schema");
     let clients = join_all((0..24u64).map(|c| {
-        let (endpoint, target) = (endpoint.clone(), target(&t));
+        let (endpoint, target) = (endpoint.clone(), t.target());
         tokio::spawn(async move {
             let client = Client::connect(&endpoint, &target).await.expect("connect");
             // Several requests in flight on one connection.
@@ -129,7 +120,7 @@ async fn bad_clients_get_clear_refusals() {
 
     let other = Target {
         db: name("other"),
-        ..target(&t)
+        ..t.target()
     };
     let err = within(Client::connect(&endpoint, &other))
         .await
@@ -151,7 +142,7 @@ async fn bad_clients_get_clear_refusals() {
     );
 
     // Nothing to the endpoint at all.
-    let err = within(Client::connect("127.0.0.1:1", &target(&t)))
+    let err = within(Client::connect("127.0.0.1:1", &t.target()))
         .await
         .expect_err("no listener");
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
@@ -182,7 +173,7 @@ async fn a_client_reaches_only_the_database_id_and_epoch_it_names() {
     assert_ne!(prod_id, t.db_id());
     let for_prod = Target {
         db_id: prod_id,
-        ..target(&t)
+        ..t.target()
     };
     let err = within(Client::connect(&endpoint, &for_prod))
         .await
@@ -196,7 +187,7 @@ async fn a_client_reaches_only_the_database_id_and_epoch_it_names() {
 
     let stale = Target {
         epoch: t.epoch().0 + 1,
-        ..target(&t)
+        ..t.target()
     };
     let err = within(Client::connect(&endpoint, &stale))
         .await

@@ -719,7 +719,6 @@ pub(crate) fn weight(forms: &[Edn]) -> usize {
     forms.iter().map(one).sum()
 }
 
-/// `db` over the index `job` wrote (reads block: on a blocking thread).
 /// How long the callers of one commit take to come back: from the moment
 /// they are answered until as many transactions as they were have been
 /// sent since (by them, or by anyone: the committer cannot tell callers
@@ -740,6 +739,7 @@ impl Return {
     const GIVE_UP: u32 = 8;
 }
 
+/// `db` over the index `job` wrote (reads block: on a blocking thread).
 async fn rebase(job: index::IndexJob, db: Db) -> Result<Db> {
     tokio::task::spawn_blocking(move || job.rebase(&db))
         .await
