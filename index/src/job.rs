@@ -14,7 +14,7 @@ use crate::excision::{self, LogRewrite};
 use crate::log;
 use crate::log_root::LogRoot;
 use crate::novelty::index_edits;
-use crate::open::apply_entry;
+use crate::open::reapply_entry;
 use crate::segment::{IndexRoot, Node, TreeRef};
 use crate::segments::{BlockingWriter, Segments, WriteStats};
 use crate::store::DurableStore;
@@ -111,7 +111,7 @@ impl IndexJob {
         let store: Arc<dyn IndexStore> = self.store.clone();
         let mut rebased = Db::from_store(store, Vec::new())?;
         for entry in &later {
-            rebased = apply_entry(&rebased, entry)?;
+            rebased = reapply_entry(&rebased, entry)?;
         }
         Ok(rebased)
     }

@@ -94,7 +94,7 @@ pub use error::{Error, Result, model_kind};
 pub use job::{IndexJob, JobStats, index_db};
 pub use log::{append, read_log};
 pub use log_root::{LogRoot, LogTree, TAIL_LIMIT};
-pub use open::{OpenDb, apply_entry, db_from_root, open_db};
+pub use open::{OpenDb, apply_entry, db_from_root, open_db, reapply_entry};
 pub use reach::{ReachableSegment, reachable_segments};
 pub use segments::{Segments, TreeConfig, WriteStats};
 pub use store::DurableStore;

@@ -108,7 +108,22 @@ fn fact_edits(
     let key = novelty[0].with_op(0, false);
     let old_current = facts.of(Layer::Current, &key)?;
     let old_history = facts.of(Layer::History, &key)?;
-    let fresh = old_current.is_empty() && old_history.is_empty();
+    let no_history = db.attribute(key.a()).is_some_and(|a| a.no_history);
+    if old_current.is_empty() && old_history.is_empty() {
+        // Nothing old about the fact (the common case of new data): its
+        // novelty, in order and distinct already, is all there is, and
+        // every datom is a put.
+        let mut all = novelty;
+        let current = match all.last() {
+            Some(d) if d.added() => all.pop(),
+            _ => None,
+        };
+        edits.current.extend(current.map(Edit::Put));
+        if !no_history {
+            edits.history.extend(all.into_iter().map(Edit::Put));
+        }
+        return Ok(());
+    }
     let mut all = old_current.clone();
     all.extend(old_history.iter().cloned());
     all.extend(novelty);
@@ -118,15 +133,7 @@ fn fact_edits(
         Some(d) if d.added() => all.pop().into_iter().collect(),
         _ => Vec::new(),
     };
-    let no_history = db.attribute(key.a()).is_some_and(|a| a.no_history);
     let history = if no_history { Vec::new() } else { all };
-    if fresh {
-        // Nothing old about the fact (the common case of new data): every
-        // datom is a put, already in order.
-        edits.current.extend(current.into_iter().map(Edit::Put));
-        edits.history.extend(history.into_iter().map(Edit::Put));
-        return Ok(());
-    }
     diff(index, &old_current, &current, &mut edits.current);
     diff(index, &old_history, &history, &mut edits.history);
     Ok(())

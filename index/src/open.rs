@@ -112,7 +112,22 @@ fn db_from_root_blocking(seg: &Segments, root: &LogRoot) -> Result<Db> {
 /// retract it, and such a retraction retracts nothing once the excision is
 /// indexed. Any other refusal is returned as is. Blocking reads.
 pub fn apply_entry(db: &Db, entry: &TxLog) -> Result<Db> {
-    let refused = match db.apply_tx(entry) {
+    apply_with(db, entry, Db::apply_tx)
+}
+
+/// [`apply_entry`] for an entry `db`'s database applied before, onto a
+/// newer persistent layer (a rebase): its assertions are not checked
+/// again ([`Db::reapply_tx`]).
+pub fn reapply_entry(db: &Db, entry: &TxLog) -> Result<Db> {
+    apply_with(db, entry, Db::reapply_tx)
+}
+
+fn apply_with(
+    db: &Db,
+    entry: &TxLog,
+    apply: impl Fn(&Db, &TxLog) -> model::Result<Db>,
+) -> Result<Db> {
+    let refused = match apply(db, entry) {
         Ok(next) => return Ok(next),
         Err(e) => e,
     };
@@ -133,10 +148,13 @@ pub fn apply_entry(db: &Db, entry: &TxLog) -> Result<Db> {
         dropped = entry.data.len() - kept.len(),
         "retractions of excised facts left out"
     );
-    Ok(db.apply_tx(&TxLog {
-        t: entry.t,
-        data: kept.into(),
-    })?)
+    Ok(apply(
+        db,
+        &TxLog {
+            t: entry.t,
+            data: kept.into(),
+        },
+    )?)
 }
 
 fn is_current(db: &Db, d: &model::Datom) -> Result<bool> {

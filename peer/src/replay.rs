@@ -55,7 +55,7 @@ pub(crate) fn rebase(db: &Db, store: Arc<dyn IndexStore>) -> Result<Db> {
         .collect::<model::Result<_>>()?;
     let mut rebased = Db::from_store(store, Vec::new())?;
     for entry in &later {
-        rebased = index::apply_entry(&rebased, entry)?;
+        rebased = index::reapply_entry(&rebased, entry)?;
     }
     Ok(rebased)
 }

@@ -293,7 +293,7 @@ async fn a_standby_takes_over_a_frozen_transactor() {
         .unwrap()
         .expect("second stops cleanly");
     let lease = read_lease(storage.as_ref(), &db).await.unwrap().unwrap();
-    assert!(lease.holder.is_none(), "released on stop");
+    assert!(lease.holder.is_none(), "released on stop: {lease:?}");
     let value = reopen(&storage, &db).await;
     let parts = blocking(move || (1..=3).map(|n| parts_of(&value, n)).collect::<Vec<_>>()).await;
     assert_eq!(parts, vec![3, 3, 0]);

@@ -4,6 +4,7 @@
 use super::{Db, State};
 use crate::datom::{Datom, EntityId, counter_of};
 use crate::error::{Error, Result};
+use crate::index::sorted::RUN_MIN;
 use crate::index::{Index, Layer};
 use crate::log::TxLog;
 use crate::schema::bootstrap as b;
@@ -23,6 +24,15 @@ impl Db {
         self.apply(entry, true)
     }
 
+    /// Applies an entry this value's database applied before, onto a newer
+    /// persistent layer (a rebase after an indexing job): as
+    /// [`Db::apply_tx`], but its assertions were checked when it was first
+    /// applied and are not checked again. A retraction of a fact that is
+    /// not current is still refused (excision may have removed it).
+    pub fn reapply_tx(&self, entry: &TxLog) -> Result<Db> {
+        self.apply(entry, false)
+    }
+
     /// Applies `entry`; `check` verifies each datom against the indexes (for
     /// replays of data from outside).
     pub(crate) fn apply(&self, entry: &TxLog, check: bool) -> Result<Db> {
@@ -39,8 +49,27 @@ impl Db {
         }
         let mut state: State = (*self.state).clone();
         let mut touched = BTreeSet::new();
+        // A large transaction of assertions only (an import's batch) goes
+        // into novelty as one sorted run; any other datom by datom.
+        let bulk = entry.data.len() >= RUN_MIN && entry.data.iter().all(Datom::added);
+        let mut one_by_one = !bulk;
+        if bulk {
+            for d in entry.data.iter() {
+                check_assertion(&state, d, check).map_err(fail)?;
+            }
+            let schema = state.schema.clone();
+            let is_ref = |a| schema.attribute(a).is_some_and(|at| at.is_ref());
+            // A fact stated twice: the datom-by-datom path says what it does.
+            one_by_one = state
+                .novelty
+                .current
+                .insert_run(entry.data.clone(), &is_ref)
+                .is_err();
+        }
         for d in entry.data.iter() {
-            apply_datom(&mut state, d, check).map_err(fail)?;
+            if one_by_one {
+                apply_datom(&mut state, d, check).map_err(fail)?;
+            }
             if is_schema_attribute(d.a()) {
                 touched.insert(d.e());
             }
@@ -100,23 +129,34 @@ impl Db {
     }
 }
 
-/// Puts one datom into the novelty of `state`.
-fn apply_datom(state: &mut State, d: &Datom, check: bool) -> Result<(), String> {
+/// The attribute of `d`, and, when `check`ing an assertion, that its fact
+/// is not already current.
+fn check_assertion<'s>(
+    state: &'s State,
+    d: &Datom,
+    check: bool,
+) -> Result<&'s Arc<crate::schema::Attribute>, String> {
     let attr = state
         .schema
         .attribute(d.a())
         .ok_or_else(|| format!("{} is not an attribute", d.a()))?;
-    let is_ref = attr.is_ref();
+    if d.added() && check && is_current(state, d)? {
+        return Err(format!("{d} asserts a fact that is already current"));
+    }
+    Ok(attr)
+}
+
+/// Puts one datom into the novelty of `state`.
+fn apply_datom(state: &mut State, d: &Datom, check: bool) -> Result<(), String> {
+    let is_ref = check_assertion(state, d, check)?.is_ref();
     if d.added() {
-        if check && is_current(state, d)? {
-            return Err(format!("{d} asserts a fact that is already current"));
-        }
         state.novelty.current.insert(Arc::new(d.clone()), is_ref);
         return Ok(());
     }
     let novelty = &mut state.novelty;
     if let Some(asserted) = novelty.current.find_fact(d).cloned() {
         novelty.current.remove(&asserted, is_ref);
+        let asserted = Arc::new(asserted);
         // `:db/noHistory` datoms stay in novelty so that indexing at any
         // earlier t is exact; reads hide them and indexing drops them.
         novelty.history.insert(asserted, is_ref);
@@ -143,7 +183,11 @@ fn is_current(state: &State, d: &Datom) -> Result<bool, String> {
 
 /// True when the fact is current in the persistent layer and not retired.
 fn persisted_current(state: &State, d: &Datom) -> Result<bool, String> {
+    // Every entity of the persistent layer was made before its basis, so
+    // its counter is under the layer's next t: a later one (a new entity,
+    // the transaction itself) has nothing there, and needs no seek.
     if state.store.is_empty()
+        || counter_of(d.e()) >= state.store.next_t()
         || state
             .novelty
             .retired

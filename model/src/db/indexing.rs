@@ -21,14 +21,17 @@ impl Db {
     pub fn novelty_datoms(&self, index: Index, until_t: u64) -> DatomIter<'_> {
         let novelty = &self.state.novelty;
         let from = Datom::new(0, 0, Value::MIN, 0, false);
-        let sources: Vec<DatomIter<'_>> = vec![
-            Box::new(novelty.current.range(index, &from).cloned().map(Ok)),
-            Box::new(novelty.history.range(index, &from).cloned().map(Ok)),
+        // The layers hold distinct datoms: a datom is current or history.
+        let layers = vec![
+            novelty.current.range(index, &from),
+            novelty.history.range(index, &from),
         ];
         let until = t_to_tx(until_t);
         Box::new(
-            Merge::new(index, sources)
-                .filter(move |r| r.as_ref().map_or(true, |d| d.tx() <= until)),
+            crate::index::sorted::merged(index, layers)
+                .filter(move |d| d.tx() <= until)
+                .cloned()
+                .map(Ok),
         )
     }
 

@@ -1,7 +1,17 @@
-//! The four index orders over one persistent sorted set each: the shape of
-//! a novelty layer. Cloning is O(1); updates copy only the touched paths.
-//! The sets share one allocation per datom (`Arc<Datom>`), so a datom costs
-//! one copy plus a pointer per index.
+//! The four index orders of a novelty layer, in two shapes side by side:
+//! - persistent sorted sets (one per order) for the datoms of small
+//!   transactions: cloning is O(1), an insert copies only the touched
+//!   path, and the sets share one allocation per datom (`Arc<Datom>`);
+//! - immutable sorted runs for large transactions of assertions only
+//!   ([`RUN_MIN`] datoms or more, the batches of a bulk import): the
+//!   transaction's own datoms (the `Arc<[Datom]>` of its log entry, not a
+//!   copy) and, per order, their positions sorted once. Inserting a run is
+//!   a sort of the transaction, not an insert per datom into trees of
+//!   millions; runs of similar size are merged (like a binary counter), so
+//!   a layer holds O(log n) of them and a read merges that many streams.
+//!   A run is never changed: a retraction of one of its datoms records the
+//!   datom in the layer's `removed` set, which reads skip and the next
+//!   merge of runs drops.
 
 use super::Index;
 use crate::datom::Datom;
@@ -73,6 +83,17 @@ fn range_from<'a, O: Order>(set: &'a OrdSet<Keyed<O>>, from: &Datom) -> SortedIt
     Box::new(set.range(bounds).map(|k| &*k.0))
 }
 
+/// Sorted streams of distinct datoms (the layers of novelty) merged in
+/// `index` order, by reference.
+pub(crate) fn merged<'a>(index: Index, streams: Vec<SortedIter<'a>>) -> SortedIter<'a> {
+    let sources = streams.into_iter().map(Source::Sets).collect();
+    Box::new(Streams::new(index, sources, None))
+}
+
+/// Transactions of assertions only with at least this many datoms go into
+/// a sorted run of their own instead of the sets.
+pub(crate) const RUN_MIN: usize = 512;
+
 /// One layer (current or history) of novelty in all four orders.
 #[derive(Clone, Default, Debug)]
 pub(crate) struct IndexSets {
@@ -80,6 +101,12 @@ pub(crate) struct IndexSets {
     aevt: OrdSet<Keyed<AevtOrder>>,
     avet: OrdSet<Keyed<AvetOrder>>,
     vaet: OrdSet<Keyed<VaetOrder>>,
+    /// Sorted runs of large transactions, oldest first.
+    runs: Vec<Arc<Run>>,
+    /// Datoms of `runs` that are no longer in the layer.
+    removed: imbl::HashSet<Datom>,
+    /// Datoms in the layer (sets and runs, less `removed`).
+    len: usize,
     /// Datoms per attribute (the planner's statistics of novelty).
     per_attribute: imbl::HashMap<u64, u64>,
 }
@@ -89,6 +116,7 @@ impl IndexSets {
     pub(crate) fn insert(&mut self, datom: Arc<Datom>, is_ref: bool) {
         if self.eavt.insert(Keyed::new(datom.clone())).is_none() {
             *self.per_attribute.entry(datom.a()).or_insert(0) += 1;
+            self.len += 1;
         }
         self.aevt.insert(Keyed::new(datom.clone()));
         if is_ref {
@@ -97,39 +125,123 @@ impl IndexSets {
         self.avet.insert(Keyed::new(datom));
     }
 
+    /// Adds the datoms of one transaction as a sorted run of their own
+    /// (shared, not copied); `is_ref` tells which attributes go into VAET.
+    /// The datoms must be new to the layer. When two of them state the
+    /// same fact, nothing changes and that fact is the error.
+    pub(crate) fn insert_run(
+        &mut self,
+        datoms: Arc<[Datom]>,
+        is_ref: &dyn Fn(u64) -> bool,
+    ) -> Result<(), Datom> {
+        let run = Run::of(datoms, is_ref);
+        let eavt = run.order(Index::Eavt);
+        if let Some(w) = eavt
+            .windows(2)
+            .find(|w| run.datom(w[0]).same_fact(run.datom(w[1])))
+        {
+            return Err(run.datom(w[1]).clone());
+        }
+        if run.len() == 0 {
+            return Ok(());
+        }
+        let datoms = &run.parts[0];
+        for d in datoms.iter() {
+            *self.per_attribute.entry(d.a()).or_insert(0) += 1;
+        }
+        self.len += datoms.len();
+        self.runs.push(Arc::new(run));
+        // Merge while the run before the last is at most twice the last:
+        // sizes then at least double from newest to oldest.
+        while let [.., older, newer] = self.runs.as_slice()
+            && older.len() <= 2 * newer.len()
+        {
+            let (older, newer) = (older.clone(), newer.clone());
+            let merged = Run::merge(&older, &newer, &self.removed);
+            if !self.removed.is_empty() {
+                let gone: Vec<Datom> = (self.removed.iter())
+                    .filter(|d| older.holds(d) || newer.holds(d))
+                    .cloned()
+                    .collect();
+                for d in gone {
+                    self.removed.remove(&d);
+                }
+            }
+            self.runs.truncate(self.runs.len() - 2);
+            self.runs.push(Arc::new(merged));
+        }
+        Ok(())
+    }
+
     /// Removes a datom (exact, including tx and op) from every order.
     pub(crate) fn remove(&mut self, datom: &Datom, is_ref: bool) {
         let shared = Arc::new(datom.clone());
-        if self.eavt.remove(&Keyed::new(shared.clone())).is_some()
-            && let Some(n) = self.per_attribute.get_mut(&datom.a())
-        {
+        let gone = if self.eavt.remove(&Keyed::new(shared.clone())).is_some() {
+            self.aevt.remove(&Keyed::new(shared.clone()));
+            if is_ref {
+                self.vaet.remove(&Keyed::new(shared.clone()));
+            }
+            self.avet.remove(&Keyed::new(shared));
+            true
+        } else {
+            // A datom of a run stays hidden until the run is merged away.
+            self.in_runs(datom) && self.removed.insert(datom.clone()).is_none()
+        };
+        if !gone {
+            return;
+        }
+        self.len -= 1;
+        if let Some(n) = self.per_attribute.get_mut(&datom.a()) {
             *n = n.saturating_sub(1);
         }
-        self.aevt.remove(&Keyed::new(shared.clone()));
-        if is_ref {
-            self.vaet.remove(&Keyed::new(shared.clone()));
-        }
-        self.avet.remove(&Keyed::new(shared));
+    }
+
+    /// True when a run holds exactly `datom`.
+    fn in_runs(&self, datom: &Datom) -> bool {
+        self.runs.iter().any(|run| run.holds(datom))
     }
 
     /// The datoms of `index` from `from` (inclusive) to the end.
     pub(crate) fn range(&self, index: Index, from: &Datom) -> SortedIter<'_> {
-        match index {
+        let sets = match index {
             Index::Eavt => range_from(&self.eavt, from),
             Index::Aevt => range_from(&self.aevt, from),
             Index::Avet => range_from(&self.avet, from),
             Index::Vaet => range_from(&self.vaet, from),
+        };
+        if self.runs.is_empty() {
+            return sets;
         }
+        let mut sources = vec![Source::Sets(sets)];
+        for run in &self.runs {
+            let order = run.order(index);
+            let at = run.seek(index, from);
+            sources.push(Source::Run { run, order, at });
+        }
+        let removed = (!self.removed.is_empty()).then_some(&self.removed);
+        Box::new(Streams::new(index, sources, removed))
     }
 
     /// The datom stating the fact `(e, a, v)` of `probe`, if any.
-    pub(crate) fn find_fact(&self, probe: &Datom) -> Option<&Arc<Datom>> {
-        let from = Keyed::<EavtOrder>::probe(&probe.with_op(0, false));
+    pub(crate) fn find_fact(&self, probe: &Datom) -> Option<&Datom> {
+        let key = probe.with_op(0, false);
+        let from = Keyed::<EavtOrder>::probe(&key);
         let found = self
             .eavt
             .range((Bound::Included(from), Bound::Unbounded))
             .next();
-        found.map(|k| &k.0).filter(|d| d.same_fact(probe))
+        if let Some(d) = found.map(|k| &*k.0).filter(|d| d.same_fact(probe)) {
+            return Some(d);
+        }
+        self.runs.iter().rev().find_map(|run| {
+            let order = run.order(Index::Eavt);
+            let at = run.seek(Index::Eavt, &key);
+            order[at..]
+                .iter()
+                .map(|&p| run.datom(p))
+                .take_while(|d| d.same_fact(probe))
+                .find(|d| !self.removed.contains(*d))
+        })
     }
 
     /// How many datoms of attribute `a` the layer holds.
@@ -139,6 +251,453 @@ impl IndexSets {
 
     /// How many datoms the layer holds.
     pub(crate) fn len(&self) -> usize {
-        self.eavt.len()
+        self.len
+    }
+
+    /// How many sorted runs the layer holds (for tests).
+    #[cfg(test)]
+    pub(crate) fn runs(&self) -> usize {
+        self.runs.len()
+    }
+}
+
+/// Where a datom of a run is: which transaction's datoms, and which one.
+#[derive(Clone, Copy, Debug)]
+struct Pos {
+    part: u32,
+    at: u32,
+}
+
+/// The datoms of one or more large transactions, sorted in every order.
+struct Run {
+    /// The transactions' datoms, as their log entries hold them.
+    parts: Vec<Arc<[Datom]>>,
+    /// Positions in EAVT, AEVT, AVET and VAET order (VAET: refs only).
+    orders: [Vec<Pos>; 4],
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("parts", &self.parts.len())
+            .field("datoms", &self.len())
+            .finish()
+    }
+}
+
+/// The slot of an order in [`Run::orders`].
+fn slot(index: Index) -> usize {
+    match index {
+        Index::Eavt => 0,
+        Index::Aevt => 1,
+        Index::Avet => 2,
+        Index::Vaet => 3,
+    }
+}
+
+impl Run {
+    /// The run of one transaction's datoms.
+    fn of(datoms: Arc<[Datom]>, is_ref: &dyn Fn(u64) -> bool) -> Run {
+        let positions = |keep: &dyn Fn(&Datom) -> bool| -> Vec<Pos> {
+            (0..datoms.len() as u32)
+                .filter(|&at| keep(&datoms[at as usize]))
+                .map(|at| Pos { part: 0, at })
+                .collect()
+        };
+        let all = positions(&|_| true);
+        let mut orders = [all.clone(), all.clone(), all, positions(&|d| is_ref(d.a()))];
+        let sort = |index: Index, order: &mut Vec<Pos>| {
+            order.sort_unstable_by(|x, y| {
+                index.compare(&datoms[x.at as usize], &datoms[y.at as usize])
+            });
+        };
+        each_order(datoms.len(), &mut orders, sort);
+        Run {
+            parts: vec![datoms],
+            orders,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.orders[0].len()
+    }
+
+    fn datom(&self, p: Pos) -> &Datom {
+        &self.parts[p.part as usize][p.at as usize]
+    }
+
+    fn order(&self, index: Index) -> &[Pos] {
+        &self.orders[slot(index)]
+    }
+
+    /// The first position in `index` order at or after `from`.
+    fn seek(&self, index: Index, from: &Datom) -> usize {
+        self.order(index)
+            .partition_point(|&p| index.compare(self.datom(p), from).is_lt())
+    }
+
+    /// True when the run holds exactly `datom`.
+    fn holds(&self, datom: &Datom) -> bool {
+        let at = self.seek(Index::Eavt, datom);
+        self.order(Index::Eavt)
+            .get(at)
+            .is_some_and(|&p| self.datom(p) == datom)
+    }
+
+    /// One run of the datoms of `older` and `newer`, less those in `removed`.
+    fn merge(older: &Run, newer: &Run, removed: &imbl::HashSet<Datom>) -> Run {
+        let shift = older.parts.len() as u32;
+        let mut parts = older.parts.clone();
+        parts.extend(newer.parts.iter().cloned());
+        let keep = |d: &Datom| removed.is_empty() || !removed.contains(d);
+        let mut orders: [Vec<Pos>; 4] = Default::default();
+        each_order(older.len() + newer.len(), &mut orders, |index, out| {
+            let (a, b) = (older.order(index), newer.order(index));
+            out.reserve(a.len() + b.len());
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() && j < b.len() {
+                let (x, y) = (older.datom(a[i]), newer.datom(b[j]));
+                if index.compare(x, y).is_le() {
+                    if keep(x) {
+                        out.push(a[i]);
+                    }
+                    i += 1;
+                } else {
+                    if keep(y) {
+                        out.push(Pos {
+                            part: b[j].part + shift,
+                            at: b[j].at,
+                        });
+                    }
+                    j += 1;
+                }
+            }
+            out.extend(a[i..].iter().filter(|&&p| keep(older.datom(p))));
+            out.extend(
+                b[j..]
+                    .iter()
+                    .filter(|&&p| keep(newer.datom(p)))
+                    .map(|p| Pos {
+                        part: p.part + shift,
+                        at: p.at,
+                    }),
+            );
+        });
+        let mut merged = Run { parts, orders };
+        merged.drop_unused_parts();
+        merged
+    }
+
+    /// Forgets the transactions none of whose datoms is left (every one
+    /// retracted), renumbering the rest.
+    fn drop_unused_parts(&mut self) {
+        let mut used = vec![false; self.parts.len()];
+        for p in &self.orders[0] {
+            used[p.part as usize] = true;
+        }
+        if used.iter().all(|u| *u) {
+            return;
+        }
+        let mut renumber = vec![0u32; self.parts.len()];
+        let mut next = 0u32;
+        for (i, u) in used.iter().enumerate() {
+            renumber[i] = next;
+            next += u32::from(*u);
+        }
+        let mut i = 0;
+        self.parts.retain(|_| {
+            i += 1;
+            used[i - 1]
+        });
+        for order in &mut self.orders {
+            for p in order.iter_mut() {
+                p.part = renumber[p.part as usize];
+            }
+        }
+    }
+}
+
+/// Runs of at least this many datoms sort and merge their four orders on
+/// threads of their own.
+const PARALLEL_MIN: usize = 16 * 1024;
+
+/// Calls `work` on each order of a run of `len` datoms: side by side on
+/// scoped threads for a large run (it is on the committer's path), in turn
+/// for a small one.
+fn each_order(len: usize, orders: &mut [Vec<Pos>; 4], work: impl Fn(Index, &mut Vec<Pos>) + Sync) {
+    let work = &work;
+    if len < PARALLEL_MIN {
+        for (index, order) in Index::ALL.into_iter().zip(orders.iter_mut()) {
+            work(index, order);
+        }
+        return;
+    }
+    std::thread::scope(|scope| {
+        for (index, order) in Index::ALL.into_iter().zip(orders.iter_mut()) {
+            scope.spawn(move || work(index, order));
+        }
+    });
+}
+
+/// One sorted stream of a layer: its sets, or one run.
+enum Source<'a> {
+    Sets(SortedIter<'a>),
+    Run {
+        run: &'a Run,
+        order: &'a [Pos],
+        at: usize,
+    },
+}
+
+impl<'a> Source<'a> {
+    fn next(&mut self) -> Option<&'a Datom> {
+        match self {
+            Source::Sets(iter) => iter.next(),
+            Source::Run { run, order, at } => {
+                let p = order.get(*at)?;
+                *at += 1;
+                Some(run.datom(*p))
+            }
+        }
+    }
+}
+
+/// The streams of a layer merged in index order (they hold distinct
+/// datoms), less the removed datoms of runs.
+struct Streams<'a> {
+    index: Index,
+    sources: Vec<Source<'a>>,
+    heads: Vec<Option<&'a Datom>>,
+    removed: Option<&'a imbl::HashSet<Datom>>,
+}
+
+impl<'a> Streams<'a> {
+    fn new(
+        index: Index,
+        mut sources: Vec<Source<'a>>,
+        removed: Option<&'a imbl::HashSet<Datom>>,
+    ) -> Self {
+        let mut heads = Vec::with_capacity(sources.len());
+        for (i, source) in sources.iter_mut().enumerate() {
+            heads.push(Self::pull(source, i, removed));
+        }
+        Streams {
+            index,
+            sources,
+            heads,
+            removed,
+        }
+    }
+
+    /// The next datom of `source` (number `i`; 0 is the sets, which hold
+    /// no removed datoms).
+    fn pull(
+        source: &mut Source<'a>,
+        i: usize,
+        removed: Option<&imbl::HashSet<Datom>>,
+    ) -> Option<&'a Datom> {
+        loop {
+            let d = source.next()?;
+            match removed {
+                Some(removed) if i > 0 && removed.contains(d) => continue,
+                _ => return Some(d),
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Streams<'a> {
+    type Item = &'a Datom;
+
+    fn next(&mut self) -> Option<&'a Datom> {
+        let mut min: Option<(usize, &'a Datom)> = None;
+        for (i, head) in self.heads.iter().enumerate() {
+            if let Some(d) = *head
+                && min.is_none_or(|(_, m)| self.index.compare(d, m).is_lt())
+            {
+                min = Some((i, d));
+            }
+        }
+        let (i, d) = min?;
+        self.heads[i] = Self::pull(&mut self.sources[i], i, self.removed);
+        Some(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datom::t_to_tx;
+    use crate::value::Value;
+    use proptest::prelude::*;
+
+    /// Attribute 3 is a ref; 1 and 2 are not.
+    fn is_ref(a: u64) -> bool {
+        a == 3
+    }
+
+    fn datom(e: u64, a: u64, v: u64, t: u64) -> Datom {
+        let v = match a {
+            3 => Value::Ref(v),
+            2 => Value::String(format!("s{v}").into()),
+            _ => Value::Long(v as i64),
+        };
+        Datom::new(e, a, v, t_to_tx(t), true)
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A transaction of this many datoms (a run when large enough).
+        Insert(Vec<(u64, u64, u64)>),
+        /// Remove the datom at this position of the model, if any.
+        Remove(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let facts = prop::collection::vec((0u64..40, 1u64..4, 0u64..6), 0..40);
+        prop_oneof![
+            3 => facts.prop_map(Op::Insert),
+            2 => any::<usize>().prop_map(Op::Remove),
+        ]
+    }
+
+    /// Runs `ops` on an `IndexSets` (with `run_min` as the threshold for a
+    /// run) and on a plain sorted model, and compares every read.
+    fn check(ops: Vec<Op>, run_min: usize) {
+        let mut sets = IndexSets::default();
+        let mut model: Vec<Datom> = Vec::new();
+        for (t, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::Insert(facts) => {
+                    // A current layer states a fact at most once.
+                    let mut seen = std::collections::HashSet::new();
+                    let tx: Vec<Datom> = facts
+                        .into_iter()
+                        .filter(|f| seen.insert(*f))
+                        .map(|(e, a, v)| datom(e, a, v, t as u64 + 1))
+                        .filter(|d| !model.iter().any(|m| m.same_fact(d)))
+                        .collect();
+                    if tx.len() >= run_min {
+                        sets.insert_run(tx.clone().into(), &is_ref).unwrap();
+                    } else {
+                        for d in &tx {
+                            sets.insert(Arc::new(d.clone()), is_ref(d.a()));
+                        }
+                    }
+                    model.extend(tx);
+                }
+                Op::Remove(i) if !model.is_empty() => {
+                    let d = model.remove(i % model.len());
+                    sets.remove(&d, is_ref(d.a()));
+                }
+                Op::Remove(_) => {}
+            }
+            assert_eq!(sets.len(), model.len());
+            for a in 1..4 {
+                let n = model.iter().filter(|d| d.a() == a).count() as u64;
+                assert_eq!(sets.attribute_len(a), n);
+            }
+            for index in Index::ALL {
+                let mut want: Vec<&Datom> = model
+                    .iter()
+                    .filter(|d| index != Index::Vaet || is_ref(d.a()))
+                    .collect();
+                want.sort_by(|x, y| index.compare(x, y));
+                let min = Datom::new(0, 0, Value::MIN, 0, false);
+                assert_eq!(sets.range(index, &min).collect::<Vec<_>>(), want);
+                let from = datom(20, 2, 3, 0);
+                let tail: Vec<&Datom> = want
+                    .iter()
+                    .copied()
+                    .filter(|d| index.compare(d, &from).is_ge())
+                    .collect();
+                assert_eq!(sets.range(index, &from).collect::<Vec<_>>(), tail);
+            }
+            for e in 0..40 {
+                for a in 1..4 {
+                    for v in 0..6 {
+                        let probe = datom(e, a, v, 0);
+                        let want = model.iter().find(|d| d.same_fact(&probe));
+                        assert_eq!(sets.find_fact(&probe), want, "{probe:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Runs, sets and removals read exactly as one sorted set would.
+        #[test]
+        fn runs_and_sets_read_as_one_sorted_set(ops in prop::collection::vec(op(), 1..30)) {
+            check(ops.clone(), 8);
+            check(ops, usize::MAX);
+        }
+    }
+
+    #[test]
+    fn runs_of_similar_size_merge_and_removed_datoms_leave_with_them() {
+        let mut sets = IndexSets::default();
+        for t in 1..=8u64 {
+            let tx: Vec<Datom> = (0..10).map(|i| datom(t * 100 + i, 1, i, t)).collect();
+            sets.insert_run(tx.into(), &is_ref).unwrap();
+        }
+        // Eight runs of ten merge like a binary counter into one of 80.
+        assert_eq!(sets.runs(), 1);
+        sets.remove(&datom(101, 1, 1, 1), false);
+        assert_eq!(sets.removed.len(), 1);
+        assert_eq!(sets.len(), 79);
+        let tx: Vec<Datom> = (0..80).map(|i| datom(900 + i, 1, i, 9)).collect();
+        sets.insert_run(tx.into(), &is_ref).unwrap();
+        assert_eq!(sets.runs(), 1, "80 and 80 merge");
+        assert!(sets.removed.is_empty(), "the merge drops the removed datom");
+        assert_eq!(sets.len(), 159);
+        assert!(sets.find_fact(&datom(101, 1, 1, 0)).is_none());
+    }
+
+    #[test]
+    fn large_runs_sort_and_merge_on_threads_as_small_ones_do() {
+        // Past PARALLEL_MIN, with values that interleave in every order.
+        let n = PARALLEL_MIN as u64 + 100;
+        let tx = |t: u64| -> Vec<Datom> {
+            (0..n)
+                .map(|i| {
+                    let e = (i * 7919 + t) % (3 * n);
+                    datom(e, 1 + (i % 3), (i * 31 + t) % 1000, t)
+                })
+                .collect()
+        };
+        let mut sets = IndexSets::default();
+        let mut model = Vec::new();
+        // A current layer states a fact at most once.
+        let mut seen = std::collections::HashSet::new();
+        for t in 1..=2 {
+            let datoms: Vec<Datom> = tx(t)
+                .into_iter()
+                .filter(|d| seen.insert((d.e(), d.a(), d.v().clone())))
+                .collect();
+            model.extend(datoms.iter().cloned());
+            sets.insert_run(datoms.into(), &is_ref).unwrap();
+        }
+        assert_eq!(sets.runs(), 1, "two runs of one size merge");
+        for index in Index::ALL {
+            let mut want: Vec<&Datom> = model
+                .iter()
+                .filter(|d| index != Index::Vaet || is_ref(d.a()))
+                .collect();
+            want.sort_by(|x, y| index.compare(x, y));
+            let min = Datom::new(0, 0, Value::MIN, 0, false);
+            assert_eq!(sets.range(index, &min).collect::<Vec<_>>(), want);
+        }
+    }
+
+    #[test]
+    fn a_fact_stated_twice_is_refused_without_a_change() {
+        let mut sets = IndexSets::default();
+        let tx: Vec<Datom> = vec![datom(1, 1, 1, 1), datom(2, 1, 1, 1), datom(1, 1, 1, 1)];
+        assert_eq!(sets.insert_run(tx.into(), &is_ref), Err(datom(1, 1, 1, 1)));
+        assert_eq!(sets.len(), 0);
+        assert_eq!(sets.runs(), 0);
     }
 }

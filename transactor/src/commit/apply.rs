@@ -40,6 +40,9 @@ pub(crate) struct Applied {
     /// Resubmitted ids first committed earlier in this batch, with that
     /// commit's report: answered once the batch is settled.
     pub(crate) duplicates: Vec<(TxReport, Reply)>,
+    /// The tx data of the batch, no longer needed: freed off the
+    /// committer's task (an import's batch holds a megabyte of forms).
+    pub(crate) forms: Vec<Vec<Edn>>,
 }
 
 impl Applied {
@@ -87,13 +90,15 @@ pub(crate) fn apply_batch(db: &Db, batch: Vec<Request>, config: &Config) -> Appl
         };
         let outcome = forms
             .and_then(|forms| {
-                current.with_provenance(
+                let built = current.with_provenance(
                     &forms,
                     instant,
                     &config.functions,
                     request.tx_id,
                     principal,
-                )
+                );
+                applied.forms.push(forms);
+                built
             })
             .map_err(Error::from)
             .and_then(|report| request.author.permits(report));

@@ -414,6 +414,12 @@ impl Committer {
     async fn commit(&mut self, batch: Vec<Request>) -> Result<()> {
         let taken = batch.len();
         let mut applied = self.apply(batch).await?;
+        let forms = std::mem::take(&mut applied.forms);
+        if forms.iter().map(Vec::len).sum::<usize>() >= FREE_ELSEWHERE {
+            // Freeing an import's batch of forms takes a while; the next
+            // batch need not wait for it.
+            tokio::task::spawn_blocking(move || drop(forms));
+        }
         if applied.reports.is_empty() && !self.indexing.has_ready() {
             self.expect(taken);
             // Only resubmissions of what is committed already.
@@ -738,6 +744,9 @@ impl Return {
     /// learns to expect them shorter.
     const GIVE_UP: u32 = 8;
 }
+
+/// Tx data of at least this many forms is freed on a blocking thread.
+const FREE_ELSEWHERE: usize = 1024;
 
 /// `db` over the index `job` wrote (reads block: on a blocking thread).
 async fn rebase(job: index::IndexJob, db: Db) -> Result<Db> {
