@@ -18,7 +18,7 @@ use crate::handle::{Claim, Transactor};
 use crate::lease::Patience;
 use crate::observe;
 use crate::server::Server;
-use crate::warm::{WarmSlot, keep_warm};
+use crate::warm::{WarmDb, WarmSlot, keep_warm};
 
 /// How long a deposed or failed transactor waits before it stands by again.
 const RESTART_PAUSE: Duration = Duration::from_millis(200);
@@ -79,10 +79,20 @@ async fn serve_one(
     let mut missing = Missing::default();
     loop {
         observe::lease_standby(&db);
-        // A take-over cut short by the stop leaves the lease to lapse.
-        let started = tokio::select! {
-            started = start(&seg, &db, &config).instrument(observe::standby_span(&db)) => started,
+        // Standing by ends with the stop; a claim won, the take-over runs
+        // to its end even if the stop comes meanwhile (cut short, it would
+        // leave the lease held until it lapsed), and the stop below then
+        // shuts the transactor down and releases the lease.
+        let claimed = tokio::select! {
+            biased;
             () = stop.cancelled() => return Ok(()),
+            claimed = claim(&seg, &db, &config).instrument(observe::standby_span(&db)) => claimed,
+        };
+        let started = match claimed {
+            Ok((claim, warm)) => {
+                Transactor::take_over(seg.clone(), &db, config.clone(), claim, warm).await
+            }
+            Err(e) => Err(e),
         };
         let transactor = match started {
             Ok(t) => Arc::new(t),
@@ -136,15 +146,15 @@ fn curable(kind: ErrorKind) -> bool {
 }
 
 /// Takes the lease (as a standby while another holds it, keeping a copy of
-/// the database close to the log meanwhile), then over.
-async fn start(seg: &Segments, db: &DbName, config: &Config) -> Result<Transactor> {
+/// the database close to the log meanwhile): the claim, and the copy.
+async fn claim(seg: &Segments, db: &DbName, config: &Config) -> Result<(Claim, Option<WarmDb>)> {
     let slot = WarmSlot::default();
     let claim = tokio::select! {
         claim = Claim::acquire(seg, db, config) => claim?,
         never = keep_warm(seg.clone(), db.clone(), slot.clone()) => match never {},
     };
     let warm = slot.lock().take();
-    Transactor::take_over(seg.clone(), db, config.clone(), claim, warm).await
+    Ok((claim, warm))
 }
 
 /// What a standby last said about a database that does not exist, so that
