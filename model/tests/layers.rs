@@ -64,10 +64,73 @@ fn assert_same_reads(a: &Db, b: &Db, ts: &[u64]) {
     }
 }
 
+/// [`busy_db`] with large transactions among the small ones: their
+/// assertions go into novelty as sorted runs (which merge), and later
+/// small transactions retract and replace datoms of those runs.
+fn busy_bulk_db() -> (Db, Vec<u64>) {
+    let mut db = social();
+    let mut ts = vec![db.basis_t()];
+    let bulk = |from: usize, to: usize| {
+        let mut text = String::from("[");
+        for i in from..to {
+            text.push_str(&format!(
+                r#"{{:db/id "u{i}" :user/email "u{i}@x" :user/firstName "F{i}"}} {{:db/id "s{i}" :story/url "http://s/{i}" :story/title "T{i}"}} [:db/add "u{i}" :user/upVotes "s{i}"]"#
+            ));
+            if i > from {
+                text.push_str(&format!(r#" [:db/add "u{i}" :user/upVotes "s{}"]"#, i - 1));
+            }
+        }
+        text.push(']');
+        text
+    };
+    // 100 people make about 600 datoms: each of these is a run.
+    for (from, to) in [(0, 100), (100, 220), (220, 320)] {
+        let report = tx(&db, &bulk(from, to));
+        assert!(
+            report.tx_data.len() >= 512,
+            "a run: {}",
+            report.tx_data.len()
+        );
+        db = report.db_after;
+        ts.push(db.basis_t());
+    }
+    for i in [0, 5, 150, 299] {
+        let text = format!(
+            r#"[[:db/add [:user/email "u{i}@x"] :user/firstName "G{i}"] [:db/retract [:story/url "http://s/{i}"] :story/title "T{i}"]]"#
+        );
+        db = tx(&db, &text).db_after;
+        ts.push(db.basis_t());
+    }
+    db = tx(&db, r#"[[:db/retractEntity [:user/email "u1@x"]] [:db/retractEntity [:story/url "http://s/200"]]]"#).db_after;
+    ts.push(db.basis_t());
+    // A retracted fact asserted again, in a run of its own.
+    let mut again = bulk(320, 420);
+    again.insert_str(
+        1,
+        r#"[:db/add [:story/url "http://s/5"] :story/title "T5"] "#,
+    );
+    db = tx(&db, &again).db_after;
+    ts.push(db.basis_t());
+    (db, ts)
+}
+
 #[test]
 fn indexing_at_every_point_reads_the_same() {
     let (db, ts) = busy_db();
-    for &split in &ts {
+    reads_the_same_indexed_at_every_point(&db, &ts);
+}
+
+#[test]
+fn large_transactions_read_the_same_indexed_at_every_point() {
+    let (db, ts) = busy_bulk_db();
+    reads_the_same_indexed_at_every_point(&db, &ts);
+    let upvotes = all(&db, Index::Vaet, &[]).len();
+    assert!(upvotes >= 500, "refs of runs are in VAET: {upvotes}");
+}
+
+fn reads_the_same_indexed_at_every_point(db: &Db, ts: &[u64]) {
+    let db = db.clone();
+    for &split in ts {
         let store = Arc::new(MemoryStore::index(&db, split).unwrap());
         assert_eq!(store.basis_t(), Some(split));
         let rebased = db.rebase(store.clone()).unwrap();
@@ -76,7 +139,7 @@ fn indexing_at_every_point_reads_the_same() {
                 || split == *ts.last().unwrap()
                 || split == ts[0]
         );
-        assert_same_reads(&db, &rebased, &ts);
+        assert_same_reads(&db, &rebased, ts);
         assert_eq!(rebased.next_t(), db.next_t());
         assert_eq!(
             rebased.schema().attributes().count(),
@@ -86,7 +149,7 @@ fn indexing_at_every_point_reads_the_same() {
         let text = r#"[[:db/add [:user/email "u2@x"] :user/firstName "H"] {:db/id "n" :user/email "new@x"}]"#;
         let (a, b) = (tx(&db, text), tx(&rebased, text));
         assert_eq!(a.tx_data, b.tx_data, "split at {split}");
-        assert_same_reads(&a.db_after, &b.db_after, &ts);
+        assert_same_reads(&a.db_after, &b.db_after, ts);
     }
 }
 

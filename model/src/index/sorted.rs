@@ -203,16 +203,19 @@ impl IndexSets {
 
     /// The datoms of `index` from `from` (inclusive) to the end.
     pub(crate) fn range(&self, index: Index, from: &Datom) -> SortedIter<'_> {
-        let sets = match index {
+        let sets = || match index {
             Index::Eavt => range_from(&self.eavt, from),
             Index::Aevt => range_from(&self.aevt, from),
             Index::Avet => range_from(&self.avet, from),
             Index::Vaet => range_from(&self.vaet, from),
         };
         if self.runs.is_empty() {
-            return sets;
+            return sets();
         }
-        let mut sources = vec![Source::Sets(sets)];
+        let mut sources = Vec::with_capacity(self.runs.len() + 1);
+        if !self.eavt.is_empty() {
+            sources.push(Source::Sets(sets()));
+        }
         for run in &self.runs {
             let order = run.order(index);
             let at = run.seek(index, from);
@@ -225,13 +228,15 @@ impl IndexSets {
     /// The datom stating the fact `(e, a, v)` of `probe`, if any.
     pub(crate) fn find_fact(&self, probe: &Datom) -> Option<&Datom> {
         let key = probe.with_op(0, false);
-        let from = Keyed::<EavtOrder>::probe(&key);
-        let found = self
-            .eavt
-            .range((Bound::Included(from), Bound::Unbounded))
-            .next();
-        if let Some(d) = found.map(|k| &*k.0).filter(|d| d.same_fact(probe)) {
-            return Some(d);
+        if !self.eavt.is_empty() {
+            let from = Keyed::<EavtOrder>::probe(&key);
+            let found = self
+                .eavt
+                .range((Bound::Included(from), Bound::Unbounded))
+                .next();
+            if let Some(d) = found.map(|k| &*k.0).filter(|d| d.same_fact(probe)) {
+                return Some(d);
+            }
         }
         self.runs.iter().rev().find_map(|run| {
             let order = run.order(Index::Eavt);
@@ -477,10 +482,10 @@ impl<'a> Streams<'a> {
         mut sources: Vec<Source<'a>>,
         removed: Option<&'a imbl::HashSet<Datom>>,
     ) -> Self {
-        let mut heads = Vec::with_capacity(sources.len());
-        for (i, source) in sources.iter_mut().enumerate() {
-            heads.push(Self::pull(source, i, removed));
-        }
+        let heads = sources
+            .iter_mut()
+            .map(|source| Self::pull(source, removed))
+            .collect();
         Streams {
             index,
             sources,
@@ -489,17 +494,14 @@ impl<'a> Streams<'a> {
         }
     }
 
-    /// The next datom of `source` (number `i`; 0 is the sets, which hold
-    /// no removed datoms).
-    fn pull(
-        source: &mut Source<'a>,
-        i: usize,
-        removed: Option<&imbl::HashSet<Datom>>,
-    ) -> Option<&'a Datom> {
+    /// The next datom of `source` that is not removed (only runs hold
+    /// removed datoms).
+    fn pull(source: &mut Source<'a>, removed: Option<&imbl::HashSet<Datom>>) -> Option<&'a Datom> {
+        let removed = removed.filter(|_| matches!(source, Source::Run { .. }));
         loop {
             let d = source.next()?;
             match removed {
-                Some(removed) if i > 0 && removed.contains(d) => continue,
+                Some(removed) if removed.contains(d) => continue,
                 _ => return Some(d),
             }
         }
@@ -519,7 +521,7 @@ impl<'a> Iterator for Streams<'a> {
             }
         }
         let (i, d) = min?;
-        self.heads[i] = Self::pull(&mut self.sources[i], i, self.removed);
+        self.heads[i] = Self::pull(&mut self.sources[i], self.removed);
         Some(d)
     }
 }
