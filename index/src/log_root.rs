@@ -142,7 +142,7 @@ impl LogRoot {
 
 /// The size an entry takes in a tail or a log leaf.
 pub(crate) fn encoded_entry_len(entry: &TxLog) -> usize {
-    model::codec::encode_tx_log(entry).len() + 3
+    model::codec::encoded_tx_log_len(entry) + 3
 }
 
 fn decode(bytes: &[u8]) -> std::result::Result<LogRoot, Bad> {

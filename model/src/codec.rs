@@ -128,6 +128,67 @@ pub fn encode_datom(out: &mut Vec<u8>, datom: &Datom) {
     put_varint(out, datom.tx_op());
 }
 
+/// How many bytes [`put_varint`] writes for `n`.
+pub fn varint_len(n: u64) -> usize {
+    (64 - (n | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn signed_len(n: i64) -> usize {
+    varint_len(((n << 1) ^ (n >> 63)) as u64)
+}
+
+fn bytes_len(len: usize) -> usize {
+    varint_len(len as u64) + len
+}
+
+/// How many bytes [`encode_value`] writes for `value`, counted without
+/// writing them (segment writers size leaves by it).
+pub fn encoded_value_len(value: &Value) -> usize {
+    1 + match value {
+        Value::Ref(e) => varint_len(*e),
+        Value::Keyword(k) => bytes_len(k.as_str().len()),
+        Value::Long(n) => signed_len(*n),
+        Value::String(s) | Value::Uri(s) => bytes_len(s.len()),
+        Value::Boolean(_) => 1,
+        Value::Instant(i) => signed_len(i.0),
+        Value::Uuid(_) => 16,
+        Value::Double(_) => 8,
+        Value::Float(_) => 4,
+        Value::BigInt(n) => bytes_len(n.to_signed_bytes_be().len()),
+        Value::BigDec(d) => {
+            signed_len(i64::from(d.scale())) + bytes_len(d.unscaled().to_signed_bytes_be().len())
+        }
+        Value::Symbol(s) => bytes_len(s.as_str().len()),
+        Value::Bytes(b) => bytes_len(b.len()),
+        Value::Tuple(items) => {
+            varint_len(items.len() as u64)
+                + items
+                    .iter()
+                    .map(|item| item.as_ref().map_or(1, encoded_value_len))
+                    .sum::<usize>()
+        }
+    }
+}
+
+/// How many bytes [`encode_datom`] writes for `datom`, counted without
+/// writing them.
+pub fn encoded_datom_len(datom: &Datom) -> usize {
+    varint_len(datom.e())
+        + varint_len(datom.a())
+        + encoded_value_len(datom.v())
+        + varint_len(datom.tx_op())
+}
+
+/// How many bytes [`encode_tx_log`] writes for `entry`, counted without
+/// writing them.
+pub fn encoded_tx_log_len(entry: &TxLog) -> usize {
+    LOG_MAGIC.len()
+        + 1
+        + varint_len(entry.t)
+        + varint_len(entry.data.len() as u64)
+        + entry.data.iter().map(encoded_datom_len).sum::<usize>()
+}
+
 /// A log entry as bytes: `ATX`, version, t, datom count, datoms.
 pub fn encode_tx_log(entry: &TxLog) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + entry.data.len() * 24);

@@ -243,3 +243,49 @@ fn a_keyword_whose_text_starts_with_a_colon_decodes_as_it_was_stored() {
     encode_value(&mut again, &value);
     assert_eq!(decode_value(&again).unwrap(), value);
 }
+
+/// The counted lengths match the written bytes for every type, at every
+/// varint boundary, for datoms and for log entries.
+#[test]
+fn encoded_lengths_are_counted_without_writing() {
+    use model::codec::{
+        encode_datom, encoded_datom_len, encoded_tx_log_len, encoded_value_len, put_varint,
+        varint_len,
+    };
+    let mut numbers: Vec<u64> = vec![0, 1, u64::MAX, u64::MAX - 1];
+    for bits in (7..64).step_by(7) {
+        numbers.extend([(1u64 << bits) - 1, 1u64 << bits]);
+    }
+    for &n in &numbers {
+        let mut out = Vec::new();
+        put_varint(&mut out, n);
+        assert_eq!(varint_len(n), out.len(), "{n}");
+    }
+    let mut values = every_type();
+    for &n in &numbers {
+        values.push(Value::Ref(n));
+        values.push(Value::Long(n as i64));
+        values.push(Value::Instant(Instant(n as i64)));
+        values.push(Value::string(&"x".repeat((n % 300) as usize)));
+    }
+    values.push(Value::Tuple(
+        vec![Some(Value::Tuple(vec![None, None].into())), None].into(),
+    ));
+    let mut datoms = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let mut out = Vec::new();
+        encode_value(&mut out, v);
+        assert_eq!(encoded_value_len(v), out.len(), "{v:?}");
+        let n = numbers[i % numbers.len()];
+        let d = Datom::new(n, n >> 3, v.clone(), t_to_tx(n % 1000), i % 2 == 0);
+        let mut out = Vec::new();
+        encode_datom(&mut out, &d);
+        assert_eq!(encoded_datom_len(&d), out.len(), "{d:?}");
+        datoms.push(d);
+    }
+    let entry = TxLog {
+        t: 1 << 40,
+        data: Arc::from(datoms),
+    };
+    assert_eq!(encoded_tx_log_len(&entry), encode_tx_log(&entry).len());
+}

@@ -367,16 +367,7 @@ impl TreeUpdate<'_> {
 }
 
 fn encoded_len(d: &Datom) -> usize {
-    thread_local! {
-        // One buffer per thread: measuring every datom of a job must not
-        // allocate for each.
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    SCRATCH.with_borrow_mut(|buf| {
-        buf.clear();
-        model::codec::encode_datom(buf, d);
-        buf.len()
-    })
+    model::codec::encoded_datom_len(d)
 }
 
 /// The sorted datoms of a leaf with sorted edits applied.
