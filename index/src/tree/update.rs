@@ -131,7 +131,7 @@ impl TreeUpdate<'_> {
                         Edit::Delete(_) => None,
                     })
                     .collect();
-                (self.write_leaves(&datoms, None)?, 0)
+                (self.write_leaves(datoms, None)?, 0)
             }
             Some(tree) => {
                 let contents = self.contents(tree.id, tree.height, edits)?;
@@ -276,7 +276,7 @@ impl TreeUpdate<'_> {
     /// the key of the first, when the nodes replace children of a branch.
     fn pack(&mut self, contents: Contents, height: u8, floor: Option<&Datom>) -> Result<Vec<Part>> {
         match contents {
-            Contents::Datoms(datoms) => self.write_leaves(&datoms, floor),
+            Contents::Datoms(datoms) => self.write_leaves(datoms, floor),
             Contents::Parts(parts) => self.write_branches(parts, height),
         }
     }
@@ -285,16 +285,23 @@ impl TreeUpdate<'_> {
     /// leaf limit or holding a single larger datom, keyed by the shortest
     /// separators; the first leaf's key is `floor` if it is at or before
     /// the first datom, else the lowest key (the tree's first leaf).
-    fn write_leaves(&mut self, datoms: &[Datom], floor: Option<&Datom>) -> Result<Vec<Part>> {
+    fn write_leaves(&mut self, datoms: Vec<Datom>, floor: Option<&Datom>) -> Result<Vec<Part>> {
         let limit = self.writer.segments().config().index_leaf_bytes;
         let sizes: Vec<usize> = datoms.iter().map(encoded_len).collect();
-        let mut parts: Vec<Part> = Vec::new();
-        for range in split_by_bytes(&sizes, limit, 1, usize::MAX) {
-            let key = match range.start {
+        let ranges = split_by_bytes(&sizes, limit, 1, usize::MAX);
+        let keys: Vec<Datom> = ranges
+            .iter()
+            .map(|range| match range.start {
                 0 => self.first_key(floor, &datoms[0]),
                 i => separator(self.index, &datoms[i - 1], &datoms[i]),
-            };
-            parts.push(self.write_leaf(key, &datoms[range])?);
+            })
+            .collect();
+        // Each leaf takes its datoms from the run, not a copy of them.
+        let mut datoms = datoms.into_iter();
+        let mut parts: Vec<Part> = Vec::with_capacity(ranges.len());
+        for (range, key) in ranges.into_iter().zip(keys) {
+            let leaf: Vec<Datom> = datoms.by_ref().take(range.len()).collect();
+            parts.push(self.write_leaf(key, leaf)?);
         }
         Ok(parts)
     }
@@ -319,16 +326,17 @@ impl TreeUpdate<'_> {
         }
     }
 
-    fn write_leaf(&mut self, first: Datom, datoms: &[Datom]) -> Result<Part> {
+    fn write_leaf(&mut self, first: Datom, datoms: Vec<Datom>) -> Result<Part> {
+        let count = datoms.len() as u64;
         let id = self.writer.write(Node::IndexLeaf(IndexLeaf {
             index: self.index,
             layer: self.layer,
-            datoms: datoms.to_vec(),
+            datoms,
         }))?;
         Ok(Part {
             first,
             id,
-            count: datoms.len() as u64,
+            count,
             fanout: 0,
         })
     }
