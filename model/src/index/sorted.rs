@@ -219,10 +219,21 @@ impl IndexSets {
         for run in &self.runs {
             let order = run.order(index);
             let at = run.seek(index, from);
-            sources.push(Source::Run { run, order, at });
+            // A run with nothing from `from` on adds no stream.
+            if at < order.len() {
+                sources.push(Source::Run { run, order, at });
+            }
         }
         let removed = (!self.removed.is_empty()).then_some(&self.removed);
-        Box::new(Streams::new(index, sources, removed))
+        match sources.as_slice() {
+            // One stream (a probe within one run's range, most often) is
+            // read as it is, without a merge.
+            [Source::Run { run, order, at }] if removed.is_none() => {
+                let run: &Run = run;
+                Box::new(order[*at..].iter().map(move |&p| run.datom(p)))
+            }
+            _ => Box::new(Streams::new(index, sources, removed)),
+        }
     }
 
     /// The datom stating the fact `(e, a, v)` of `probe`, if any.
@@ -337,8 +348,14 @@ impl Run {
 
     /// The first position in `index` order at or after `from`.
     fn seek(&self, index: Index, from: &Datom) -> usize {
-        self.order(index)
-            .partition_point(|&p| index.compare(self.datom(p), from).is_lt())
+        let order = self.order(index);
+        // Before the first or after the last: no search (a probe of data
+        // in another run, most often).
+        match (order.first(), order.last()) {
+            (Some(&first), _) if index.compare(self.datom(first), from).is_ge() => 0,
+            (_, Some(&last)) if index.compare(self.datom(last), from).is_lt() => order.len(),
+            _ => order.partition_point(|&p| index.compare(self.datom(p), from).is_lt()),
+        }
     }
 
     /// True when the run holds exactly `datom`.
