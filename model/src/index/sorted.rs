@@ -564,6 +564,16 @@ mod tests {
         Datom::new(e, a, v, t_to_tx(t), true)
     }
 
+    /// The datoms of `model` that `index` holds, in its order.
+    fn in_order(model: &[Datom], index: Index) -> Vec<&Datom> {
+        let mut want: Vec<&Datom> = model
+            .iter()
+            .filter(|d| index != Index::Vaet || is_ref(d.a()))
+            .collect();
+        want.sort_by(|x, y| index.compare(x, y));
+        want
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         /// A transaction of this many datoms (a run when large enough).
@@ -617,11 +627,7 @@ mod tests {
                 assert_eq!(sets.attribute_len(a), n);
             }
             for index in Index::ALL {
-                let mut want: Vec<&Datom> = model
-                    .iter()
-                    .filter(|d| index != Index::Vaet || is_ref(d.a()))
-                    .collect();
-                want.sort_by(|x, y| index.compare(x, y));
+                let want = in_order(&model, index);
                 let min = Datom::new(0, 0, Value::MIN, 0, false);
                 assert_eq!(sets.range(index, &min).collect::<Vec<_>>(), want);
                 let from = datom(20, 2, 3, 0);
@@ -701,11 +707,7 @@ mod tests {
         }
         assert_eq!(sets.runs(), 1, "two runs of one size merge");
         for index in Index::ALL {
-            let mut want: Vec<&Datom> = model
-                .iter()
-                .filter(|d| index != Index::Vaet || is_ref(d.a()))
-                .collect();
-            want.sort_by(|x, y| index.compare(x, y));
+            let want = in_order(&model, index);
             let min = Datom::new(0, 0, Value::MIN, 0, false);
             assert_eq!(sets.range(index, &min).collect::<Vec<_>>(), want);
         }
