@@ -159,8 +159,8 @@ async fn imported(storage: &Arc<dyn Storage>, db: &DbName, people: u64, out: &mu
     };
     // As `accrete import` runs it: a busy machine must not cost the lease.
     let config = Config {
-        index_threshold: 512 * 1024,
-        novelty_cap: 4 << 20,
+        index_threshold: env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize,
+        novelty_cap: (env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize * 4).max(4 << 20),
         lease_ttl: Duration::from_secs(5),
         ..Config::default()
     };
@@ -190,8 +190,13 @@ async fn imported(storage: &Arc<dyn Storage>, db: &DbName, people: u64, out: &mu
         unit: "datoms/s",
         target: Some((true, 1_000_000.0)),
         note: format!(
-            "{} datoms in {secs:.2} s, {} batches, {} index jobs",
-            summary.datoms, summary.batches, m.index_jobs
+            "{} datoms in {secs:.2} s, {} batches, {} index jobs ({:.2} s, {} segments), log writes {:.2} s",
+            summary.datoms,
+            summary.batches,
+            m.index_jobs,
+            m.index_time.as_secs_f64(),
+            m.index_segments,
+            m.commit_time.as_secs_f64()
         ),
     });
     out.push(Figure {

@@ -4,9 +4,9 @@
 //! its place, written in just before the batch applies (after every batch
 //! before it applied), so batches stay pipelined.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashMapExt};
 use model::edn::{Edn, Keyword};
 use model::{Db, TxReport};
 use parking_lot::Mutex;

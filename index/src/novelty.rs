@@ -80,53 +80,56 @@ pub(crate) fn index_edits(
         let d = d?;
         edits.merged += 1;
         if group.first().is_some_and(|g| !g.same_fact(&d)) {
-            fact_edits(
-                db,
-                index,
-                &mut facts,
-                std::mem::take(&mut group),
-                &mut edits,
-            )?;
+            fact_edits(db, index, &mut facts, &mut group, &mut edits)?;
         }
         group.push(d);
     }
     if !group.is_empty() {
-        fact_edits(db, index, &mut facts, group, &mut edits)?;
+        fact_edits(db, index, &mut facts, &mut group, &mut edits)?;
     }
     Ok(edits)
 }
 
 /// The edits for one fact: the old datoms and the novelty together, split
 /// into the current assertion and the history, as a full rebuild would.
+/// Takes the fact's novelty out of `novelty` (a buffer kept for the next
+/// fact).
 fn fact_edits(
     db: &Db,
     index: Index,
     facts: &mut OldFacts<'_>,
-    novelty: Vec<Datom>,
+    novelty: &mut Vec<Datom>,
     edits: &mut IndexEdits,
 ) -> Result<()> {
-    let key = novelty[0].with_op(0, false);
-    let old_current = facts.of(Layer::Current, &key)?;
-    let old_history = facts.of(Layer::History, &key)?;
-    let no_history = db.attribute(key.a()).is_some_and(|a| a.no_history);
+    let (old_current, old_history) = match facts.store {
+        None => (Vec::new(), Vec::new()),
+        Some(_) => {
+            let key = novelty[0].with_op(0, false);
+            (
+                facts.of(Layer::Current, &key)?,
+                facts.of(Layer::History, &key)?,
+            )
+        }
+    };
+    let no_history = db.attribute(novelty[0].a()).is_some_and(|a| a.no_history);
     if old_current.is_empty() && old_history.is_empty() {
         // Nothing old about the fact (the common case of new data): its
         // novelty, in order and distinct already, is all there is, and
         // every datom is a put.
-        let mut all = novelty;
-        let current = match all.last() {
-            Some(d) if d.added() => all.pop(),
+        let current = match novelty.last() {
+            Some(d) if d.added() => novelty.pop(),
             _ => None,
         };
         edits.current.extend(current.map(Edit::Put));
-        if !no_history {
-            edits.history.extend(all.into_iter().map(Edit::Put));
+        match no_history {
+            true => novelty.clear(),
+            false => edits.history.extend(novelty.drain(..).map(Edit::Put)),
         }
         return Ok(());
     }
     let mut all = old_current.clone();
     all.extend(old_history.iter().cloned());
-    all.extend(novelty);
+    all.append(novelty);
     all.sort_by(|x, y| index.compare(x, y));
     all.dedup();
     let current: Vec<Datom> = match all.last() {

@@ -49,7 +49,8 @@ impl Keyword {
     /// True for reverse-navigation names such as `:order/_lineItems` (or
     /// `:_comments` for the attribute `:comments`).
     pub fn is_reverse(&self) -> bool {
-        self.name().len() > 1 && self.name().starts_with('_')
+        let name = self.name();
+        name.len() > 1 && name.starts_with('_')
     }
 
     /// `:ns/_name` for `:ns/name` and back.

@@ -323,9 +323,19 @@ impl Run {
         let all = positions(&|_| true);
         let mut orders = [all.clone(), all.clone(), all, positions(&|d| is_ref(d.a()))];
         let sort = |index: Index, order: &mut Vec<Pos>| {
-            order.sort_unstable_by(|x, y| {
-                index.compare(&datoms[x.at as usize], &datoms[y.at as usize])
+            // By integer keys beside the positions, the datoms compared
+            // only on a tie (most comparisons never leave the vector).
+            let mut keyed: Vec<([u64; 3], u32)> = order
+                .iter()
+                .map(|p| (index.sort_key(&datoms[p.at as usize]), p.at))
+                .collect();
+            keyed.sort_unstable_by(|x, y| {
+                x.0.cmp(&y.0)
+                    .then_with(|| index.compare(&datoms[x.1 as usize], &datoms[y.1 as usize]))
             });
+            for (slot, (_, at)) in order.iter_mut().zip(keyed) {
+                *slot = Pos { part: 0, at };
+            }
         };
         each_order(datoms.len(), &mut orders, sort);
         Run {
@@ -491,6 +501,12 @@ struct Streams<'a> {
     sources: Vec<Source<'a>>,
     heads: Vec<Option<&'a Datom>>,
     removed: Option<&'a imbl::HashSet<Datom>>,
+    /// The stream that gave the last datom, and the least head of the
+    /// others then (`None`: they were all done). Their heads do not move
+    /// while it gives, so it gives on without a scan while its head is
+    /// below that bound: one comparison a datom where streams hold ranges
+    /// apart (the entities of successive imported batches).
+    leader: Option<(usize, Option<&'a Datom>)>,
 }
 
 impl<'a> Streams<'a> {
@@ -508,6 +524,7 @@ impl<'a> Streams<'a> {
             sources,
             heads,
             removed,
+            leader: None,
         }
     }
 
@@ -529,15 +546,38 @@ impl<'a> Iterator for Streams<'a> {
     type Item = &'a Datom;
 
     fn next(&mut self) -> Option<&'a Datom> {
-        let mut min: Option<(usize, &'a Datom)> = None;
-        for (i, head) in self.heads.iter().enumerate() {
-            if let Some(d) = *head
-                && min.is_none_or(|(_, m)| self.index.compare(d, m).is_lt())
-            {
-                min = Some((i, d));
+        let index = self.index;
+        let below =
+            |d: &Datom, bound: Option<&Datom>| bound.is_none_or(|b| index.compare(d, b).is_lt());
+        let led = self.leader.and_then(|(i, bound)| {
+            let d = self.heads[i]?;
+            below(d, bound).then_some((i, d))
+        });
+        let (i, d) = match led {
+            Some(found) => found,
+            None => {
+                // The least head, and the least of the others.
+                let (mut min, mut second): (Option<(usize, &'a Datom)>, Option<&'a Datom>) =
+                    (None, None);
+                for (i, head) in self.heads.iter().enumerate() {
+                    let Some(d) = *head else { continue };
+                    match min {
+                        Some((_, m)) if !below(d, Some(m)) => {
+                            if below(d, second) {
+                                second = Some(d);
+                            }
+                        }
+                        _ => {
+                            second = min.map(|(_, m)| m);
+                            min = Some((i, d));
+                        }
+                    }
+                }
+                let (i, d) = min?;
+                self.leader = Some((i, second));
+                (i, d)
             }
-        }
-        let (i, d) = min?;
+        };
         self.heads[i] = Self::pull(&mut self.sources[i], self.removed);
         Some(d)
     }

@@ -141,8 +141,20 @@ impl<'a> Ctx<'a> {
     }
 
     fn expand(&mut self, origin: Origin, depth: usize) -> Result<()> {
-        let form = self.form(origin).clone();
-        match &form {
+        // An input form is borrowed for `'a`, apart from `self`; a
+        // generated one (a function's output, rare) is cloned out.
+        let generated;
+        let form: &Edn = match origin {
+            Origin::Input(i) => {
+                let input: &'a [Edn] = self.input;
+                &input[i]
+            }
+            Origin::Generated(i) => {
+                generated = self.generated[i].clone();
+                &generated
+            }
+        };
+        match form {
             Edn::Map(map) => self.expand_map(map, origin, None).map(|_| ()),
             Edn::Vector(items) | Edn::List(items) => self.expand_list(items, origin, depth),
             _ => Err(self.error(

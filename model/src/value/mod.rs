@@ -208,6 +208,41 @@ impl Value {
             _ => None,
         }
     }
+
+    /// A word that orders values of one type as [`Ord`] does, or ties
+    /// them: for `x < y` of the same type, `x.order_word().0 <=
+    /// y.order_word().0`. The flag is true when the word is also
+    /// one-to-one (equal words, equal values): the fixed-width types.
+    /// Sorting by such words first, and by [`Ord`] only on a tie, keeps
+    /// the order while most comparisons stay on integers.
+    pub(crate) fn order_word(&self) -> (u64, bool) {
+        /// The first eight bytes, big-endian, zero-padded: a shorter text
+        /// that is a prefix of a longer one is at most its word.
+        fn leading(bytes: &[u8]) -> u64 {
+            let mut word = [0u8; 8];
+            let n = bytes.len().min(8);
+            word[..n].copy_from_slice(&bytes[..n]);
+            u64::from_be_bytes(word)
+        }
+        /// `f64::total_cmp`'s order as an unsigned word.
+        fn total(bits: i64) -> u64 {
+            ((bits ^ ((((bits >> 63) as u64) >> 1) as i64)) as u64) ^ SIGN
+        }
+        const SIGN: u64 = 1 << 63;
+        match self {
+            Value::Ref(e) => (*e, true),
+            Value::Long(n) | Value::Instant(Instant(n)) => ((*n as u64) ^ SIGN, true),
+            Value::Boolean(b) => (u64::from(*b), true),
+            Value::Double(d) => (total(d.to_bits() as i64), true),
+            Value::Float(f) => (total(i64::from(f.to_bits() as i32)), true),
+            Value::Keyword(k) => (leading(k.as_str().as_bytes()), false),
+            Value::Symbol(s) => (leading(s.as_str().as_bytes()), false),
+            Value::String(s) | Value::Uri(s) => (leading(s.as_bytes()), false),
+            Value::Bytes(b) => (leading(b), false),
+            Value::Uuid(u) => (leading(u.as_bytes()), false),
+            Value::BigInt(_) | Value::BigDec(_) | Value::Tuple(_) => (0, false),
+        }
+    }
 }
 
 impl Ord for Value {
