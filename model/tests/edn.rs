@@ -188,3 +188,34 @@ fn extreme_decimals_and_instants_round_trip() {
         round_trip(text);
     }
 }
+
+/// Strings and tokens are read by bytes, not characters: lines and
+/// columns after multi-line strings, multibyte characters and escapes
+/// still count characters, and escapes at the start, middle and end of a
+/// string read as before.
+#[test]
+fn positions_after_strings_and_multibyte_text_count_characters() {
+    let s = |text: &str| match edn::parse(text).unwrap() {
+        Edn::String(s) => s.to_string(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(s(r#""\nab\"cd\\""#), "\nab\"cd\\");
+    assert_eq!(s(r#""""#), "");
+    assert_eq!(s("\"é\u{1F600}\\t\""), "é\u{1F600}\t");
+    // Two lines inside a string, then ten characters (two of them
+    // multibyte) before the error.
+    let (line, column, message) = syntax_error("[\"a\nb\nçé\" :k/é ]]");
+    assert_eq!((line, column), (3, 11), "{message}");
+    // An unterminated string fails at the end of the text.
+    let (line, column, _) = syntax_error("\"ab\nçd");
+    assert_eq!((line, column), (2, 3));
+    // A token with a multibyte character, then a bad token.
+    let (line, column, message) = syntax_error("[:ä/ö 1.2.3]");
+    assert_eq!((line, column), (1, 7), "{message}");
+    assert!(message.contains("bad number"), "{message}");
+    // The same keyword read twice is one value.
+    assert_eq!(
+        edn::parse("[:a/b :a/b]").unwrap(),
+        Edn::Vector(vec![Edn::keyword("a/b"), Edn::keyword("a/b")])
+    );
+}

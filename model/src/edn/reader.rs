@@ -2,7 +2,9 @@
 
 use super::{BigDec, Edn, Instant, Keyword, Symbol};
 use crate::error::{Error, Result};
+use foldhash::{HashMap, HashMapExt};
 use num_bigint::BigInt;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -111,7 +113,14 @@ struct Reader<'a> {
     line: usize,
     column: usize,
     depth: usize,
+    /// Keywords read so far, by their text: tx data names the same few
+    /// attributes over and over, and each is then one shared string.
+    keywords: HashMap<&'a str, Keyword>,
 }
+
+/// At most this many distinct keywords are remembered (text of endless
+/// distinct keywords reads as before, without a growing table).
+const KEYWORDS_KEPT: usize = 4096;
 
 fn is_delimiter(c: char) -> bool {
     c.is_whitespace() || matches!(c, ',' | '(' | ')' | '[' | ']' | '{' | '}' | '"' | ';')
@@ -125,6 +134,7 @@ impl<'a> Reader<'a> {
             line: 1,
             column: 1,
             depth: 0,
+            keywords: HashMap::new(),
         }
     }
 
@@ -173,13 +183,38 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// Moves to `end` over text that holds no character this reader
+    /// treats apart, counting lines and columns as [`Reader::bump`] does.
+    fn advance_to(&mut self, end: usize) {
+        for &b in &self.text.as_bytes()[self.pos..end] {
+            if b == b'\n' {
+                self.line += 1;
+                self.column = 1;
+            } else if b & 0xC0 != 0x80 {
+                // Not a UTF-8 continuation byte: a character starts.
+                self.column += 1;
+            }
+        }
+        self.pos = end;
+    }
+
     /// Reads characters up to the next delimiter.
     fn token(&mut self) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(|c| !is_delimiter(c)) {
-            self.bump();
+        let bytes = self.text.as_bytes();
+        let mut end = start;
+        while let Some(&b) = bytes.get(end) {
+            let c = match b.is_ascii() {
+                true => char::from(b),
+                false => self.text[end..].chars().next().unwrap_or_default(),
+            };
+            if is_delimiter(c) {
+                break;
+            }
+            end += c.len_utf8();
         }
-        &self.text[start..self.pos]
+        self.advance_to(end);
+        &self.text[start..end]
     }
 
     /// The next value, or `None` at the end of the text.
@@ -207,7 +242,7 @@ impl<'a> Reader<'a> {
         match c {
             '(' | '[' | '{' => self.nested(|r| r.collection()),
             ')' | ']' | '}' => Err(self.error(format!("unmatched '{c}'"))),
-            '"' => self.string().map(|s| Edn::String(Arc::from(s))),
+            '"' => self.string().map(|s| Edn::String(Arc::from(&*s))),
             '\\' => self.character(),
             '#' => self.nested(|r| r.dispatch()),
             ':' => self.keyword(),
@@ -330,17 +365,30 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn string(&mut self) -> Result<String> {
+    /// A string's text: borrowed from the input when it has no escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>> {
         self.bump();
-        let mut out = String::new();
+        let mut out = Cow::Borrowed("");
         loop {
-            let c = self
-                .bump()
-                .ok_or_else(|| self.error("end of text inside a string"))?;
-            match c {
-                '"' => return Ok(out),
-                '\\' => out.push(self.escape()?),
-                c => out.push(c),
+            let rest = &self.text.as_bytes()[self.pos..];
+            let Some(plain) = rest.iter().position(|&b| b == b'"' || b == b'\\') else {
+                self.advance_to(self.text.len());
+                return Err(self.error("end of text inside a string"));
+            };
+            // Both stops are ASCII: `end` is a character boundary.
+            let end = self.pos + plain;
+            let run = &self.text[self.pos..end];
+            match &mut out {
+                Cow::Borrowed(b) if b.is_empty() => out = Cow::Borrowed(run),
+                out => out.to_mut().push_str(run),
+            }
+            self.advance_to(end);
+            match self.bump() {
+                Some('"') => return Ok(out),
+                _ => {
+                    let c = self.escape()?;
+                    out.to_mut().push(c);
+                }
             }
         }
     }
@@ -401,7 +449,14 @@ impl<'a> Reader<'a> {
         if text.is_empty() || text.starts_with(':') || text.ends_with('/') {
             return Err(self.error(format!("bad keyword :{text}")));
         }
-        Ok(Edn::Keyword(Keyword::new(text)))
+        if let Some(known) = self.keywords.get(text) {
+            return Ok(Edn::Keyword(known.clone()));
+        }
+        let keyword = Keyword::new(text);
+        if self.keywords.len() < KEYWORDS_KEPT {
+            self.keywords.insert(text, keyword.clone());
+        }
+        Ok(Edn::Keyword(keyword))
     }
 
     fn atom(&mut self, line: usize, column: usize) -> Result<Edn> {
