@@ -379,7 +379,7 @@ impl<'a> Reader<'a> {
             let end = self.pos + plain;
             let run = &self.text[self.pos..end];
             match &mut out {
-                Cow::Borrowed(b) if b.is_empty() => out = Cow::Borrowed(run),
+                Cow::Borrowed("") => out = Cow::Borrowed(run),
                 out => out.to_mut().push_str(run),
             }
             self.advance_to(end);
