@@ -26,7 +26,10 @@
 //! `ACCRETE_BENCH_PEOPLE` sets the people (default 200 000: 2 million
 //! datoms), `ACCRETE_BENCH_SECS` the seconds per commit measurement
 //! (default 3), `ACCRETE_BENCH_ONLY` a comma list of sections
-//! (`import,commits,queries,memory,restore`).
+//! (`import,commits,queries,memory,restore`), and
+//! `ACCRETE_BENCH_INDEX_THRESHOLD` the import's index threshold in datoms
+//! (default 524288, as `accrete import`: a background indexing job each
+//! time novelty reaches it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -160,7 +163,8 @@ async fn imported(storage: &Arc<dyn Storage>, db: &DbName, people: u64, out: &mu
     // As `accrete import` runs it: a busy machine must not cost the lease.
     let config = Config {
         index_threshold: env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize,
-        novelty_cap: (env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize * 4).max(4 << 20),
+        novelty_cap: (env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize * 4)
+            .max(4 << 20),
         lease_ttl: Duration::from_secs(5),
         ..Config::default()
     };

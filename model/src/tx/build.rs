@@ -10,7 +10,7 @@ use crate::index::Index;
 use crate::schema::Attribute;
 use crate::schema::bootstrap as b;
 use crate::value::Value;
-use foldhash::{HashMap, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -32,6 +32,15 @@ pub(crate) struct Intents {
 }
 
 impl Intents {
+    /// Room for about `n` intents without growing (most ops make one).
+    fn with_capacity(n: usize) -> Intents {
+        Intents {
+            list: Vec::with_capacity(n),
+            facts: HashMap::with_capacity(n),
+            one: HashMap::with_capacity(n),
+        }
+    }
+
     fn has(&self, e: EntityId, a: EntityId, v: &Value, added: bool) -> bool {
         self.facts.get(&(e, a, v.clone())) == Some(&added)
     }
@@ -47,7 +56,7 @@ pub(crate) struct Built {
 
 impl Ctx<'_> {
     pub(crate) fn build(&self, instant: Instant) -> Result<Built> {
-        let mut intents = Intents::default();
+        let mut intents = Intents::with_capacity(self.ops.len());
         let mut ensures = Vec::new();
         for op in &self.ops {
             match op.attr.as_ref().map(|a| a.id) {
