@@ -100,7 +100,7 @@ impl Cursor {
             .is_some_and(|last| self.index.compare(last, target) != Ordering::Less);
         if in_leaf {
             let rest = &datoms[self.pos.min(datoms.len())..];
-            self.pos += rest.partition_point(|d| self.index.compare(d, target) == Ordering::Less);
+            self.pos += gallop(rest, |d| self.index.compare(d, target) == Ordering::Less);
             return Ok(());
         }
         self.path.clear();
@@ -155,6 +155,44 @@ impl Iterator for Cursor {
             Err(e) => {
                 self.failed = true;
                 Some(Err(e.into()))
+            }
+        }
+    }
+}
+
+/// The first position in `sorted` where `before` is false, as
+/// `partition_point`, found from the front by doubling steps: a cursor's
+/// next target is most often a few datoms on, and is then found in a few
+/// comparisons, not a search of the whole leaf.
+fn gallop(sorted: &[Datom], before: impl Fn(&Datom) -> bool) -> usize {
+    // Everything before `lo` is before the target.
+    let (mut lo, mut step) = (0, 1);
+    while lo + step <= sorted.len() && before(&sorted[lo + step - 1]) {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step).min(sorted.len());
+    lo + sorted[lo..hi].partition_point(before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::Value;
+
+    #[test]
+    fn gallop_finds_what_partition_point_finds() {
+        for len in 0..40u64 {
+            let sorted: Vec<Datom> = (0..len)
+                .map(|e| Datom::new(e * 2, 1, Value::Long(0), 1, true))
+                .collect();
+            for target in 0..(len * 2 + 3) {
+                let before = |d: &Datom| d.e() < target;
+                assert_eq!(
+                    gallop(&sorted, before),
+                    sorted.partition_point(before),
+                    "len {len}, target {target}"
+                );
             }
         }
     }

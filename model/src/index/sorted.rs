@@ -386,14 +386,27 @@ impl Run {
         each_order(older.len() + newer.len(), &mut orders, |index, out| {
             let (a, b) = (older.order(index), newer.order(index));
             out.reserve(a.len() + b.len());
+            // Each head's sort key is worked out once, when it becomes the
+            // head: a step reads one datom, and compares integers unless
+            // the keys tie.
+            let key = |run: &Run, order: &[Pos], at: usize| {
+                order.get(at).map(|&p| index.sort_key(run.datom(p)))
+            };
             let (mut i, mut j) = (0, 0);
-            while i < a.len() && j < b.len() {
+            let (mut key_a, mut key_b) = (key(older, a, 0), key(newer, b, 0));
+            while let (Some(ka), Some(kb)) = (key_a, key_b) {
                 let (x, y) = (older.datom(a[i]), newer.datom(b[j]));
-                if index.compare(x, y).is_le() {
+                let older_first = match ka.cmp(&kb) {
+                    Ordering::Less => true,
+                    Ordering::Greater => false,
+                    Ordering::Equal => index.compare(x, y).is_le(),
+                };
+                if older_first {
                     if keep(x) {
                         out.push(a[i]);
                     }
                     i += 1;
+                    key_a = key(older, a, i);
                 } else {
                     if keep(y) {
                         out.push(Pos {
@@ -402,6 +415,7 @@ impl Run {
                         });
                     }
                     j += 1;
+                    key_b = key(newer, b, j);
                 }
             }
             out.extend(a[i..].iter().filter(|&&p| keep(older.datom(p))));
