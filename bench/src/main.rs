@@ -161,10 +161,10 @@ async fn imported(storage: &Arc<dyn Storage>, db: &DbName, people: u64, out: &mu
         started.elapsed()
     };
     // As `accrete import` runs it: a busy machine must not cost the lease.
+    let threshold = env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize;
     let config = Config {
-        index_threshold: env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize,
-        novelty_cap: (env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize * 4)
-            .max(4 << 20),
+        index_threshold: threshold,
+        novelty_cap: threshold.saturating_mul(4).max(4 << 20),
         lease_ttl: Duration::from_secs(5),
         ..Config::default()
     };

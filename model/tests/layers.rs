@@ -27,15 +27,21 @@ fn busy_db() -> (Db, Vec<u64>) {
         ts.push(db.basis_t());
     }
     for i in 0..6 {
-        let text = format!(
-            r#"[[:db/add [:user/email "u{i}@x"] :user/firstName "G{i}"] [:db/retract [:story/url "http://s/{i}"] :story/title "T{i}"]]"#
-        );
-        db = tx(&db, &text).db_after;
+        db = renamed_and_untitled(&db, i);
         ts.push(db.basis_t());
     }
     db = tx(&db, r#"[[:db/retractEntity [:user/email "u0@x"]] [:db/retractEntity [:story/url "http://s/1"]]]"#).db_after;
     ts.push(db.basis_t());
     (db, ts)
+}
+
+/// `db` after user `i` is renamed (a card-one value replaced) and story
+/// `i` loses its title (a retraction).
+fn renamed_and_untitled(db: &Db, i: usize) -> Db {
+    let text = format!(
+        r#"[[:db/add [:user/email "u{i}@x"] :user/firstName "G{i}"] [:db/retract [:story/url "http://s/{i}"] :story/title "T{i}"]]"#
+    );
+    tx(db, &text).db_after
 }
 
 fn assert_same_reads(a: &Db, b: &Db, ts: &[u64]) {
@@ -95,10 +101,7 @@ fn busy_bulk_db() -> (Db, Vec<u64>) {
         ts.push(db.basis_t());
     }
     for i in [0, 5, 150, 299] {
-        let text = format!(
-            r#"[[:db/add [:user/email "u{i}@x"] :user/firstName "G{i}"] [:db/retract [:story/url "http://s/{i}"] :story/title "T{i}"]]"#
-        );
-        db = tx(&db, &text).db_after;
+        db = renamed_and_untitled(&db, i);
         ts.push(db.basis_t());
     }
     db = tx(&db, r#"[[:db/retractEntity [:user/email "u1@x"]] [:db/retractEntity [:story/url "http://s/200"]]]"#).db_after;
