@@ -27,9 +27,11 @@
 //! datoms), `ACCRETE_BENCH_SECS` the seconds per commit measurement
 //! (default 3), `ACCRETE_BENCH_ONLY` a comma list of sections
 //! (`import,commits,queries,memory,restore`), and
-//! `ACCRETE_BENCH_INDEX_THRESHOLD` the import's index threshold in datoms
-//! (default 524288, as `accrete import`: a background indexing job each
-//! time novelty reaches it).
+//! `ACCRETE_BENCH_INDEX_THRESHOLD` the import's first index threshold in
+//! datoms and `ACCRETE_BENCH_INDEX_GROWTH` its growth with the index
+//! (defaults 524288 and 1, as `accrete import`: a background indexing job
+//! each time novelty reaches the larger of the threshold and the datoms
+//! indexed).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -161,13 +163,20 @@ async fn imported(storage: &Arc<dyn Storage>, db: &DbName, people: u64, out: &mu
         started.elapsed()
     };
     // As `accrete import` runs it: a busy machine must not cost the lease.
-    let threshold = env_u64("ACCRETE_BENCH_INDEX_THRESHOLD", 512 * 1024) as usize;
-    let config = Config {
-        index_threshold: threshold,
-        novelty_cap: threshold.saturating_mul(4).max(4 << 20),
+    let threshold = env_u64(
+        "ACCRETE_BENCH_INDEX_THRESHOLD",
+        import::INDEX_THRESHOLD as u64,
+    ) as usize;
+    let growth = std::env::var("ACCRETE_BENCH_INDEX_GROWTH")
+        .ok()
+        .map_or(import::INDEX_GROWTH, |g| {
+            g.parse().expect("ACCRETE_BENCH_INDEX_GROWTH: a number")
+        });
+    let base = Config {
         lease_ttl: Duration::from_secs(5),
         ..Config::default()
     };
+    let config = import::transactor_config(base, threshold, growth);
     let transactor = Transactor::start(segments(storage, 256 << 20), db, config)
         .await
         .expect("a transactor");

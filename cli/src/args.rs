@@ -273,9 +273,16 @@ pub(crate) struct ImportArgs {
     /// How many transactions may wait at the transactor at once.
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub(crate) in_flight: usize,
-    /// Novelty (datoms) that starts a background indexing job.
-    #[arg(long, default_value_t = 512 * 1024, value_name = "DATOMS")]
+    /// Novelty (datoms) that starts the first background indexing job.
+    #[arg(long, default_value_t = import::INDEX_THRESHOLD, value_name = "DATOMS")]
     pub(crate) index_threshold: usize,
+    /// How the indexing threshold grows with the database: a job starts
+    /// once novelty reaches this many times the datoms already indexed (at
+    /// most 2 M datoms, or twice the threshold when that is more), so each
+    /// job's rewriting of the indexes is paid for by as much new data. 0
+    /// keeps the threshold fixed (less memory, more indexing work).
+    #[arg(long, default_value_t = import::INDEX_GROWTH, value_name = "RATIO")]
+    pub(crate) index_growth: f64,
     /// How long to wait for the lease of a transactor that holds the
     /// database, in seconds.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
@@ -432,6 +439,12 @@ pub(crate) struct TransactorArgs {
     /// Novelty (datoms) that starts an indexing job.
     #[arg(long, default_value_t = 64 * 1024)]
     pub(crate) index_threshold: usize,
+    /// How the indexing threshold grows with the database: a job starts
+    /// once novelty reaches the larger of the threshold and this many
+    /// times the datoms already indexed (at most half the novelty cap).
+    /// 0 keeps the threshold fixed; see `transactor::Config::index_growth`.
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    pub(crate) index_growth: f64,
     /// Novelty (datoms) beyond which writers feel back-pressure.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub(crate) novelty_cap: usize,

@@ -9,8 +9,9 @@
 //!   transaction limits (`model::limits`) however large the input. The
 //!   forms are regrouped: a transaction boundary of the input is not kept.
 //! - **resolves tempids across the whole input**: a string tempid names
-//!   one entity in every batch that uses it (in `:db/id`, ref values and
-//!   the entity and ref value of `[:db/add …]`/`[:db/retract …]`). A
+//!   one entity in every batch that uses it, wherever tx data names an
+//!   entity (`:db/id`, ref values, the entity of a list form, the output
+//!   of a transaction function; not a function's arguments). A
 //!   tempid must be an entity (have an assertion of its own) in or before
 //!   the batch that first refers to it, as within one transaction: put
 //!   entities before the references to them.
@@ -74,6 +75,33 @@ use uuid::Uuid;
 use source::{Batch, cut};
 pub use source::{Format, Source};
 use tempids::Tempids;
+
+/// The novelty (datoms) that starts an import's first indexing job, by
+/// default ([`transactor_config`]).
+pub const INDEX_THRESHOLD: usize = 512 * 1024;
+
+/// How an import's indexing threshold grows with the index, by default
+/// ([`transactor::Config::index_growth`]): a job starts once novelty
+/// reaches the datoms already indexed.
+pub const INDEX_GROWTH: f64 = 1.0;
+
+/// `base` set up for an import: indexing jobs from `index_threshold` datoms
+/// of novelty, the threshold growing with the index by `index_growth`
+/// (so that the indexing work per datom stays bounded as the database
+/// grows), and a novelty cap with room for what commits while a job runs
+/// (beyond it the import waits for indexing).
+pub fn transactor_config(
+    base: transactor::Config,
+    index_threshold: usize,
+    index_growth: f64,
+) -> transactor::Config {
+    transactor::Config {
+        index_threshold,
+        index_growth,
+        novelty_cap: index_threshold.saturating_mul(4).max(4 << 20),
+        ..base
+    }
+}
 
 /// Why an import stopped.
 #[derive(Debug, thiserror::Error)]

@@ -141,6 +141,69 @@ async fn a_tempid_used_in_many_batches_is_one_entity() {
     t.shutdown().await.unwrap();
 }
 
+/// A tempid of an earlier batch names its entity wherever a later batch
+/// names an entity: the entity of `:db/cas`, `:db/retract` and
+/// `:db/retractEntity`, and the value of a reverse attribute, not only
+/// `:db/id` and ref values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tempid_names_its_entity_in_every_position_of_later_batches() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let t = fresh(&storage, "positions").await;
+    let text = r#"[{:db/ident :pal/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+                   {:db/ident :pal/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]
+                  [{:db/id "ann" :pal/name "Ann"}]
+                  [{:db/id "bob" :pal/name "Bob" :pal/friend "ann"}]
+                  [[:db/cas "ann" :pal/name "Ann" "Anne"]]
+                  [{:db/id "cid" :pal/name "Cid" :pal/_friend "bob"}]
+                  [{:db/id "dan" :pal/name "Dan"}]
+                  [[:db/add "bob" :pal/friend "dan"]]
+                  [[:db/retract "bob" :pal/friend "ann"]]
+                  [[:db/retractEntity "cid"]]"#;
+    let options = Options {
+        batch_bytes: 1,
+        ..Options::default()
+    };
+    let summary = import(&t, vec![source("pals.edn", text.into())], &options, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(summary.batches, 10, "one batch per form: {summary:?}");
+    assert_eq!(summary.tempids, 4, "{summary:?}");
+    let db = t.db();
+    let check = tokio::task::spawn_blocking(move || {
+        let names: Vec<(u64, String)> = db
+            .datoms(Index::Aevt, &[Value::keyword(":pal/name")])
+            .unwrap()
+            .map(|d| {
+                let d = d.unwrap();
+                (d.e(), format!("{:?}", d.v()))
+            })
+            .collect();
+        let named = |name: &str| {
+            names
+                .iter()
+                .find(|(_, n)| n.contains(name))
+                .map(|(e, _)| *e)
+                .unwrap_or_else(|| panic!("{name} in {names:?}"))
+        };
+        // The cas renamed Ann; the retractEntity removed Cid; no tempid
+        // of a later batch made a new entity.
+        assert_eq!(names.len(), 3, "{names:?}");
+        let (ann, bob, dan) = (named("Anne"), named("Bob"), named("Dan"));
+        let friends: Vec<Value> = db
+            .datoms(
+                Index::Eavt,
+                &[Value::Ref(bob), Value::keyword(":pal/friend")],
+            )
+            .unwrap()
+            .map(|d| d.unwrap().v().clone())
+            .collect();
+        assert_eq!(friends, vec![Value::Ref(dan)], "Ann retracted, Cid gone");
+        assert!(ann != bob && bob != dan);
+    });
+    check.await.unwrap();
+    t.shutdown().await.unwrap();
+}
+
 /// `text` imported without interruption into a fresh database `whole` in
 /// small batches: the import's summary and the people's datoms it left.
 async fn uninterrupted(

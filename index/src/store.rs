@@ -116,6 +116,14 @@ impl IndexStore for DurableStore {
         Ok(Box::new(self.cursor(index, layer, from)?))
     }
 
+    fn datom_count(&self) -> u64 {
+        [Layer::Current, Layer::History]
+            .iter()
+            .filter_map(|&layer| self.root.tree(Index::Eavt, layer))
+            .map(|tree| tree.count)
+            .sum()
+    }
+
     fn attribute_stats(&self, a: EntityId) -> Option<model::AttrStats> {
         let stats = self.root.stats.as_ref()?;
         let found = stats.binary_search_by_key(&a, |s| s.attr).map_or(

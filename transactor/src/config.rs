@@ -40,6 +40,21 @@ pub struct Config {
     pub endpoint: Option<String>,
     /// Novelty (datoms since the last indexing job) that starts a job.
     pub index_threshold: usize,
+    /// How the threshold grows with the database: a job starts once
+    /// novelty reaches the larger of [`Config::index_threshold`] and this
+    /// many times the datoms already indexed, but never more than half the
+    /// novelty cap. 0 (the default) keeps the threshold fixed.
+    ///
+    /// A job rewrites every index leaf its novelty touches, and new values
+    /// of most attributes (names, amounts, references to older entities)
+    /// land all over AVET and VAET: with a fixed threshold, each job
+    /// rewrites about the whole index, so loading n datoms costs indexing
+    /// work of order n² / threshold. A threshold in proportion to the
+    /// index bounds the work per datom (at most about 1 + 1/growth leaf
+    /// datoms written per novelty datom) until the cap stops the growth;
+    /// the price is novelty (memory) in proportion to the index, up to
+    /// half the cap. `accrete import` uses 1.
+    pub index_growth: f64,
     /// Novelty beyond which callers feel back-pressure.
     pub novelty_cap: usize,
     /// What back-pressure means.
@@ -85,6 +100,7 @@ impl Default for Config {
             patience: Patience::Forever,
             endpoint: None,
             index_threshold: 64 * 1024,
+            index_growth: 0.0,
             novelty_cap: 1024 * 1024,
             back_pressure: BackPressure::Wait,
             max_batch: 1024,
@@ -109,6 +125,11 @@ impl Config {
                 "the novelty cap ({}) must be above the indexing threshold ({}), which must be positive",
                 self.novelty_cap, self.index_threshold
             ))
+        } else if !(self.index_growth.is_finite() && self.index_growth >= 0.0) {
+            Some(format!(
+                "index growth {} must be a number at or above 0",
+                self.index_growth
+            ))
         } else if self.max_batch == 0 || self.queue_capacity == 0 || self.batch_bytes == 0 {
             Some("batch size and queue capacity must be positive".to_string())
         } else {
@@ -121,6 +142,16 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The novelty that starts an indexing job on `db`: see
+    /// [`Config::index_growth`].
+    pub fn index_threshold_for(&self, db: &model::Db) -> usize {
+        let grown =
+            (db.indexed_len() as f64 * self.index_growth).min((self.novelty_cap / 2) as f64);
+        self.index_threshold.max(grown as usize)
+    }
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -128,6 +159,7 @@ impl fmt::Debug for Config {
             .field("patience", &self.patience)
             .field("endpoint", &self.endpoint)
             .field("index_threshold", &self.index_threshold)
+            .field("index_growth", &self.index_growth)
             .field("novelty_cap", &self.novelty_cap)
             .field("back_pressure", &self.back_pressure)
             .field("max_batch", &self.max_batch)
@@ -138,5 +170,81 @@ impl fmt::Debug for Config {
             .field("functions", &self.functions)
             .field("local_principal", &self.local_principal)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::{Db, MemoryStore};
+
+    /// A database of `n` entities with a name each, indexed whole.
+    fn indexed(n: usize) -> Db {
+        let schema = "[{:db/ident :n/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]";
+        let mut names = String::from("[");
+        for i in 0..n {
+            names.push_str(&format!(" {{:n/name \"n{i}\"}}"));
+        }
+        names.push(']');
+        let functions = model::TxFunctions::new();
+        let mut db = Db::new();
+        for (i, text) in [schema, names.as_str()].into_iter().enumerate() {
+            db = db
+                .with_edn(text, model::edn::Instant(1 + i as i64), &functions)
+                .expect("tx")
+                .db_after;
+        }
+        let store = MemoryStore::index(&db, db.basis_t()).expect("indexed");
+        Db::from_store(Arc::new(store), Vec::new()).expect("a db")
+    }
+
+    #[test]
+    fn the_threshold_grows_with_the_index_up_to_half_the_cap() {
+        let db = indexed(300);
+        let indexed = db.indexed_len() as usize;
+        assert!(indexed > 300, "the names and the bootstrap: {indexed}");
+        assert_eq!(db.novelty_len(), 0);
+        let config = |growth: f64, cap: usize| Config {
+            index_threshold: 100,
+            index_growth: growth,
+            novelty_cap: cap,
+            ..Config::default()
+        };
+        assert_eq!(config(0.0, 10_000).index_threshold_for(&db), 100);
+        assert_eq!(config(1.0, 10_000).index_threshold_for(&db), indexed);
+        assert_eq!(config(2.0, 10_000).index_threshold_for(&db), 2 * indexed);
+        assert_eq!(config(0.1, 10_000).index_threshold_for(&db), 100);
+        assert_eq!(
+            config(10.0, 1_000).index_threshold_for(&db),
+            500,
+            "half the cap"
+        );
+        assert_eq!(
+            config(10.0, 150).index_threshold_for(&db),
+            100,
+            "never under the threshold"
+        );
+        assert_eq!(
+            config(5.0, 10_000).index_threshold_for(&Db::new()),
+            100,
+            "nothing indexed"
+        );
+    }
+
+    #[test]
+    fn a_growth_that_is_not_a_number_at_or_above_zero_is_refused() {
+        for growth in [-1.0, f64::NAN, f64::INFINITY] {
+            let config = Config {
+                index_growth: growth,
+                ..Config::default()
+            };
+            let e = config.check().expect_err("refused");
+            assert!(e.message().contains("index growth"), "{e}");
+        }
+        let ok = Config {
+            index_growth: 1.5,
+            ..Config::default()
+        };
+        ok.check().expect("accepted");
     }
 }

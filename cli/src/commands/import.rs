@@ -39,18 +39,15 @@ async fn import_files(args: ImportArgs) -> Outcome {
     let wait = Duration::try_from_secs_f64(args.lease_wait)
         .map_err(|e| Failure::invalid(format!("--lease-wait {}: {e}", args.lease_wait)))?;
     let (storage, db) = open_db(&args.uri).await?;
-    let config = Config {
+    let base = Config {
         patience: Patience::AtMost(wait),
         // An import keeps the machine busy (parsing, applying, indexing):
         // a renewal that waits behind that work must not depose it. A
         // standby takes over later, which an import can afford.
         lease_ttl: IMPORT_LEASE_TTL,
-        index_threshold: args.index_threshold,
-        // Room for the novelty an indexing job leaves behind while the
-        // next batches commit; beyond it the import waits for indexing.
-        novelty_cap: args.index_threshold.saturating_mul(4).max(4 << 20),
         ..Config::default()
     };
+    let config = import::transactor_config(base, args.index_threshold, args.index_growth);
     let seg = segments(storage)?;
     let transactor = Transactor::start(seg, &db, config).await?;
     let options = Options {

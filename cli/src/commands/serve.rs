@@ -227,6 +227,7 @@ fn config(args: &TransactorArgs) -> Outcome<Config> {
     let config = Config {
         lease_ttl,
         index_threshold: args.index_threshold,
+        index_growth: args.index_growth,
         novelty_cap: args.novelty_cap,
         back_pressure: match args.back_pressure {
             BackPressureArg::Wait => BackPressure::Wait,

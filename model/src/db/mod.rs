@@ -266,6 +266,12 @@ impl Db {
         self.state.novelty.current.len() + self.state.novelty.history.len()
     }
 
+    /// About how many datoms the persistent layer holds (0 when it does
+    /// not say): with [`Db::novelty_len`], what indexing schedules by.
+    pub fn indexed_len(&self) -> u64 {
+        self.state.store.datom_count()
+    }
+
     /// The statistics of attribute `a` at the latest basis: the persistent
     /// layer's (exact, kept by the indexing job) plus the novelty's datoms.
     /// Distinct values of novelty datoms are estimated: all distinct for a

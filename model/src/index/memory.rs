@@ -66,6 +66,10 @@ impl IndexStore for MemoryStore {
         self.next_t
     }
 
+    fn datom_count(&self) -> u64 {
+        (self.len(Index::Eavt, Layer::Current) + self.len(Index::Eavt, Layer::History)) as u64
+    }
+
     fn seek(&self, index: Index, layer: Layer, from: &Datom) -> Result<DatomIter<'_>> {
         let Some(datoms) = self.layers.get(&(index, layer)) else {
             return Ok(Box::new(std::iter::empty()));

@@ -49,6 +49,12 @@ pub trait IndexStore: Send + Sync + fmt::Debug {
         false
     }
 
+    /// About how many datoms the layer holds (EAVT's current and history
+    /// layers), for scheduling; 0 when unknown.
+    fn datom_count(&self) -> u64 {
+        0
+    }
+
     /// The statistics of attribute `a` in the current layer, when this
     /// layer keeps them (`None`: unknown, e.g. an index written before
     /// statistics existed; planners then estimate). An attribute without

@@ -82,6 +82,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) ops: Vec<RawOp>,
     /// Idents this transaction gives to new entities (usable in later forms).
     pub(crate) new_idents: HashMap<Keyword, Target>,
+    /// String tempids resolved before this transaction (a series' shared ones).
+    pub(crate) known: &'a dyn Fn(&str) -> Option<EntityId>,
 }
 
 fn kw(text: &str) -> Edn {
@@ -94,6 +96,7 @@ impl<'a> Ctx<'a> {
         input: &'a [Edn],
         functions: &'a TxFunctions,
         principal: Option<&'a str>,
+        known: &'a dyn Fn(&str) -> Option<EntityId>,
     ) -> Self {
         let tx = t_to_tx(db.next_t());
         Ctx {
@@ -108,6 +111,7 @@ impl<'a> Ctx<'a> {
             temps: Temps::default(),
             ops: Vec::with_capacity(input.len()),
             new_idents: HashMap::new(),
+            known,
         }
     }
 

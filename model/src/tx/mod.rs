@@ -237,8 +237,26 @@ impl Db {
         tx_id: Option<uuid::Uuid>,
         principal: Option<&str>,
     ) -> Result<TxReport> {
+        self.with_known_tempids(tx_data, instant, functions, tx_id, principal, &|_| None)
+    }
+
+    /// [`Db::with_provenance`] for one transaction of a series that shares
+    /// tempids (the batches of a bulk import): a string tempid that `known`
+    /// resolves names that entity, wherever the tx data names an entity
+    /// (`:db/id`, ref values, the entity of a list form, a function's
+    /// output), as if its id were written in its place. Such a tempid is
+    /// not one of this transaction's: [`TxReport::tempids`] leaves it out.
+    pub fn with_known_tempids(
+        &self,
+        tx_data: &[Edn],
+        instant: Instant,
+        functions: &TxFunctions,
+        tx_id: Option<uuid::Uuid>,
+        principal: Option<&str>,
+        known: &dyn Fn(&str) -> Option<EntityId>,
+    ) -> Result<TxReport> {
         let db = self.latest();
-        let mut ctx = forms::Ctx::new(&db, tx_data, functions, principal);
+        let mut ctx = forms::Ctx::new(&db, tx_data, functions, principal, known);
         ctx.expand_all()?;
         ctx.resolve_tempids()?;
         let mut built = ctx.build(instant)?;

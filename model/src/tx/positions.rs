@@ -64,12 +64,15 @@ impl Ctx<'_> {
             ))),
             Edn::Long(n) => self.existing(*n as u64, origin),
             Edn::String(s) if &**s == "datomic.tx" => Ok(Target::Id(self.tx)),
-            Edn::String(s) => Ok(Target::Temp(self.temps.named(
-                TempKey::Named(s.clone()),
-                PART_USER,
-                false,
-                origin,
-            ))),
+            Edn::String(s) => match (self.known)(s) {
+                Some(e) => self.existing(e, origin),
+                None => Ok(Target::Temp(self.temps.named(
+                    TempKey::Named(s.clone()),
+                    PART_USER,
+                    false,
+                    origin,
+                ))),
+            },
             Edn::Keyword(k) if k.as_str() == "db/current-tx" => Ok(Target::Id(self.tx)),
             Edn::Keyword(k) => match (self.db.schema().entid(k), self.new_idents.get(k)) {
                 (Some(id), _) => Ok(Target::Id(id)),

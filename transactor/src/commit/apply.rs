@@ -84,22 +84,18 @@ pub(crate) fn apply_batch(db: &Db, batch: Vec<Request>, config: &Config) -> Appl
         }
         let instant = next_instant(&current, config);
         let principal = Some(request.author.principal.as_str());
-        let forms = match &request.scope {
-            Some(scope) => scope.prepare(&current, request.forms),
-            None => Ok(request.forms),
-        };
-        let outcome = forms
-            .and_then(|forms| {
-                let built = current.with_provenance(
-                    &forms,
-                    instant,
-                    &config.functions,
-                    request.tx_id,
-                    principal,
-                );
-                applied.forms.push(forms);
-                built
-            })
+        let scope = request.scope.as_deref();
+        let known = |tempid: &str| scope.and_then(|s| s.tempid(tempid));
+        let built = current.with_known_tempids(
+            &request.forms,
+            instant,
+            &config.functions,
+            request.tx_id,
+            principal,
+            &known,
+        );
+        applied.forms.push(request.forms);
+        let outcome = built
             .map_err(Error::from)
             .and_then(|report| request.author.permits(report));
         match outcome {

@@ -46,7 +46,7 @@ impl Indexing {
         forced: bool,
     ) {
         let idle = self.running.is_none() && self.ready.is_none();
-        let due = db.novelty_len() >= config.index_threshold
+        let due = db.novelty_len() >= config.index_threshold_for(db)
             || self.excision_t.is_some()
             || (forced && db.novelty_len() > 0);
         let allowed = self.not_before.is_none_or(|t| Instant::now() >= t);
