@@ -357,11 +357,14 @@ async fn clients_resubmit_after_failover_and_commit_exactly_once() {
                 ..config()
             };
             let t = std::sync::Arc::new(start(&storage, &db, config).await);
+            // Read before serving: once served, clients may commit
+            // everything before this task runs again.
+            let at_start = t.db().basis_t();
             server.serve(t.clone());
-            (server, t)
+            (server, t, at_start)
         }
     };
-    let (_first_server, first) = serve(frozen.clone()).await;
+    let (_first_server, first, _) = serve(frozen.clone()).await;
     within(first.transact_edn(SCHEMA)).await.unwrap();
     let standby = tokio::spawn(serve(storage.clone()));
     let clients = (0..3u64).map(|c| {
@@ -380,8 +383,7 @@ async fn clients_resubmit_after_failover_and_commit_exactly_once() {
     let clients: Vec<_> = clients.collect();
     tokio::time::sleep(Duration::from_millis(30)).await;
     plan.pause(); // the active transactor freezes mid-flight
-    let (_second_server, second) = within(standby).await.unwrap();
-    let at_takeover = second.db().basis_t();
+    let (_second_server, second, at_takeover) = within(standby).await.unwrap();
     for client in clients {
         within(client).await.unwrap();
     }
