@@ -22,6 +22,9 @@ struct OldFacts<'a> {
     index: Index,
     current: Option<Cursor>,
     history: Option<Cursor>,
+    /// The entity-id counter after the old trees: an entity counted from
+    /// here on was allocated after them, so they hold nothing about it.
+    fresh_from: u64,
 }
 
 impl<'a> OldFacts<'a> {
@@ -33,7 +36,13 @@ impl<'a> OldFacts<'a> {
             index,
             current: cursor(Layer::Current)?,
             history: cursor(Layer::History)?,
+            fresh_from: store.map_or(0, |s| s.index_root().next_t),
         })
+    }
+
+    /// True when the old trees may hold datoms of `entity`'s facts.
+    fn may_hold(&self, entity: u64) -> bool {
+        self.store.is_some() && model::counter_of(entity) < self.fresh_from
     }
 
     /// The old datoms of the fact `key` in one layer.
@@ -101,9 +110,11 @@ fn fact_edits(
     novelty: &mut Vec<Datom>,
     edits: &mut IndexEdits,
 ) -> Result<()> {
-    let (old_current, old_history) = match facts.store {
-        None => (Vec::new(), Vec::new()),
-        Some(_) => {
+    // Facts of entities newer than the old trees (an import's, mostly)
+    // need no look at them: the cursors move on at the next old entity.
+    let (old_current, old_history) = match facts.may_hold(novelty[0].e()) {
+        false => (Vec::new(), Vec::new()),
+        true => {
             let key = novelty[0].with_op(0, false);
             (
                 facts.of(Layer::Current, &key)?,
