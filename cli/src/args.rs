@@ -267,7 +267,9 @@ pub(crate) struct ImportArgs {
     pub(crate) files: Vec<PathBuf>,
     /// About how many bytes of text go into one transaction. A resumed
     /// import keeps the size its first run recorded, whatever this says
-    /// (the summary's `:batch-bytes`).
+    /// (the summary's `:batch-bytes`). Text of many small values makes up
+    /// to about three times its size in datoms, and a transaction holds at
+    /// most 3.9 MiB of them: above about 1.3 MiB a batch may be refused.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub(crate) batch_bytes: usize,
     /// How many transactions may wait at the transactor at once.

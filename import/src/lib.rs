@@ -250,7 +250,7 @@ pub async fn import(
                     break Err(Error::Transact {
                         batch,
                         place,
-                        source: hint(source),
+                        source: hint(source, plan.batch_bytes),
                     });
                 }
             }
@@ -348,9 +348,19 @@ async fn submit(
     }
 }
 
-/// Adds what an import can do about a tempid that is only a value in its
-/// batch: the entity comes in a later batch.
-fn hint(e: transactor::Error) -> transactor::Error {
+/// Says what an import can do about a refused batch: a tempid that is only
+/// a value in its batch (the entity comes in a later batch), or a batch
+/// over the transaction size limit (cut at `batch_bytes` of text).
+fn hint(e: transactor::Error, batch_bytes: usize) -> transactor::Error {
+    if let Some(over) = e.message().strip_suffix(model::limits::SPLIT) {
+        let message = format!(
+            "{over}this import cuts batches at {batch_bytes} bytes of text, which made more \
+             datoms than one transaction may hold. A run of the same input resumes with the \
+             size its first run recorded, so import it into a fresh database with a smaller \
+             batch size (`--batch-bytes`, `Options::batch_bytes`; the default, 1 MiB, fits)"
+        );
+        return transactor::Error::new(e.kind(), message);
+    }
     match e.tx_code() {
         Some(code @ ":db.error/invalid-tempid") => {
             let code = code.to_string();

@@ -452,3 +452,44 @@ async fn bad_input_says_which_file_and_line_and_keeps_what_committed() {
     );
     t.shutdown().await.unwrap();
 }
+
+/// A batch size whose batches make more datoms than a transaction may hold
+/// is refused with the way out: a smaller batch size, in a fresh database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_over_the_transaction_limit_says_to_lower_the_batch_size() {
+    let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+    let t = fresh(&storage, "large").await;
+    let text = sample::people_edn(30_000);
+    let batch_bytes = 6 << 20;
+    assert!(text.len() > batch_bytes + sample::SCHEMA.len());
+    let options = Options {
+        batch_bytes,
+        ..Options::default()
+    };
+    let err = import(&t, vec![source("people.edn", text)], &options, &|_| {})
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_input());
+    let message = err.to_string();
+    assert!(
+        message.starts_with("batch 1 (people.edn, lines 9–"),
+        "{message}"
+    );
+    assert!(
+        message.contains("of datoms is over the limit of 3.9 MiB"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("cuts batches at {batch_bytes} bytes of text")),
+        "{message}"
+    );
+    assert!(
+        message.contains("fresh database with a smaller batch size"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("accrete import URI FILE"),
+        "not the advice to use import: {message}"
+    );
+    t.shutdown().await.unwrap();
+}

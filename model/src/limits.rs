@@ -42,8 +42,9 @@ pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 /// binary encoding) may take: what always fits one log segment.
 pub const MAX_TX_DATOM_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
 
-/// What to do about a transaction over a limit.
-const SPLIT: &str =
+/// What to do about a transaction over a limit: the end of the message of
+/// such an error (the importer, which does split, says what to do instead).
+pub const SPLIT: &str =
     "split it into smaller transactions, or load it with `accrete import URI FILE`, which does";
 
 /// Refuses tx data of `bytes` bytes over [`MAX_TX_BYTES`]. Callers check
