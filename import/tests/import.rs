@@ -52,6 +52,14 @@ fn person(db: &Db, i: u64) -> u64 {
     d.e()
 }
 
+/// The current values of attribute `attr` of entity `e`.
+fn values(db: &Db, e: u64, attr: &str) -> Vec<Value> {
+    db.datoms(Index::Eavt, &[Value::Ref(e), Value::keyword(attr)])
+        .unwrap()
+        .map(|d| d.unwrap().v().clone())
+        .collect()
+}
+
 /// Every datom of the people's attributes, as (e, a, v), sorted.
 fn people_datoms(db: &Db) -> Vec<(u64, u64, String)> {
     let mut out = Vec::new();
@@ -110,14 +118,7 @@ async fn a_tempid_used_in_many_batches_is_one_entity() {
                 .unwrap();
             let expected = person(&db, sample::manager(i).unwrap());
             assert_eq!(manager.v(), &Value::Ref(expected), "manager of person {i}");
-            let mut friends: Vec<_> = db
-                .datoms(
-                    Index::Eavt,
-                    &[Value::Ref(e), Value::keyword(":person/friends")],
-                )
-                .unwrap()
-                .map(|d| d.unwrap().v().clone())
-                .collect();
+            let mut friends = values(&db, e, ":person/friends");
             friends.sort_by_key(|v| format!("{v:?}"));
             let mut expected: Vec<_> = sample::friends(i)
                 .into_iter()
@@ -189,14 +190,7 @@ async fn a_tempid_names_its_entity_in_every_position_of_later_batches() {
         // of a later batch made a new entity.
         assert_eq!(names.len(), 3, "{names:?}");
         let (ann, bob, dan) = (named("Anne"), named("Bob"), named("Dan"));
-        let friends: Vec<Value> = db
-            .datoms(
-                Index::Eavt,
-                &[Value::Ref(bob), Value::keyword(":pal/friend")],
-            )
-            .unwrap()
-            .map(|d| d.unwrap().v().clone())
-            .collect();
+        let friends = values(&db, bob, ":pal/friend");
         assert_eq!(friends, vec![Value::Ref(dan)], "Ann retracted, Cid gone");
         assert!(ann != bob && bob != dan);
     });

@@ -356,16 +356,21 @@ impl Run {
         };
         if run.len < PARALLEL_MIN {
             run.settle();
-            run.forget_recipe();
         }
         run
     }
 
-    /// Works out every order now, on this thread.
+    /// Works out every order now, on this thread, and drops the recipe.
     fn settle(&self) {
         for index in Index::ALL {
             self.order(index);
         }
+        self.forget_recipe();
+    }
+
+    /// True once every order is worked out.
+    fn is_settled(&self) -> bool {
+        self.orders.iter().all(|o| o.get().is_some())
     }
 
     /// Starts threads that work out the orders of `run` not yet worked
@@ -373,7 +378,7 @@ impl Run {
     /// settled run, or when no thread can be had (the orders are then
     /// worked out as they are read).
     fn settle_in_background(run: &Arc<Run>) {
-        if run.orders.iter().all(|o| o.get().is_some()) {
+        if run.is_settled() {
             run.forget_recipe();
             return;
         }
@@ -398,7 +403,7 @@ impl Run {
     /// Drops what the orders came from, once they all are worked out (the
     /// runs merged into this one can then be freed).
     fn forget_recipe(&self) {
-        if self.orders.iter().all(|o| o.get().is_some()) {
+        if self.is_settled() {
             self.recipe
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -480,7 +485,6 @@ impl Run {
             };
             if run.len < PARALLEL_MIN {
                 run.settle();
-                run.forget_recipe();
             }
             return run;
         }
@@ -739,6 +743,23 @@ mod tests {
         want
     }
 
+    /// Every index of `sets`, whole and from `from` on, against `model`.
+    fn ranges_read_as(sets: &IndexSets, model: &[Datom], from: &Datom, what: &str) {
+        for index in Index::ALL {
+            let want = in_order(model, index);
+            let min = Datom::new(0, 0, Value::MIN, 0, false);
+            let all: Vec<&Datom> = sets.range(index, &min).collect();
+            assert_eq!(all, want, "{what} {index:?}");
+            let tail: Vec<&Datom> = want
+                .iter()
+                .copied()
+                .filter(|d| index.compare(d, from).is_ge())
+                .collect();
+            let from_on: Vec<&Datom> = sets.range(index, from).collect();
+            assert_eq!(from_on, tail, "{what} {index:?} from {from:?}");
+        }
+    }
+
     #[derive(Clone, Debug)]
     enum Op {
         /// A transaction of this many datoms (a run when large enough).
@@ -791,18 +812,7 @@ mod tests {
                 let n = model.iter().filter(|d| d.a() == a).count() as u64;
                 assert_eq!(sets.attribute_len(a), n);
             }
-            for index in Index::ALL {
-                let want = in_order(&model, index);
-                let min = Datom::new(0, 0, Value::MIN, 0, false);
-                assert_eq!(sets.range(index, &min).collect::<Vec<_>>(), want);
-                let from = datom(20, 2, 3, 0);
-                let tail: Vec<&Datom> = want
-                    .iter()
-                    .copied()
-                    .filter(|d| index.compare(d, &from).is_ge())
-                    .collect();
-                assert_eq!(sets.range(index, &from).collect::<Vec<_>>(), tail);
-            }
+            ranges_read_as(&sets, &model, &datom(20, 2, 3, 0), "");
             for e in 0..40 {
                 for a in 1..4 {
                     for v in 0..6 {
@@ -849,26 +859,7 @@ mod tests {
     /// Every read of `sets` against the sorted `model`.
     fn reads_as(sets: &IndexSets, model: &[Datom], what: &str) {
         assert_eq!(sets.len(), model.len(), "{what}");
-        for index in Index::ALL {
-            let want = in_order(model, index);
-            let min = Datom::new(0, 0, Value::MIN, 0, false);
-            assert_eq!(
-                sets.range(index, &min).collect::<Vec<_>>(),
-                want,
-                "{what}: {index:?}"
-            );
-            let from = datom(5000, 2, 0, 0);
-            let tail: Vec<&Datom> = want
-                .iter()
-                .copied()
-                .filter(|d| index.compare(d, &from).is_ge())
-                .collect();
-            assert_eq!(
-                sets.range(index, &from).collect::<Vec<_>>(),
-                tail,
-                "{what}: {index:?} tail"
-            );
-        }
+        ranges_read_as(sets, model, &datom(5000, 2, 0, 0), what);
         for d in model.iter().step_by(97) {
             assert_eq!(sets.find_fact(d), Some(d), "{what}");
         }
