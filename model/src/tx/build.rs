@@ -12,12 +12,13 @@ use crate::schema::bootstrap as b;
 use crate::value::Value;
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 /// One datom the transaction intends, before comparing with the database.
-pub(crate) struct Intent {
+/// Its attribute is borrowed (from the op or the database): no reference
+/// count is touched per datom.
+pub(crate) struct Intent<'s> {
     pub(crate) e: EntityId,
-    pub(crate) attr: Arc<Attribute>,
+    pub(crate) attr: &'s Attribute,
     pub(crate) v: Value,
     pub(crate) added: bool,
     pub(crate) origin: Origin,
@@ -25,15 +26,15 @@ pub(crate) struct Intent {
 
 /// The intended datoms, with what is needed to spot contradictions.
 #[derive(Default)]
-pub(crate) struct Intents {
-    pub(crate) list: Vec<Intent>,
+pub(crate) struct Intents<'s> {
+    pub(crate) list: Vec<Intent<'s>>,
     facts: HashMap<(EntityId, EntityId, Value), bool>,
     one: HashMap<(EntityId, EntityId), usize>,
 }
 
-impl Intents {
+impl Intents<'_> {
     /// Room for about `n` intents without growing (most ops make one).
-    fn with_capacity(n: usize) -> Intents {
+    fn with_capacity(n: usize) -> Self {
         Intents {
             list: Vec::with_capacity(n),
             facts: HashMap::with_capacity(n),
@@ -120,10 +121,10 @@ impl Ctx<'_> {
         }
     }
 
-    fn collect(&self, op: &RawOp, intents: &mut Intents) -> Result<()> {
+    fn collect<'s>(&'s self, op: &'s RawOp, intents: &mut Intents<'s>) -> Result<()> {
         let e = self.resolved(op.e);
         let origin = op.origin;
-        let Some(attr) = op.attr.clone() else {
+        let Some(attr) = op.attr.as_deref() else {
             let mut seen = HashSet::new();
             return self.retract_entity(e, origin, intents, &mut seen);
         };
@@ -162,7 +163,7 @@ impl Ctx<'_> {
                         intents,
                         Intent {
                             e,
-                            attr: attr.clone(),
+                            attr,
                             v: d.v().clone(),
                             added: false,
                             origin,
@@ -172,7 +173,7 @@ impl Ctx<'_> {
                 Ok(())
             }
             OpKind::Cas(old) => {
-                self.compare(e, &attr, old, origin)?;
+                self.compare(e, attr, old, origin)?;
                 self.intend(
                     intents,
                     Intent {
@@ -224,11 +225,11 @@ impl Ctx<'_> {
 
     /// Retracts every datom of `e` and every reference to it, recursing
     /// into the components `e` owns.
-    fn retract_entity(
-        &self,
+    fn retract_entity<'s>(
+        &'s self,
         e: EntityId,
         origin: Origin,
-        intents: &mut Intents,
+        intents: &mut Intents<'s>,
         seen: &mut HashSet<EntityId>,
     ) -> Result<()> {
         if !seen.insert(e) {
@@ -241,7 +242,7 @@ impl Ctx<'_> {
             .datoms(Index::Vaet, &[Value::Ref(e)])?
             .collect::<Result<_>>()?;
         for d in own.iter().chain(&incoming) {
-            let Some(attr) = self.db.attribute(d.a()).cloned() else {
+            let Some(attr) = self.db.attribute(d.a()).map(|a| &**a) else {
                 continue;
             };
             let component = attr.is_component && d.e() == e;
@@ -263,7 +264,7 @@ impl Ctx<'_> {
     }
 
     /// Records an intended datom; contradictions are errors, repeats vanish.
-    pub(crate) fn intend(&self, intents: &mut Intents, intent: Intent) -> Result<()> {
+    pub(crate) fn intend<'s>(&self, intents: &mut Intents<'s>, intent: Intent<'s>) -> Result<()> {
         let key = (intent.e, intent.attr.id, intent.v.clone());
         match intents.facts.get(&key) {
             Some(&added) if added == intent.added => return Ok(()),
@@ -295,7 +296,7 @@ impl Ctx<'_> {
     }
 
     /// Re-computes the composite tuples whose parts the transaction touches.
-    fn maintain_composites(&self, intents: &mut Intents) -> Result<()> {
+    fn maintain_composites<'s>(&'s self, intents: &mut Intents<'s>) -> Result<()> {
         let schema = self.db.schema();
         let touched: BTreeSet<(EntityId, EntityId, usize)> = intents
             .list
@@ -313,7 +314,7 @@ impl Ctx<'_> {
             if !done.insert((e, c)) {
                 continue;
             }
-            let Some(attr) = schema.attribute(c).cloned() else {
+            let Some(attr) = schema.attribute(c).map(|a| &**a) else {
                 continue;
             };
             let origin = intents.list[k].origin;
@@ -328,7 +329,7 @@ impl Ctx<'_> {
                         intents,
                         Intent {
                             e,
-                            attr: attr.clone(),
+                            attr,
                             v: d.v().clone(),
                             added: false,
                             origin,
