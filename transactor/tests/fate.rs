@@ -365,7 +365,7 @@ async fn clients_resubmit_after_failover_and_commit_exactly_once() {
         }
     };
     let (_first_server, first, _) = serve(frozen.clone()).await;
-    within(first.transact_edn(SCHEMA)).await.unwrap();
+    let schema_t = within(first.transact_edn(SCHEMA)).await.unwrap().t();
     let standby = tokio::spawn(serve(storage.clone()));
     let clients = (0..3u64).map(|c| {
         let storage = storage.clone();
@@ -381,8 +381,16 @@ async fn clients_resubmit_after_failover_and_commit_exactly_once() {
         })
     });
     let clients: Vec<_> = clients.collect();
-    tokio::time::sleep(Duration::from_millis(30)).await;
-    plan.pause(); // the active transactor freezes mid-flight
+    // The active transactor freezes mid-flight: once the clients' first
+    // commit landed (not after a fixed time, in which a fast machine
+    // commits them all).
+    within(async {
+        while first.db().basis_t() <= schema_t {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    plan.pause();
     let (_second_server, second, at_takeover) = within(standby).await.unwrap();
     for client in clients {
         within(client).await.unwrap();
