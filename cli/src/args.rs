@@ -281,7 +281,7 @@ pub(crate) struct ImportArgs {
     /// How the indexing threshold grows with the database: a job starts
     /// once novelty reaches this many times the datoms already indexed (at
     /// most 2 M datoms, or twice the threshold when that is more), so each
-    /// job's rewriting of the indexes is paid for by as much new data. 0
+    /// job's rewriting of the indexes is paid for by that much new data. 0
     /// keeps the threshold fixed (less memory, more indexing work).
     #[arg(long, default_value_t = import::INDEX_GROWTH, value_name = "RATIO")]
     pub(crate) index_growth: f64,

@@ -82,8 +82,12 @@ pub const INDEX_THRESHOLD: usize = 512 * 1024;
 
 /// How an import's indexing threshold grows with the index, by default
 /// ([`transactor::Config::index_growth`]): a job starts once novelty
-/// reaches the datoms already indexed.
-pub const INDEX_GROWTH: f64 = 1.0;
+/// reaches three times the datoms already indexed. Each job rewrites about
+/// the whole index, and an import needs only the last one's result: with
+/// 3, about 1.3 leaf datoms are written per imported datom, where 1 writes
+/// 2 (a 2 M-datom import used 8% less CPU and 5% less time than with 1; at
+/// 6 M, where the novelty cap sets the pace, the same).
+pub const INDEX_GROWTH: f64 = 3.0;
 
 /// `base` set up for an import: indexing jobs from `index_threshold` datoms
 /// of novelty, the threshold growing with the index by `index_growth`

@@ -53,7 +53,7 @@ pub struct Config {
     /// index bounds the work per datom (at most about 1 + 1/growth leaf
     /// datoms written per novelty datom) until the cap stops the growth;
     /// the price is novelty (memory) in proportion to the index, up to
-    /// half the cap. `accrete import` uses 1.
+    /// half the cap. `accrete import` uses 3.
     pub index_growth: f64,
     /// Novelty beyond which callers feel back-pressure.
     pub novelty_cap: usize,
