@@ -634,8 +634,8 @@ fn a_cross_product_is_cancelled_at_its_limit_while_a_cheap_query_answers() {
     let schema = r#"[{:db/ident :x/a :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
                      {:db/ident :x/b :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
                      {:db/ident :x/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]"#;
-    // Rows without a limit that a machine could reach in the time limit:
-    // the time limit ends the product.
+    // A row limit no machine reaches within the time limit: the time
+    // limit, not the row limit, ends the product.
     let stage = Stage::new(
         schema,
         &["--timeout", "2", "--max-query-rows", "1000000000"],

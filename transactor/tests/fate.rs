@@ -384,12 +384,7 @@ async fn clients_resubmit_after_failover_and_commit_exactly_once() {
     // The active transactor freezes mid-flight: once the clients' first
     // commit landed (not after a fixed time, in which a fast machine
     // commits them all).
-    within(async {
-        while first.db().basis_t() <= schema_t {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await;
+    within(first.subscribe(schema_t + 1).next()).await.unwrap();
     plan.pause();
     let (_second_server, second, at_takeover) = within(standby).await.unwrap();
     for client in clients {
