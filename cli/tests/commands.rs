@@ -358,8 +358,11 @@ fn transact_gives_up_on_a_live_lease_it_cannot_reach() {
     let dir = tempfile::tempdir().unwrap();
     let uri = file_uri(dir.path(), "far");
     ok(&["create-db", &uri], "");
-    let _transactor =
+    let transactor =
         TransactorProcess::start(&uri, &["--advertise", "127.0.0.1:1", "--lease-ttl", "10"]);
+    // It says where it listens before it takes the lease; a transact started
+    // in between would find no live lease and run a transactor itself.
+    transactor.wait_active(&uri);
     let out = accrete(&["transact", &uri, "--lease-wait", "2"], SCHEMA);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     assert!(

@@ -189,6 +189,7 @@ fn an_active_transactor_collects_garbage_when_told_to_and_not_otherwise() {
     // Off by default: a transactor without --gc-every deletes nothing.
     {
         let plain = TransactorProcess::start(&kept, &[]);
+        plain.wait_active(&kept);
         ok(&["transact", &kept], r#"[{:note/text "while serving"}]"#);
         std::thread::sleep(std::time::Duration::from_secs(3));
         assert_eq!(occurrences(&store, MARKER), before, "gc ran though off");

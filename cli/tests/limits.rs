@@ -118,6 +118,7 @@ fn an_oversized_transaction_is_refused_in_seconds_embedded_and_through_a_transac
     // Through a running transactor: the same limit and message, where the
     // frame limit used to speak first.
     let transactor = TransactorProcess::start(&uri, &["--lease-ttl", "4"]);
+    transactor.wait_active(&uri);
     let (out, took) = timed(&["transact", &uri, file], String::new());
     assert_refused(&out, took, "through a transactor, file");
     let (out, took) = timed(&["transact", &uri], over);

@@ -103,7 +103,10 @@ pub fn file_uri(dir: &Path, db: &str) -> String {
 /// A running `accrete transactor` process.
 pub struct TransactorProcess {
     pub child: Child,
+    /// Where it listens.
     pub endpoint: String,
+    /// What it names in the lease (`--advertise`, else where it listens).
+    pub advertised: String,
 }
 
 impl TransactorProcess {
@@ -131,26 +134,37 @@ impl TransactorProcess {
             .and_then(|rest| rest.split(',').next())
             .unwrap_or_else(|| panic!("unexpected line {listening:?}"))
             .to_string();
+        let advertised = listening
+            .split("advertising ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_else(|| panic!("unexpected line {listening:?}"))
+            .to_string();
         // Keep draining stderr so the process never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        TransactorProcess { child, endpoint }
+        TransactorProcess {
+            child,
+            endpoint,
+            advertised,
+        }
     }
 
     /// Waits (at most 30 s) until the lease of the database at `uri` names
-    /// this transactor: it says where it listens before it takes the lease.
+    /// this transactor (by the endpoint it advertises): it says where it
+    /// listens before it takes the lease.
     pub async fn until_active(&self, uri: &str) {
         let (storage, db) = open(uri).await;
         let started = Instant::now();
         loop {
             let lease = transactor::lease::read_lease(storage.as_ref(), &db).await;
             let holder = lease.ok().flatten().and_then(|l| l.holder);
-            if holder.is_some_and(|h| h.endpoint() == Some(self.endpoint.as_str())) {
+            if holder.is_some_and(|h| h.endpoint() == Some(self.advertised.as_str())) {
                 return;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
                 "the transactor at {} never took the lease",
-                self.endpoint
+                self.advertised
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
