@@ -128,18 +128,16 @@ impl TransactorProcess {
             .map(|line| line.expect("utf-8"))
             .find(|line| line.contains("endpoint on "))
             .expect("accrete transactor said where it listens");
-        let endpoint = listening
-            .split("endpoint on ")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .unwrap_or_else(|| panic!("unexpected line {listening:?}"))
-            .to_string();
-        let advertised = listening
-            .split("advertising ")
-            .nth(1)
-            .and_then(|rest| rest.split(',').next())
-            .unwrap_or_else(|| panic!("unexpected line {listening:?}"))
-            .to_string();
+        // "… endpoint on ADDR, advertising ENDPOINT, for …"
+        let field = |label: &str| {
+            listening
+                .split(label)
+                .nth(1)
+                .and_then(|rest| rest.split(',').next())
+                .unwrap_or_else(|| panic!("unexpected line {listening:?}"))
+                .to_string()
+        };
+        let (endpoint, advertised) = (field("endpoint on "), field("advertising "));
         // Keep draining stderr so the process never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
         TransactorProcess {
